@@ -1,0 +1,57 @@
+//! The one error type of caldb. A user mistake is a `Parse` error (the text
+//! is malformed, with its line and column) or a `Plan` error (well formed, but
+//! names something that does not exist or breaks a rule). `Storage` is the
+//! file or the disk failing. A denied connection is never an error: it is an
+//! outcome (see `protocol`).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// Malformed statement text. `offset` is the byte offset of the bad spot
+    /// within the statement; `line` and `column` are 1-based.
+    Parse { message: String, offset: usize, line: usize, column: usize },
+    /// A well-formed statement that cannot be carried out. `near` is the
+    /// offending text, when there is one, so a shell can point at it.
+    Plan { message: String, near: Option<String> },
+    /// The database file or the disk failed.
+    Storage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn plan(message: impl Into<String>) -> Error {
+        Error::Plan { message: message.into(), near: None }
+    }
+
+    /// A plan error about the quoted text `near`, which the shell may point at.
+    pub fn plan_near(message: impl Into<String>, near: impl Into<String>) -> Error {
+        Error::Plan { message: message.into(), near: Some(near.into()) }
+    }
+
+    pub fn storage(e: impl fmt::Display) -> Error {
+        Error::Storage(e.to_string())
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Parse { message, .. } | Error::Plan { message, .. } => message,
+            Error::Storage(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Parse { message, line, column, .. } => {
+                write!(f, "{message} (at line {line}, column {column})")
+            }
+            Error::Plan { message, .. } => f.write_str(message),
+            Error::Storage(m) => write!(f, "storage: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,13 @@
+//! caldb: the Remote Desktop (Terminal Services) license server, its
+//! database of key packs and issued client access licenses (CALs) and its
+//! allocation protocol, as an embedded database with a query language.
+//!
+//! The public API is this short list; everything else is internal.
+
+pub mod error;
+pub mod model;
+pub mod query;
+
+pub use error::{Error, Result};
+pub use model::{Hwid, Product, ReasonCode, ResultSet, Time, Value};
+pub use query::{Database, OpenOptions};

@@ -1,0 +1,364 @@
+//! Domain types shared by every layer: times, products, HWIDs, the kinds and
+//! states of licenses, licensing modes, reason codes and the values a query
+//! returns. This module owns no behaviour beyond parsing and printing these
+//! types; it must never depend on another module of the crate.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An instant, in whole seconds since 1970-01-01 00:00:00 UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Time(pub i64);
+
+pub const SECONDS_PER_DAY: i64 = 86_400;
+
+/// The earliest and latest instants caldb accepts: years 1601 to 9999, the
+/// range of a Windows FILETIME that a WMI DATETIME can also print.
+pub const TIME_MIN: Time = Time(-11_644_473_600);
+pub const TIME_MAX: Time = Time(253_402_300_799);
+
+impl Time {
+    pub fn plus_days(self, days: i64) -> Time {
+        Time(self.0.saturating_add(days.saturating_mul(SECONDS_PER_DAY)))
+    }
+
+    pub fn plus_seconds(self, seconds: i64) -> Time {
+        Time(self.0.saturating_add(seconds))
+    }
+
+    /// Parses `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` (UTC).
+    pub fn parse(text: &str) -> Option<Time> {
+        let text = text.trim();
+        let t = if text.len() == 10 {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+        } else if text.len() == 19 {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+                .ok()?
+        } else {
+            return None;
+        };
+        let t = Time(t.and_utc().timestamp());
+        (TIME_MIN..=TIME_MAX).contains(&t).then_some(t)
+    }
+
+    /// The date part, `YYYY-MM-DD`.
+    pub fn date(self) -> String {
+        self.to_string()[..10].to_string()
+    }
+
+    pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.0, 0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_chrono().format("%Y-%m-%d %H:%M:%S"))
+    }
+}
+
+/// A hardware id: 20 bytes, written as 40 hexadecimal digits in upper case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Hwid(pub [u8; 20]);
+
+impl Hwid {
+    /// Accepts exactly 40 hexadecimal digits, in either case.
+    pub fn parse(text: &str) -> Option<Hwid> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 40 {
+            return None;
+        }
+        let mut out = [0u8; 20];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(Hwid(out))
+    }
+}
+
+impl fmt::Display for Hwid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Case-insensitive.
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(text))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// Windows Server versions, oldest first. WS2012R2 is a host product that
+    /// takes WS2012 CALs; no CAL or license server is of that product.
+    Product {
+        Ws2003 = "WS2003",
+        Ws2008 = "WS2008",
+        Ws2008R2 = "WS2008R2",
+        Ws2012 = "WS2012",
+        Ws2012R2 = "WS2012R2",
+        Ws2016 = "WS2016",
+        Ws2019 = "WS2019",
+        Ws2022 = "WS2022",
+        Ws2025 = "WS2025",
+    }
+);
+
+impl Product {
+    /// The CAL product a host of this product asks for (WS2012R2 hosts use
+    /// WS2012 CALs).
+    pub fn cal_product(self) -> Product {
+        if self == Product::Ws2012R2 { Product::Ws2012 } else { self }
+    }
+
+    /// Whether a host of product `self` accepts a CAL of product `cal`: its own
+    /// product or newer.
+    pub fn host_accepts(self, cal: Product) -> bool {
+        cal >= self.cal_product()
+    }
+}
+
+word_enum!(
+    /// What a key pack or license counts: devices or users.
+    CalType { Device = "device", User = "user" }
+);
+
+word_enum!(
+    /// How a key pack was bought (Win32_TSLicenseKeyPack.KeyPackType).
+    KeypackType {
+        Retail = "retail",
+        Volume = "volume",
+        Open = "open",
+        Concurrent = "concurrent",
+        Temporary = "temporary",
+    }
+);
+
+impl KeypackType {
+    /// The numeric KeyPackType of Win32_TSLicenseKeyPack.
+    pub fn wmi_code(self) -> u32 {
+        match self {
+            KeypackType::Retail => 1,
+            KeypackType::Volume => 2,
+            KeypackType::Concurrent => 3,
+            KeypackType::Temporary => 4,
+            KeypackType::Open => 5,
+        }
+    }
+
+    pub fn from_wmi_code(code: u32) -> Option<KeypackType> {
+        KeypackType::ALL.iter().copied().find(|t| t.wmi_code() == code)
+    }
+}
+
+word_enum!(
+    /// Temporary (90 days, before a successful logon) or permanent.
+    LicenseKind { Temporary = "temporary", Permanent = "permanent" }
+);
+
+word_enum!(
+    /// The state of an issued license (Win32_TSIssuedLicense.LicenseStatus).
+    LicenseStatus {
+        Temporary = "temporary",
+        Active = "active",
+        Upgraded = "upgraded",
+        Revoked = "revoked",
+        Expired = "expired",
+    }
+);
+
+impl LicenseStatus {
+    /// The numeric LicenseStatus of Win32_TSIssuedLicense. `expired` has no
+    /// code of its own in WMI (the real server deletes such rows); it is
+    /// written as 0, unknown.
+    pub fn wmi_code(self) -> u32 {
+        match self {
+            LicenseStatus::Expired => 0,
+            LicenseStatus::Temporary => 1,
+            LicenseStatus::Active => 2,
+            LicenseStatus::Upgraded => 3,
+            LicenseStatus::Revoked => 4,
+        }
+    }
+
+    pub fn from_wmi_code(code: u32) -> Option<LicenseStatus> {
+        LicenseStatus::ALL.iter().copied().find(|s| s.wmi_code() == code)
+    }
+}
+
+word_enum!(
+    /// A host's licensing mode.
+    Mode { Device = "device", User = "user", Unset = "unset" }
+);
+
+word_enum!(
+    /// The state of a session in the session directory.
+    SessionState { Active = "active", Disconnected = "disconnected", Ended = "ended" }
+);
+
+word_enum!(
+    /// Where an event was logged.
+    EventSource { LicenseServer = "license-server", Host = "host" }
+);
+
+word_enum!(
+    EventLevel { Info = "info", Warning = "warning", Error = "error" }
+);
+
+word_enum!(
+    /// Why a connection was accepted or denied (language.md).
+    ReasonCode {
+        GracePeriod = "grace-period",
+        PerUser = "per-user",
+        TemporaryIssued = "temporary-issued",
+        TemporaryValid = "temporary-valid",
+        Upgraded = "upgraded",
+        Valid = "valid",
+        Renewed = "renewed",
+        Reissued = "reissued",
+        NoLicenseServer = "no-license-server",
+        NotAuthorized = "not-authorized",
+        NoLicense = "no-license",
+        TemporaryExpired = "temporary-expired",
+        CannotRenew = "cannot-renew",
+        ModeNotConfigured = "mode-not-configured",
+        LogonFailed = "logon-failed",
+    }
+);
+
+impl ReasonCode {
+    pub fn accepted(self) -> bool {
+        matches!(
+            self,
+            ReasonCode::GracePeriod
+                | ReasonCode::PerUser
+                | ReasonCode::TemporaryIssued
+                | ReasonCode::TemporaryValid
+                | ReasonCode::Upgraded
+                | ReasonCode::Valid
+                | ReasonCode::Renewed
+                | ReasonCode::Reissued
+        )
+    }
+}
+
+/// One value of a result row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Bool(bool),
+    Time(Time),
+}
+
+impl Value {
+    pub fn text(s: impl Into<String>) -> Value {
+        Value::Text(s.into())
+    }
+
+    pub fn opt_time(t: Option<Time>) -> Value {
+        t.map_or(Value::Null, Value::Time)
+    }
+
+    pub fn opt_int(v: Option<u64>) -> Value {
+        v.map_or(Value::Null, |v| Value::Int(v as i64))
+    }
+
+    pub fn opt_text(v: Option<&str>) -> Value {
+        v.map_or(Value::Null, Value::text)
+    }
+}
+
+impl fmt::Display for Value {
+    /// The plain rendering used by every output mode: times as
+    /// `YYYY-MM-DD HH:MM:SS`, booleans `true`/`false`, NULL as nothing.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => Ok(()),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Text(s) => f.write_str(s),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Time(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+/// The answer of one statement: named columns and rows of values.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ResultSet {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl ResultSet {
+    pub fn new(columns: &[&str]) -> ResultSet {
+        ResultSet { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
+    }
+
+    pub fn push(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+}
+
+/// The longest name (server, host, device, user, farm, scope) accepted.
+pub const NAME_MAX_LEN: usize = 255;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_round_trips_through_text() {
+        let t = Time::parse("2026-03-01 12:34:56").expect("valid time");
+        assert_eq!(t.to_string(), "2026-03-01 12:34:56");
+        assert_eq!(Time::parse("2026-03-01").map(|t| t.to_string()).as_deref(), Some("2026-03-01 00:00:00"));
+        assert_eq!(Time::parse("2026-02-30"), None);
+        assert_eq!(Time::parse("99999-01-01"), None);
+    }
+
+    #[test]
+    fn hwid_is_forty_hex_digits_shown_in_upper_case() {
+        let h = Hwid::parse("00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff").expect("valid");
+        assert_eq!(h.to_string(), "00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF");
+        assert_eq!(Hwid::parse("00ff"), None);
+        assert_eq!(Hwid::parse("zzff00ff00ff00ff00ff00ff00ff00ff00ff00ff"), None);
+    }
+
+    #[test]
+    fn host_accepts_its_own_product_or_newer() {
+        assert!(Product::Ws2019.host_accepts(Product::Ws2022));
+        assert!(!Product::Ws2019.host_accepts(Product::Ws2016));
+        assert!(Product::Ws2012R2.host_accepts(Product::Ws2012));
+    }
+}
