@@ -4,10 +4,15 @@
 //!
 //! The public API is this short list; everything else is internal.
 
+pub mod check;
+pub mod clock;
 pub mod error;
 pub mod model;
+pub mod protocol;
 pub mod query;
+pub mod store;
 
 pub use error::{Error, Result};
 pub use model::{Hwid, Product, ReasonCode, ResultSet, Time, Value};
+pub use protocol::{ConnectRequest, Destination, Outcome};
 pub use query::{Database, OpenOptions};

@@ -1,10 +1,19 @@
 //! The query language: `ast` (statements as data), `parse` (text to ast, the
-//! only code that names nom) and `exec` (running a statement against the
-//! store). `query` never writes to standard output; it returns result sets.
+//! only code that names nom), `exec` (transactions and the Database handle),
+//! `run` (statement dispatch), `select`/`group`/`catalog` (SELECT over the
+//! tables), `show`, `dump`, `admin`. `query` never writes to standard
+//! output; it returns result sets.
 
+pub mod admin;
 pub mod ast;
+pub mod catalog;
+pub mod dump;
 pub mod exec;
+pub mod group;
 pub mod parse;
+pub mod run;
+pub mod select;
+pub mod show;
 
 pub use exec::{Database, OpenOptions};
 pub use parse::{parse_statement, split_statements, StatementText};

@@ -1,11 +1,17 @@
-//! Runs statements against the store: one redb write transaction per
-//! statement (or per BEGIN ... COMMIT block), with its history row.
+//! Runs statements against the store. Each statement that changes the
+//! database is one redb write transaction (or part of the one open BEGIN
+//! block), holding its effects and its history row; expiry runs first, at
+//! the statement's instant. Read-only statements run on a snapshot.
 
+use super::ast::{Statement, Target};
+use super::{parse_statement, run};
 use crate::error::{Error, Result};
-use crate::model::ResultSet;
+use crate::model::*;
+use crate::protocol::{time, Ctx};
+use crate::store::{keys, HistoryRec, Reader, Records, Store, WriteTx, T};
 use std::path::{Path, PathBuf};
 
-/// How to open a database file.
+/// How to open a database.
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
     /// Refuse every statement that would change the database.
@@ -15,66 +21,238 @@ pub struct OpenOptions {
 /// An open caldb database and the state of one connection to it (its open
 /// BEGIN ... COMMIT block, if any).
 pub struct Database {
-    path: Option<PathBuf>,
+    store: Store,
     options: OpenOptions,
+    /// The open BEGIN block.
+    txn: Option<WriteTx>,
 }
 
 impl Database {
     /// Opens (creating if missing) a database file.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Database> {
-        Ok(Database { path: Some(path.to_path_buf()), options: options.clone() })
+        if options.read_only && !path.exists() {
+            return Err(Error::Storage(format!("{}: no such file (opened read-only)", path.display())));
+        }
+        let store = Store::open(path)?;
+        Ok(Database { store, options: options.clone(), txn: None })
     }
 
     /// A new temporary database in memory.
     pub fn open_in_memory() -> Result<Database> {
-        Ok(Database { path: None, options: OpenOptions::default() })
+        Database::open_in_memory_with(&OpenOptions::default())
+    }
+
+    pub fn open_in_memory_with(options: &OpenOptions) -> Result<Database> {
+        Ok(Database { store: Store::in_memory()?, options: options.clone(), txn: None })
+    }
+
+    /// On any redb storage backend (fault injection).
+    pub fn open_backend(backend: impl redb::StorageBackend) -> Result<Database> {
+        Ok(Database { store: Store::with_backend(backend)?, options: OpenOptions::default(), txn: None })
     }
 
     /// The file, or `None` for an in-memory database.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.store.path()
+    }
+
+    pub fn path_buf(&self) -> Option<PathBuf> {
+        self.store.path().map(Path::to_path_buf)
     }
 
     pub fn is_read_only(&self) -> bool {
         self.options.read_only
     }
 
+    /// Whether a BEGIN is open.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
     /// Parses and runs one statement. Statements that return nothing give
     /// `Ok(None)`.
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
-        let _ = crate::query::parse_statement(text)?;
-        Err(Error::plan("not yet written"))
+        let stmt = parse_statement(text)?;
+        self.run(&stmt, text.trim())
     }
 
-    /// Whether a BEGIN is open.
-    pub fn in_transaction(&self) -> bool {
-        false
+    /// Runs a parsed statement; `text` is what `history` records.
+    pub fn run(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+        match stmt {
+            Statement::Begin => self.begin(),
+            Statement::Commit => self.commit(),
+            Statement::Rollback => self.rollback(),
+            s if s.is_read_only() => self.run_read(s),
+            s => self.run_write(s, text),
+        }
     }
 
-    /// Every table, every row, in key order, as statements-free text (`.dump`).
+    fn begin(&mut self) -> Result<Option<ResultSet>> {
+        if self.txn.is_some() {
+            return Err(Error::plan("a transaction is already open: COMMIT or ROLLBACK it first"));
+        }
+        self.refuse_if_read_only("BEGIN")?;
+        self.txn = Some(self.store.write()?);
+        Ok(None)
+    }
+
+    fn commit(&mut self) -> Result<Option<ResultSet>> {
+        let tx = self.txn.take().ok_or_else(|| Error::plan("no transaction is open"))?;
+        tx.commit()?;
+        Ok(None)
+    }
+
+    fn rollback(&mut self) -> Result<Option<ResultSet>> {
+        self.txn.take().ok_or_else(|| Error::plan("no transaction is open"))?;
+        Ok(None)
+    }
+
+    fn refuse_if_read_only(&self, what: &str) -> Result<()> {
+        if self.options.read_only {
+            return Err(Error::plan(format!("the database is open read-only: {what} would change it")));
+        }
+        Ok(())
+    }
+
+    fn run_write(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+        self.refuse_if_read_only(&statement_name(text))?;
+        let mut standalone = None;
+        let tx = match self.txn.as_mut() {
+            Some(tx) => tx,
+            None => standalone.insert(self.store.write()?),
+        };
+        match write_statement(tx, stmt, text) {
+            Ok(out) => {
+                if let Some(tx) = standalone {
+                    tx.commit()?;
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                // An error inside BEGIN ... COMMIT aborts the whole block.
+                if self.txn.take().is_some() {
+                    return Err(Error::Plan {
+                        message: format!("{}; the transaction was rolled back", e.message()),
+                        near: match &e {
+                            Error::Plan { near, .. } => near.clone(),
+                            _ => None,
+                        },
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
+        if let Some(tx) = self.txn.as_mut() {
+            let now = time::statement_instant(&tx.state()?);
+            let mut cx = Ctx::begin(tx, now)?;
+            time::expire(&mut cx)?;
+            cx.finish()?;
+            return run::read_statement(&*tx, stmt, &self.store, now).map(Some);
+        }
+        let rx = self.store.read()?;
+        let now = time::statement_instant(&rx.state()?);
+        let due = !rx.licenses_expiring_by(now)?.is_empty();
+        drop(rx);
+        if due && !self.options.read_only {
+            // Expiry runs before every statement, read-only ones too; it
+            // records no history row of its own.
+            let mut tx = self.store.write()?;
+            let mut cx = Ctx::begin(&mut tx, now)?;
+            time::expire(&mut cx)?;
+            cx.finish()?;
+            tx.commit()?;
+        }
+        // CHECK also runs redb's own integrity check (checksums of every
+        // page), which needs no transaction open.
+        let integrity = match stmt {
+            Statement::Check if !self.options.read_only => Some(self.store.check_integrity()?),
+            _ => None,
+        };
+        let rx = self.store.read()?;
+        let mut rs = run::read_statement(&rx, stmt, &self.store, now)?;
+        if integrity == Some(false) {
+            let problem = "redb's integrity check found damage and repaired what it could";
+            rs.push(vec![Value::text("integrity"), Value::text("file"), Value::text(problem)]);
+        }
+        Ok(Some(rs))
+    }
+
+    /// Every table, every row, in key order (`.dump`).
     pub fn dump(&mut self) -> Result<String> {
-        Ok(String::new())
+        match &self.txn {
+            Some(tx) => super::dump::dump(tx),
+            None => super::dump::dump(&self.store.read()?),
+        }
     }
 
     /// The names of the tables, in the order of language.md.
     pub fn table_names() -> Vec<&'static str> {
-        Vec::new()
+        super::catalog::TABLES.iter().map(|t| t.name).collect()
     }
 
     /// The columns of a table, or `None` for an unknown table.
     pub fn table_columns(table: &str) -> Option<Vec<&'static str>> {
-        let _ = table;
-        None
+        super::catalog::table(table).map(|t| t.column_names())
     }
 
     /// The `.schema` text of one table or of all.
     pub fn schema_text(table: Option<&str>) -> Result<String> {
-        let _ = table;
-        Ok(String::new())
+        super::dump::schema_text(table)
     }
 
     /// Names of servers, hosts, devices and farms, for tab completion.
     pub fn completion_names(&self) -> Vec<String> {
-        Vec::new()
+        let names = |r: &dyn Fn() -> Result<Vec<String>>| r().unwrap_or_default();
+        names(&|| {
+            let rx = self.store.read()?;
+            let mut out = Vec::new();
+            for t in [T::Servers, T::Hosts, T::Devices] {
+                rx.scan(t, b"", None, &mut |k, _| {
+                    out.push(String::from_utf8_lossy(k).into_owned());
+                    Ok(out.len() < 10_000)
+                })?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// redb's integrity check of the file (CHECK runs it too).
+    pub fn check_integrity(&mut self) -> Result<bool> {
+        if self.txn.is_some() {
+            return Ok(true);
+        }
+        self.store.check_integrity()
+    }
+}
+
+/// The first words of a statement, to name it in a refusal.
+fn statement_name(text: &str) -> String {
+    text.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase()
+}
+
+/// One changing statement inside `tx`: expiry at the statement's instant,
+/// the statement, then its history row with the clock's value after it.
+fn write_statement(tx: &mut WriteTx, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+    let now = time::statement_instant(&tx.state()?);
+    let mut cx = Ctx::begin(tx, now)?;
+    time::expire(&mut cx)?;
+    let out = run::write_statement(&mut cx, stmt)?;
+    let seq = cx.state.next_history;
+    cx.state.next_history += 1;
+    let after = cx.now;
+    cx.state.last_time = Some(cx.state.last_time.map_or(after, |t| t.max(after)));
+    let rec = HistoryRec { seq, time: after, statement: text.to_string() };
+    cx.tx.put_record(T::History, &keys::id(seq), &rec)?;
+    cx.finish()?;
+    Ok(out)
+}
+
+pub(crate) fn target_of(t: &Target) -> crate::protocol::Destination {
+    match t {
+        Target::Host(h) => crate::protocol::Destination::Host(h.clone()),
+        Target::Farm(f) => crate::protocol::Destination::Farm(f.clone()),
     }
 }

@@ -1,0 +1,228 @@
+//! The invariants of protocol.md ("Invariants"), checked by CHECK, and
+//! REPAIR, which recomputes every derived count and index from the license
+//! rows. CHECK only reads; REPAIR writes only derived data.
+
+use crate::error::Result;
+use crate::model::*;
+use crate::protocol::Ctx;
+use crate::store::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+const COLUMNS: [&str; 3] = ["invariant", "subject", "problem"];
+
+struct Problems(ResultSet);
+
+impl Problems {
+    fn add(&mut self, invariant: &str, subject: String, problem: String) {
+        self.0.push(vec![Value::text(invariant), Value::Text(subject), Value::Text(problem)]);
+    }
+}
+
+/// One row per problem found; no rows when the database is sound.
+pub fn check(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
+    let mut p = Problems(ResultSet::new(&COLUMNS));
+    let licenses: Vec<LicenseRec> = r.records(T::Licenses, b"")?;
+    let packs: BTreeMap<u64, KeypackRec> = r.keypacks()?.into_iter().map(|k| (k.id, k)).collect();
+    check_pools(&mut p, &licenses, &packs);
+    check_references(r, &mut p, &licenses, &packs)?;
+    check_revocations(&mut p, &licenses, &packs);
+    check_history(r, &mut p)?;
+    check_indexes(r, &mut p, &licenses)?;
+    Ok(p.0)
+}
+
+/// What each key pack's `issued` must be: its active licenses, or for the
+/// temporary pack, its licenses still temporary.
+fn expected_issued(licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) -> BTreeMap<u64, u64> {
+    let mut n: BTreeMap<u64, u64> = packs.keys().map(|id| (*id, 0)).collect();
+    for l in licenses {
+        let Some(k) = packs.get(&l.keypack) else { continue };
+        let counts = if k.kind == KeypackType::Temporary {
+            l.status == LicenseStatus::Temporary
+        } else {
+            l.status == LicenseStatus::Active
+        };
+        if counts {
+            *n.entry(l.keypack).or_default() += 1;
+        }
+    }
+    n
+}
+
+fn check_pools(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) {
+    let expected = expected_issued(licenses, packs);
+    for k in packs.values() {
+        let want = expected.get(&k.id).copied().unwrap_or(0);
+        let subject = format!("keypack {}", k.id);
+        if k.cal == CalType::User && k.issued != 0 {
+            p.add("2", subject.clone(), format!("per-user key pack has issued {} (never decremented)", k.issued));
+        }
+        if k.issued != want {
+            p.add("1", subject.clone(), format!("issued is {} but {want} licenses hold a CAL of it", k.issued));
+        }
+        if let Some(total) = k.total {
+            if k.issued > total {
+                p.add("1", subject, format!("issued {} exceeds total {total}", k.issued));
+            }
+        }
+    }
+}
+
+fn check_references(
+    r: &(impl Reader + ?Sized),
+    p: &mut Problems,
+    licenses: &[LicenseRec],
+    packs: &BTreeMap<u64, KeypackRec>,
+) -> Result<()> {
+    for l in licenses {
+        match packs.get(&l.keypack) {
+            None => p.add("3", format!("license {}", l.id), format!("key pack {} does not exist", l.keypack)),
+            Some(k) if k.server != l.server => p.add(
+                "3",
+                format!("license {}", l.id),
+                format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.id, k.server),
+            ),
+            Some(_) => {}
+        }
+    }
+    let mut slots = BTreeSet::new();
+    for t in r.records::<TokenRec>(T::Tokens, b"")? {
+        if !slots.insert((t.device.clone(), t.slot)) {
+            p.add("4", format!("device '{}'", t.device), format!("slot {} is used twice", t.slot));
+        }
+        if r.device(&t.device)?.is_none() {
+            p.add("4", format!("device '{}'", t.device), "holds tokens but does not exist".into());
+        }
+    }
+    for s in r.records::<SessionRec>(T::Sessions, b"")? {
+        if r.host(&s.host)?.is_none() {
+            p.add("4", format!("session {}", s.id), format!("host '{}' does not exist", s.host));
+        }
+    }
+    Ok(())
+}
+
+fn check_revocations(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) {
+    let mut installed: BTreeMap<(String, Product), u64> = BTreeMap::new();
+    for k in packs.values() {
+        if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
+            *installed.entry((k.server.clone(), k.product)).or_default() += k.total.unwrap_or(0);
+        }
+    }
+    let mut revoked: BTreeMap<(String, Product), u64> = BTreeMap::new();
+    for l in licenses.iter().filter(|l| l.status == LicenseStatus::Revoked) {
+        *revoked.entry((l.server.clone(), l.product)).or_default() += 1;
+    }
+    for ((server, product), n) in revoked {
+        let limit = (installed.get(&(server.clone(), product)).copied().unwrap_or(0) / 5).max(1);
+        if n > limit {
+            p.add("5", format!("server '{server}' {product}"), format!("{n} licenses revoked, above the limit of {limit}"));
+        }
+    }
+}
+
+fn check_history(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<()> {
+    let mut expect = 1u64;
+    r.scan(T::History, b"", None, &mut |k, _| {
+        let seq = keys::trailing_id(k);
+        if seq != expect {
+            p.add("6", format!("history {seq}"), format!("expected sequence number {expect}"));
+        }
+        expect = seq + 1;
+        Ok(true)
+    })?;
+    let next = r.state()?.next_history;
+    if next != expect {
+        p.add("6", "history".into(), format!("holds {} rows but the next sequence number is {next}", expect - 1));
+    }
+    Ok(())
+}
+
+/// The index entries that the license, device and session rows imply.
+fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTreeMap<T, BTreeSet<Vec<u8>>>> {
+    let mut idx: BTreeMap<T, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    for l in licenses {
+        idx.entry(T::IdxLicenseHwid).or_default().insert(idx_license_hwid(&l.hwid, l.id));
+        idx.entry(T::IdxLicenseComputer).or_default().insert(idx_license_computer(&l.computer, l.id));
+        idx.entry(T::IdxLicenseKeypack).or_default().insert(idx_license_keypack(l.keypack, l.id));
+        idx.entry(T::IdxLicenseExpiry).or_default().insert(idx_license_expiry(l.expires, l.id));
+        if l.is_live() {
+            idx.entry(T::IdxLicenseDue).or_default().insert(idx_license_expiry(l.expires, l.id));
+        }
+    }
+    for d in r.records::<DeviceRec>(T::Devices, b"")? {
+        idx.entry(T::IdxDeviceHwid).or_default().insert(idx_device_hwid(&d.hwid, &d.name));
+    }
+    for s in r.records::<SessionRec>(T::Sessions, b"")? {
+        if s.state != SessionState::Ended {
+            idx.entry(T::IdxSessionLive).or_default().insert(session_live_key(&s.user, &s.host));
+        }
+    }
+    Ok(idx)
+}
+
+const INDEXES: [T; 7] = [
+    T::IdxLicenseHwid,
+    T::IdxLicenseComputer,
+    T::IdxLicenseExpiry,
+    T::IdxLicenseDue,
+    T::IdxLicenseKeypack,
+    T::IdxDeviceHwid,
+    T::IdxSessionLive,
+];
+
+fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[LicenseRec]) -> Result<()> {
+    let want = derived_indexes(r, licenses)?;
+    for t in INDEXES {
+        let have: BTreeSet<Vec<u8>> = r.index_keys(t, b"")?.into_iter().collect();
+        let empty = BTreeSet::new();
+        let want = want.get(&t).unwrap_or(&empty);
+        let missing = want.difference(&have).count();
+        let extra = have.difference(want).count();
+        if missing + extra > 0 {
+            p.add("index", t.name().into(), format!("{missing} entries missing, {extra} entries stale"));
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes key pack counts and every index from the records; one row per
+/// fix.
+pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
+    let mut fixes = ResultSet::new(&["subject", "fixed"]);
+    let licenses: Vec<LicenseRec> = cx.tx.records(T::Licenses, b"")?;
+    let packs: BTreeMap<u64, KeypackRec> = cx.tx.keypacks()?.into_iter().map(|k| (k.id, k)).collect();
+    let expected = expected_issued(&licenses, &packs);
+    for mut k in packs.into_values() {
+        let want = expected.get(&k.id).copied().unwrap_or(0);
+        if k.issued != want {
+            fixes.push(vec![Value::text(format!("keypack {}", k.id)), Value::text(format!("issued {} -> {want}", k.issued))]);
+            k.issued = want;
+            cx.tx.put_keypack(&k)?;
+        }
+    }
+    let want = derived_indexes(&*cx.tx, &licenses)?;
+    let sessions: BTreeMap<Vec<u8>, u64> = cx
+        .tx
+        .records::<SessionRec>(T::Sessions, b"")?
+        .into_iter()
+        .filter(|s| s.state != SessionState::Ended)
+        .map(|s| (session_live_key(&s.user, &s.host), s.id))
+        .collect();
+    for t in INDEXES {
+        let have: BTreeSet<Vec<u8>> = cx.tx.index_keys(t, b"")?.into_iter().collect();
+        let empty = BTreeSet::new();
+        let want = want.get(&t).unwrap_or(&empty);
+        if &have == want {
+            continue;
+        }
+        cx.tx.clear(t)?;
+        for k in want {
+            let v = if t == T::IdxSessionLive { codec::encode(&sessions[k])? } else { Vec::new() };
+            cx.tx.put(t, k, &v)?;
+        }
+        let (missing, extra) = (want.difference(&have).count(), have.difference(want).count());
+        fixes.push(vec![Value::text(t.name()), Value::text(format!("rebuilt: {missing} added, {extra} removed"))]);
+    }
+    Ok(fixes)
+}

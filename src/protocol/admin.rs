@@ -1,0 +1,131 @@
+//! Administration: revocation within the 20% limit and the rebuild of a
+//! server's database (protocol.md "Administration").
+
+use super::{no_such, Ctx};
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::*;
+
+/// The result of a revoke: what is left and when the next one is allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Revoked {
+    pub license: u64,
+    pub server: String,
+    pub product: Product,
+    /// How many more licenses of this server and product may be revoked now.
+    pub revocable: u64,
+    /// When another revoke of this server and product is allowed.
+    pub next_allowed: Time,
+}
+
+/// The revocation budget of one server and product.
+pub struct Budget {
+    pub installed: u64,
+    pub limit: u64,
+    /// Original expiries of the licenses in the revoked state.
+    pub revoked_expiries: Vec<Time>,
+}
+
+impl Budget {
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.revoked_expiries.len() as u64)
+    }
+
+    /// Now, if a revoke is allowed; else when the first revoked one expires.
+    pub fn next_allowed(&self, now: Time) -> Time {
+        if self.remaining() > 0 {
+            return now;
+        }
+        self.revoked_expiries.iter().copied().min().unwrap_or(now)
+    }
+}
+
+/// max(1, floor(20%)) of the installed per-device CALs of a product on a
+/// server may be in the revoked state at once (rds-facts section 2).
+pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget> {
+    let mut installed = 0u64;
+    let mut revoked_expiries = Vec::new();
+    for k in tx.keypacks()? {
+        if k.server != server || k.product != product || k.cal != CalType::Device || k.kind == KeypackType::Temporary {
+            continue;
+        }
+        installed += k.total.unwrap_or(0);
+        for id in tx.licenses_of_keypack(k.id)? {
+            if let Some(l) = tx.license(id)? {
+                if l.status == LicenseStatus::Revoked {
+                    revoked_expiries.push(l.expires);
+                }
+            }
+        }
+    }
+    Ok(Budget { installed, limit: (installed / 5).max(1), revoked_expiries })
+}
+
+pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
+    let mut l = cx.tx.license(id)?.ok_or_else(|| Error::plan(format!("no license with id {id}")))?;
+    if l.kind != LicenseKind::Permanent || l.status != LicenseStatus::Active {
+        return Err(Error::plan(format!(
+            "license {id} is {} {}: only an active permanent per-device license can be revoked",
+            l.status, l.kind
+        )));
+    }
+    let b = budget(&*cx.tx, &l.server, l.product)?;
+    if b.remaining() == 0 {
+        return Err(Error::plan(format!(
+            "server '{}' already has {} {} licenses revoked, its limit of {} (20% of {} installed, at least 1); the next revoke is allowed on {}",
+            l.server,
+            b.revoked_expiries.len(),
+            l.product,
+            b.limit,
+            b.installed,
+            b.next_allowed(cx.now)
+        )));
+    }
+    l.status = LicenseStatus::Revoked;
+    l.revoked = Some(cx.now);
+    cx.tx.put_license(&l)?;
+    super::time::release_from_pool(cx, l.keypack, LicenseStatus::Active)?;
+    let msg = format!("license {id} of '{}' revoked; its CAL is back in key pack {}", l.computer, l.keypack);
+    cx.event(EventSource::LicenseServer, &l.server, 0, EventLevel::Info, msg)?;
+    let after = budget(&*cx.tx, &l.server, l.product)?;
+    Ok(Revoked {
+        license: id,
+        server: l.server,
+        product: l.product,
+        revocable: after.remaining(),
+        next_allowed: after.next_allowed(cx.now),
+    })
+}
+
+/// "Rebuild the license server database": every license and key pack of
+/// the server is deleted; with `reinstall`, its purchased packs come back
+/// with their ids and full pools. The built-in temporary pack is always
+/// recreated, as the real server recreates it with its database.
+pub fn rebuild(cx: &mut Ctx, name: &str, reinstall: bool) -> Result<(u64, u64)> {
+    let server = cx.tx.server(name)?.ok_or_else(|| no_such("server", name))?;
+    let mut licenses = 0u64;
+    let mut packs = 0u64;
+    for mut k in cx.tx.keypacks()?.into_iter().filter(|k| k.server == server.name) {
+        for id in cx.tx.licenses_of_keypack(k.id)? {
+            cx.tx.delete_license(id)?;
+            licenses += 1;
+        }
+        k.issued = 0;
+        if k.kind == KeypackType::Temporary || reinstall {
+            k.installed = cx.now;
+            cx.tx.put_keypack(&k)?;
+        } else {
+            cx.tx.delete(T::Keypacks, &keys::id(k.id))?;
+            packs += 1;
+        }
+    }
+    for u in cx.tx.records::<UserCalRec>(T::UserCals, &keys::Key::new().name(name).done())? {
+        cx.tx.delete(T::UserCals, &u.key())?;
+    }
+    let msg = format!(
+        "the license server database was rebuilt: {licenses} licenses deleted, {}",
+        if reinstall { "key packs reinstalled".to_string() } else { format!("{packs} key packs deleted") }
+    );
+    cx.event(EventSource::LicenseServer, name, 0, EventLevel::Warning, msg)?;
+    Ok((licenses, packs))
+}

@@ -1,0 +1,324 @@
+//! CONNECT: one connection of a device to a host, as one transaction
+//! (protocol.md "CONNECT"; seed 000 figures 1 and 2, seeds 001 and 002).
+
+use super::discovery::{discover, end_grace, Discovery};
+use super::issue::{issue_permanent, issue_temporary, permanent_source, place_token, renew};
+use super::sessions::{choose_farm_host, start_session};
+use super::{check_name, no_such, Ctx};
+use crate::error::Result;
+use crate::model::*;
+use crate::store::*;
+
+/// Which host a connection goes to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Destination {
+    Host(String),
+    /// The session directory picks a host of the farm (seed 001).
+    Farm(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectRequest {
+    pub device: String,
+    pub user: String,
+    pub to: Destination,
+    /// The user's credentials were refused: licensing runs, nothing is
+    /// validated and no session starts.
+    pub logon_failed: bool,
+}
+
+/// What a connection came to. A denial is an outcome, not an error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub reason: ReasonCode,
+    pub device: String,
+    pub user: String,
+    pub host: String,
+    pub server: Option<String>,
+    pub license: Option<u64>,
+    pub kind: Option<LicenseKind>,
+    pub expires: Option<Time>,
+    pub session: Option<u64>,
+}
+
+impl Outcome {
+    pub fn accepted(&self) -> bool {
+        self.reason.accepted()
+    }
+}
+
+/// The licensing part of an outcome, before logon and sessions.
+struct Licensed {
+    reason: ReasonCode,
+    server: Option<String>,
+    /// The token the device holds for this connection, if any.
+    token: Option<TokenRec>,
+    /// Expiry of a per-user CAL.
+    user_cal_expires: Option<Time>,
+}
+
+impl Licensed {
+    fn bare(reason: ReasonCode, server: Option<String>) -> Licensed {
+        Licensed { reason, server, token: None, user_cal_expires: None }
+    }
+
+    fn token(reason: ReasonCode, token: TokenRec) -> Licensed {
+        Licensed { reason, server: Some(token.server.clone()), token: Some(token), user_cal_expires: None }
+    }
+}
+
+pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
+    check_name("user", &req.user)?;
+    let device = cx.tx.device(&req.device)?.ok_or_else(|| no_such("device", &req.device))?;
+    let host = match &req.to {
+        Destination::Host(h) => cx.tx.host(h)?.ok_or_else(|| no_such("host", h))?,
+        Destination::Farm(f) => choose_farm_host(cx, f, &req.user)?,
+    };
+    let lic = match host.mode {
+        Mode::Unset => unset_mode(cx, &host)?,
+        Mode::User => per_user(cx, &host, &req.user)?,
+        Mode::Device => per_device(cx, &host, &device, &req.user)?,
+    };
+    let mut reason = lic.reason;
+    let mut session = None;
+    if reason.accepted() {
+        if req.logon_failed {
+            reason = ReasonCode::LogonFailed;
+        } else {
+            if let Some(t) = &lic.token {
+                validate_after_logon(cx, t)?;
+            }
+            session = Some(start_session(cx, &host, &device.name, &req.user)?);
+        }
+    }
+    Ok(Outcome {
+        reason,
+        device: device.name,
+        user: req.user.clone(),
+        host: host.name,
+        server: lic.server,
+        license: lic.token.as_ref().map(|t| t.license),
+        kind: lic.token.as_ref().map(|t| t.kind),
+        expires: lic.token.as_ref().map(|t| t.expires).or(lic.user_cal_expires),
+        session,
+    })
+}
+
+fn in_grace(cx: &Ctx, host: &HostRec) -> bool {
+    cx.now < host.grace_ends
+}
+
+fn unset_mode(cx: &mut Ctx, host: &HostRec) -> Result<Licensed> {
+    if in_grace(cx, host) {
+        return Ok(Licensed::bare(ReasonCode::GracePeriod, None));
+    }
+    let msg = "the licensing mode is not configured and the grace period has ended".to_string();
+    cx.event(EventSource::Host, &host.name, 1069, EventLevel::Error, msg)?;
+    Ok(Licensed::bare(ReasonCode::ModeNotConfigured, None))
+}
+
+/// No license server was found: accept in grace, else deny.
+fn not_found(cx: &Ctx, host: &HostRec, d: &Discovery) -> Licensed {
+    if in_grace(cx, host) {
+        return Licensed::bare(ReasonCode::GracePeriod, None);
+    }
+    let reason = if d.refused { ReasonCode::NotAuthorized } else { ReasonCode::NoLicenseServer };
+    Licensed::bare(reason, None)
+}
+
+/// seed 000 figure 1: the license server tracks the user's CAL and never
+/// decrements a per-user pool.
+fn per_user(cx: &mut Ctx, host: &HostRec, user: &str) -> Result<Licensed> {
+    let d = discover(cx, host)?;
+    let Some(server) = &d.found else { return Ok(not_found(cx, host, &d)) };
+    let product = host.product.cal_product();
+    let rec = match cx.tx.user_cal(&server.name, user, product)? {
+        Some(mut u) if cx.now < u.expires => {
+            if u.expires.0 - cx.now.0 <= USER_CAL_EXTEND_DAYS * SECONDS_PER_DAY {
+                u.expires = cx.now.plus_days(USER_CAL_DAYS);
+            }
+            u
+        }
+        _ => UserCalRec {
+            server: server.name.clone(),
+            user: user.to_string(),
+            product,
+            issued: cx.now,
+            expires: cx.now.plus_days(USER_CAL_DAYS),
+        },
+    };
+    cx.tx.put_user_cal(&rec)?;
+    let mut lic = Licensed::bare(ReasonCode::PerUser, Some(server.name.clone()));
+    lic.user_cal_expires = Some(rec.expires);
+    Ok(lic)
+}
+
+/// A per-user CAL is tracked for 60 days; a sign-in in its last 7 days
+/// extends it.
+pub const USER_CAL_DAYS: i64 = 60;
+pub const USER_CAL_EXTEND_DAYS: i64 = 7;
+/// A permanent CAL in its last 7 days may be renewed.
+pub const RENEWAL_WINDOW_DAYS: i64 = 7;
+
+/// The token the device presents to this host: permanent before temporary,
+/// then the latest expiry; tokens of a product older than the host's are
+/// not presented.
+fn presented_token(cx: &Ctx, host: &HostRec, device: &str) -> Result<Option<TokenRec>> {
+    let mut tokens: Vec<TokenRec> =
+        cx.tx.tokens(device)?.into_iter().filter(|t| host.product.host_accepts(t.product)).collect();
+    tokens.sort_by_key(|t| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot)));
+    Ok(tokens.pop())
+}
+
+fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str) -> Result<Licensed> {
+    match presented_token(cx, host, &device.name)? {
+        None => no_token(cx, host, device, user),
+        Some(t) if t.kind == LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
+        Some(t) => permanent_token(cx, host, device, user, t),
+    }
+}
+
+/// Case A: the device holds no token this host accepts.
+fn no_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str) -> Result<Licensed> {
+    let d = discover(cx, host)?;
+    let Some(server) = d.found else { return Ok(not_found(cx, host, &d)) };
+    let license = issue_temporary(cx, &server, host, device, user)?;
+    let token = place_token(cx, &device.name, None, &license, &server)?;
+    Ok(Licensed::token(ReasonCode::TemporaryIssued, token))
+}
+
+fn expired(cx: &Ctx, t: &TokenRec) -> bool {
+    cx.now >= t.expires
+}
+
+/// The license row behind a token, if its server still knows it.
+fn license_of(cx: &Ctx, t: &TokenRec) -> Result<Option<LicenseRec>> {
+    Ok(cx.tx.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
+}
+
+fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec) -> Result<Licensed> {
+    let msg = format!("the temporary license of '{}' has expired", t.computer);
+    cx.event(EventSource::Host, &host.name, 1011, EventLevel::Error, msg)?;
+    Ok(Licensed::token(ReasonCode::TemporaryExpired, t))
+}
+
+/// Case B: a temporary token. Only a validated one (its user logged on
+/// successfully) is upgraded: seed 000's guard against exhausting the pool.
+fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, t: TokenRec) -> Result<Licensed> {
+    let d = discover(cx, host)?;
+    let validated = license_of(cx, &t)?.is_some_and(|l| l.validated);
+    let Some(found) = d.found else {
+        if expired(cx, &t) {
+            return temporary_expired(cx, host, t);
+        }
+        return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
+    };
+    if !validated {
+        if expired(cx, &t) {
+            return temporary_expired(cx, host, t);
+        }
+        return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
+    }
+    match permanent_source(cx, &found, host)? {
+        Some((server, pack)) => {
+            if let Some(mut old) = license_of(cx, &t)? {
+                if old.status == LicenseStatus::Temporary {
+                    let was = old.status;
+                    old.status = LicenseStatus::Upgraded;
+                    cx.tx.put_license(&old)?;
+                    super::time::release_from_pool(cx, old.keypack, was)?;
+                }
+            }
+            let license = issue_permanent(cx, &server, &pack, device, user)?;
+            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            Ok(Licensed::token(ReasonCode::Upgraded, token))
+        }
+        None => {
+            no_permanent_event(cx, &found, host)?;
+            if expired(cx, &t) {
+                let mut lic = Licensed::token(ReasonCode::NoLicense, t);
+                lic.server = Some(found.name.clone());
+                return Ok(lic);
+            }
+            Ok(Licensed::token(ReasonCode::TemporaryValid, t))
+        }
+    }
+}
+
+fn no_permanent_event(cx: &mut Ctx, server: &ServerRec, host: &HostRec) -> Result<()> {
+    let msg = format!(
+        "no permanent {} per-device CAL is available for host '{}'",
+        host.product.cal_product(),
+        host.name
+    );
+    cx.event(EventSource::LicenseServer, &server.name, 21, EventLevel::Warning, msg)
+}
+
+/// Case C: a permanent token.
+fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, t: TokenRec) -> Result<Licensed> {
+    if expired(cx, &t) {
+        return expired_permanent(cx, host, device, user, t);
+    }
+    if t.expires.0 - cx.now.0 > RENEWAL_WINDOW_DAYS * SECONDS_PER_DAY {
+        return Ok(Licensed::token(ReasonCode::Valid, t));
+    }
+    let issuing = cx.tx.server(&t.server)?.filter(|s| s.online);
+    let Some(issuing) = issuing else { return Ok(Licensed::token(ReasonCode::Valid, t)) };
+    end_grace(cx, host, &issuing)?;
+    let current = cx.tx.current_license(&issuing.name, &device.hwid)?;
+    let renewable = license_of(cx, &t)?
+        .filter(|l| l.status == LicenseStatus::Active && current.as_ref().is_some_and(|c| c.id == l.id));
+    if let Some(license) = renewable {
+        let license = renew(cx, license)?;
+        let token = place_token(cx, &device.name, Some(t.slot), &license, &issuing)?;
+        return Ok(Licensed::token(ReasonCode::Renewed, token));
+    }
+    // Revoked, unknown after a rebuild, or made stale by a clone: reissue.
+    let d = discover(cx, host)?;
+    if let Some(found) = d.found {
+        if let Some((server, pack)) = permanent_source(cx, &found, host)? {
+            let license = issue_permanent(cx, &server, &pack, device, user)?;
+            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            return Ok(Licensed::token(ReasonCode::Reissued, token));
+        }
+        no_permanent_event(cx, &found, host)?;
+    }
+    Ok(Licensed::token(ReasonCode::Valid, t))
+}
+
+/// An expired permanent token: reissue, or deny. A device that has held a
+/// permanent CAL never gets a temporary one again.
+fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, t: TokenRec) -> Result<Licensed> {
+    let d = discover(cx, host)?;
+    if let Some(found) = &d.found {
+        if let Some((server, pack)) = permanent_source(cx, found, host)? {
+            let license = issue_permanent(cx, &server, &pack, device, user)?;
+            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            return Ok(Licensed::token(ReasonCode::Reissued, token));
+        }
+        no_permanent_event(cx, found, host)?;
+    }
+    let msg = format!("the permanent license of '{}' has expired and could not be renewed", device.name);
+    cx.event(EventSource::Host, &host.name, 1028, EventLevel::Error, msg)?;
+    let mut lic = Licensed::token(ReasonCode::CannotRenew, t);
+    lic.server = d.found.map(|s| s.name);
+    Ok(lic)
+}
+
+/// After a successful logon, the temporary license is marked validated,
+/// when its issuing license server is online.
+fn validate_after_logon(cx: &mut Ctx, t: &TokenRec) -> Result<()> {
+    if t.kind != LicenseKind::Temporary {
+        return Ok(());
+    }
+    if !cx.tx.server(&t.server)?.is_some_and(|s| s.online) {
+        return Ok(());
+    }
+    if let Some(mut l) = license_of(cx, t)? {
+        if !l.validated && l.status == LicenseStatus::Temporary {
+            l.validated = true;
+            cx.tx.put_license(&l)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! Deployment: license servers, key packs, session hosts and devices
+//! (protocol.md "Devices and their stores", "Administration").
+
+use super::{check_name, no_such, Ctx};
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::*;
+
+/// The grace period of a new host (seed 000: 120 days).
+pub const GRACE_DAYS: i64 = 120;
+
+pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: Option<&str>) -> Result<()> {
+    check_name("server", name)?;
+    let scope = scope.unwrap_or("default");
+    check_name("scope", scope)?;
+    if cx.tx.server(name)?.is_some() {
+        return Err(Error::plan_near(format!("server '{name}' already exists"), name));
+    }
+    let product = product.unwrap_or(Product::Ws2025);
+    if product == Product::Ws2012R2 {
+        return Err(Error::plan("a license server is WS2012, not WS2012R2 (WS2012R2 is a host product)"));
+    }
+    let rec = ServerRec {
+        name: name.to_string(),
+        product,
+        scope: scope.to_string(),
+        activated: false,
+        online: true,
+        security_group: false,
+        group_hosts: Vec::new(),
+        created: cx.now,
+    };
+    cx.tx.put_server(&rec)?;
+    // Every license server has a built-in pack from which it issues
+    // temporary licenses (KeyPackType 4).
+    let id = cx.next_keypack_id();
+    cx.tx.put_keypack(&KeypackRec {
+        id,
+        server: name.to_string(),
+        product,
+        cal: CalType::Device,
+        kind: KeypackType::Temporary,
+        total: None,
+        issued: 0,
+        installed: cx.now,
+        expires: None,
+    })
+}
+
+fn server_mut(cx: &Ctx, name: &str) -> Result<ServerRec> {
+    cx.tx.server(name)?.ok_or_else(|| no_such("server", name))
+}
+
+pub fn set_activated(cx: &mut Ctx, name: &str, activated: bool) -> Result<()> {
+    let mut s = server_mut(cx, name)?;
+    let was = s.activated;
+    s.activated = activated;
+    cx.tx.put_server(&s)?;
+    if activated && !was {
+        cx.event(EventSource::LicenseServer, name, 4, EventLevel::Info, "the license server was activated".into())?;
+    } else if !activated && was {
+        cx.event(EventSource::LicenseServer, name, 0, EventLevel::Info, "the license server was deactivated".into())?;
+    }
+    Ok(())
+}
+
+pub fn set_online(cx: &mut Ctx, name: &str, online: bool) -> Result<()> {
+    let mut s = server_mut(cx, name)?;
+    s.online = online;
+    cx.tx.put_server(&s)
+}
+
+pub fn set_security_group(cx: &mut Ctx, name: &str, hosts: Option<&[String]>) -> Result<()> {
+    let mut s = server_mut(cx, name)?;
+    match hosts {
+        None => {
+            s.security_group = false;
+            s.group_hosts.clear();
+        }
+        Some(hosts) => {
+            for h in hosts {
+                check_name("host", h)?;
+            }
+            let mut hosts = hosts.to_vec();
+            hosts.sort();
+            hosts.dedup();
+            s.security_group = true;
+            s.group_hosts = hosts;
+        }
+    }
+    cx.tx.put_server(&s)
+}
+
+pub struct InstallKeypack<'a> {
+    pub server: &'a str,
+    pub product: Product,
+    pub cal: CalType,
+    pub count: u64,
+    pub kind: KeypackType,
+    pub expires: Option<Time>,
+}
+
+/// Installs a key pack and returns its id.
+pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
+    let s = server_mut(cx, req.server)?;
+    if req.product == Product::Ws2012R2 {
+        return Err(Error::plan("there are no WS2012R2 CALs: WS2012R2 hosts take WS2012 CALs"));
+    }
+    if req.product > s.product {
+        return Err(Error::plan(format!(
+            "server '{}' is {} and cannot hold {} CALs: a license server holds key packs of its own product or older",
+            s.name, s.product, req.product
+        )));
+    }
+    if req.count == 0 || req.count > u64::from(u32::MAX) {
+        return Err(Error::plan(format!("a key pack holds 1 to {} CALs, not {}", u32::MAX, req.count)));
+    }
+    if req.kind == KeypackType::Temporary {
+        return Err(Error::plan("temporary key packs are the server's own; install retail, volume, open or concurrent"));
+    }
+    if let Some(e) = req.expires {
+        if e <= cx.now {
+            return Err(Error::plan(format!("the key pack would expire at {e}, which is not after now ({})", cx.now)));
+        }
+    }
+    let id = cx.next_keypack_id();
+    cx.tx.put_keypack(&KeypackRec {
+        id,
+        server: s.name.clone(),
+        product: req.product,
+        cal: req.cal,
+        kind: req.kind,
+        total: Some(req.count),
+        issued: 0,
+        installed: cx.now,
+        expires: req.expires,
+    })?;
+    let msg = format!("key pack {id} installed: {} {} {} CALs ({})", req.count, req.product, req.cal, req.kind);
+    cx.event(EventSource::LicenseServer, &s.name, 0, EventLevel::Info, msg)?;
+    Ok(id)
+}
+
+pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
+    let k = cx.tx.keypack(id)?.ok_or_else(|| Error::plan(format!("no key pack with id {id}")))?;
+    if k.kind == KeypackType::Temporary {
+        return Err(Error::plan(format!("key pack {id} is the temporary pack of server '{}' and cannot be uninstalled", k.server)));
+    }
+    let mut live = 0u64;
+    for lid in cx.tx.licenses_of_keypack(id)? {
+        if cx.tx.license(lid)?.is_some_and(|l| l.status == LicenseStatus::Active || l.status == LicenseStatus::Revoked) {
+            live += 1;
+        }
+    }
+    if live > 0 {
+        return Err(Error::plan(format!("key pack {id} has {live} issued licenses; revoke them or let them expire first")));
+    }
+    for lid in cx.tx.licenses_of_keypack(id)? {
+        cx.tx.delete_license(lid)?;
+    }
+    cx.tx.delete(T::Keypacks, &keys::id(id))?;
+    cx.event(EventSource::LicenseServer, &k.server, 0, EventLevel::Info, format!("key pack {id} uninstalled"))
+}
+
+pub struct CreateHost<'a> {
+    pub name: &'a str,
+    pub product: Option<Product>,
+    pub mode: Option<Mode>,
+    pub scope: Option<&'a str>,
+    pub license_servers: Option<&'a [String]>,
+    pub farm: Option<&'a str>,
+}
+
+pub fn create_host(cx: &mut Ctx, req: &CreateHost) -> Result<()> {
+    check_name("host", req.name)?;
+    if cx.tx.host(req.name)?.is_some() {
+        return Err(Error::plan_near(format!("host '{}' already exists", req.name), req.name));
+    }
+    let scope = req.scope.unwrap_or("default");
+    check_name("scope", scope)?;
+    if let Some(f) = req.farm {
+        check_name("farm", f)?;
+    }
+    let servers = req.license_servers.unwrap_or(&[]);
+    for s in servers {
+        check_name("server", s)?;
+    }
+    cx.tx.put_host(&HostRec {
+        name: req.name.to_string(),
+        product: req.product.unwrap_or(Product::Ws2025),
+        mode: req.mode.unwrap_or(Mode::Unset),
+        scope: scope.to_string(),
+        license_servers: servers.to_vec(),
+        farm: req.farm.map(str::to_string),
+        created: cx.now,
+        grace_ends: cx.now.plus_days(GRACE_DAYS),
+    })
+}
+
+fn host_mut(cx: &Ctx, name: &str) -> Result<HostRec> {
+    cx.tx.host(name)?.ok_or_else(|| no_such("host", name))
+}
+
+pub fn set_host_mode(cx: &mut Ctx, name: &str, mode: Mode) -> Result<()> {
+    let mut h = host_mut(cx, name)?;
+    h.mode = mode;
+    cx.tx.put_host(&h)
+}
+
+pub fn set_host_servers(cx: &mut Ctx, name: &str, servers: &[String]) -> Result<()> {
+    let mut h = host_mut(cx, name)?;
+    for s in servers {
+        check_name("server", s)?;
+    }
+    h.license_servers = servers.to_vec();
+    cx.tx.put_host(&h)
+}
+
+pub fn create_device(cx: &mut Ctx, name: &str, hwid: Option<Hwid>) -> Result<()> {
+    check_name("device", name)?;
+    if cx.tx.device(name)?.is_some() {
+        return Err(Error::plan_near(format!("device '{name}' already exists"), name));
+    }
+    let hwid = hwid.unwrap_or_else(|| cx.rng.hwid());
+    cx.tx.put_device(&DeviceRec { name: name.to_string(), hwid, created: cx.now })
+}
+
+fn device_mut(cx: &Ctx, name: &str) -> Result<DeviceRec> {
+    cx.tx.device(name)?.ok_or_else(|| no_such("device", name))
+}
+
+/// seed 002: an image that kept `HardwareID` gives every clone the same
+/// HWID; `WITH STORE` also copies the stored licenses.
+pub fn clone_device(cx: &mut Ctx, name: &str, new_name: &str, with_store: bool) -> Result<()> {
+    let d = device_mut(cx, name)?;
+    create_device(cx, new_name, Some(d.hwid))?;
+    if with_store {
+        for mut t in cx.tx.tokens(name)? {
+            t.device = new_name.to_string();
+            cx.tx.put_token(&t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the device's stored tokens; with `new_hwid`, also regenerates
+/// its HWID (a rebuilt machine, or the whole MSLicensing key deleted).
+pub fn reset_device(cx: &mut Ctx, name: &str, new_hwid: bool) -> Result<()> {
+    let mut d = device_mut(cx, name)?;
+    for t in cx.tx.tokens(name)? {
+        cx.tx.delete_token(name, t.slot)?;
+    }
+    if new_hwid {
+        d.hwid = cx.rng.hwid();
+        cx.tx.put_device(&d)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! How a host finds a license server (protocol.md "Discovery").
+
+use super::Ctx;
+use crate::error::Result;
+use crate::model::*;
+use crate::store::*;
+
+/// What a discovery came to.
+pub struct Discovery {
+    pub found: Option<ServerRec>,
+    /// Some online server refused the host (its security group).
+    pub refused: bool,
+}
+
+/// The host's own list in order; only if it is empty, every server of the
+/// host's scope by name. The first online server that accepts the host is
+/// found; a refusal is event 4141 on the refusing server.
+pub fn discover(cx: &mut Ctx, host: &HostRec) -> Result<Discovery> {
+    let candidates: Vec<ServerRec> = if host.license_servers.is_empty() {
+        cx.tx.servers()?.into_iter().filter(|s| s.scope == host.scope).collect()
+    } else {
+        let mut v = Vec::new();
+        for name in &host.license_servers {
+            if let Some(s) = cx.tx.server(name)? {
+                v.push(s);
+            }
+        }
+        v
+    };
+    let mut refused = false;
+    for s in candidates {
+        if !s.online {
+            continue;
+        }
+        if accepts(&s, &host.name) {
+            end_grace(cx, host, &s)?;
+            return Ok(Discovery { found: Some(s), refused });
+        }
+        refused = true;
+        let msg = format!("host '{}' is not in the license server's security group", host.name);
+        cx.event(EventSource::LicenseServer, &s.name, 4141, EventLevel::Warning, msg)?;
+    }
+    Ok(Discovery { found: None, refused })
+}
+
+/// Whether a server's security group lets a host in.
+pub fn accepts(server: &ServerRec, host: &str) -> bool {
+    !server.security_group || server.group_hosts.iter().any(|h| h == host)
+}
+
+/// seed 000: the grace period ends as soon as the host discovers a license
+/// server, for good.
+pub fn end_grace(cx: &mut Ctx, host: &HostRec, server: &ServerRec) -> Result<()> {
+    let Some(mut h) = cx.tx.host(&host.name)? else { return Ok(()) };
+    if cx.now < h.grace_ends {
+        h.grace_ends = cx.now;
+        cx.tx.put_host(&h)?;
+        let msg = format!("the grace period ended: license server '{}' was found", server.name);
+        cx.event(EventSource::Host, &host.name, 0, EventLevel::Info, msg)?;
+    }
+    Ok(())
+}

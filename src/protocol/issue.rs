@@ -1,0 +1,151 @@
+//! Issuing, renewing and storing licenses (protocol.md "A permanent CAL can
+//! be had", "The HWID's current license").
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::*;
+
+/// A temporary CAL lasts 90 days.
+pub const TEMPORARY_DAYS: i64 = 90;
+/// A permanent per-device CAL lasts a random whole number of days in this
+/// range after it is issued or renewed.
+pub const PERMANENT_DAYS_MIN: u64 = 52;
+pub const PERMANENT_DAYS_MAX: u64 = 89;
+
+/// The key pack a server would draw a permanent CAL from for a host: among
+/// its non-temporary device packs, not expired, with a CAL available and of
+/// the host's product or newer: the lowest product, then the pack that
+/// expires first (no expiry last), then the lowest id.
+pub fn pick_keypack(cx: &Ctx, server: &ServerRec, host_product: Product) -> Result<Option<KeypackRec>> {
+    if !server.activated {
+        return Ok(None);
+    }
+    let mut best: Option<KeypackRec> = None;
+    for k in cx.tx.keypacks()? {
+        let usable = k.server == server.name
+            && k.cal == CalType::Device
+            && k.kind != KeypackType::Temporary
+            && k.expires.is_none_or(|e| e > cx.now)
+            && k.available().unwrap_or(0) > 0
+            && host_product.host_accepts(k.product);
+        if usable && best.as_ref().is_none_or(|b| pack_order(&k) < pack_order(b)) {
+            best = Some(k);
+        }
+    }
+    Ok(best)
+}
+
+fn pack_order(k: &KeypackRec) -> (Product, bool, Time, u64) {
+    (k.product, k.expires.is_none(), k.expires.unwrap_or(TIME_MAX), k.id)
+}
+
+/// Where a permanent CAL can be had: the found server, else the other
+/// online, activated servers of its scope, by name.
+pub fn permanent_source(cx: &Ctx, found: &ServerRec, host: &HostRec) -> Result<Option<(ServerRec, KeypackRec)>> {
+    if let Some(k) = pick_keypack(cx, found, host.product)? {
+        return Ok(Some((found.clone(), k)));
+    }
+    for peer in cx.tx.servers()? {
+        if peer.name == found.name || peer.scope != found.scope || !peer.online {
+            continue;
+        }
+        if let Some(k) = pick_keypack(cx, &peer, host.product)? {
+            return Ok(Some((peer, k)));
+        }
+    }
+    Ok(None)
+}
+
+fn temporary_pack(cx: &Ctx, server: &str) -> Result<KeypackRec> {
+    for k in cx.tx.keypacks()? {
+        if k.server == server && k.kind == KeypackType::Temporary {
+            return Ok(k);
+        }
+    }
+    Err(Error::Storage(format!("server '{server}' has no temporary key pack")))
+}
+
+pub fn issue_temporary(cx: &mut Ctx, server: &ServerRec, host: &HostRec, device: &DeviceRec, user: &str) -> Result<LicenseRec> {
+    let mut pack = temporary_pack(cx, &server.name)?;
+    let license = LicenseRec {
+        id: cx.next_license_id(),
+        keypack: pack.id,
+        server: server.name.clone(),
+        kind: LicenseKind::Temporary,
+        status: LicenseStatus::Temporary,
+        hwid: device.hwid,
+        computer: device.name.clone(),
+        user: user.to_string(),
+        product: host.product.cal_product(),
+        issued: cx.now,
+        expires: cx.now.plus_days(TEMPORARY_DAYS),
+        validated: false,
+        revoked: None,
+    };
+    cx.tx.put_license(&license)?;
+    pack.issued += 1;
+    cx.tx.put_keypack(&pack)?;
+    Ok(license)
+}
+
+pub fn issue_permanent(cx: &mut Ctx, server: &ServerRec, pack: &KeypackRec, device: &DeviceRec, user: &str) -> Result<LicenseRec> {
+    let mut pack = cx.tx.keypack(pack.id)?.ok_or_else(|| Error::Storage("key pack vanished".into()))?;
+    assert!(pack.available().unwrap_or(0) > 0, "key pack {} has no CAL to issue", pack.id);
+    let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
+    let license = LicenseRec {
+        id: cx.next_license_id(),
+        keypack: pack.id,
+        server: server.name.clone(),
+        kind: LicenseKind::Permanent,
+        status: LicenseStatus::Active,
+        hwid: device.hwid,
+        computer: device.name.clone(),
+        user: user.to_string(),
+        product: pack.product,
+        issued: cx.now,
+        expires: cx.now.plus_days(days),
+        validated: true,
+        revoked: None,
+    };
+    cx.tx.put_license(&license)?;
+    pack.issued += 1;
+    cx.tx.put_keypack(&pack)?;
+    Ok(license)
+}
+
+/// A new random expiry from now for the HWID's current, active license.
+pub fn renew(cx: &mut Ctx, mut license: LicenseRec) -> Result<LicenseRec> {
+    let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
+    license.expires = cx.now.plus_days(days);
+    cx.tx.put_license(&license)?;
+    Ok(license)
+}
+
+/// Stores a license in the device's store: in `slot` (replacing the token
+/// there), or in the lowest free slot.
+pub fn place_token(cx: &mut Ctx, device: &str, slot: Option<u32>, l: &LicenseRec, server: &ServerRec) -> Result<TokenRec> {
+    let slot = match slot {
+        Some(s) => s,
+        None => {
+            let used: Vec<u32> = cx.tx.tokens(device)?.iter().map(|t| t.slot).collect();
+            (0..).find(|s| !used.contains(s)).unwrap_or(0)
+        }
+    };
+    let token = TokenRec {
+        device: device.to_string(),
+        slot,
+        license: l.id,
+        server: l.server.clone(),
+        scope: server.scope.clone(),
+        kind: l.kind,
+        product: l.product,
+        computer: l.computer.clone(),
+        user: l.user.clone(),
+        issued: l.issued,
+        expires: l.expires,
+        hwid: l.hwid,
+    };
+    cx.tx.put_token(&token)?;
+    Ok(token)
+}

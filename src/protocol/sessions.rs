@@ -1,0 +1,83 @@
+//! The session directory (seed 001): farms, reconnection to a disconnected
+//! session, one live session per user and host.
+
+use super::{no_such, Ctx};
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::*;
+
+/// seed 001: a user with a disconnected session in the farm goes back to
+/// that host; otherwise to the host with the fewest active sessions (ties
+/// by name).
+pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec> {
+    let hosts: Vec<HostRec> = cx.tx.hosts()?.into_iter().filter(|h| h.farm.as_deref() == Some(farm)).collect();
+    if hosts.is_empty() {
+        return Err(Error::plan_near(format!("no host belongs to farm '{farm}'"), farm));
+    }
+    for h in &hosts {
+        if cx.tx.live_session(user, &h.name)?.is_some_and(|s| s.state == SessionState::Disconnected) {
+            return Ok(h.clone());
+        }
+    }
+    let mut best: Option<(u64, HostRec)> = None;
+    for h in hosts {
+        let n = active_sessions(cx, &h.name)?;
+        if best.as_ref().is_none_or(|(bn, _)| n < *bn) {
+            best = Some((n, h));
+        }
+    }
+    best.map(|(_, h)| h).ok_or_else(|| no_such("farm", farm))
+}
+
+fn active_sessions(cx: &Ctx, host: &str) -> Result<u64> {
+    let mut ids = Vec::new();
+    cx.tx.scan(T::IdxSessionLive, b"", None, &mut |_, v| {
+        ids.push(codec::decode::<u64>(v)?);
+        Ok(true)
+    })?;
+    let mut n = 0;
+    for id in ids {
+        if cx.tx.session(id)?.is_some_and(|s| s.host == host && s.state == SessionState::Active) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// After a successful logon: reconnect the user's live session on the
+/// host, or start one.
+pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> Result<u64> {
+    if let Some(mut s) = cx.tx.live_session(user, &host.name)? {
+        s.state = SessionState::Active;
+        s.device = device.to_string();
+        s.changed = cx.now;
+        cx.tx.put_session(&s)?;
+        return Ok(s.id);
+    }
+    let s = SessionRec {
+        id: cx.next_session_id(),
+        user: user.to_string(),
+        device: device.to_string(),
+        host: host.name.clone(),
+        farm: host.farm.clone(),
+        state: SessionState::Active,
+        started: cx.now,
+        changed: cx.now,
+    };
+    cx.tx.put_session(&s)?;
+    Ok(s.id)
+}
+
+/// DISCONNECT SESSION and LOGOFF SESSION.
+pub fn end_session(cx: &mut Ctx, id: u64, to: SessionState) -> Result<()> {
+    let mut s = cx.tx.session(id)?.ok_or_else(|| Error::plan(format!("no session with id {id}")))?;
+    if s.state == SessionState::Ended {
+        return Err(Error::plan(format!("session {id} has already ended")));
+    }
+    if to == SessionState::Disconnected && s.state == SessionState::Disconnected {
+        return Err(Error::plan(format!("session {id} is already disconnected")));
+    }
+    s.state = to;
+    s.changed = cx.now;
+    cx.tx.put_session(&s)
+}

@@ -1,0 +1,89 @@
+//! The clock, the seed and expiry (protocol.md "Time and randomness").
+
+use super::Ctx;
+use crate::clock::Rng;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::*;
+
+/// Where the clock stands for a new statement: the simulated instant, or the
+/// wall clock (never behind the newest time already recorded).
+pub fn statement_instant(state: &State) -> Time {
+    match state.clock {
+        Some(t) => t,
+        None => {
+            let wall = crate::clock::wall_now();
+            state.last_time.map_or(wall, |last| wall.max(last))
+        }
+    }
+}
+
+fn refuse_going_back(state: &State, to: Time) -> Result<()> {
+    match state.last_time {
+        Some(last) if to < last => Err(Error::plan(format!(
+            "the clock cannot move back to {to}: history already records {last}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn set_clock(cx: &mut Ctx, at: Time) -> Result<()> {
+    if !(TIME_MIN..=TIME_MAX).contains(&at) {
+        return Err(Error::plan(format!("time {at} is out of range")));
+    }
+    refuse_going_back(&cx.state, at)?;
+    cx.state.clock = Some(at);
+    cx.now = at;
+    expire(cx)
+}
+
+pub fn set_clock_wall(cx: &mut Ctx) -> Result<()> {
+    let wall = crate::clock::wall_now();
+    refuse_going_back(&cx.state, wall)?;
+    cx.state.clock = None;
+    cx.now = wall;
+    expire(cx)
+}
+
+pub fn advance(cx: &mut Ctx, seconds: i64) -> Result<()> {
+    let to = cx.now.0.checked_add(seconds).map(Time).filter(|t| *t <= TIME_MAX);
+    let to = to.ok_or_else(|| Error::plan("the clock would move past the year 9999"))?;
+    cx.state.clock = Some(to);
+    cx.now = to;
+    expire(cx)
+}
+
+pub fn set_seed(cx: &mut Ctx, seed: u64) {
+    cx.state.seed = seed;
+    cx.rng = Rng::seeded(seed);
+}
+
+/// Moves every live license whose expiry has come to `expired`; an active
+/// permanent per-device CAL goes back to its key pack's pool. Uses the
+/// expiry index: only the licenses that expire are read.
+pub fn expire(cx: &mut Ctx) -> Result<()> {
+    for id in cx.tx.licenses_expiring_by(cx.now)? {
+        let Some(mut l) = cx.tx.license(id)? else { continue };
+        if !l.is_live() || l.expires > cx.now {
+            continue;
+        }
+        let was = l.status;
+        l.status = LicenseStatus::Expired;
+        cx.tx.put_license(&l)?;
+        release_from_pool(cx, l.keypack, was)?;
+    }
+    Ok(())
+}
+
+/// A license left the status `was`: give its key pack back what it held.
+pub fn release_from_pool(cx: &mut Ctx, keypack: u64, was: LicenseStatus) -> Result<()> {
+    if !matches!(was, LicenseStatus::Active | LicenseStatus::Temporary) {
+        return Ok(());
+    }
+    if let Some(mut k) = cx.tx.keypack(keypack)? {
+        assert!(k.issued > 0, "key pack {} issued count would go negative", k.id);
+        k.issued -= 1;
+        cx.tx.put_keypack(&k)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The tables users query (language.md "Tables"): their columns and types,
+//! and how each row is made from the stored records. Index-backed access
+//! paths (`Access`) let a keyed lookup read only the rows it needs.
+
+use crate::error::Result;
+use crate::model::*;
+use crate::store::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Int,
+    Text,
+    Bool,
+    Time,
+}
+
+impl Type {
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Int => "int",
+            Type::Text => "text",
+            Type::Bool => "bool",
+            Type::Time => "time",
+        }
+    }
+}
+
+pub struct Table {
+    pub name: &'static str,
+    pub store: T,
+    pub columns: &'static [(&'static str, Type)],
+    pub nullable: &'static [&'static str],
+}
+
+use Type::{Bool, Int, Text, Time as TimeCol};
+
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "servers",
+        store: T::Servers,
+        columns: &[("name", Text), ("product", Text), ("scope", Text), ("activated", Bool), ("online", Bool), ("security_group", Bool), ("created", TimeCol)],
+        nullable: &[],
+    },
+    Table {
+        name: "keypacks",
+        store: T::Keypacks,
+        columns: &[("id", Int), ("server", Text), ("product", Text), ("cal", Text), ("type", Text), ("total", Int), ("issued", Int), ("available", Int), ("installed", TimeCol), ("expires", TimeCol)],
+        nullable: &["total", "available", "expires"],
+    },
+    Table {
+        name: "licenses",
+        store: T::Licenses,
+        columns: &[("id", Int), ("keypack", Int), ("server", Text), ("kind", Text), ("status", Text), ("hwid", Text), ("computer", Text), ("user", Text), ("product", Text), ("issued", TimeCol), ("expires", TimeCol), ("validated", Bool), ("revoked", TimeCol)],
+        nullable: &["revoked"],
+    },
+    Table { name: "devices", store: T::Devices, columns: &[("name", Text), ("hwid", Text), ("created", TimeCol)], nullable: &[] },
+    Table {
+        name: "tokens",
+        store: T::Tokens,
+        columns: &[("device", Text), ("slot", Int), ("license", Int), ("server", Text), ("scope", Text), ("kind", Text), ("product", Text), ("computer", Text), ("user", Text), ("issued", TimeCol), ("expires", TimeCol), ("hwid", Text)],
+        nullable: &[],
+    },
+    Table {
+        name: "hosts",
+        store: T::Hosts,
+        columns: &[("name", Text), ("product", Text), ("mode", Text), ("scope", Text), ("license_servers", Text), ("farm", Text), ("created", TimeCol), ("grace_ends", TimeCol)],
+        nullable: &["farm"],
+    },
+    Table {
+        name: "sessions",
+        store: T::Sessions,
+        columns: &[("id", Int), ("user", Text), ("device", Text), ("host", Text), ("farm", Text), ("state", Text), ("started", TimeCol), ("changed", TimeCol)],
+        nullable: &["farm"],
+    },
+    Table {
+        name: "user_cals",
+        store: T::UserCals,
+        columns: &[("server", Text), ("user", Text), ("product", Text), ("issued", TimeCol), ("expires", TimeCol)],
+        nullable: &[],
+    },
+    Table {
+        name: "events",
+        store: T::Events,
+        columns: &[("seq", Int), ("time", TimeCol), ("source", Text), ("node", Text), ("event", Int), ("level", Text), ("message", Text)],
+        nullable: &[],
+    },
+    Table { name: "history", store: T::History, columns: &[("seq", Int), ("time", TimeCol), ("statement", Text)], nullable: &[] },
+];
+
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|(c, _)| c.eq_ignore_ascii_case(name))
+    }
+
+    pub fn column_names(&self) -> Vec<&'static str> {
+        self.columns.iter().map(|(c, _)| *c).collect()
+    }
+
+    /// Turns a stored record into a row of this table.
+    pub fn row(&self, bytes: &[u8]) -> Result<Vec<Value>> {
+        Ok(match self.store {
+            T::Servers => server_row(codec::decode(bytes)?),
+            T::Keypacks => keypack_row(codec::decode(bytes)?),
+            T::Licenses => license_row(codec::decode(bytes)?),
+            T::Devices => {
+                let d: DeviceRec = codec::decode(bytes)?;
+                vec![Value::Text(d.name), Value::text(d.hwid.to_string()), Value::Time(d.created)]
+            }
+            T::Tokens => token_row(codec::decode(bytes)?),
+            T::Hosts => host_row(codec::decode(bytes)?),
+            T::Sessions => session_row(codec::decode(bytes)?),
+            T::UserCals => {
+                let u: UserCalRec = codec::decode(bytes)?;
+                vec![Value::Text(u.server), Value::Text(u.user), Value::text(u.product.as_str()), Value::Time(u.issued), Value::Time(u.expires)]
+            }
+            T::Events => event_row(codec::decode(bytes)?),
+            T::History => {
+                let h: HistoryRec = codec::decode(bytes)?;
+                vec![Value::Int(h.seq as i64), Value::Time(h.time), Value::Text(h.statement)]
+            }
+            other => unreachable!("{} is not a query table", other.name()),
+        })
+    }
+}
+
+fn server_row(s: ServerRec) -> Vec<Value> {
+    vec![
+        Value::Text(s.name),
+        Value::text(s.product.as_str()),
+        Value::Text(s.scope),
+        Value::Bool(s.activated),
+        Value::Bool(s.online),
+        Value::Bool(s.security_group),
+        Value::Time(s.created),
+    ]
+}
+
+fn keypack_row(k: KeypackRec) -> Vec<Value> {
+    let available = k.available();
+    vec![
+        Value::Int(k.id as i64),
+        Value::Text(k.server),
+        Value::text(k.product.as_str()),
+        Value::text(k.cal.as_str()),
+        Value::text(k.kind.as_str()),
+        Value::opt_int(k.total),
+        Value::Int(k.issued as i64),
+        Value::opt_int(available),
+        Value::Time(k.installed),
+        Value::opt_time(k.expires),
+    ]
+}
+
+pub fn license_row(l: LicenseRec) -> Vec<Value> {
+    vec![
+        Value::Int(l.id as i64),
+        Value::Int(l.keypack as i64),
+        Value::Text(l.server),
+        Value::text(l.kind.as_str()),
+        Value::text(l.status.as_str()),
+        Value::text(l.hwid.to_string()),
+        Value::Text(l.computer),
+        Value::Text(l.user),
+        Value::text(l.product.as_str()),
+        Value::Time(l.issued),
+        Value::Time(l.expires),
+        Value::Bool(l.validated),
+        Value::opt_time(l.revoked),
+    ]
+}
+
+fn token_row(t: TokenRec) -> Vec<Value> {
+    vec![
+        Value::Text(t.device),
+        Value::Int(i64::from(t.slot)),
+        Value::Int(t.license as i64),
+        Value::Text(t.server),
+        Value::Text(t.scope),
+        Value::text(t.kind.as_str()),
+        Value::text(t.product.as_str()),
+        Value::Text(t.computer),
+        Value::Text(t.user),
+        Value::Time(t.issued),
+        Value::Time(t.expires),
+        Value::text(t.hwid.to_string()),
+    ]
+}
+
+fn host_row(h: HostRec) -> Vec<Value> {
+    vec![
+        Value::Text(h.name),
+        Value::text(h.product.as_str()),
+        Value::text(h.mode.as_str()),
+        Value::Text(h.scope),
+        Value::Text(h.license_servers.join(",")),
+        Value::opt_text(h.farm.as_deref()),
+        Value::Time(h.created),
+        Value::Time(h.grace_ends),
+    ]
+}
+
+fn session_row(s: SessionRec) -> Vec<Value> {
+    vec![
+        Value::Int(s.id as i64),
+        Value::Text(s.user),
+        Value::Text(s.device),
+        Value::Text(s.host),
+        Value::opt_text(s.farm.as_deref()),
+        Value::text(s.state.as_str()),
+        Value::Time(s.started),
+        Value::Time(s.changed),
+    ]
+}
+
+fn event_row(e: EventRec) -> Vec<Value> {
+    vec![
+        Value::Int(e.seq as i64),
+        Value::Time(e.time),
+        Value::text(e.source.as_str()),
+        Value::Text(e.node),
+        Value::Int(i64::from(e.event)),
+        Value::text(e.level.as_str()),
+        Value::Text(e.message),
+    ]
+}
+
+/// How a scan reaches the rows: all of them, the keys under a prefix or in
+/// a range of the table itself, or the primary keys found through an index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Access {
+    Full,
+    Keys(Vec<Vec<u8>>),
+    Range { from: Vec<u8>, to: Option<Vec<u8>> },
+}
+
+/// Visits the rows of a table reached by `access`, in key order.
+pub fn scan_rows(
+    r: &(impl Reader + ?Sized),
+    table: &Table,
+    access: &Access,
+    f: &mut dyn FnMut(Vec<Value>) -> Result<bool>,
+) -> Result<()> {
+    match access {
+        Access::Full => r.scan(table.store, b"", None, &mut |_, v| f(table.row(v)?)),
+        Access::Range { from, to } => r.scan(table.store, from, to.as_deref(), &mut |_, v| f(table.row(v)?)),
+        Access::Keys(keys) => {
+            for k in keys {
+                if let Some(v) = r.get(table.store, k)? {
+                    if !f(table.row(&v)?)? {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Dispatch: each statement to the protocol, report or check function that
+//! carries it out, and its result to rows.
+
+use super::ast::{Exportable, Statement};
+use super::exec::target_of;
+use super::select::run_select;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::protocol::{admin, connect, deploy, sessions, time, ConnectRequest, Ctx};
+use crate::store::{Reader, Store};
+
+/// Runs a statement that changes the database.
+pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSet>> {
+    use Statement as S;
+    match stmt {
+        S::CreateServer { name, product, scope } => deploy::create_server(cx, name, *product, scope.as_deref())?,
+        S::ActivateServer { name } => deploy::set_activated(cx, name, true)?,
+        S::DeactivateServer { name } => deploy::set_activated(cx, name, false)?,
+        S::SetServerOnline { name, online } => deploy::set_online(cx, name, *online)?,
+        S::SetServerSecurityGroup { name, hosts } => deploy::set_security_group(cx, name, hosts.as_deref())?,
+        S::InstallKeypack { server, product, cal, count, kind, expires } => {
+            let req = deploy::InstallKeypack {
+                server,
+                product: *product,
+                cal: *cal,
+                count: *count,
+                kind: kind.unwrap_or(KeypackType::Retail),
+                expires: *expires,
+            };
+            let id = deploy::install_keypack(cx, &req)?;
+            let mut rs = ResultSet::new(&["keypack"]);
+            rs.push(vec![Value::Int(id as i64)]);
+            return Ok(Some(rs));
+        }
+        S::UninstallKeypack { id } => deploy::uninstall_keypack(cx, *id)?,
+        S::CreateHost { name, product, mode, scope, license_servers, farm } => {
+            let req = deploy::CreateHost {
+                name,
+                product: *product,
+                mode: *mode,
+                scope: scope.as_deref(),
+                license_servers: license_servers.as_deref(),
+                farm: farm.as_deref(),
+            };
+            deploy::create_host(cx, &req)?;
+        }
+        S::SetHostMode { name, mode } => deploy::set_host_mode(cx, name, *mode)?,
+        S::SetHostLicenseServers { name, servers } => deploy::set_host_servers(cx, name, servers)?,
+        S::CreateDevice { name, hwid } => deploy::create_device(cx, name, *hwid)?,
+        S::CloneDevice { name, new_name, with_store } => deploy::clone_device(cx, name, new_name, *with_store)?,
+        S::ReimageDevice { name } | S::ClearDeviceLicensing { name } => deploy::reset_device(cx, name, true)?,
+        S::ClearDeviceStore { name } => deploy::reset_device(cx, name, false)?,
+        S::Connect { device, user, target, logon_failed } => {
+            let req = ConnectRequest {
+                device: device.clone(),
+                user: user.clone(),
+                to: target_of(target),
+                logon_failed: *logon_failed,
+            };
+            return Ok(Some(outcome_rows(&connect(cx, &req)?)));
+        }
+        S::DisconnectSession { id } => sessions::end_session(cx, *id, SessionState::Disconnected)?,
+        S::LogoffSession { id } => sessions::end_session(cx, *id, SessionState::Ended)?,
+        S::SetClock { at } => time::set_clock(cx, *at)?,
+        S::SetClockWall => time::set_clock_wall(cx)?,
+        S::Advance { amount, unit } => {
+            let secs = i64::try_from(*amount).ok().and_then(|a| a.checked_mul(unit.seconds()));
+            let secs = secs.ok_or_else(|| Error::plan(format!("cannot advance the clock by {amount}: too far")))?;
+            time::advance(cx, secs)?;
+        }
+        S::SetSeed { seed } => time::set_seed(cx, *seed),
+        S::RevokeLicense { id } => return Ok(Some(revoked_rows(&[admin::revoke(cx, *id)?]))),
+        S::RevokeLicenses { filter } => return Ok(Some(revoked_rows(&super::admin::revoke_where(cx, filter)?))),
+        S::RebuildServer { name, reinstall_keypacks } => {
+            let (licenses, packs) = admin::rebuild(cx, name, *reinstall_keypacks)?;
+            let mut rs = ResultSet::new(&["server", "licenses_deleted", "keypacks_deleted"]);
+            rs.push(vec![Value::text(name.as_str()), Value::Int(licenses as i64), Value::Int(packs as i64)]);
+            return Ok(Some(rs));
+        }
+        S::Repair => return Ok(Some(crate::check::repair(cx)?)),
+        S::Import { what, file, server } => return super::admin::import(cx, *what, file, server).map(Some),
+        other => unreachable!("{other:?} is not a changing statement"),
+    }
+    Ok(None)
+}
+
+/// Runs a read-only statement on a snapshot (or on the open transaction).
+pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Store, now: Time) -> Result<ResultSet> {
+    use Statement as S;
+    match stmt {
+        S::Select(s) => run_select(r, s),
+        S::Check => crate::check::check(r),
+        S::ShowDevice { name } => super::show::show_device(r, name, now),
+        S::ShowHost { name } => super::show::show_host(r, name, now),
+        S::ReportUsage | S::ReportDuplicates | S::ReportUsers | S::ReportExpiring { .. } => {
+            Err(Error::plan("REPORT is not available yet in this version of caldb"))
+        }
+        S::Export { what, file } => super::admin::export(r, *what, file, store),
+        S::Backup { .. } => Err(Error::plan("BACKUP is not available yet in this version of caldb")),
+        other => unreachable!("{other:?} is not a read-only statement"),
+    }
+}
+
+pub fn outcome_rows(o: &crate::protocol::Outcome) -> ResultSet {
+    let mut rs =
+        ResultSet::new(&["outcome", "reason", "device", "user", "host", "server", "license", "kind", "expires", "session"]);
+    rs.push(vec![
+        Value::text(if o.accepted() { "accepted" } else { "denied" }),
+        Value::text(o.reason.as_str()),
+        Value::text(o.device.as_str()),
+        Value::text(o.user.as_str()),
+        Value::text(o.host.as_str()),
+        Value::opt_text(o.server.as_deref()),
+        Value::opt_int(o.license),
+        o.kind.map_or(Value::Null, |k| Value::text(k.as_str())),
+        Value::opt_time(o.expires),
+        Value::opt_int(o.session),
+    ]);
+    rs
+}
+
+fn revoked_rows(list: &[admin::Revoked]) -> ResultSet {
+    let mut rs = ResultSet::new(&["license", "server", "product", "revocable", "next_revoke_allowed"]);
+    for r in list {
+        rs.push(vec![
+            Value::Int(r.license as i64),
+            Value::text(r.server.as_str()),
+            Value::text(r.product.as_str()),
+            Value::Int(r.revocable as i64),
+            Value::Time(r.next_allowed),
+        ]);
+    }
+    rs
+}
+
+pub fn exportable_name(e: Exportable) -> &'static str {
+    match e {
+        Exportable::Licenses => "licenses",
+        Exportable::Keypacks => "keypacks",
+    }
+}

@@ -1,0 +1,318 @@
+//! SELECT: planning (names checked, literals typed, an index chosen) and
+//! execution (filter, group, order, limit).
+
+use super::ast::{CompareOp, Expr, Literal, Projection, Select, SelectItem};
+use super::catalog::{self, scan_rows, Access, Table, Type};
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::{keys, records, Reader, Records};
+use std::cmp::Ordering;
+
+/// A condition with its columns resolved to positions and literals typed.
+#[derive(Clone, Debug)]
+pub enum Cond {
+    Compare(usize, CompareOp, Value),
+    IsNull(usize, bool),
+    In(usize, Vec<Value>, bool),
+    Like(usize, Vec<char>, bool),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+}
+
+pub fn resolve_table(name: &str) -> Result<&'static Table> {
+    catalog::table(name).ok_or_else(|| Error::plan_near(format!("no table named '{name}'"), name))
+}
+
+fn resolve_column(t: &Table, name: &str) -> Result<usize> {
+    t.column(name).ok_or_else(|| Error::plan_near(format!("no column '{name}' in table '{}'", t.name), name))
+}
+
+/// Types a literal for a column: text compared with a time column is read
+/// as a time, an HWID in either case is matched in upper case.
+fn typed(t: &Table, col: usize, lit: &Literal) -> Result<Value> {
+    let (name, ty) = t.columns[col];
+    let bad = |what: &str| Error::plan(format!("column '{name}' is {}; {what} cannot be compared with it", ty.name()));
+    Ok(match (ty, lit) {
+        (_, Literal::Null) => Value::Null,
+        (Type::Int, Literal::Int(i)) => Value::Int(*i),
+        (Type::Text, Literal::Text(s)) if name == "hwid" => Value::Text(s.to_ascii_uppercase()),
+        (Type::Text, Literal::Text(s)) => Value::Text(s.clone()),
+        (Type::Bool, Literal::Bool(b)) => Value::Bool(*b),
+        (Type::Time, Literal::Text(s)) => Value::Time(
+            Time::parse(s).ok_or_else(|| Error::plan_near(format!("'{s}' is not a time (YYYY-MM-DD [HH:MM:SS])"), s.as_str()))?,
+        ),
+        (_, Literal::Int(i)) => return Err(bad(&format!("the number {i}"))),
+        (_, Literal::Text(s)) => return Err(bad(&format!("the text '{s}'"))),
+        (_, Literal::Bool(b)) => return Err(bad(&format!("{b}"))),
+    })
+}
+
+pub fn plan_cond(t: &Table, e: &Expr) -> Result<Cond> {
+    Ok(match e {
+        Expr::Compare { column, op, value } => {
+            let c = resolve_column(t, column)?;
+            Cond::Compare(c, *op, typed(t, c, value)?)
+        }
+        Expr::IsNull { column, negated } => Cond::IsNull(resolve_column(t, column)?, *negated),
+        Expr::In { column, values, negated } => {
+            let c = resolve_column(t, column)?;
+            let vals = values.iter().map(|v| typed(t, c, v)).collect::<Result<_>>()?;
+            Cond::In(c, vals, *negated)
+        }
+        Expr::Like { column, pattern, negated } => {
+            Cond::Like(resolve_column(t, column)?, pattern.to_lowercase().chars().collect(), *negated)
+        }
+        Expr::And(a, b) => Cond::And(Box::new(plan_cond(t, a)?), Box::new(plan_cond(t, b)?)),
+        Expr::Or(a, b) => Cond::Or(Box::new(plan_cond(t, a)?), Box::new(plan_cond(t, b)?)),
+        Expr::Not(a) => Cond::Not(Box::new(plan_cond(t, a)?)),
+    })
+}
+
+/// SQL order of values of one column; NULL first.
+pub fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Text(x), Value::Text(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Time(x), Value::Time(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+fn like(pattern: &[char], text: &[char]) -> bool {
+    // Iterative matching with backtracking to the last '%': linear space,
+    // no recursion, whatever the pattern.
+    let (mut p, mut s) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while s < text.len() {
+        if p < pattern.len() && (pattern[p] == '_' || pattern[p] == text[s]) {
+            p += 1;
+            s += 1;
+        } else if p < pattern.len() && pattern[p] == '%' {
+            star = Some((p, s));
+            p += 1;
+        } else if let Some((sp, ss)) = star {
+            p = sp + 1;
+            s = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '%')
+}
+
+pub fn eval(c: &Cond, row: &[Value]) -> bool {
+    match c {
+        Cond::Compare(i, op, v) => {
+            if row[*i] == Value::Null || *v == Value::Null {
+                return false;
+            }
+            let o = compare_values(&row[*i], v);
+            match op {
+                CompareOp::Eq => o == Ordering::Equal,
+                CompareOp::Ne => o != Ordering::Equal,
+                CompareOp::Lt => o == Ordering::Less,
+                CompareOp::Le => o != Ordering::Greater,
+                CompareOp::Gt => o == Ordering::Greater,
+                CompareOp::Ge => o != Ordering::Less,
+            }
+        }
+        Cond::IsNull(i, negated) => (row[*i] == Value::Null) != *negated,
+        Cond::In(i, vals, negated) => {
+            row[*i] != Value::Null && vals.iter().any(|v| compare_values(&row[*i], v) == Ordering::Equal) != *negated
+        }
+        Cond::Like(i, pat, negated) => {
+            if row[*i] == Value::Null {
+                return false;
+            }
+            let text: Vec<char> = row[*i].to_string().to_lowercase().chars().collect();
+            like(pat, &text) != *negated
+        }
+        Cond::And(a, b) => eval(a, row) && eval(b, row),
+        Cond::Or(a, b) => eval(a, row) || eval(b, row),
+        Cond::Not(a) => !eval(a, row),
+    }
+}
+
+/// The conjuncts of a condition joined by AND at the top.
+fn conjuncts<'c>(c: &'c Cond, out: &mut Vec<&'c Cond>) {
+    if let Cond::And(a, b) = c {
+        conjuncts(a, out);
+        conjuncts(b, out);
+    } else {
+        out.push(c);
+    }
+}
+
+/// Picks an access path: a primary key or index lookup when a top-level
+/// conjunct allows one, else a full scan. The filter still runs on every
+/// row, so the access path only has to be a superset.
+pub fn choose_access(r: &(impl Reader + ?Sized), t: &Table, cond: Option<&Cond>) -> Result<Access> {
+    let Some(cond) = cond else { return Ok(Access::Full) };
+    let mut parts = Vec::new();
+    conjuncts(cond, &mut parts);
+    for p in &parts {
+        let (col, values): (usize, Vec<&Value>) = match p {
+            Cond::Compare(c, CompareOp::Eq, v) => (*c, vec![v]),
+            Cond::In(c, vs, false) => (*c, vs.iter().collect()),
+            _ => continue,
+        };
+        if let Some(keys) = keyed(r, t, t.columns[col].0, &values)? {
+            return Ok(Access::Keys(keys));
+        }
+    }
+    for p in &parts {
+        if let Some(a) = range_access(t, p) {
+            return Ok(a);
+        }
+    }
+    Ok(Access::Full)
+}
+
+/// Primary keys for `column = value` (or IN) when the table has a key or an
+/// index on that column.
+fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value]) -> Result<Option<Vec<Vec<u8>>>> {
+    let mut out = Vec::new();
+    for v in values {
+        match (t.name, column, v) {
+            ("servers" | "devices" | "hosts", "name", Value::Text(s)) => out.push(keys::name(s)),
+            ("keypacks" | "licenses" | "sessions", "id", Value::Int(i)) | ("events" | "history", "seq", Value::Int(i)) => {
+                if let Ok(i) = u64::try_from(*i) {
+                    out.push(keys::id(i));
+                }
+            }
+            ("licenses", "hwid", Value::Text(s)) => {
+                if let Some(h) = Hwid::parse(s) {
+                    out.extend(r.licenses_of_hwid(&h)?.into_iter().map(keys::id));
+                }
+            }
+            ("licenses", "computer", Value::Text(s)) => out.extend(r.licenses_of_computer(s)?.into_iter().map(keys::id)),
+            ("licenses", "keypack", Value::Int(i)) => {
+                if let Ok(i) = u64::try_from(*i) {
+                    out.extend(r.licenses_of_keypack(i)?.into_iter().map(keys::id));
+                }
+            }
+            ("devices", "hwid", Value::Text(s)) => {
+                if let Some(h) = Hwid::parse(s) {
+                    out.extend(r.devices_of_hwid(&h)?.iter().map(|n| keys::name(n)));
+                }
+            }
+            ("tokens", "device", Value::Text(s)) => {
+                out.extend(r.index_keys(t.store, &records::tokens_prefix(s))?);
+            }
+            _ => return Ok(None),
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(Some(out))
+}
+
+/// A key range for comparisons on an ordered key column.
+fn range_access(t: &Table, c: &Cond) -> Option<Access> {
+    let Cond::Compare(col, op, Value::Int(i)) = c else { return None };
+    let key_col = matches!((t.name, t.columns[*col].0), ("keypacks" | "licenses" | "sessions", "id") | ("events" | "history", "seq"));
+    if !key_col {
+        return None;
+    }
+    let i = (*i).max(0) as u64;
+    let (from, to) = match op {
+        CompareOp::Gt => (i.checked_add(1)?, None),
+        CompareOp::Ge => (i, None),
+        CompareOp::Lt => (0, Some(i)),
+        CompareOp::Le => (0, i.checked_add(1)),
+        _ => return None,
+    };
+    Some(Access::Range { from: keys::id(from), to: to.map(keys::id) })
+}
+
+pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
+    let t = resolve_table(&s.table)?;
+    let cond = s.filter.as_ref().map(|e| plan_cond(t, e)).transpose()?;
+    let grouped = !s.group_by.is_empty() || has_count(&s.projection);
+    let access = choose_access(r, t, cond.as_ref())?;
+    if grouped {
+        return super::group::run_grouped(r, t, s, cond.as_ref(), &access);
+    }
+    let (names, positions) = projection(t, &s.projection)?;
+    let order = order_keys(t, s)?;
+    let early_limit = if order.is_empty() { s.limit } else { None };
+    let mut rows = Vec::new();
+    scan_rows(r, t, &access, &mut |row| {
+        if cond.as_ref().is_none_or(|c| eval(c, &row)) {
+            rows.push(row);
+        }
+        Ok(early_limit.is_none_or(|l| (rows.len() as u64) < l))
+    })?;
+    sort_rows(&mut rows, &order);
+    if let Some(l) = s.limit {
+        rows.truncate(usize::try_from(l).unwrap_or(usize::MAX));
+    }
+    let rows = rows.into_iter().map(|row| positions.iter().map(|p| row[*p].clone()).collect()).collect();
+    Ok(ResultSet { columns: names, rows })
+}
+
+fn has_count(p: &Projection) -> bool {
+    matches!(p, Projection::Items(items) if items.contains(&SelectItem::CountStar))
+}
+
+fn projection(t: &Table, p: &Projection) -> Result<(Vec<String>, Vec<usize>)> {
+    match p {
+        Projection::Star => Ok((t.column_names().iter().map(|c| c.to_string()).collect(), (0..t.columns.len()).collect())),
+        Projection::Items(items) => {
+            let mut names = Vec::new();
+            let mut pos = Vec::new();
+            for item in items {
+                let SelectItem::Column(c) = item else { unreachable!("COUNT(*) is a grouped query") };
+                pos.push(resolve_column(t, c)?);
+                names.push(t.columns[*pos.last().unwrap_or(&0)].0.to_string());
+            }
+            Ok((names, pos))
+        }
+    }
+}
+
+fn order_keys(t: &Table, s: &Select) -> Result<Vec<(usize, bool)>> {
+    s.order_by.iter().map(|o| Ok((resolve_column(t, &o.column)?, o.descending))).collect()
+}
+
+pub fn sort_rows(rows: &mut [Vec<Value>], order: &[(usize, bool)]) {
+    if order.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| {
+        for (i, desc) in order {
+            let o = compare_values(&a[*i], &b[*i]);
+            let o = if *desc { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    fn m(p: &str, s: &str) -> bool {
+        like(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn like_matches_percent_and_underscore() {
+        assert!(m("pc%", "pc-01"));
+        assert!(m("%01", "pc-01"));
+        assert!(m("p_-0_", "pc-01"));
+        assert!(!m("pc_", "pc-01"));
+        assert!(m("%", ""));
+        assert!(m("%a%b%", "xxaxxbxx"));
+        assert!(!m("%a%b%", "xxbxxaxx"));
+    }
+}

@@ -1,0 +1,420 @@
+//! The database on disk: the only module that names redb. It owns the
+//! tables, the encoding of keys (ordered bytes, `store::keys`) and values
+//! (serde + bincode, `store::codec`), and typed read and write transactions.
+//! It knows nothing of the protocol's rules: it stores and finds records.
+
+pub mod access;
+pub mod codec;
+pub mod keys;
+pub mod records;
+pub mod schema;
+
+use crate::error::{Error, Result};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+pub use access::{holds_cal, Records};
+pub use records::*;
+
+/// Every table of the file, in `.dump` order. Records live in the first
+/// eleven; the rest are secondary indexes derived from the records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum T {
+    Meta,
+    Servers,
+    Keypacks,
+    Licenses,
+    Devices,
+    Tokens,
+    Hosts,
+    Sessions,
+    UserCals,
+    Events,
+    History,
+    IdxLicenseHwid,
+    IdxLicenseComputer,
+    IdxLicenseExpiry,
+    IdxLicenseDue,
+    IdxLicenseKeypack,
+    IdxDeviceHwid,
+    IdxSessionLive,
+}
+
+pub const TABLE_COUNT: usize = 18;
+
+impl T {
+    pub const ALL: [T; TABLE_COUNT] = [
+        T::Meta,
+        T::Servers,
+        T::Keypacks,
+        T::Licenses,
+        T::Devices,
+        T::Tokens,
+        T::Hosts,
+        T::Sessions,
+        T::UserCals,
+        T::Events,
+        T::History,
+        T::IdxLicenseHwid,
+        T::IdxLicenseComputer,
+        T::IdxLicenseExpiry,
+        T::IdxLicenseDue,
+        T::IdxLicenseKeypack,
+        T::IdxDeviceHwid,
+        T::IdxSessionLive,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            T::Meta => "meta",
+            T::Servers => "servers",
+            T::Keypacks => "keypacks",
+            T::Licenses => "licenses",
+            T::Devices => "devices",
+            T::Tokens => "tokens",
+            T::Hosts => "hosts",
+            T::Sessions => "sessions",
+            T::UserCals => "user_cals",
+            T::Events => "events",
+            T::History => "history",
+            T::IdxLicenseHwid => "idx_license_hwid",
+            T::IdxLicenseComputer => "idx_license_computer",
+            T::IdxLicenseExpiry => "idx_license_expiry",
+            T::IdxLicenseDue => "idx_license_due",
+            T::IdxLicenseKeypack => "idx_license_keypack",
+            T::IdxDeviceHwid => "idx_device_hwid",
+            T::IdxSessionLive => "idx_session_live",
+        }
+    }
+
+    fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        TableDefinition::new(self.name())
+    }
+}
+
+/// The format version written in `meta`; a file with another one is refused.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT_KEY: &[u8] = b"format";
+const STATE_KEY: &[u8] = b"state";
+
+/// An open database file (or an in-memory one).
+pub struct Store {
+    db: redb::Database,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens a file, creating it (and its tables) if missing. A file that is
+    /// not a redb file, or a redb file without caldb's format marker, is an
+    /// error that says so.
+    pub fn open(path: &Path) -> Result<Store> {
+        let existed = path.exists();
+        if existed {
+            check_magic(path)?;
+        }
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(64 * 1024 * 1024);
+        builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+        let db = builder.create(path).map_err(|e| open_error(path, e))?;
+        Store::init(db, Some(path.to_path_buf()), existed)
+    }
+
+    /// A new empty database in memory.
+    pub fn in_memory() -> Result<Store> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(Error::storage)?;
+        Store::init(db, None, false)
+    }
+
+    /// Opens on any storage backend (fault injection in tests).
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store> {
+        let db = redb::Builder::new().create_with_backend(backend).map_err(Error::storage)?;
+        Store::init(db, None, true)
+    }
+
+    fn init(db: redb::Database, path: Option<PathBuf>, existed: bool) -> Result<Store> {
+        let store = Store { db, path };
+        let rx = store.read()?;
+        let format = rx.get(T::Meta, FORMAT_KEY)?;
+        drop(rx);
+        match format {
+            Some(v) => {
+                let version: u32 = codec::decode(&v)?;
+                if version != FORMAT_VERSION {
+                    return Err(Error::Storage(format!(
+                        "{}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}",
+                        store.describe()
+                    )));
+                }
+            }
+            None if existed && store.has_foreign_tables()? => {
+                return Err(Error::Storage(format!(
+                    "{}: is a redb database but not a caldb database",
+                    store.describe()
+                )));
+            }
+            None => store.create_tables()?,
+        }
+        Ok(store)
+    }
+
+    fn describe(&self) -> String {
+        self.path.as_ref().map_or(":memory:".to_string(), |p| p.display().to_string())
+    }
+
+    fn has_foreign_tables(&self) -> Result<bool> {
+        let rx = self.db.begin_read().map_err(Error::storage)?;
+        let count = rx.list_tables().map_err(Error::storage)?.count();
+        Ok(count > 0)
+    }
+
+    fn create_tables(&self) -> Result<()> {
+        let mut tx = self.write()?;
+        tx.put(T::Meta, FORMAT_KEY, &codec::encode(&FORMAT_VERSION)?)?;
+        tx.put(T::Meta, STATE_KEY, &codec::encode(&State::new())?)?;
+        tx.commit()
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// A write transaction with every table open.
+    pub fn write(&self) -> Result<WriteTx> {
+        let txn = self.db.begin_write().map_err(Error::storage)?;
+        WriteTx::new(txn)
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn read(&self) -> Result<ReadTx> {
+        let txn = self.db.begin_read().map_err(Error::storage)?;
+        let mut tables = Vec::with_capacity(TABLE_COUNT);
+        for t in T::ALL {
+            match txn.open_table(t.def()) {
+                Ok(table) => tables.push(Some(table)),
+                Err(redb::TableError::TableDoesNotExist(_)) => tables.push(None),
+                Err(e) => return Err(Error::storage(e)),
+            }
+        }
+        Ok(ReadTx { tables })
+    }
+
+    /// redb's own integrity check (checksums of every page).
+    pub fn check_integrity(&mut self) -> Result<bool> {
+        self.db.check_integrity().map_err(Error::storage)
+    }
+}
+
+/// The first bytes of every redb file.
+const REDB_MAGIC: &[u8] = b"redb";
+
+fn check_magic(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+    let n = f.read(&mut head).map_err(Error::storage)?;
+    let len = f.metadata().map_err(Error::storage)?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    if n < 4 || &head != REDB_MAGIC {
+        return Err(Error::Storage(format!("{}: not a caldb database", path.display())));
+    }
+    Ok(())
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    let why = match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => "is already open in another program".into(),
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+            format!("is damaged ({m})")
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => format!("cannot be read: {io}"),
+        other => format!("cannot be opened: {other}"),
+    };
+    Error::Storage(format!("{} {why}", path.display()))
+}
+
+/// Reading, common to read and write transactions.
+pub trait Reader {
+    /// The value stored under `key`.
+    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Visits the entries with keys in `[from, to)` (`to: None` is unbounded)
+    /// in key order, until `f` returns false.
+    fn scan(
+        &self,
+        t: T,
+        from: &[u8],
+        to: Option<&[u8]>,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()>;
+
+    /// The number of entries of a table.
+    fn count(&self, t: T) -> Result<u64>;
+
+    /// Decodes the record under `key`.
+    fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
+        self.get(t, key)?.map(|v| codec::decode(&v)).transpose()
+    }
+
+    /// Every record whose key starts with `prefix`, in key order.
+    fn records<R: serde::de::DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<R>> {
+        let mut out = Vec::new();
+        let end = keys::prefix_end(prefix);
+        self.scan(t, prefix, end.as_deref(), &mut |_, v| {
+            out.push(codec::decode(v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The keys of an index that start with `prefix`, in order.
+    fn index_keys(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let end = keys::prefix_end(prefix);
+        self.scan(t, prefix, end.as_deref(), &mut |k, _| {
+            out.push(k.to_vec());
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The database-wide state: clock, random source, id counters.
+    fn state(&self) -> Result<State> {
+        self.record(T::Meta, STATE_KEY)?
+            .ok_or_else(|| Error::Storage("the state record is missing".into()))
+    }
+}
+
+fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (Bound::Included(from), to.map_or(Bound::Unbounded, Bound::Excluded))
+}
+
+macro_rules! impl_scan {
+    () => {
+        fn scan(
+            &self,
+            t: T,
+            from: &[u8],
+            to: Option<&[u8]>,
+            f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+        ) -> Result<()> {
+            let Some(table) = self.table(t) else { return Ok(()) };
+            let range = table.range::<&[u8]>(bounds(from, to)).map_err(Error::storage)?;
+            for entry in range {
+                let (k, v) = entry.map_err(Error::storage)?;
+                if !f(k.value(), v.value())? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    };
+}
+
+/// A read snapshot with its tables open.
+pub struct ReadTx {
+    tables: Vec<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>>,
+}
+
+impl ReadTx {
+    fn table(&self, t: T) -> Option<&redb::ReadOnlyTable<&'static [u8], &'static [u8]>> {
+        self.tables[t as usize].as_ref()
+    }
+}
+
+impl Reader for ReadTx {
+    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(table) = self.table(t) else { return Ok(None) };
+        Ok(table.get(key).map_err(Error::storage)?.map(|v| v.value().to_vec()))
+    }
+
+    impl_scan!();
+
+    fn count(&self, t: T) -> Result<u64> {
+        self.table(t).map_or(Ok(0), |table| table.len().map_err(Error::storage))
+    }
+}
+
+/// A write transaction with every table open. Dropping it without `commit`
+/// aborts it: nothing it wrote is kept.
+pub struct WriteTx {
+    // Field order matters: the tables borrow the transaction and must drop
+    // first.
+    tables: Vec<redb::Table<'static, &'static [u8], &'static [u8]>>,
+    txn: Box<redb::WriteTransaction>,
+}
+
+impl WriteTx {
+    fn new(txn: redb::WriteTransaction) -> Result<WriteTx> {
+        let txn = Box::new(txn);
+        // SAFETY: the tables borrow the boxed transaction, whose address is
+        // stable; `WriteTx` drops (or `commit` takes) the tables before the
+        // transaction, and never hands out the transaction itself.
+        let txn_ref: &'static redb::WriteTransaction =
+            unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
+        let mut tables = Vec::with_capacity(TABLE_COUNT);
+        for t in T::ALL {
+            tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);
+        }
+        Ok(WriteTx { tables, txn })
+    }
+
+    fn table(&self, t: T) -> Option<&redb::Table<'static, &'static [u8], &'static [u8]>> {
+        Some(&self.tables[t as usize])
+    }
+
+    pub fn put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
+        self.tables[t as usize].insert(key, value).map_err(Error::storage)?;
+        Ok(())
+    }
+
+    /// Removes `key`; whether it was there.
+    pub fn delete(&mut self, t: T, key: &[u8]) -> Result<bool> {
+        Ok(self.tables[t as usize].remove(key).map_err(Error::storage)?.is_some())
+    }
+
+    /// Encodes and stores a record.
+    pub fn put_record<R: serde::Serialize>(&mut self, t: T, key: &[u8], rec: &R) -> Result<()> {
+        let bytes = codec::encode(rec)?;
+        self.put(t, key, &bytes)
+    }
+
+    /// Removes every entry of a table.
+    pub fn clear(&mut self, t: T) -> Result<()> {
+        self.tables[t as usize].retain(|_, _| false).map_err(Error::storage)
+    }
+
+    pub fn set_state(&mut self, state: &State) -> Result<()> {
+        self.put_record(T::Meta, STATE_KEY, state)
+    }
+
+    /// Makes every write of this transaction durable, or none of them.
+    pub fn commit(mut self) -> Result<()> {
+        self.tables.clear();
+        self.txn.commit().map_err(Error::storage)
+    }
+}
+
+impl Reader for WriteTx {
+    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let table = &self.tables[t as usize];
+        Ok(table.get(key).map_err(Error::storage)?.map(|v| v.value().to_vec()))
+    }
+
+    impl_scan!();
+
+    fn count(&self, t: T) -> Result<u64> {
+        self.tables[t as usize].len().map_err(Error::storage)
+    }
+}

@@ -1,0 +1,196 @@
+//! Typed access to the records, and the maintenance of the secondary
+//! indexes: every write of a license, device or session goes through here,
+//! so an index can never disagree with its records.
+
+use super::keys;
+use super::records::*;
+use super::{Reader, WriteTx, T};
+use crate::error::Result;
+use crate::model::{Hwid, LicenseStatus, Product, SessionState};
+
+/// Typed lookups, on read and write transactions alike.
+pub trait Records: Reader {
+    fn server(&self, name: &str) -> Result<Option<ServerRec>> {
+        self.record(T::Servers, &keys::name(name))
+    }
+    fn servers(&self) -> Result<Vec<ServerRec>> {
+        self.records(T::Servers, b"")
+    }
+    fn keypack(&self, id: u64) -> Result<Option<KeypackRec>> {
+        self.record(T::Keypacks, &keys::id(id))
+    }
+    fn keypacks(&self) -> Result<Vec<KeypackRec>> {
+        self.records(T::Keypacks, b"")
+    }
+    fn license(&self, id: u64) -> Result<Option<LicenseRec>> {
+        self.record(T::Licenses, &keys::id(id))
+    }
+    fn device(&self, name: &str) -> Result<Option<DeviceRec>> {
+        self.record(T::Devices, &keys::name(name))
+    }
+    fn host(&self, name: &str) -> Result<Option<HostRec>> {
+        self.record(T::Hosts, &keys::name(name))
+    }
+    fn hosts(&self) -> Result<Vec<HostRec>> {
+        self.records(T::Hosts, b"")
+    }
+    fn session(&self, id: u64) -> Result<Option<SessionRec>> {
+        self.record(T::Sessions, &keys::id(id))
+    }
+    fn tokens(&self, device: &str) -> Result<Vec<TokenRec>> {
+        self.records(T::Tokens, &tokens_prefix(device))
+    }
+    fn user_cal(&self, server: &str, user: &str, product: Product) -> Result<Option<UserCalRec>> {
+        self.record(T::UserCals, &user_cal_key(server, user, product))
+    }
+
+    /// Ids of the licenses issued to a HWID, oldest first (index lookup).
+    fn licenses_of_hwid(&self, hwid: &Hwid) -> Result<Vec<u64>> {
+        let prefix = super::keys::Key::new().hwid(hwid).done();
+        Ok(self.index_keys(T::IdxLicenseHwid, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+    }
+
+    /// Ids of the licenses issued to a computer name, oldest first.
+    fn licenses_of_computer(&self, computer: &str) -> Result<Vec<u64>> {
+        let prefix = super::keys::Key::new().name(computer).done();
+        Ok(self.index_keys(T::IdxLicenseComputer, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+    }
+
+    /// Ids of the licenses drawn from a key pack.
+    fn licenses_of_keypack(&self, keypack: u64) -> Result<Vec<u64>> {
+        let prefix = super::keys::Key::new().id(keypack).done();
+        Ok(self.index_keys(T::IdxLicenseKeypack, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+    }
+
+    /// Names of the devices that hold a HWID.
+    fn devices_of_hwid(&self, hwid: &Hwid) -> Result<Vec<String>> {
+        let prefix = super::keys::Key::new().hwid(hwid).done();
+        let found = self.index_keys(T::IdxDeviceHwid, &prefix)?;
+        Ok(found
+            .iter()
+            .map(|k| {
+                let name = &k[20..k.len().saturating_sub(1)];
+                String::from_utf8_lossy(name).into_owned()
+            })
+            .collect())
+    }
+
+    /// The HWID's current license on a server: the one most recently issued
+    /// to that HWID there (protocol.md, "The HWID's current license").
+    fn current_license(&self, server: &str, hwid: &Hwid) -> Result<Option<LicenseRec>> {
+        for id in self.licenses_of_hwid(hwid)?.into_iter().rev() {
+            if let Some(l) = self.license(id)? {
+                if l.server == server {
+                    return Ok(Some(l));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The live session of a user on a host, if any.
+    fn live_session(&self, user: &str, host: &str) -> Result<Option<SessionRec>> {
+        match self.get(T::IdxSessionLive, &session_live_key(user, host))? {
+            Some(v) => self.session(super::codec::decode(&v)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Ids of live licenses whose expiry is at or before `t`, soonest first.
+    fn licenses_expiring_by(&self, t: crate::model::Time) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let end = keys::Key::new().time(crate::model::Time(t.0.saturating_add(1))).done();
+        self.scan(T::IdxLicenseDue, b"", Some(&end), &mut |k, _| {
+            out.push(keys::trailing_id(k));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+}
+
+impl<R: Reader + ?Sized> Records for R {}
+
+impl WriteTx {
+    pub fn put_server(&mut self, s: &ServerRec) -> Result<()> {
+        self.put_record(T::Servers, &s.key(), s)
+    }
+
+    pub fn put_keypack(&mut self, k: &KeypackRec) -> Result<()> {
+        self.put_record(T::Keypacks, &k.key(), k)
+    }
+
+    pub fn put_host(&mut self, h: &HostRec) -> Result<()> {
+        self.put_record(T::Hosts, &h.key(), h)
+    }
+
+    pub fn put_token(&mut self, t: &TokenRec) -> Result<()> {
+        self.put_record(T::Tokens, &t.key(), t)
+    }
+
+    pub fn delete_token(&mut self, device: &str, slot: u32) -> Result<bool> {
+        self.delete(T::Tokens, &token_key(device, slot))
+    }
+
+    pub fn put_user_cal(&mut self, u: &UserCalRec) -> Result<()> {
+        self.put_record(T::UserCals, &u.key(), u)
+    }
+
+    /// Writes a license and keeps its indexes in step with it.
+    pub fn put_license(&mut self, new: &LicenseRec) -> Result<()> {
+        let old = self.license(new.id)?;
+        if let Some(old) = &old {
+            self.unindex_license(old)?;
+        }
+        self.put_record(T::Licenses, &new.key(), new)?;
+        self.put(T::IdxLicenseHwid, &idx_license_hwid(&new.hwid, new.id), b"")?;
+        self.put(T::IdxLicenseComputer, &idx_license_computer(&new.computer, new.id), b"")?;
+        self.put(T::IdxLicenseKeypack, &idx_license_keypack(new.keypack, new.id), b"")?;
+        self.put(T::IdxLicenseExpiry, &idx_license_expiry(new.expires, new.id), b"")?;
+        if new.is_live() {
+            self.put(T::IdxLicenseDue, &idx_license_expiry(new.expires, new.id), b"")?;
+        }
+        Ok(())
+    }
+
+    fn unindex_license(&mut self, l: &LicenseRec) -> Result<()> {
+        self.delete(T::IdxLicenseHwid, &idx_license_hwid(&l.hwid, l.id))?;
+        self.delete(T::IdxLicenseComputer, &idx_license_computer(&l.computer, l.id))?;
+        self.delete(T::IdxLicenseKeypack, &idx_license_keypack(l.keypack, l.id))?;
+        self.delete(T::IdxLicenseExpiry, &idx_license_expiry(l.expires, l.id))?;
+        self.delete(T::IdxLicenseDue, &idx_license_expiry(l.expires, l.id))?;
+        Ok(())
+    }
+
+    /// Deletes a license and its index entries.
+    pub fn delete_license(&mut self, id: u64) -> Result<()> {
+        if let Some(old) = self.license(id)? {
+            self.unindex_license(&old)?;
+            self.delete(T::Licenses, &keys::id(id))?;
+        }
+        Ok(())
+    }
+
+    pub fn put_device(&mut self, d: &DeviceRec) -> Result<()> {
+        if let Some(old) = self.device(&d.name)? {
+            self.delete(T::IdxDeviceHwid, &idx_device_hwid(&old.hwid, &old.name))?;
+        }
+        self.put_record(T::Devices, &d.key(), d)?;
+        self.put(T::IdxDeviceHwid, &idx_device_hwid(&d.hwid, &d.name), b"")
+    }
+
+    /// Writes a session and keeps the live-session index in step.
+    pub fn put_session(&mut self, s: &SessionRec) -> Result<()> {
+        let live_key = session_live_key(&s.user, &s.host);
+        if s.state == SessionState::Ended {
+            self.delete(T::IdxSessionLive, &live_key)?;
+        } else {
+            self.put_record(T::IdxSessionLive, &live_key, &s.id)?;
+        }
+        self.put_record(T::Sessions, &s.key(), s)
+    }
+}
+
+/// Whether a license status still holds a CAL of its key pack's pool.
+pub fn holds_cal(status: LicenseStatus) -> bool {
+    status == LicenseStatus::Active
+}

@@ -1,0 +1,85 @@
+//! Keys on disk: byte strings whose order is the order caldb wants. Names
+//! are their UTF-8 bytes (names never hold a NUL), numbers are big-endian,
+//! times are big-endian with the sign bit flipped, and the parts of a
+//! composite key are joined by a NUL byte.
+
+use crate::model::{Hwid, Time};
+
+pub fn id(n: u64) -> Vec<u8> {
+    n.to_be_bytes().to_vec()
+}
+
+pub fn name(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// Builds a composite key part by part.
+#[derive(Default)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    pub fn new() -> Key {
+        Key(Vec::with_capacity(48))
+    }
+
+    pub fn name(mut self, s: &str) -> Key {
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(0);
+        self
+    }
+
+    pub fn id(mut self, n: u64) -> Key {
+        self.0.extend_from_slice(&n.to_be_bytes());
+        self
+    }
+
+    pub fn slot(mut self, n: u32) -> Key {
+        self.0.extend_from_slice(&n.to_be_bytes());
+        self
+    }
+
+    pub fn hwid(mut self, h: &Hwid) -> Key {
+        self.0.extend_from_slice(&h.0);
+        self
+    }
+
+    pub fn time(mut self, t: Time) -> Key {
+        self.0.extend_from_slice(&((t.0 as u64) ^ (1 << 63)).to_be_bytes());
+        self
+    }
+
+    pub fn done(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+/// Reads the big-endian u64 ending a key.
+pub fn trailing_id(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    if key.len() >= 8 {
+        b.copy_from_slice(&key[key.len() - 8..]);
+    }
+    u64::from_be_bytes(b)
+}
+
+/// Reads the time at the start of a key written by `Key::time`.
+pub fn leading_time(key: &[u8]) -> Time {
+    let mut b = [0u8; 8];
+    if key.len() >= 8 {
+        b.copy_from_slice(&key[..8]);
+    }
+    Time((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+/// The smallest key greater than every key starting with `prefix`, or
+/// `None` when there is none (an empty or all-0xFF prefix).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

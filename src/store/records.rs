@@ -1,0 +1,264 @@
+//! The records stored in each table, and the key each is stored under.
+//! Field order is the on-disk format: append, never reorder (see `schema/`).
+
+use super::keys::{self, Key};
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+
+/// Database-wide state, one record in `meta`: the clock, the random source
+/// and the id counters (ids only grow).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// `None`: the wall clock; `Some(t)`: the simulated clock stands at t.
+    pub clock: Option<Time>,
+    pub seed: u64,
+    pub rng: u64,
+    pub next_keypack: u64,
+    pub next_license: u64,
+    pub next_session: u64,
+    pub next_event: u64,
+    pub next_history: u64,
+    /// The newest time recorded in `history`; the clock never goes behind it.
+    pub last_time: Option<Time>,
+}
+
+impl State {
+    pub fn new() -> State {
+        State {
+            clock: None,
+            seed: 0,
+            rng: crate::clock::Rng::seeded(0).state(),
+            next_keypack: 1,
+            next_license: 1,
+            next_session: 1,
+            next_event: 1,
+            next_history: 1,
+            last_time: None,
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerRec {
+    pub name: String,
+    pub product: Product,
+    pub scope: String,
+    pub activated: bool,
+    pub online: bool,
+    /// Whether the "License server security group" policy is on.
+    pub security_group: bool,
+    /// The hosts in the group, by name.
+    pub group_hosts: Vec<String>,
+    pub created: Time,
+}
+
+impl ServerRec {
+    pub fn key(&self) -> Vec<u8> {
+        keys::name(&self.name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeypackRec {
+    pub id: u64,
+    pub server: String,
+    pub product: Product,
+    pub cal: CalType,
+    pub kind: KeypackType,
+    /// `None` for the server's temporary pack, which has no pool.
+    pub total: Option<u64>,
+    /// Active licenses of the pack (permanent device CALs drawn from it).
+    pub issued: u64,
+    pub installed: Time,
+    pub expires: Option<Time>,
+}
+
+impl KeypackRec {
+    pub fn key(&self) -> Vec<u8> {
+        keys::id(self.id)
+    }
+
+    pub fn available(&self) -> Option<u64> {
+        self.total.map(|t| t.saturating_sub(self.issued))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LicenseRec {
+    pub id: u64,
+    pub keypack: u64,
+    pub server: String,
+    pub kind: LicenseKind,
+    pub status: LicenseStatus,
+    pub hwid: Hwid,
+    pub computer: String,
+    pub user: String,
+    pub product: Product,
+    pub issued: Time,
+    pub expires: Time,
+    pub validated: bool,
+    pub revoked: Option<Time>,
+}
+
+impl LicenseRec {
+    pub fn key(&self) -> Vec<u8> {
+        keys::id(self.id)
+    }
+
+    /// Licenses that will still change state at their expiry.
+    pub fn is_live(&self) -> bool {
+        !matches!(self.status, LicenseStatus::Expired | LicenseStatus::Upgraded)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRec {
+    pub name: String,
+    pub hwid: Hwid,
+    pub created: Time,
+}
+
+impl DeviceRec {
+    pub fn key(&self) -> Vec<u8> {
+        keys::name(&self.name)
+    }
+}
+
+/// A CAL as the client stores it (`MSLicensing\Store\LICENSE00x`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRec {
+    pub device: String,
+    pub slot: u32,
+    pub license: u64,
+    pub server: String,
+    pub scope: String,
+    pub kind: LicenseKind,
+    pub product: Product,
+    pub computer: String,
+    pub user: String,
+    pub issued: Time,
+    pub expires: Time,
+    pub hwid: Hwid,
+}
+
+impl TokenRec {
+    pub fn key(&self) -> Vec<u8> {
+        token_key(&self.device, self.slot)
+    }
+}
+
+pub fn token_key(device: &str, slot: u32) -> Vec<u8> {
+    Key::new().name(device).slot(slot).done()
+}
+
+pub fn tokens_prefix(device: &str) -> Vec<u8> {
+    Key::new().name(device).done()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostRec {
+    pub name: String,
+    pub product: Product,
+    pub mode: Mode,
+    pub scope: String,
+    pub license_servers: Vec<String>,
+    pub farm: Option<String>,
+    pub created: Time,
+    /// When the grace period ends (or ended: early, at the first discovery).
+    pub grace_ends: Time,
+}
+
+impl HostRec {
+    pub fn key(&self) -> Vec<u8> {
+        keys::name(&self.name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRec {
+    pub id: u64,
+    pub user: String,
+    pub device: String,
+    pub host: String,
+    pub farm: Option<String>,
+    pub state: SessionState,
+    pub started: Time,
+    pub changed: Time,
+}
+
+impl SessionRec {
+    pub fn key(&self) -> Vec<u8> {
+        keys::id(self.id)
+    }
+}
+
+/// Index key of a live session: user, host.
+pub fn session_live_key(user: &str, host: &str) -> Vec<u8> {
+    Key::new().name(user).name(host).done()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserCalRec {
+    pub server: String,
+    pub user: String,
+    pub product: Product,
+    pub issued: Time,
+    pub expires: Time,
+}
+
+impl UserCalRec {
+    pub fn key(&self) -> Vec<u8> {
+        user_cal_key(&self.server, &self.user, self.product)
+    }
+}
+
+pub fn user_cal_key(server: &str, user: &str, product: Product) -> Vec<u8> {
+    Key::new().name(server).name(user).name(product.as_str()).done()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventRec {
+    pub seq: u64,
+    pub time: Time,
+    pub source: EventSource,
+    pub node: String,
+    pub event: u32,
+    pub level: EventLevel,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRec {
+    pub seq: u64,
+    pub time: Time,
+    pub statement: String,
+}
+
+// Index keys. Each index maps its key to an empty value, except
+// `idx_session_live`, whose value is the session id.
+
+pub fn idx_license_hwid(hwid: &Hwid, license: u64) -> Vec<u8> {
+    Key::new().hwid(hwid).id(license).done()
+}
+
+pub fn idx_license_computer(computer: &str, license: u64) -> Vec<u8> {
+    Key::new().name(computer).id(license).done()
+}
+
+pub fn idx_license_expiry(expires: Time, license: u64) -> Vec<u8> {
+    Key::new().time(expires).id(license).done()
+}
+
+pub fn idx_license_keypack(keypack: u64, license: u64) -> Vec<u8> {
+    Key::new().id(keypack).id(license).done()
+}
+
+pub fn idx_device_hwid(hwid: &Hwid, device: &str) -> Vec<u8> {
+    Key::new().hwid(hwid).name(device).done()
+}
