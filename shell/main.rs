@@ -20,8 +20,8 @@ use std::path::Path;
 const USAGE: &str = "\
 Usage: caldb [OPTIONS] [DATABASE] [STATEMENT ...]
 
-DATABASE is a redb file, created if missing; without it caldb uses a
-temporary in-memory database. STATEMENTs (statements or dot-commands) are run
+DATABASE is a redb file, created if missing; without it (or with :memory:)
+caldb uses a temporary in-memory database. STATEMENTs (statements or dot-commands) are run
 in order, then caldb exits without reading standard input.
 
 Options (one or two dashes):
@@ -103,8 +103,9 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
 }
 
 fn open_database(args: &Args) -> Result<Database, String> {
-    match &args.database {
-        None => {
+    match args.database.as_deref() {
+        // `:memory:` is sqlite's spelling of "no file", as for `.open :memory:`.
+        None | Some(":memory:") => {
             Database::open_in_memory().map_err(|e| format!("cannot open a memory database: {e}"))
         }
         Some(file) => Database::open(
