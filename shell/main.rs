@@ -1,1 +1,225 @@
-fn main() {}
+//! The `caldb` command: parses the command line into `Args`, opens the
+//! database and hands the session to the right front end (STATEMENT
+//! arguments, a piped script, or the terminal). It owns exit statuses: 0 all
+//! went well, 1 a statement failed, 2 bad usage or a database that cannot be
+//! opened. It never renders results or talks to the engine beyond opening.
+
+mod dot;
+mod output;
+mod repl;
+mod session;
+mod split;
+
+use caldb::{Database, OpenOptions};
+use output::Mode;
+use session::{Config, Flow, Origin, Session};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+const USAGE: &str = "\
+Usage: caldb [OPTIONS] [DATABASE] [STATEMENT ...]
+
+DATABASE is a redb file, created if missing; without it (or with :memory:)
+caldb uses a temporary in-memory database. STATEMENTs (statements or dot-commands) are run
+in order, then caldb exits without reading standard input.
+
+Options (one or two dashes):
+  -bail        stop at the first error
+  -csv         output in csv mode
+  -json        output in json mode
+  -line        output in line mode
+  -table       output in table mode
+  -header      csv header row on
+  -noheader    csv header row off
+  -cmd TEXT    run TEXT before reading input (repeatable)
+  -readonly    refuse every statement that changes the database
+  -version     print the version and exit
+  -help        print this help and exit
+";
+
+/// The command line, parsed.
+#[derive(Debug, Default, PartialEq)]
+struct Args {
+    mode: Option<Mode>,
+    headers: Option<bool>,
+    bail: bool,
+    cmds: Vec<String>,
+    read_only: bool,
+    database: Option<String>,
+    statements: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Run(Args),
+    Help,
+    Version,
+}
+
+/// Parses the arguments after the program name. Options may come anywhere;
+/// `--` ends them.
+fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let mut args = Args::default();
+    let mut raw = raw.into_iter();
+    let mut options_done = false;
+    while let Some(arg) = raw.next() {
+        let arg = arg
+            .into_string()
+            .map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
+        if options_done || !arg.starts_with('-') || arg == "-" {
+            if args.database.is_none() && args.statements.is_empty() {
+                args.database = Some(arg);
+            } else {
+                args.statements.push(arg);
+            }
+            continue;
+        }
+        if arg == "--" {
+            options_done = true;
+            continue;
+        }
+        let name = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+        match name {
+            "bail" => args.bail = true,
+            "csv" | "json" | "line" | "table" => args.mode = Mode::parse(name),
+            "header" | "headers" => args.headers = Some(true),
+            "noheader" | "noheaders" => args.headers = Some(false),
+            "readonly" => args.read_only = true,
+            "version" => return Ok(Command::Version),
+            "help" | "h" => return Ok(Command::Help),
+            "cmd" => {
+                let text = raw.next().ok_or("option '-cmd' needs an argument")?;
+                args.cmds.push(
+                    text.into_string()
+                        .map_err(|_| "-cmd text is not valid UTF-8")?,
+                );
+            }
+            _ => return Err(format!("unknown option '{arg}'")),
+        }
+    }
+    Ok(Command::Run(args))
+}
+
+fn open_database(args: &Args) -> Result<Database, String> {
+    match args.database.as_deref() {
+        // `:memory:` is sqlite's spelling of "no file", as for `.open :memory:`.
+        None | Some(":memory:") => {
+            Database::open_in_memory().map_err(|e| format!("cannot open a memory database: {e}"))
+        }
+        Some(file) => Database::open(
+            Path::new(file),
+            &OpenOptions {
+                read_only: args.read_only,
+            },
+        )
+        .map_err(|e| format!("cannot open '{file}': {e}")),
+    }
+}
+
+/// Runs the session as the arguments say; returns the exit status.
+fn run(args: Args) -> i32 {
+    let db = match open_database(&args) {
+        Ok(db) => db,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
+    let terminal = args.statements.is_empty() && std::io::stdin().is_terminal();
+    let config = Config {
+        mode: args
+            .mode
+            .unwrap_or(if terminal { Mode::Table } else { Mode::Csv }),
+        headers: args.headers.unwrap_or(terminal),
+        bail: args.bail,
+        timer: false,
+        read_only: args.read_only,
+    };
+    let mut session = Session::new(db, config);
+    let status = run_session(&mut session, &args, terminal);
+    let _ = session.out.flush();
+    status
+}
+
+fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
+    for text in args.cmds.iter().chain(&args.statements) {
+        match session.run_text(text, &Origin::Interactive) {
+            Flow::Continue => {}
+            Flow::Bail => return 1,
+            Flow::Exit(code) => return code,
+        }
+    }
+    if !args.statements.is_empty() {
+        return session.status();
+    }
+    if terminal {
+        return repl::run(session);
+    }
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+        eprintln!("error: cannot read standard input: {e}");
+        return 1;
+    }
+    let script = String::from_utf8_lossy(&input);
+    match session.run_text(&script, &Origin::Script { file: None }) {
+        Flow::Continue => session.status(),
+        Flow::Bail => 1,
+        Flow::Exit(code) => code,
+    }
+}
+
+fn main() {
+    let status = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Run(args)) => run(args),
+        Ok(Command::Help) => {
+            let _ = std::io::stdout().write_all(USAGE.as_bytes());
+            0
+        }
+        Ok(Command::Version) => {
+            let _ = writeln!(std::io::stdout(), "caldb {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Err(message) => {
+            eprintln!("caldb: {message}\nUse -help for a list of options.");
+            2
+        }
+    };
+    std::process::exit(status);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn options_take_one_or_two_dashes_and_come_anywhere() {
+        let Ok(Command::Run(args)) = parse(&[
+            "--json",
+            "db.redb",
+            "-cmd",
+            ".timer on",
+            "SELECT 1;",
+            "-bail",
+        ]) else {
+            panic!("expected a run");
+        };
+        assert_eq!(args.mode, Some(Mode::Json));
+        assert_eq!(args.database.as_deref(), Some("db.redb"));
+        assert_eq!(args.cmds, vec![".timer on"]);
+        assert_eq!(args.statements, vec!["SELECT 1;"]);
+        assert!(args.bail);
+    }
+
+    #[test]
+    fn bad_usage_is_an_error() {
+        assert!(parse(&["-bogus"]).is_err());
+        assert!(parse(&["-cmd"]).is_err());
+        assert_eq!(parse(&["--version", "-bogus"]), Ok(Command::Version));
+    }
+}

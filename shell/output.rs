@@ -1,0 +1,343 @@
+//! Output modes (table, csv, json, line) and the one writer every result,
+//! dot-command listing and timer line goes through, so `.output` and `.once`
+//! redirect all of it. It renders result sets; it never runs statements.
+
+use caldb::{ResultSet, Value};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Table,
+    Csv,
+    Json,
+    Line,
+}
+
+impl Mode {
+    pub const NAMES: [&'static str; 4] = ["table", "csv", "json", "line"];
+
+    pub fn parse(name: &str) -> Option<Mode> {
+        match name.to_ascii_lowercase().as_str() {
+            "table" => Some(Mode::Table),
+            "csv" => Some(Mode::Csv),
+            "json" => Some(Mode::Json),
+            "line" => Some(Mode::Line),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Table => "table",
+            Mode::Csv => "csv",
+            Mode::Json => "json",
+            Mode::Line => "line",
+        }
+    }
+}
+
+/// Writes one result set in `mode`. `headers` matters for csv only: the
+/// other modes always name their columns.
+pub fn render(w: &mut dyn Write, rs: &ResultSet, mode: Mode, headers: bool) -> io::Result<()> {
+    match mode {
+        Mode::Table => render_table(w, rs),
+        Mode::Csv => render_csv(w, rs, headers),
+        Mode::Json => render_json(w, rs),
+        Mode::Line => render_line(w, rs),
+    }
+}
+
+/// A value for a table cell: control characters shown escaped so a cell
+/// stays on one line.
+fn cell(v: &Value) -> String {
+    let text = v.to_string();
+    if !text.contains(['\n', '\r', '\t']) {
+        return text;
+    }
+    text.replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('\t', "\\t")
+}
+
+fn render_table(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
+    if rs.rows.is_empty() {
+        return Ok(());
+    }
+    let cells: Vec<Vec<String>> = rs
+        .rows
+        .iter()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &cells {
+        for (width, text) in widths.iter_mut().zip(row) {
+            *width = (*width).max(text.chars().count());
+        }
+    }
+    let rule: String = widths
+        .iter()
+        .map(|&n| format!("+{}", "-".repeat(n + 2)))
+        .collect();
+    let rule = format!("{rule}+\n");
+    w.write_all(rule.as_bytes())?;
+    let names: Vec<(&str, bool)> = rs.columns.iter().map(|c| (c.as_str(), false)).collect();
+    write_table_row(w, &names, &widths)?;
+    w.write_all(rule.as_bytes())?;
+    for (row, values) in cells.iter().zip(&rs.rows) {
+        let row: Vec<(&str, bool)> = row
+            .iter()
+            .zip(values)
+            .map(|(text, v)| (text.as_str(), matches!(v, Value::Int(_))))
+            .collect();
+        write_table_row(w, &row, &widths)?;
+    }
+    w.write_all(rule.as_bytes())
+}
+
+/// One `| a | b |` line; numbers (the bool) are right-aligned.
+fn write_table_row(w: &mut dyn Write, row: &[(&str, bool)], widths: &[usize]) -> io::Result<()> {
+    let mut line = String::new();
+    for (&(text, right), &width) in row.iter().zip(widths) {
+        let pad = " ".repeat(width - text.chars().count());
+        if right {
+            line.push_str(&format!("| {pad}{text} "));
+        } else {
+            line.push_str(&format!("| {text}{pad} "));
+        }
+    }
+    line.push_str("|\n");
+    w.write_all(line.as_bytes())
+}
+
+/// RFC 4180 quoting: a field holding a comma, a quote or a line end is
+/// quoted, with quotes doubled.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn csv_line(w: &mut dyn Write, fields: impl Iterator<Item = String>) -> io::Result<()> {
+    let fields: Vec<String> = fields.map(|f| csv_field(&f)).collect();
+    writeln!(w, "{}", fields.join(","))
+}
+
+fn render_csv(w: &mut dyn Write, rs: &ResultSet, headers: bool) -> io::Result<()> {
+    if headers {
+        csv_line(w, rs.columns.iter().cloned())?;
+    }
+    for row in &rs.rows {
+        csv_line(w, row.iter().map(Value::to_string))?;
+    }
+    Ok(())
+}
+
+/// A JSON string literal with every character JSON requires escaped.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_value(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Text(_) | Value::Time(_) => json_string(&v.to_string()),
+    }
+}
+
+/// One array of objects; an empty result is `[]`, so a reader always gets
+/// valid JSON.
+fn render_json(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
+    if rs.rows.is_empty() {
+        return writeln!(w, "[]");
+    }
+    let keys: Vec<String> = rs.columns.iter().map(|c| json_string(c)).collect();
+    for (i, row) in rs.rows.iter().enumerate() {
+        let fields: Vec<String> = keys
+            .iter()
+            .zip(row)
+            .map(|(k, v)| format!("{k}:{}", json_value(v)))
+            .collect();
+        let open = if i == 0 { "[" } else { "" };
+        let close = if i + 1 == rs.rows.len() { "]" } else { "," };
+        writeln!(w, "{open}{{{}}}{close}", fields.join(","))?;
+    }
+    Ok(())
+}
+
+/// `column = value`, names right-aligned, a blank line between rows.
+fn render_line(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
+    let width = rs
+        .columns
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, row) in rs.rows.iter().enumerate() {
+        if i > 0 {
+            writeln!(w)?;
+        }
+        for (name, v) in rs.columns.iter().zip(row) {
+            writeln!(w, "{name:>width$} = {v}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Where output goes: standard output or a file (`.output`), and for the
+/// next command only, a `.once` file.
+pub struct Output {
+    main: Box<dyn Write>,
+    main_file: Option<String>,
+    once: Option<BufWriter<File>>,
+    /// Set by `.once` itself, so its own end does not close the file.
+    once_fresh: bool,
+}
+
+impl Output {
+    pub fn stdout() -> Output {
+        Output {
+            main: Box::new(BufWriter::new(io::stdout())),
+            main_file: None,
+            once: None,
+            once_fresh: false,
+        }
+    }
+
+    /// The writer for the current command.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match &mut self.once {
+            Some(file) => file,
+            None => &mut self.main,
+        }
+    }
+
+    /// The `.output` file, or `None` for standard output.
+    pub fn file_name(&self) -> Option<&str> {
+        self.main_file.as_deref()
+    }
+
+    /// `.output FILE` (created or truncated) or `.output` (standard output).
+    pub fn redirect(&mut self, file: Option<&str>) -> io::Result<()> {
+        self.main.flush()?;
+        match file {
+            Some(name) => {
+                self.main = Box::new(BufWriter::new(File::create(name)?));
+                self.main_file = Some(name.to_string());
+            }
+            None => {
+                self.main = Box::new(BufWriter::new(io::stdout()));
+                self.main_file = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// `.once FILE`: the next command's output goes to FILE.
+    pub fn once(&mut self, file: &str) -> io::Result<()> {
+        self.once = Some(BufWriter::new(File::create(file)?));
+        self.once_fresh = true;
+        Ok(())
+    }
+
+    /// Ends one command: flushes, and closes a `.once` file.
+    pub fn end_command(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.once_fresh) {
+            return self.main.flush();
+        }
+        if let Some(mut file) = self.once.take() {
+            file.flush()?;
+        }
+        self.main.flush()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.main.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ResultSet {
+        let mut rs = ResultSet::new(&["name", "n", "ok", "note"]);
+        rs.push(vec![
+            Value::text("ls1"),
+            Value::Int(7),
+            Value::Bool(true),
+            Value::Null,
+        ]);
+        rs.push(vec![
+            Value::text("a,\"b\""),
+            Value::Int(-12),
+            Value::Bool(false),
+            Value::text("x\ny"),
+        ]);
+        rs
+    }
+
+    fn rendered(mode: Mode, headers: bool) -> String {
+        let mut out = Vec::new();
+        render(&mut out, &sample(), mode, headers).expect("write to a vec");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn csv_quotes_commas_quotes_and_line_ends() {
+        let expected = "name,n,ok,note\nls1,7,true,\n\"a,\"\"b\"\"\",-12,false,\"x\ny\"\n";
+        assert_eq!(rendered(Mode::Csv, true), expected);
+        assert!(!rendered(Mode::Csv, false).starts_with("name"));
+    }
+
+    #[test]
+    fn json_is_an_array_of_objects_with_typed_values() {
+        let expected = "[{\"name\":\"ls1\",\"n\":7,\"ok\":true,\"note\":null},\n\
+                        {\"name\":\"a,\\\"b\\\"\",\"n\":-12,\"ok\":false,\"note\":\"x\\ny\"}]\n";
+        assert_eq!(rendered(Mode::Json, false), expected);
+        assert_eq!(json_string("\u{1}\\"), "\"\\u0001\\\\\"");
+    }
+
+    #[test]
+    fn line_mode_right_aligns_names_and_separates_rows() {
+        let out = rendered(Mode::Line, false);
+        assert!(out.starts_with("name = ls1\n   n = 7\n  ok = true\nnote = \n\nname = a,\"b\"\n"));
+    }
+
+    #[test]
+    fn table_mode_draws_ascii_boxes() {
+        let out = rendered(Mode::Table, false);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "+-------+-----+-------+------+");
+        assert_eq!(lines[1], "| name  | n   | ok    | note |");
+        assert_eq!(lines[3], "| ls1   |   7 | true  |      |");
+        assert_eq!(lines[4], "| a,\"b\" | -12 | false | x\\ny |");
+        assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn empty_results_print_nothing_in_table_mode() {
+        let mut out = Vec::new();
+        render(&mut out, &ResultSet::new(&["a"]), Mode::Table, true).expect("write");
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,371 @@
+//! One shell session: the open database, the settings dot-commands change,
+//! the output writer and whether anything has failed. It runs items
+//! (statements and dot-commands) the same way for piped scripts, `.read`
+//! files, `-cmd` and STATEMENT arguments and lines typed at the prompt, and
+//! reports errors in the style of where the text came from. It never reads
+//! input itself.
+
+use crate::output::{self, Mode, Output};
+use crate::split::{self, Item};
+use caldb::{Database, Error};
+use std::io::{self, Write};
+use std::time::Instant;
+
+/// What to do after an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// An error with bail on: stop the current script.
+    Bail,
+    /// `.quit`, `.exit` or a closed standard output: leave with this status.
+    Exit(i32),
+}
+
+/// Where text came from, which decides how errors are reported.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    /// Typed at the prompt or given on the command line: the message, then
+    /// the offending line with a caret.
+    Interactive,
+    /// A script: `error: line N: message`, prefixed by the file name for a
+    /// `.read` file.
+    Script { file: Option<String> },
+}
+
+/// The settings dot-commands change.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub mode: Mode,
+    pub headers: bool,
+    pub bail: bool,
+    pub timer: bool,
+    pub read_only: bool,
+}
+
+/// How deep `.read` may nest (a file that reads itself stops here).
+const READ_DEPTH_MAX: usize = 16;
+
+pub struct Session {
+    pub db: Database,
+    pub config: Config,
+    pub out: Output,
+    pub failed: bool,
+    pub read_depth: usize,
+}
+
+impl Session {
+    pub fn new(db: Database, config: Config) -> Session {
+        Session {
+            db,
+            config,
+            out: Output::stdout(),
+            failed: false,
+            read_depth: 0,
+        }
+    }
+
+    /// The exit status so far: 0, or 1 once anything has failed.
+    pub fn status(&self) -> i32 {
+        i32::from(self.failed)
+    }
+
+    /// Runs a whole text (a script, a `.read` file, a command-line argument).
+    pub fn run_text(&mut self, text: &str, origin: &Origin) -> Flow {
+        for item in split::split_script(text) {
+            match self.run_item(&item, origin) {
+                Flow::Continue => {}
+                flow => return flow,
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Runs one item and reports its error, if any.
+    pub fn run_item(&mut self, item: &Item, origin: &Origin) -> Flow {
+        let result = match item {
+            Item::Dot { text, .. } => self.run_dot(text),
+            Item::Statement { text, .. } => self.run_statement(text),
+        };
+        let ended = self.out.end_command();
+        let flow = match result {
+            Ok(flow) => flow,
+            Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                return Flow::Exit(self.status());
+            }
+            Err(failure) => {
+                self.report(&failure, item, origin);
+                self.failed = true;
+                if self.config.bail {
+                    Flow::Bail
+                } else {
+                    Flow::Continue
+                }
+            }
+        };
+        match ended {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Flow::Exit(self.status()),
+            Err(e) => {
+                self.report(&Failure::Io(e), item, origin);
+                self.failed = true;
+                flow
+            }
+            Ok(()) => flow,
+        }
+    }
+
+    fn run_statement(&mut self, text: &str) -> Result<Flow, Failure> {
+        let started = Instant::now();
+        let result = self.db.execute(text);
+        let elapsed = started.elapsed();
+        let printed = match &result {
+            Ok(Some(rs)) => {
+                output::render(self.out.writer(), rs, self.config.mode, self.config.headers)
+            }
+            _ => Ok(()),
+        };
+        if self.config.timer {
+            writeln!(
+                self.out.writer(),
+                "Run Time: real {:.3} s",
+                elapsed.as_secs_f64()
+            )?;
+        }
+        result?;
+        printed?;
+        Ok(Flow::Continue)
+    }
+
+    /// `.read FILE`: the file's text, run with script semantics.
+    pub fn read_file(&mut self, name: &str) -> Result<Flow, Failure> {
+        if self.read_depth >= READ_DEPTH_MAX {
+            return Err(Failure::Shell(format!(
+                ".read nested more than {READ_DEPTH_MAX} deep"
+            )));
+        }
+        let bytes = std::fs::read(name)
+            .map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
+        let text = String::from_utf8_lossy(&bytes);
+        self.read_depth += 1;
+        let flow = self.run_text(
+            &text,
+            &Origin::Script {
+                file: Some(name.to_string()),
+            },
+        );
+        self.read_depth -= 1;
+        Ok(flow)
+    }
+
+    /// Names for tab completion: tables, columns, and the database's names.
+    pub fn completion_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for table in Database::table_names() {
+            names.push(table.to_string());
+            names.extend(
+                Database::table_columns(table)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.to_string()),
+            );
+        }
+        names.extend(self.db.completion_names());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn report(&mut self, failure: &Failure, item: &Item, origin: &Origin) {
+        let message = report_text(failure, item, origin);
+        let _ = self.out.flush();
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(message.as_bytes());
+        let _ = stderr.flush();
+    }
+}
+
+/// Why an item failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The engine refused the statement.
+    Db(Error),
+    /// A dot-command mistake (bad argument, unknown command, missing file).
+    Shell(String),
+    /// Writing output failed.
+    Io(io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+fn failure_message(failure: &Failure) -> String {
+    match failure {
+        Failure::Db(Error::Parse { message, .. }) => message.clone(),
+        Failure::Db(e) => e.to_string(),
+        Failure::Shell(m) => m.clone(),
+        Failure::Io(e) => format!("cannot write output: {e}"),
+    }
+}
+
+/// The whole error report, ending with a line end.
+fn report_text(failure: &Failure, item: &Item, origin: &Origin) -> String {
+    let message = failure_message(failure);
+    let (text, line) = match item {
+        Item::Dot { text, line } | Item::Statement { text, line } => (text.as_str(), *line),
+    };
+    let spot = match failure {
+        Failure::Db(e) => error_spot(e, text),
+        _ => None,
+    };
+    match origin {
+        Origin::Script { file } => {
+            let line = match (failure, spot) {
+                (Failure::Db(Error::Parse { .. }), Some((bad_line, _))) => line + bad_line - 1,
+                _ => line,
+            };
+            match file {
+                Some(file) => format!("error: {file}: line {line}: {message}\n"),
+                None => format!("error: line {line}: {message}\n"),
+            }
+        }
+        Origin::Interactive => {
+            let mut out = format!("error: {message}\n");
+            if let Some((bad_line, column)) = spot {
+                out.push_str(&caret(text, bad_line, column));
+            }
+            out
+        }
+    }
+}
+
+/// The 1-based line and the byte column within it of the error's spot in
+/// the statement `text`, when known.
+pub fn error_spot(error: &Error, text: &str) -> Option<(usize, usize)> {
+    let offset = match error {
+        Error::Parse {
+            offset,
+            line,
+            column,
+            ..
+        } => {
+            if *offset <= text.len() && text.is_char_boundary(*offset) {
+                *offset
+            } else {
+                return Some((*line, byte_column(text, *line, *column)));
+            }
+        }
+        Error::Plan {
+            near: Some(near), ..
+        } if !near.is_empty() => find_near(text, near)?,
+        _ => return None,
+    };
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some((line, offset - line_start))
+}
+
+/// The first occurrence of `near`, exact or else ignoring ASCII case.
+fn find_near(text: &str, near: &str) -> Option<usize> {
+    text.find(near)
+        .or_else(|| text.to_ascii_lowercase().find(&near.to_ascii_lowercase()))
+}
+
+/// A 1-based character column turned into a byte column of that line.
+fn byte_column(text: &str, line: usize, column: usize) -> usize {
+    let line_text = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    line_text
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line_text.len(), |(i, _)| i)
+}
+
+/// The statement's line `line` and a caret under byte column `column`
+/// (tabs kept so the caret lines up).
+fn caret(text: &str, line: usize, column: usize) -> String {
+    let Some(line_text) = text.lines().nth(line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let column = column.min(line_text.len());
+    let column = (0..=column)
+        .rev()
+        .find(|&i| line_text.is_char_boundary(i))
+        .unwrap_or(0);
+    let pad: String = line_text[..column]
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!("  {line_text}\n  {pad}^\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_error(offset: usize) -> Failure {
+        Failure::Db(Error::Parse {
+            message: "expected a name".into(),
+            offset,
+            line: 1,
+            column: 1,
+        })
+    }
+
+    #[test]
+    fn script_parse_error_names_the_line_of_the_bad_spot() {
+        let item = Item::Statement {
+            text: "CREATE\nSERVER ;".into(),
+            line: 3,
+        };
+        let text = report_text(&parse_error(14), &item, &Origin::Script { file: None });
+        assert_eq!(text, "error: line 4: expected a name\n");
+    }
+
+    #[test]
+    fn interactive_parse_error_points_at_the_offending_line() {
+        let item = Item::Statement {
+            text: "CREATE\nSERVER ;".into(),
+            line: 1,
+        };
+        let text = report_text(&parse_error(14), &item, &Origin::Interactive);
+        assert_eq!(text, "error: expected a name\n  SERVER ;\n         ^\n");
+    }
+
+    #[test]
+    fn plan_error_caret_goes_under_the_near_text() {
+        let item = Item::Statement {
+            text: "SELECT nme FROM servers".into(),
+            line: 1,
+        };
+        let failure = Failure::Db(Error::plan_near("no column 'nme'", "nme"));
+        let text = report_text(&failure, &item, &Origin::Interactive);
+        assert_eq!(
+            text,
+            "error: no column 'nme'\n  SELECT nme FROM servers\n         ^\n"
+        );
+    }
+
+    #[test]
+    fn read_file_errors_name_the_file() {
+        let item = Item::Dot {
+            text: ".mode x".into(),
+            line: 2,
+        };
+        let failure = Failure::Shell("unknown mode 'x'".into());
+        let origin = Origin::Script {
+            file: Some("a.sql".into()),
+        };
+        assert_eq!(
+            report_text(&failure, &item, &origin),
+            "error: a.sql: line 2: unknown mode 'x'\n"
+        );
+    }
+}
