@@ -5,6 +5,7 @@
 pub mod ast;
 pub mod exec;
 pub mod parse;
+pub mod print;
 
 pub use exec::{Database, OpenOptions};
-pub use parse::{parse_statement, split_statements, StatementText};
+pub use parse::{is_complete, parse_statement, split_statements, StatementText};
