@@ -85,6 +85,16 @@ pub fn is_complete(buffer: &str) -> bool {
 
 /// Parses one statement (a trailing `;` is allowed).
 pub fn parse_statement(text: &str) -> Result<Statement> {
+    if stmt::at_end(text) {
+        let msg = "empty statement".to_string();
+        return Err(to_error(
+            text,
+            lex::PErr {
+                rem: text.len(),
+                msg,
+            },
+        ));
+    }
     match stmt::statement(text) {
         Ok((rest, s)) => match finish(rest) {
             None => Ok(s),

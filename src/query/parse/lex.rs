@@ -268,7 +268,11 @@ pub fn found(i: &str) -> String {
     if i.is_empty() {
         return "the end of the statement".into();
     }
-    format!("'{}'", show(token_text(i)))
+    let t = token_text(i);
+    if t.starts_with('\'') {
+        return show(t);
+    }
+    format!("'{}'", show(t))
 }
 
 /// The text of the next token (`i` starts at it): a word, a quoted text or
@@ -289,7 +293,14 @@ pub fn token_text(i: &str) -> &str {
 
 /// `s` for a message: control characters escaped, at most 40 characters.
 pub fn show(s: &str) -> String {
-    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
+    let mut out = String::new();
+    for c in s.chars().take(40) {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
     if s.chars().nth(40).is_some() {
         out.push_str("...");
     }

@@ -301,7 +301,10 @@ fn install(i: &str) -> Res<'_, Statement> {
     let start = ws(i);
     let (i, count) = uint(start, "a count (a number)")?;
     if count == 0 {
-        return fail(start, "COUNT must be at least 1, found '0'");
+        return fail(
+            start,
+            "expected a count of at least 1 after COUNT, found '0'",
+        );
     }
     let (mut kind, mut expires) = (None, None);
     let (i, ()) = clauses(i, &["TYPE", "EXPIRES"], |i, n| {
@@ -328,7 +331,7 @@ fn keypack_type(i: &str) -> Res<'_, KeypackType> {
     if eat(start, "TEMPORARY").is_some() {
         return fail(
             start,
-            "TYPE TEMPORARY cannot be installed: only the license server makes temporary key packs",
+            "cannot install TYPE TEMPORARY: only the license server makes temporary key packs",
         );
     }
     let kinds = ["RETAIL", "VOLUME", "OPEN", "CONCURRENT"];
