@@ -37,41 +37,48 @@ pub struct StatementText<'a> {
 pub fn split_statements(script: &str) -> Vec<StatementText<'_>> {
     let bytes = script.as_bytes();
     let mut out = Vec::new();
-    let (mut start, mut line, mut first_line) = (0, 1, None);
+    let (mut start, mut line, mut start_line) = (0, 1, 1);
     let (mut in_quote, mut in_comment) = (false, false);
     for (pos, &b) in bytes.iter().enumerate() {
         if b == b'\n' {
             line += 1;
             in_comment = false;
         } else if in_comment {
+        } else if b == b'\'' {
+            in_quote = !in_quote;
         } else if in_quote {
-            in_quote = b != b'\'';
         } else if b == b'-' && bytes.get(pos + 1) == Some(&b'-') {
             in_comment = true;
         } else if b == b';' {
-            if let Some(line) = first_line.take() {
-                out.push(StatementText {
-                    text: &script[start..pos],
-                    offset: start,
-                    line,
-                    terminated: true,
-                });
-            }
-            start = pos + 1;
-        } else if !b.is_ascii_whitespace() {
-            in_quote = b == b'\'';
-            first_line.get_or_insert(line);
+            out.extend(piece(script, start, pos, start_line, true));
+            (start, start_line) = (pos + 1, line);
         }
     }
-    if let Some(line) = first_line {
-        out.push(StatementText {
-            text: &script[start..],
-            offset: start,
-            line,
-            terminated: false,
-        });
-    }
+    out.extend(piece(script, start, script.len(), start_line, false));
     out
+}
+
+/// The statement `script[start..end]`, unless it holds only blanks and
+/// comments; `line` is the line `start` is on.
+fn piece(
+    script: &str,
+    start: usize,
+    end: usize,
+    line: usize,
+    terminated: bool,
+) -> Option<StatementText<'_>> {
+    let text = script.get(start..end)?;
+    let content = lex::ws(text);
+    if content.is_empty() {
+        return None;
+    }
+    let line = line + text[..text.len() - content.len()].matches('\n').count();
+    Some(StatementText {
+        text,
+        offset: start,
+        line,
+        terminated,
+    })
 }
 
 /// Whether `buffer` holds at least one statement and ends (but for blanks and
