@@ -11,9 +11,10 @@ pub mod dump;
 pub mod exec;
 pub mod group;
 pub mod parse;
+pub mod print;
 pub mod run;
 pub mod select;
 pub mod show;
 
 pub use exec::{Database, OpenOptions};
-pub use parse::{parse_statement, split_statements, StatementText};
+pub use parse::{is_complete, parse_statement, split_statements, StatementText};

@@ -1,0 +1,560 @@
+//! Every statement but SELECT: dispatch on the first keyword, then one small
+//! function per statement family.
+
+use super::lex::{
+    Res, eat, eat_any, expect, expect_any, expected, fail, found, one_of, paren_list, text, uint,
+    word, ws,
+};
+use super::select::{condition, select};
+use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
+use crate::query::ast::{Exportable, Statement, Target, TimeUnit};
+
+/// Parses one statement, without its end.
+pub fn statement(i: &str) -> Res<'_, Statement> {
+    let start = ws(i);
+    let Some((rest, w)) = word(start) else {
+        return fail(
+            start,
+            format!("expected a statement, found {}", found(start)),
+        );
+    };
+    match w.to_ascii_uppercase().as_str() {
+        "CREATE" => create(rest),
+        "ACTIVATE" | "DEACTIVATE" => activate(rest, w.eq_ignore_ascii_case("ACTIVATE")),
+        "SET" => set(rest),
+        "INSTALL" => install(rest),
+        "UNINSTALL" => uninstall(rest),
+        "CLONE" | "REIMAGE" | "CLEAR" => device_op(rest, w),
+        "CONNECT" => connect(rest),
+        "DISCONNECT" | "LOGOFF" => session_op(rest, w.eq_ignore_ascii_case("LOGOFF")),
+        "ADVANCE" => advance(rest),
+        "REVOKE" => revoke(rest),
+        "REBUILD" => rebuild(rest),
+        "CHECK" => Ok((rest, Statement::Check)),
+        "REPAIR" => Ok((rest, Statement::Repair)),
+        "BACKUP" => backup(rest),
+        "BEGIN" | "COMMIT" | "ROLLBACK" => transaction(rest, w),
+        "SELECT" => select(rest).map(|(r, s)| (r, Statement::Select(s))),
+        "SHOW" => show_stmt(rest),
+        "REPORT" => report(rest),
+        "EXPORT" => export(rest),
+        "IMPORT" => import(rest),
+        _ => fail(
+            start,
+            format!("expected a statement, found {}", found(start)),
+        ),
+    }
+}
+
+/// Whether only blanks, comments and at most one `;` are left.
+pub fn at_end(i: &str) -> bool {
+    let i = ws(i);
+    i.is_empty() || i.strip_prefix(';').is_some_and(|r| ws(r).is_empty())
+}
+
+/// Optional clauses in any order, each at most once. `names` are the clauses
+/// as shown in messages; the first word of each is what is matched. `f` parses
+/// the rest of clause `n`.
+fn clauses<'a>(
+    mut i: &'a str,
+    names: &[&str],
+    mut f: impl FnMut(&'a str, usize) -> Res<'a, ()>,
+) -> Res<'a, ()> {
+    let firsts: Vec<&str> = names
+        .iter()
+        .map(|n| n.split(' ').next().unwrap_or(n))
+        .collect();
+    let mut seen = vec![false; names.len()];
+    loop {
+        let start = ws(i);
+        if at_end(start) {
+            return Ok((start, ()));
+        }
+        let Some((rest, n)) = eat_any(start, &firsts) else {
+            let mut left: Vec<&str> = names
+                .iter()
+                .zip(&seen)
+                .filter(|(_, s)| !**s)
+                .map(|(n, _)| *n)
+                .collect();
+            left.push("the end of the statement");
+            return expected(start, &one_of(&left), "");
+        };
+        if seen[n] {
+            return fail(start, format!("duplicate {} clause", names[n]));
+        }
+        seen[n] = true;
+        i = f(rest, n)?.0;
+    }
+}
+
+/// A name (bare or quoted); `what` like `a server name`.
+fn name<'a>(i: &'a str, what: &str) -> Res<'a, String> {
+    super::lex::name(i, what)
+}
+
+fn product(i: &str) -> Res<'_, Product> {
+    let start = ws(i);
+    let Some((rest, w)) = word(start) else {
+        return expected(start, "a product such as WS2025", "");
+    };
+    match Product::parse(w) {
+        Some(p) => Ok((rest, p)),
+        None => fail(start, format!("unknown product '{}'", super::lex::show(w))),
+    }
+}
+
+fn mode(i: &str) -> Res<'_, Mode> {
+    let (rest, n) = expect_any(i, &["DEVICE", "USER", "UNSET"], "after MODE")?;
+    Ok((rest, [Mode::Device, Mode::User, Mode::Unset][n]))
+}
+
+fn time(i: &str) -> Res<'_, Time> {
+    let start = ws(i);
+    let (rest, t) = text(start, "a time")?;
+    match Time::parse(&t) {
+        Some(t) => Ok((rest, t)),
+        None => fail(
+            start,
+            format!(
+                "expected a time 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', found {}",
+                found(start)
+            ),
+        ),
+    }
+}
+
+fn create(i: &str) -> Res<'_, Statement> {
+    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE"], "after CREATE")?;
+    match n {
+        0 => create_server(i),
+        1 => create_host(i),
+        _ => create_device(i),
+    }
+}
+
+fn create_server(i: &str) -> Res<'_, Statement> {
+    let (i, name) = name(i, "a server name")?;
+    let (mut product, mut scope) = (None, None);
+    let (i, ()) = clauses(i, &["PRODUCT", "SCOPE"], |i, n| {
+        if n == 0 {
+            let (i, p) = self::product(i)?;
+            product = Some(p);
+            Ok((i, ()))
+        } else {
+            let (i, s) = self::name(i, "a scope name")?;
+            scope = Some(s);
+            Ok((i, ()))
+        }
+    })?;
+    Ok((
+        i,
+        Statement::CreateServer {
+            name,
+            product,
+            scope,
+        },
+    ))
+}
+
+fn create_host(i: &str) -> Res<'_, Statement> {
+    let (i, name) = name(i, "a host name")?;
+    let (mut product, mut mode, mut scope, mut servers, mut farm) = (None, None, None, None, None);
+    let names = ["PRODUCT", "MODE", "SCOPE", "LICENSE SERVERS", "FARM"];
+    let (i, ()) = clauses(i, &names, |i, n| match n {
+        0 => self::product(i).map(|(i, p)| (i, product = Some(p))),
+        1 => self::mode(i).map(|(i, m)| (i, mode = Some(m))),
+        2 => self::name(i, "a scope name").map(|(i, s)| (i, scope = Some(s))),
+        3 => server_list(i, "after LICENSE").map(|(i, l)| (i, servers = Some(l))),
+        _ => self::name(i, "a farm name").map(|(i, f)| (i, farm = Some(f))),
+    })?;
+    let license_servers = servers;
+    Ok((
+        i,
+        Statement::CreateHost {
+            name,
+            product,
+            mode,
+            scope,
+            license_servers,
+            farm,
+        },
+    ))
+}
+
+/// `SERVERS (name, ...)` after LICENSE.
+fn server_list<'a>(i: &'a str, after: &str) -> Res<'a, Vec<String>> {
+    let (i, ()) = expect(i, "SERVERS", after)?;
+    paren_list(i, "license servers", |i| name(i, "a server name"))
+}
+
+fn create_device(i: &str) -> Res<'_, Statement> {
+    let (i, name) = name(i, "a device name")?;
+    let mut hwid = None;
+    let (i, ()) = clauses(i, &["HWID"], |i, _| {
+        let start = ws(i);
+        let (rest, h) = match super::lex::quoted(start) {
+            Err(nom::Err::Error(_)) => match word(start) {
+                Some((rest, w)) => (rest, w.to_string()),
+                None => return expected(start, "40 hexadecimal digits for HWID", ""),
+            },
+            other => other?,
+        };
+        match Hwid::parse(&h) {
+            Some(h) => Ok((rest, hwid = Some(h))),
+            None => expected(start, "40 hexadecimal digits for HWID", ""),
+        }
+    })?;
+    Ok((i, Statement::CreateDevice { name, hwid }))
+}
+
+fn activate(i: &str, on: bool) -> Res<'_, Statement> {
+    let after = if on {
+        "after ACTIVATE"
+    } else {
+        "after DEACTIVATE"
+    };
+    let (i, ()) = expect(i, "SERVER", after)?;
+    let (i, name) = name(i, "a server name")?;
+    let s = if on {
+        Statement::ActivateServer { name }
+    } else {
+        Statement::DeactivateServer { name }
+    };
+    Ok((i, s))
+}
+
+fn set(i: &str) -> Res<'_, Statement> {
+    let (i, n) = expect_any(i, &["SERVER", "HOST", "CLOCK", "SEED"], "after SET")?;
+    match n {
+        0 => set_server(i),
+        1 => set_host(i),
+        2 => match eat(i, "WALL") {
+            Some(i) => Ok((i, Statement::SetClockWall)),
+            None if super::lex::quoted(ws(i)).is_err_and(|e| matches!(e, nom::Err::Error(_))) => {
+                expected(i, "a time in quotes or WALL", "after CLOCK")
+            }
+            None => time(i).map(|(i, at)| (i, Statement::SetClock { at })),
+        },
+        _ => uint(i, "a seed (a number)").map(|(i, seed)| (i, Statement::SetSeed { seed })),
+    }
+}
+
+fn set_server(i: &str) -> Res<'_, Statement> {
+    let (i, name) = name(i, "a server name")?;
+    let Some((i, n)) = eat_any(i, &["ONLINE", "OFFLINE", "SECURITY"]) else {
+        return expected(
+            i,
+            "ONLINE, OFFLINE or SECURITY GROUP",
+            "after the server name",
+        );
+    };
+    if n < 2 {
+        return Ok((
+            i,
+            Statement::SetServerOnline {
+                name,
+                online: n == 0,
+            },
+        ));
+    }
+    let (i, ()) = expect(i, "GROUP", "after SECURITY")?;
+    if let Some(i) = eat(i, "OFF") {
+        return Ok((i, Statement::SetServerSecurityGroup { name, hosts: None }));
+    }
+    if super::lex::eat_char(i, '(').is_none() {
+        return expected(i, "'(' or OFF", "after SECURITY GROUP");
+    }
+    let (i, hosts) = paren_list(i, "hosts", |i| self::name(i, "a host name"))?;
+    Ok((
+        i,
+        Statement::SetServerSecurityGroup {
+            name,
+            hosts: Some(hosts),
+        },
+    ))
+}
+
+fn set_host(i: &str) -> Res<'_, Statement> {
+    let (i, name) = name(i, "a host name")?;
+    let Some((i, n)) = eat_any(i, &["MODE", "LICENSE"]) else {
+        return expected(i, "MODE or LICENSE SERVERS", "after the host name");
+    };
+    if n == 0 {
+        let (i, mode) = mode(i)?;
+        return Ok((i, Statement::SetHostMode { name, mode }));
+    }
+    let (i, servers) = server_list(i, "after LICENSE")?;
+    Ok((i, Statement::SetHostLicenseServers { name, servers }))
+}
+
+fn install(i: &str) -> Res<'_, Statement> {
+    let (i, ()) = expect(i, "KEYPACK", "after INSTALL")?;
+    let (i, ()) = expect(i, "ON", "after KEYPACK")?;
+    let (i, server) = name(i, "a server name")?;
+    let (i, ()) = expect(i, "PRODUCT", "after the server name")?;
+    let (i, product) = product(i)?;
+    let (i, ()) = expect(i, "CAL", "after the product")?;
+    let (i, n) = expect_any(i, &["DEVICE", "USER"], "after CAL")?;
+    let cal = [CalType::Device, CalType::User][n];
+    let (i, ()) = expect(i, "COUNT", "after the CAL type")?;
+    let start = ws(i);
+    let (i, count) = uint(start, "a count (a number)")?;
+    if count == 0 {
+        return fail(
+            start,
+            "expected a count of at least 1 after COUNT, found '0'",
+        );
+    }
+    let (mut kind, mut expires) = (None, None);
+    let (i, ()) = clauses(i, &["TYPE", "EXPIRES"], |i, n| {
+        if n == 1 {
+            return time(i).map(|(i, t)| (i, expires = Some(t)));
+        }
+        keypack_type(i).map(|(i, t)| (i, kind = Some(t)))
+    })?;
+    Ok((
+        i,
+        Statement::InstallKeypack {
+            server,
+            product,
+            cal,
+            count,
+            kind,
+            expires,
+        },
+    ))
+}
+
+fn keypack_type(i: &str) -> Res<'_, KeypackType> {
+    let start = ws(i);
+    if eat(start, "TEMPORARY").is_some() {
+        return fail(
+            start,
+            "cannot install TYPE TEMPORARY: only the license server makes temporary key packs",
+        );
+    }
+    let kinds = ["RETAIL", "VOLUME", "OPEN", "CONCURRENT"];
+    let (i, n) = expect_any(start, &kinds, "after TYPE")?;
+    let all = [
+        KeypackType::Retail,
+        KeypackType::Volume,
+        KeypackType::Open,
+        KeypackType::Concurrent,
+    ];
+    Ok((i, all[n]))
+}
+
+fn uninstall(i: &str) -> Res<'_, Statement> {
+    let (i, ()) = expect(i, "KEYPACK", "after UNINSTALL")?;
+    let (i, id) = uint(i, "a key pack id (a number)")?;
+    Ok((i, Statement::UninstallKeypack { id }))
+}
+
+fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
+    let verb = verb.to_ascii_uppercase();
+    let (i, ()) = expect(i, "DEVICE", &format!("after {verb}"))?;
+    let (i, name) = name(i, "a device name")?;
+    match verb.as_str() {
+        "REIMAGE" => Ok((i, Statement::ReimageDevice { name })),
+        "CLEAR" => {
+            let (i, n) = expect_any(i, &["STORE", "LICENSING"], "after the device name")?;
+            let s = if n == 0 {
+                Statement::ClearDeviceStore { name }
+            } else {
+                Statement::ClearDeviceLicensing { name }
+            };
+            Ok((i, s))
+        }
+        _ => {
+            let (i, ()) = expect(i, "AS", "after the device name")?;
+            let (i, new_name) = self::name(i, "a new device name")?;
+            let (i, with_store) = match eat(i, "WITH") {
+                Some(i) => (expect(i, "STORE", "after WITH")?.0, true),
+                None => (i, false),
+            };
+            Ok((
+                i,
+                Statement::CloneDevice {
+                    name,
+                    new_name,
+                    with_store,
+                },
+            ))
+        }
+    }
+}
+
+fn connect(i: &str) -> Res<'_, Statement> {
+    let (i, device) = name(i, "a device name")?;
+    let (i, ()) = expect(i, "AS", "after the device name")?;
+    let (i, user) = name(i, "a user name")?;
+    let (i, ()) = expect(i, "TO", "after the user name")?;
+    let (i, target) = match eat(i, "FARM") {
+        Some(i) => name(i, "a farm name").map(|(i, f)| (i, Target::Farm(f)))?,
+        None => name(i, "a host name or FARM").map(|(i, h)| (i, Target::Host(h)))?,
+    };
+    let (i, logon_failed) = match eat(i, "LOGON") {
+        Some(i) => (expect(i, "FAILED", "after LOGON")?.0, true),
+        None => (i, false),
+    };
+    Ok((
+        i,
+        Statement::Connect {
+            device,
+            user,
+            target,
+            logon_failed,
+        },
+    ))
+}
+
+fn session_op(i: &str, logoff: bool) -> Res<'_, Statement> {
+    let after = if logoff {
+        "after LOGOFF"
+    } else {
+        "after DISCONNECT"
+    };
+    let (i, ()) = expect(i, "SESSION", after)?;
+    let (i, id) = uint(i, "a session id (a number)")?;
+    let s = if logoff {
+        Statement::LogoffSession { id }
+    } else {
+        Statement::DisconnectSession { id }
+    };
+    Ok((i, s))
+}
+
+fn advance(i: &str) -> Res<'_, Statement> {
+    let (i, amount) = uint(i, "a number")?;
+    let units = [
+        "DAYS", "HOURS", "MINUTES", "SECONDS", "DAY", "HOUR", "MINUTE", "SECOND",
+    ];
+    let (i, n) = match eat_any(i, &units) {
+        Some(found) => found,
+        None => return expected(i, &one_of(&units[..4]), "after the number"),
+    };
+    let unit = [
+        TimeUnit::Days,
+        TimeUnit::Hours,
+        TimeUnit::Minutes,
+        TimeUnit::Seconds,
+    ][n % 4];
+    Ok((i, Statement::Advance { amount, unit }))
+}
+
+fn revoke(i: &str) -> Res<'_, Statement> {
+    let (i, n) = expect_any(i, &["LICENSE", "LICENSES"], "after REVOKE")?;
+    if n == 0 {
+        let (i, id) = uint(i, "a license id (a number)")?;
+        return Ok((i, Statement::RevokeLicense { id }));
+    }
+    let (i, ()) = expect(i, "WHERE", "after LICENSES")?;
+    let (i, filter) = condition(i)?;
+    Ok((i, Statement::RevokeLicenses { filter }))
+}
+
+fn rebuild(i: &str) -> Res<'_, Statement> {
+    let (i, ()) = expect(i, "SERVER", "after REBUILD")?;
+    let (i, name) = name(i, "a server name")?;
+    let (i, reinstall_keypacks) = match eat(i, "REINSTALL") {
+        Some(i) => (expect(i, "KEYPACKS", "after REINSTALL")?.0, true),
+        None => (i, false),
+    };
+    Ok((
+        i,
+        Statement::RebuildServer {
+            name,
+            reinstall_keypacks,
+        },
+    ))
+}
+
+fn backup(i: &str) -> Res<'_, Statement> {
+    let (i, ()) = expect(i, "TO", "after BACKUP")?;
+    let (i, file) = file(i)?;
+    Ok((i, Statement::Backup { file }))
+}
+
+/// A file name in quotes, not empty.
+fn file(i: &str) -> Res<'_, String> {
+    let start = ws(i);
+    let (i, f) = text(start, "a file name")?;
+    if f.is_empty() {
+        return fail(start, "expected a file name, found an empty text");
+    }
+    Ok((i, f))
+}
+
+fn transaction<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
+    let i = eat(i, "TRANSACTION").unwrap_or(i);
+    let s = match verb.to_ascii_uppercase().as_str() {
+        "BEGIN" => Statement::Begin,
+        "COMMIT" => Statement::Commit,
+        _ => Statement::Rollback,
+    };
+    Ok((i, s))
+}
+
+fn show_stmt(i: &str) -> Res<'_, Statement> {
+    let (i, n) = expect_any(i, &["DEVICE", "HOST"], "after SHOW")?;
+    if n == 0 {
+        let (i, name) = name(i, "a device name")?;
+        return Ok((i, Statement::ShowDevice { name }));
+    }
+    let (i, name) = name(i, "a host name")?;
+    Ok((i, Statement::ShowHost { name }))
+}
+
+fn report(i: &str) -> Res<'_, Statement> {
+    let kinds = ["USAGE", "DUPLICATES", "USERS", "EXPIRING"];
+    let (i, n) = expect_any(i, &kinds, "after REPORT")?;
+    let s = match n {
+        0 => Statement::ReportUsage,
+        1 => Statement::ReportDuplicates,
+        2 => Statement::ReportUsers,
+        _ => {
+            let Some(i) = eat(i, "WITHIN") else {
+                return Ok((i, Statement::ReportExpiring { within_days: None }));
+            };
+            let (i, days) = uint(i, "a number of days")?;
+            let (i, _) = expect_any(i, &["DAYS", "DAY"], "after the number")?;
+            return Ok((
+                i,
+                Statement::ReportExpiring {
+                    within_days: Some(days),
+                },
+            ));
+        }
+    };
+    Ok((i, s))
+}
+
+fn exportable<'a>(i: &'a str, after: &str) -> Res<'a, Exportable> {
+    let (i, n) = expect_any(i, &["LICENSES", "KEYPACKS"], after)?;
+    Ok((i, [Exportable::Licenses, Exportable::Keypacks][n]))
+}
+
+fn export(i: &str) -> Res<'_, Statement> {
+    let (i, what) = exportable(i, "after EXPORT")?;
+    let (i, ()) = expect(i, "TO", &format!("after {}", what_word(what)))?;
+    let (i, file) = file(i)?;
+    Ok((i, Statement::Export { what, file }))
+}
+
+fn import(i: &str) -> Res<'_, Statement> {
+    let (i, what) = exportable(i, "after IMPORT")?;
+    let (i, ()) = expect(i, "FROM", &format!("after {}", what_word(what)))?;
+    let (i, file) = file(i)?;
+    let (i, ()) = expect(i, "INTO", "after the file name")?;
+    let (i, ()) = expect(i, "SERVER", "after INTO")?;
+    let (i, server) = name(i, "a server name")?;
+    Ok((i, Statement::Import { what, file, server }))
+}
+
+fn what_word(what: Exportable) -> &'static str {
+    match what {
+        Exportable::Licenses => "LICENSES",
+        Exportable::Keypacks => "KEYPACKS",
+    }
+}

@@ -1,0 +1,424 @@
+//! Statements back to canonical text: upper-case keywords, names quoted only
+//! when they are not bare words or collide with a keyword, times as
+//! `'YYYY-MM-DD HH:MM:SS'`, HWIDs in upper case, no trailing `;`. The text
+//! parses back to the same statement (`parse_statement(&s.to_string()) ==
+//! Ok(s)`); conditions are parenthesized only where precedence needs it.
+
+use std::fmt::{self, Display, Formatter};
+
+use crate::query::ast::{
+    Exportable, Expr, Literal, OrderItem, Projection, Select, SelectItem, Statement, Target,
+    TimeUnit,
+};
+use crate::query::parse::is_bare_name;
+
+/// A name as written in a statement: bare when possible, else quoted.
+pub struct Name<'a>(pub &'a str);
+
+impl Display for Name<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if is_bare_name(self.0) {
+            f.write_str(self.0)
+        } else {
+            Quoted(self.0).fmt(f)
+        }
+    }
+}
+
+/// A text in quotes, with `'` doubled.
+pub struct Quoted<'a>(pub &'a str);
+
+impl Display for Quoted<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}'", self.0.replace('\'', "''"))
+    }
+}
+
+/// `(a, b, c)` with each name bare or quoted.
+struct NameList<'a>(&'a [String]);
+
+impl Display for NameList<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str("(")?;
+        for (n, s) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str(", ")?;
+            }
+            Name(s).fmt(f)?;
+        }
+        f.write_str(")")
+    }
+}
+
+fn upper(s: &str) -> String {
+    s.to_ascii_uppercase()
+}
+
+impl Display for Statement {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        use Statement as S;
+        match self {
+            S::CreateServer {
+                name,
+                product,
+                scope,
+            } => {
+                write!(f, "CREATE SERVER {}", Name(name))?;
+                if let Some(p) = product {
+                    write!(f, " PRODUCT {p}")?;
+                }
+                if let Some(s) = scope {
+                    write!(f, " SCOPE {}", Name(s))?;
+                }
+                Ok(())
+            }
+            S::ActivateServer { name } => write!(f, "ACTIVATE SERVER {}", Name(name)),
+            S::DeactivateServer { name } => write!(f, "DEACTIVATE SERVER {}", Name(name)),
+            S::SetServerOnline { name, online } => {
+                let state = if *online { "ONLINE" } else { "OFFLINE" };
+                write!(f, "SET SERVER {} {state}", Name(name))
+            }
+            S::SetServerSecurityGroup { name, hosts: None } => {
+                write!(f, "SET SERVER {} SECURITY GROUP OFF", Name(name))
+            }
+            S::SetServerSecurityGroup {
+                name,
+                hosts: Some(h),
+            } => {
+                write!(
+                    f,
+                    "SET SERVER {} SECURITY GROUP {}",
+                    Name(name),
+                    NameList(h)
+                )
+            }
+            S::InstallKeypack { .. } => fmt_install(self, f),
+            S::UninstallKeypack { id } => write!(f, "UNINSTALL KEYPACK {id}"),
+            S::CreateHost { .. } => fmt_create_host(self, f),
+            S::SetHostMode { name, mode } => {
+                write!(f, "SET HOST {} MODE {}", Name(name), upper(mode.as_str()))
+            }
+            S::SetHostLicenseServers { name, servers } => {
+                write!(
+                    f,
+                    "SET HOST {} LICENSE SERVERS {}",
+                    Name(name),
+                    NameList(servers)
+                )
+            }
+            S::CreateDevice { name, hwid } => {
+                write!(f, "CREATE DEVICE {}", Name(name))?;
+                if let Some(h) = hwid {
+                    write!(f, " HWID '{h}'")?;
+                }
+                Ok(())
+            }
+            _ => fmt_devices_and_protocol(self, f),
+        }
+    }
+}
+
+fn fmt_install(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
+    let Statement::InstallKeypack {
+        server,
+        product,
+        cal,
+        count,
+        kind,
+        expires,
+    } = s
+    else {
+        return Ok(());
+    };
+    let cal = upper(cal.as_str());
+    write!(
+        f,
+        "INSTALL KEYPACK ON {} PRODUCT {product} CAL {cal} COUNT {count}",
+        Name(server)
+    )?;
+    if let Some(k) = kind {
+        write!(f, " TYPE {}", upper(k.as_str()))?;
+    }
+    if let Some(t) = expires {
+        write!(f, " EXPIRES '{t}'")?;
+    }
+    Ok(())
+}
+
+fn fmt_create_host(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
+    let Statement::CreateHost {
+        name,
+        product,
+        mode,
+        scope,
+        license_servers,
+        farm,
+    } = s
+    else {
+        return Ok(());
+    };
+    write!(f, "CREATE HOST {}", Name(name))?;
+    if let Some(p) = product {
+        write!(f, " PRODUCT {p}")?;
+    }
+    if let Some(m) = mode {
+        write!(f, " MODE {}", upper(m.as_str()))?;
+    }
+    if let Some(s) = scope {
+        write!(f, " SCOPE {}", Name(s))?;
+    }
+    if let Some(l) = license_servers {
+        write!(f, " LICENSE SERVERS {}", NameList(l))?;
+    }
+    if let Some(farm) = farm {
+        write!(f, " FARM {}", Name(farm))?;
+    }
+    Ok(())
+}
+
+fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
+    use Statement as S;
+    match s {
+        S::CloneDevice {
+            name,
+            new_name,
+            with_store,
+        } => {
+            write!(f, "CLONE DEVICE {} AS {}", Name(name), Name(new_name))?;
+            if *with_store {
+                f.write_str(" WITH STORE")?;
+            }
+            Ok(())
+        }
+        S::ReimageDevice { name } => write!(f, "REIMAGE DEVICE {}", Name(name)),
+        S::ClearDeviceStore { name } => write!(f, "CLEAR DEVICE {} STORE", Name(name)),
+        S::ClearDeviceLicensing { name } => write!(f, "CLEAR DEVICE {} LICENSING", Name(name)),
+        S::Connect {
+            device,
+            user,
+            target,
+            logon_failed,
+        } => {
+            write!(f, "CONNECT {} AS {} TO {target}", Name(device), Name(user))?;
+            if *logon_failed {
+                f.write_str(" LOGON FAILED")?;
+            }
+            Ok(())
+        }
+        S::DisconnectSession { id } => write!(f, "DISCONNECT SESSION {id}"),
+        S::LogoffSession { id } => write!(f, "LOGOFF SESSION {id}"),
+        S::SetClock { at } => write!(f, "SET CLOCK '{at}'"),
+        S::SetClockWall => f.write_str("SET CLOCK WALL"),
+        S::Advance { amount, unit } => write!(f, "ADVANCE {amount} {unit}"),
+        S::SetSeed { seed } => write!(f, "SET SEED {seed}"),
+        _ => fmt_admin_and_inspection(s, f),
+    }
+}
+
+fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
+    use Statement as S;
+    match s {
+        S::RevokeLicense { id } => write!(f, "REVOKE LICENSE {id}"),
+        S::RevokeLicenses { filter } => write!(f, "REVOKE LICENSES WHERE {filter}"),
+        S::RebuildServer {
+            name,
+            reinstall_keypacks,
+        } => {
+            write!(f, "REBUILD SERVER {}", Name(name))?;
+            if *reinstall_keypacks {
+                f.write_str(" REINSTALL KEYPACKS")?;
+            }
+            Ok(())
+        }
+        S::Check => f.write_str("CHECK"),
+        S::Repair => f.write_str("REPAIR"),
+        S::Backup { file } => write!(f, "BACKUP TO {}", Quoted(file)),
+        S::Begin => f.write_str("BEGIN"),
+        S::Commit => f.write_str("COMMIT"),
+        S::Rollback => f.write_str("ROLLBACK"),
+        S::Select(sel) => sel.fmt(f),
+        S::ShowDevice { name } => write!(f, "SHOW DEVICE {}", Name(name)),
+        S::ShowHost { name } => write!(f, "SHOW HOST {}", Name(name)),
+        S::ReportUsage => f.write_str("REPORT USAGE"),
+        S::ReportDuplicates => f.write_str("REPORT DUPLICATES"),
+        S::ReportUsers => f.write_str("REPORT USERS"),
+        S::ReportExpiring { within_days: None } => f.write_str("REPORT EXPIRING"),
+        S::ReportExpiring {
+            within_days: Some(d),
+        } => write!(f, "REPORT EXPIRING WITHIN {d} DAYS"),
+        S::Export { what, file } => write!(f, "EXPORT {what} TO {}", Quoted(file)),
+        S::Import { what, file, server } => {
+            write!(
+                f,
+                "IMPORT {what} FROM {} INTO SERVER {}",
+                Quoted(file),
+                Name(server)
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Display for Target {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Host(h) => Name(h).fmt(f),
+            Target::Farm(farm) => write!(f, "FARM {}", Name(farm)),
+        }
+    }
+}
+
+impl Display for TimeUnit {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeUnit::Days => "DAYS",
+            TimeUnit::Hours => "HOURS",
+            TimeUnit::Minutes => "MINUTES",
+            TimeUnit::Seconds => "SECONDS",
+        })
+    }
+}
+
+impl Display for Exportable {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Exportable::Licenses => "LICENSES",
+            Exportable::Keypacks => "KEYPACKS",
+        })
+    }
+}
+
+impl Display for Select {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "SELECT {} FROM {}", self.projection, self.table)?;
+        if let Some(e) = &self.filter {
+            write!(f, " WHERE {e}")?;
+        }
+        if !self.group_by.is_empty() {
+            write!(f, " GROUP BY {}", self.group_by.join(", "))?;
+        }
+        for (n, o) in self.order_by.iter().enumerate() {
+            f.write_str(if n == 0 { " ORDER BY " } else { ", " })?;
+            o.fmt(f)?;
+        }
+        if let Some(l) = self.limit {
+            write!(f, " LIMIT {l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Projection {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Projection::Star => f.write_str("*"),
+            Projection::Items(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        f.write_str(", ")?;
+                    }
+                    item.fmt(f)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Display for SelectItem {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            SelectItem::Column(c) => f.write_str(c),
+            SelectItem::CountStar => f.write_str("COUNT(*)"),
+        }
+    }
+}
+
+impl Display for OrderItem {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.column == "count(*)" {
+            f.write_str("COUNT(*)")?;
+        } else {
+            f.write_str(&self.column)?;
+        }
+        if self.descending {
+            f.write_str(" DESC")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Literal {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Text(t) => Quoted(t).fmt(f),
+            Literal::Int(n) => write!(f, "{n}"),
+            Literal::Bool(true) => f.write_str("TRUE"),
+            Literal::Bool(false) => f.write_str("FALSE"),
+            Literal::Null => f.write_str("NULL"),
+        }
+    }
+}
+
+/// Binding strength: OR 1, AND 2, NOT 3, predicates 4.
+fn precedence(e: &Expr) -> u8 {
+    match e {
+        Expr::Or(..) => 1,
+        Expr::And(..) => 2,
+        Expr::Not(_) => 3,
+        _ => 4,
+    }
+}
+
+/// `e`, in parentheses when it binds less tightly than `min`.
+fn operand(f: &mut Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
+    if precedence(e) < min {
+        write!(f, "({e})")
+    } else {
+        e.fmt(f)
+    }
+}
+
+fn not(negated: bool) -> &'static str {
+    if negated { "NOT " } else { "" }
+}
+
+impl Display for Expr {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Compare { column, op, value } => write!(f, "{column} {} {value}", op.as_str()),
+            Expr::IsNull { column, negated } => write!(f, "{column} IS {}NULL", not(*negated)),
+            Expr::In {
+                column,
+                values,
+                negated,
+            } => {
+                write!(f, "{column} {}IN (", not(*negated))?;
+                for (n, v) in values.iter().enumerate() {
+                    if n > 0 {
+                        f.write_str(", ")?;
+                    }
+                    v.fmt(f)?;
+                }
+                f.write_str(")")
+            }
+            Expr::Like {
+                column,
+                pattern,
+                negated,
+            } => {
+                write!(f, "{column} {}LIKE {}", not(*negated), Quoted(pattern))
+            }
+            Expr::Or(l, r) | Expr::And(l, r) => {
+                let p = precedence(self);
+                operand(f, l, p)?;
+                f.write_str(if p == 1 { " OR " } else { " AND " })?;
+                operand(f, r, p + 1)
+            }
+            Expr::Not(e) => {
+                f.write_str("NOT ")?;
+                operand(f, e, 3)
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Property tests of the parser: no input makes it panic, and every
+//! statement prints to text that parses back to the same statement.
+
+use caldb::model::{CalType, Hwid, KeypackType, Mode, Product, TIME_MAX, TIME_MIN, Time};
+use caldb::query::ast::*;
+use caldb::query::parse::KEYWORDS;
+use caldb::query::{is_complete, parse_statement, split_statements};
+use proptest::prelude::*;
+
+fn check_no_panic(text: &str) {
+    let _ = parse_statement(text);
+    let parts = split_statements(text);
+    for p in &parts {
+        assert_eq!(text.get(p.offset..p.offset + p.text.len()), Some(p.text));
+        let _ = parse_statement(p.text);
+    }
+    let _ = is_complete(text);
+    if let Err(caldb::Error::Parse { offset, .. }) = parse_statement(text) {
+        assert!(text.is_char_boundary(offset));
+    }
+}
+
+/// Random sequences of the language's own tokens reach deep into the grammar.
+fn token_soup() -> impl Strategy<Value = String> {
+    let mut tokens: Vec<&'static str> = KEYWORDS.to_vec();
+    tokens.extend([
+        "(", ")", ",", "*", ";", "=", "<>", "<=", "'x'", "'", "--", "\n", "42", "-7",
+    ]);
+    tokens.extend([
+        "WS2025",
+        "'2026-01-01'",
+        "COUNT(*)",
+        "a",
+        "'00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff'",
+    ]);
+    proptest::collection::vec(proptest::sample::select(tokens), 0..24).prop_map(|t| t.join(" "))
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_strings_never_panic(text in ".{0,200}") {
+        check_no_panic(&text);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        check_no_panic(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn token_soup_never_panics(text in token_soup()) {
+        check_no_panic(&text);
+    }
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z_][A-Za-z0-9_.-]{0,12}",
+        "[a-z]{1,8}",
+        proptest::sample::select(KEYWORDS).prop_map(|k| k.to_lowercase()),
+        ".{1,20}",
+        "[a-z]{200,255}",
+    ]
+}
+
+fn column() -> impl Strategy<Value = String> {
+    const RESERVED: &[&str] = &[
+        "select", "from", "where", "group", "order", "by", "limit", "and", "or", "not",
+    ];
+    "[a-z_][a-z0-9_]{0,10}".prop_filter("reserved", |c| !RESERVED.contains(&c.as_str()))
+}
+
+fn literal() -> impl Strategy<Value = Literal> {
+    prop_oneof![
+        ".{0,12}".prop_map(Literal::Text),
+        any::<i64>().prop_map(Literal::Int),
+        any::<bool>().prop_map(Literal::Bool),
+        Just(Literal::Null),
+    ]
+}
+
+fn predicate() -> impl Strategy<Value = Expr> {
+    let ops = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Gt,
+        CompareOp::Ge,
+    ];
+    prop_oneof![
+        (column(), proptest::sample::select(ops.to_vec()), literal())
+            .prop_map(|(column, op, value)| Expr::Compare { column, op, value }),
+        (column(), any::<bool>()).prop_map(|(column, negated)| Expr::IsNull { column, negated }),
+        (
+            column(),
+            proptest::collection::vec(literal(), 1..4),
+            any::<bool>()
+        )
+            .prop_map(|(column, values, negated)| Expr::In {
+                column,
+                values,
+                negated
+            }),
+        (column(), ".{0,8}", any::<bool>()).prop_map(|(column, pattern, negated)| Expr::Like {
+            column,
+            pattern,
+            negated
+        }),
+    ]
+}
+
+fn expr() -> impl Strategy<Value = Expr> {
+    predicate().prop_recursive(6, 32, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| Expr::And(Box::new(l), Box::new(r))),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| Expr::Or(Box::new(l), Box::new(r))),
+            inner.prop_map(|e| Expr::Not(Box::new(e))),
+        ]
+    })
+}
+
+fn select() -> impl Strategy<Value = Select> {
+    let item = prop_oneof![
+        column().prop_map(SelectItem::Column),
+        Just(SelectItem::CountStar)
+    ];
+    let projection = prop_oneof![
+        Just(Projection::Star),
+        proptest::collection::vec(item, 1..4).prop_map(Projection::Items),
+    ];
+    let order_col = prop_oneof![column(), Just("count(*)".to_string())];
+    let order = (order_col, any::<bool>())
+        .prop_map(|(column, descending)| OrderItem { column, descending });
+    (
+        projection,
+        column(),
+        proptest::option::of(expr()),
+        proptest::collection::vec(column(), 0..3),
+        proptest::collection::vec(order, 0..3),
+        proptest::option::of(any::<u64>()),
+    )
+        .prop_map(
+            |(projection, table, filter, group_by, order_by, limit)| Select {
+                projection,
+                table,
+                filter,
+                group_by,
+                order_by,
+                limit,
+            },
+        )
+}
+
+fn time() -> impl Strategy<Value = Time> {
+    (TIME_MIN.0..=TIME_MAX.0).prop_map(Time)
+}
+
+fn install() -> impl Strategy<Value = Statement> {
+    let kinds = vec![
+        KeypackType::Retail,
+        KeypackType::Volume,
+        KeypackType::Open,
+        KeypackType::Concurrent,
+    ];
+    (
+        name(),
+        proptest::sample::select(Product::ALL),
+        proptest::sample::select(CalType::ALL),
+        1..=u64::MAX,
+        proptest::option::of(proptest::sample::select(kinds)),
+        proptest::option::of(time()),
+    )
+        .prop_map(
+            |(server, product, cal, count, kind, expires)| Statement::InstallKeypack {
+                server,
+                product,
+                cal,
+                count,
+                kind,
+                expires,
+            },
+        )
+}
+
+fn create_host() -> impl Strategy<Value = Statement> {
+    (
+        name(),
+        proptest::option::of(proptest::sample::select(Product::ALL)),
+        proptest::option::of(proptest::sample::select(Mode::ALL)),
+        proptest::option::of(name()),
+        proptest::option::of(proptest::collection::vec(name(), 0..3)),
+        proptest::option::of(name()),
+    )
+        .prop_map(|(name, product, mode, scope, license_servers, farm)| {
+            Statement::CreateHost {
+                name,
+                product,
+                mode,
+                scope,
+                license_servers,
+                farm,
+            }
+        })
+}
+
+fn statement() -> impl Strategy<Value = Statement> {
+    let target = prop_oneof![name().prop_map(Target::Host), name().prop_map(Target::Farm)];
+    let units = vec![
+        TimeUnit::Days,
+        TimeUnit::Hours,
+        TimeUnit::Minutes,
+        TimeUnit::Seconds,
+    ];
+    prop_oneof![
+        (
+            name(),
+            proptest::option::of(proptest::sample::select(Product::ALL)),
+            proptest::option::of(name())
+        )
+            .prop_map(|(name, product, scope)| Statement::CreateServer {
+                name,
+                product,
+                scope
+            }),
+        (
+            name(),
+            proptest::option::of(proptest::collection::vec(name(), 0..3))
+        )
+            .prop_map(|(name, hosts)| Statement::SetServerSecurityGroup { name, hosts }),
+        install(),
+        create_host(),
+        (
+            name(),
+            proptest::option::of(any::<[u8; 20]>().prop_map(Hwid))
+        )
+            .prop_map(|(name, hwid)| Statement::CreateDevice { name, hwid }),
+        (name(), name(), target, any::<bool>()).prop_map(|(device, user, target, logon_failed)| {
+            Statement::Connect {
+                device,
+                user,
+                target,
+                logon_failed,
+            }
+        }),
+        (any::<u64>(), proptest::sample::select(units))
+            .prop_map(|(amount, unit)| Statement::Advance { amount, unit }),
+        time().prop_map(|at| Statement::SetClock { at }),
+        any::<u64>().prop_map(|id| Statement::RevokeLicense { id }),
+        expr().prop_map(|filter| Statement::RevokeLicenses { filter }),
+        (".{1,20}", name()).prop_map(|(file, server)| Statement::Import {
+            what: Exportable::Licenses,
+            file,
+            server
+        }),
+        select().prop_map(Statement::Select),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn printed_statements_parse_back(s in statement()) {
+        let text = s.to_string();
+        prop_assert_eq!(parse_statement(&text), Ok(s.clone()), "text: {}", text);
+        let terminated = format!("{text};");
+        prop_assert_eq!(parse_statement(&terminated), Ok(s), "text: {}", terminated);
+        prop_assert!(is_complete(&terminated));
+    }
+}

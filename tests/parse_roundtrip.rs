@@ -1,0 +1,594 @@
+//! Every statement form parses to the expected AST, prints back to text that
+//! parses to the same AST, and malformed statements give precise errors.
+
+use caldb::Error;
+use caldb::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
+use caldb::query::ast::*;
+use caldb::query::{is_complete, parse_statement, split_statements};
+
+/// Parses `text`, checks the print/parse round trip and returns the AST.
+fn rt(text: &str) -> Statement {
+    let s = parse_statement(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    let printed = s.to_string();
+    let again = parse_statement(&printed).unwrap_or_else(|e| panic!("{printed:?}: {e}"));
+    assert_eq!(again, s, "round trip of {text:?} via {printed:?}");
+    s
+}
+
+const ALL_FORMS: &[&str] = &[
+    "CREATE SERVER ls1",
+    "create server 'LS 1' product ws2019 scope 'My Scope'",
+    "CREATE SERVER ls1 SCOPE s1 PRODUCT WS2016;",
+    "ACTIVATE SERVER ls1",
+    "DEACTIVATE SERVER ls1",
+    "SET SERVER ls1 ONLINE",
+    "SET SERVER ls1 OFFLINE",
+    "SET SERVER ls1 SECURITY GROUP (h1, 'h 2', h3.example.com)",
+    "SET SERVER ls1 SECURITY GROUP ()",
+    "SET SERVER ls1 SECURITY GROUP OFF",
+    "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 50",
+    "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 TYPE RETAIL EXPIRES '2027-01-01'",
+    "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 EXPIRES '2027-01-01 10:00:00' TYPE OPEN",
+    "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 TYPE VOLUME",
+    "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 TYPE CONCURRENT",
+    "UNINSTALL KEYPACK 3",
+    "CREATE HOST rdsh1",
+    "CREATE HOST rdsh1 PRODUCT WS2012R2 MODE DEVICE SCOPE s LICENSE SERVERS (ls1, ls2) FARM f1",
+    "CREATE HOST rdsh1 FARM f1 LICENSE SERVERS () MODE USER",
+    "CREATE HOST rdsh1 MODE UNSET",
+    "SET HOST rdsh1 MODE USER",
+    "SET HOST rdsh1 LICENSE SERVERS (ls2, ls1)",
+    "SET HOST rdsh1 LICENSE SERVERS ()",
+    "CREATE DEVICE pc1",
+    "CREATE DEVICE pc1 HWID '00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff'",
+    "CLONE DEVICE pc1 AS pc2",
+    "CLONE DEVICE pc1 AS pc2 WITH STORE",
+    "REIMAGE DEVICE pc1",
+    "CLEAR DEVICE pc1 STORE",
+    "CLEAR DEVICE pc1 LICENSING",
+    "CLEAR DEVICE 'store' STORE",
+    "CONNECT pc1 AS alice TO rdsh1",
+    "CONNECT pc1 AS 'DOMAIN\\bob' TO FARM f1 LOGON FAILED",
+    "CONNECT pc1 AS user TO rdsh1 LOGON FAILED",
+    "DISCONNECT SESSION 1",
+    "LOGOFF SESSION 18446744073709551615",
+    "SET CLOCK '2026-03-01'",
+    "SET CLOCK '2026-03-01 12:34:56'",
+    "SET CLOCK WALL",
+    "ADVANCE 3 DAYS",
+    "ADVANCE 1 DAY",
+    "ADVANCE 2 HOURS",
+    "ADVANCE 1 hour",
+    "ADVANCE 30 MINUTES",
+    "ADVANCE 1 MINUTE",
+    "ADVANCE 10 SECONDS",
+    "ADVANCE 1 SECOND",
+    "SET SEED 42",
+    "REVOKE LICENSE 7",
+    "REVOKE LICENSES WHERE server = 'ls1' AND kind = 'permanent'",
+    "REBUILD SERVER ls1",
+    "REBUILD SERVER ls1 REINSTALL KEYPACKS",
+    "CHECK",
+    "REPAIR",
+    "BACKUP TO '/tmp/x.redb'",
+    "BEGIN",
+    "BEGIN TRANSACTION",
+    "COMMIT",
+    "ROLLBACK",
+    "SELECT * FROM licenses",
+    "SELECT id, hwid FROM Licenses WHERE id >= 3 ORDER BY id DESC LIMIT 10",
+    "SELECT COUNT(*) FROM licenses",
+    "SELECT server, COUNT(*) FROM licenses GROUP BY server ORDER BY COUNT(*) DESC, server ASC",
+    "SELECT * FROM licenses WHERE expires IS NULL OR revoked IS NOT NULL",
+    "SELECT * FROM licenses WHERE id IN (1, 2, -3) AND NOT status NOT IN ('a', NULL, TRUE)",
+    "SELECT * FROM devices WHERE name LIKE 'pc%' OR name NOT LIKE '_x'",
+    "SELECT * FROM t WHERE a = 1 AND (b = 2 OR c <> 3) AND NOT (d < 4 AND e <= 5)",
+    "SELECT * FROM t WHERE (a > 1 OR b >= 2) AND c != FALSE",
+    "SHOW DEVICE pc1",
+    "SHOW HOST rdsh1",
+    "REPORT USAGE",
+    "REPORT DUPLICATES",
+    "REPORT USERS",
+    "REPORT EXPIRING",
+    "REPORT EXPIRING WITHIN 30 DAYS",
+    "EXPORT LICENSES TO 'l.csv'",
+    "EXPORT KEYPACKS TO 'k.csv'",
+    "IMPORT LICENSES FROM 'l.csv' INTO SERVER ls1",
+    "IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'",
+];
+
+#[test]
+fn every_form_parses_and_round_trips() {
+    for text in ALL_FORMS {
+        rt(text);
+    }
+}
+
+fn time(s: &str) -> Time {
+    Time::parse(s).expect("valid time")
+}
+
+fn col(c: &str, op: CompareOp, value: Literal) -> Expr {
+    Expr::Compare {
+        column: c.into(),
+        op,
+        value,
+    }
+}
+
+#[test]
+fn deployment_statements_build_the_expected_ast() {
+    assert_eq!(
+        rt("create server 'LS 1' product ws2019 scope 'It''s'"),
+        Statement::CreateServer {
+            name: "LS 1".into(),
+            product: Some(Product::Ws2019),
+            scope: Some("It's".into())
+        }
+    );
+    assert_eq!(
+        rt("SET SERVER Ls1 SECURITY GROUP (h1, 'h 2')"),
+        Statement::SetServerSecurityGroup {
+            name: "Ls1".into(),
+            hosts: Some(vec!["h1".into(), "h 2".into()])
+        }
+    );
+    assert_eq!(
+        rt("SET SERVER ls1 security group off;"),
+        Statement::SetServerSecurityGroup {
+            name: "ls1".into(),
+            hosts: None
+        }
+    );
+    assert_eq!(
+        rt("INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 EXPIRES '2027-01-01' TYPE OPEN"),
+        Statement::InstallKeypack {
+            server: "ls1".into(),
+            product: Product::Ws2022,
+            cal: CalType::User,
+            count: 5,
+            kind: Some(KeypackType::Open),
+            expires: Some(time("2027-01-01 00:00:00")),
+        }
+    );
+    assert_eq!(
+        rt("CREATE HOST rdsh1 FARM f1 LICENSE SERVERS () MODE USER"),
+        Statement::CreateHost {
+            name: "rdsh1".into(),
+            product: None,
+            mode: Some(Mode::User),
+            scope: None,
+            license_servers: Some(vec![]),
+            farm: Some("f1".into()),
+        }
+    );
+    let hwid = Hwid::parse("00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff");
+    assert_eq!(
+        rt("CREATE DEVICE pc1 HWID '00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff'"),
+        Statement::CreateDevice {
+            name: "pc1".into(),
+            hwid
+        }
+    );
+    assert_eq!(
+        rt("clone device pc1 as PC2 with store"),
+        Statement::CloneDevice {
+            name: "pc1".into(),
+            new_name: "PC2".into(),
+            with_store: true
+        }
+    );
+    assert_eq!(
+        rt("CLEAR DEVICE 'store' STORE"),
+        Statement::ClearDeviceStore {
+            name: "store".into()
+        }
+    );
+}
+
+#[test]
+fn protocol_time_and_administration_build_the_expected_ast() {
+    assert_eq!(
+        rt("CONNECT pc1 AS 'DOMAIN\\bob' TO FARM f1 LOGON FAILED"),
+        Statement::Connect {
+            device: "pc1".into(),
+            user: "DOMAIN\\bob".into(),
+            target: Target::Farm("f1".into()),
+            logon_failed: true
+        }
+    );
+    assert_eq!(
+        rt("CONNECT pc1 AS user TO 'farm'"),
+        Statement::Connect {
+            device: "pc1".into(),
+            user: "user".into(),
+            target: Target::Host("farm".into()),
+            logon_failed: false
+        }
+    );
+    assert_eq!(
+        rt("ADVANCE 1 hour"),
+        Statement::Advance {
+            amount: 1,
+            unit: TimeUnit::Hours
+        }
+    );
+    assert_eq!(
+        rt("SET CLOCK '2026-03-01 12:34:56'"),
+        Statement::SetClock {
+            at: time("2026-03-01 12:34:56")
+        }
+    );
+    assert_eq!(
+        rt("LOGOFF SESSION 18446744073709551615"),
+        Statement::LogoffSession { id: u64::MAX }
+    );
+    assert_eq!(rt("begin transaction"), Statement::Begin);
+    assert_eq!(
+        rt("REPORT EXPIRING WITHIN 30 DAYS"),
+        Statement::ReportExpiring {
+            within_days: Some(30)
+        }
+    );
+    assert_eq!(
+        rt("IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'"),
+        Statement::Import {
+            what: Exportable::Keypacks,
+            file: "k.csv".into(),
+            server: "ls 2".into()
+        }
+    );
+}
+
+#[test]
+fn select_builds_the_expected_ast() {
+    let s = rt(
+        "Select Server, COUNT(*) From Licenses Where Kind = 'permanent' \
+                Group By Server Order By count(*) Desc, server Limit 3;",
+    );
+    let expected = Select {
+        projection: Projection::Items(vec![
+            SelectItem::Column("server".into()),
+            SelectItem::CountStar,
+        ]),
+        table: "licenses".into(),
+        filter: Some(col(
+            "kind",
+            CompareOp::Eq,
+            Literal::Text("permanent".into()),
+        )),
+        group_by: vec!["server".into()],
+        order_by: vec![
+            OrderItem {
+                column: "count(*)".into(),
+                descending: true,
+            },
+            OrderItem {
+                column: "server".into(),
+                descending: false,
+            },
+        ],
+        limit: Some(3),
+    };
+    assert_eq!(s, Statement::Select(expected));
+}
+
+#[test]
+fn conditions_follow_not_and_or_precedence() {
+    let Statement::RevokeLicenses { filter } =
+        rt("REVOKE LICENSES WHERE a = 1 OR NOT b <> -2 AND c IS NOT NULL")
+    else {
+        panic!("not a revoke");
+    };
+    let a = col("a", CompareOp::Eq, Literal::Int(1));
+    let b = col("b", CompareOp::Ne, Literal::Int(-2));
+    let c = Expr::IsNull {
+        column: "c".into(),
+        negated: true,
+    };
+    let expected = Expr::Or(
+        Box::new(a),
+        Box::new(Expr::And(Box::new(Expr::Not(Box::new(b))), Box::new(c))),
+    );
+    assert_eq!(filter, expected);
+    let Statement::Select(sel) =
+        rt("SELECT * FROM t WHERE (a = 1 OR b = 2) AND x NOT IN (TRUE, NULL, 'x')")
+    else {
+        panic!("not a select");
+    };
+    let Some(Expr::And(l, r)) = sel.filter else {
+        panic!("not an AND")
+    };
+    assert!(matches!(*l, Expr::Or(..)));
+    assert_eq!(
+        *r,
+        Expr::In {
+            column: "x".into(),
+            values: vec![
+                Literal::Bool(true),
+                Literal::Null,
+                Literal::Text("x".into())
+            ],
+            negated: true
+        }
+    );
+    let printed = Statement::RevokeLicenses {
+        filter: Expr::And(
+            Box::new(col("a", CompareOp::Eq, Literal::Int(1))),
+            Box::new(Expr::Or(
+                Box::new(col("b", CompareOp::Lt, Literal::Int(2))),
+                Box::new(col("c", CompareOp::Ge, Literal::Int(3))),
+            )),
+        ),
+    }
+    .to_string();
+    assert_eq!(printed, "REVOKE LICENSES WHERE a = 1 AND (b < 2 OR c >= 3)");
+}
+
+#[test]
+fn printing_is_canonical() {
+    let cases = [
+        (
+            "create server 'LS 1' product ws2019",
+            "CREATE SERVER 'LS 1' PRODUCT WS2019",
+        ),
+        (
+            "create device Store hwid '00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff';",
+            "CREATE DEVICE 'Store' HWID '00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF'",
+        ),
+        ("set clock '2026-03-01'", "SET CLOCK '2026-03-01 00:00:00'"),
+        (
+            "connect pc1 as 'o''brien' to farm f",
+            "CONNECT pc1 AS 'o''brien' TO FARM f",
+        ),
+        ("advance 1 day", "ADVANCE 1 DAYS"),
+        (
+            "select a from t where not (a = 1 or b = 2) order by a asc",
+            "SELECT a FROM t WHERE NOT (a = 1 OR b = 2) ORDER BY a",
+        ),
+    ];
+    for (text, canonical) in cases {
+        assert_eq!(rt(text).to_string(), canonical);
+    }
+}
+
+/// Asserts that `text` fails with `message` at byte `offset`, `line`, `column`.
+fn err(text: &str, message: &str, offset: usize, line: usize, column: usize) {
+    match parse_statement(text) {
+        Err(Error::Parse {
+            message: m,
+            offset: o,
+            line: l,
+            column: c,
+        }) => {
+            assert_eq!(
+                (m.as_str(), o, l, c),
+                (message, offset, line, column),
+                "for {text:?}"
+            )
+        }
+        other => panic!("{text:?} gave {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_statements_give_precise_errors() {
+    err(
+        "SELEKT * FROM x",
+        "expected a statement, found 'SELEKT'",
+        0,
+        1,
+        1,
+    );
+    err(
+        "SELECT a, b WHERE x = 1",
+        "expected FROM after the column list, found 'WHERE'",
+        12,
+        1,
+        13,
+    );
+    err(
+        "CREATE SERVER s PRODUCT WS2001",
+        "unknown product 'WS2001'",
+        24,
+        1,
+        25,
+    );
+    err(
+        "CREATE DEVICE d HWID 'abc'",
+        "expected 40 hexadecimal digits for HWID, found 'abc'",
+        21,
+        1,
+        22,
+    );
+    err(
+        "SET CLOCK '2026-01-01",
+        "unterminated quoted text",
+        10,
+        1,
+        11,
+    );
+    err(
+        "CHECK foo",
+        "unexpected text after the statement: 'foo'",
+        6,
+        1,
+        7,
+    );
+    err(
+        "CHECK; foo",
+        "unexpected text after the statement: 'foo'",
+        7,
+        1,
+        8,
+    );
+    err("", "empty statement", 0, 1, 1);
+    err("  -- nothing\n", "empty statement", 0, 1, 1);
+    err(
+        "UNINSTALL KEYPACK 99999999999999999999",
+        "number too large: '99999999999999999999'",
+        18,
+        1,
+        19,
+    );
+    err(
+        "INSTALL KEYPACK ON s PRODUCT WS2022 CAL USER COUNT 0",
+        "expected a count of at least 1 after COUNT, found '0'",
+        51,
+        1,
+        52,
+    );
+    err(
+        "INSTALL KEYPACK ON s PRODUCT WS2022 CAL USER COUNT 5 TYPE TEMPORARY",
+        "cannot install TYPE TEMPORARY: only the license server makes temporary key packs",
+        58,
+        1,
+        59,
+    );
+    err(
+        "CREATE HOST h MODE USER MODE DEVICE",
+        "duplicate MODE clause",
+        24,
+        1,
+        25,
+    );
+    err(
+        "CREATE SERVER s PRODCT WS2019",
+        "expected PRODUCT, SCOPE or the end of the statement, found 'PRODCT'",
+        16,
+        1,
+        17,
+    );
+    err(
+        "CREATE DEVICE ''",
+        "expected a device name, found an empty name",
+        14,
+        1,
+        15,
+    );
+    err(
+        "SELECT * FROM t\n  WHERE é = 'x' AND b ~ 2",
+        "expected =, !=, <, <=, >, >=, IS, IN or LIKE after 'b', found '~'",
+        39,
+        2,
+        23,
+    );
+    err(
+        "SELECT * FROM t WHERE a = 1 AND",
+        "expected a condition, found the end of the statement",
+        31,
+        1,
+        32,
+    );
+    err(
+        "SET SERVER s SECURITY GROUP (a b)",
+        "expected ',' or ')' in the list of hosts, found 'b'",
+        31,
+        1,
+        32,
+    );
+    err(
+        "SET CLOCK '2026-13-01'",
+        "expected a time 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', found '2026-13-01'",
+        10,
+        1,
+        11,
+    );
+    err(
+        "ADVANCE 3 WEEKS",
+        "expected DAYS, HOURS, MINUTES or SECONDS after the number, found 'WEEKS'",
+        10,
+        1,
+        11,
+    );
+    err(
+        "CONNECT pc AS u TO",
+        "expected a host name or FARM, found the end of the statement",
+        18,
+        1,
+        19,
+    );
+    let long = format!("CREATE DEVICE {}", "a".repeat(256));
+    let Err(Error::Parse {
+        message, offset, ..
+    }) = parse_statement(&long)
+    else {
+        panic!("accepted")
+    };
+    assert!(
+        message.starts_with("name longer than 255 characters"),
+        "{message}"
+    );
+    assert_eq!(offset, 14);
+    assert!(parse_statement(&format!("CREATE DEVICE {}", "é".repeat(255))).is_ok());
+}
+
+#[test]
+fn deep_or_long_conditions_are_errors_not_crashes() {
+    let deep = format!(
+        "SELECT * FROM t WHERE {}a = 1{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let Err(e) = parse_statement(&deep) else {
+        panic!("accepted")
+    };
+    assert!(e.message().contains("nested too deeply"), "{e}");
+    let deep = format!("SELECT * FROM t WHERE {}a = 1", "NOT ".repeat(100_000));
+    let Err(e) = parse_statement(&deep) else {
+        panic!("accepted")
+    };
+    assert!(e.message().contains("nested too deeply"), "{e}");
+    let long = format!("SELECT * FROM t WHERE a = 1{}", " OR a = 1".repeat(100_000));
+    assert!(parse_statement(&long).is_err());
+    let ok = format!(
+        "SELECT * FROM t WHERE {}a = 1{}",
+        "(".repeat(60),
+        ")".repeat(60)
+    );
+    rt(&ok);
+}
+
+#[test]
+fn scripts_split_at_semicolons_outside_quotes_and_comments() {
+    let script = "a; -- x;\n b 'c;'';' ;;  \n\n SET CLOCK 'd";
+    let parts = split_statements(script);
+    let texts: Vec<_> = parts
+        .iter()
+        .map(|p| (p.text, p.offset, p.line, p.terminated))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("a", 0, 1, true),
+            (" -- x;\n b 'c;'';' ", 2, 2, true),
+            ("  \n\n SET CLOCK 'd", 22, 4, false)
+        ]
+    );
+    for p in &parts {
+        assert_eq!(&script[p.offset..p.offset + p.text.len()], p.text);
+    }
+    let Err(e) = parse_statement(parts[2].text) else {
+        panic!("accepted")
+    };
+    assert_eq!(e.message(), "unterminated quoted text");
+    assert!(split_statements(" ;; -- c\n ; ").is_empty());
+    assert_eq!(split_statements("CHECK").len(), 1);
+    assert_eq!(
+        parse_statement(split_statements("SELECT * FROM t;").remove(0).text),
+        Ok(rt("SELECT * FROM t"))
+    );
+}
+
+#[test]
+fn completeness_for_the_interactive_shell() {
+    assert!(is_complete("CHECK;"));
+    assert!(is_complete("CHECK; -- done\n  "));
+    assert!(is_complete("CHECK; REPAIR;"));
+    assert!(!is_complete("CHECK; REPAIR"));
+    assert!(!is_complete("SELECT * FROM t WHERE a = 'x;"));
+    assert!(!is_complete("SELECT * FROM t -- ;"));
+    assert!(!is_complete(""));
+    assert!(!is_complete(";"));
+    assert!(!is_complete("  -- c\n"));
+}
