@@ -11,22 +11,13 @@ use std::path::Path;
 pub const COMMANDS: [(&str, &str); 15] = [
     (".bail on|off", "stop a script at its first error"),
     (".dump", "every table, every row, in key order"),
-    (
-        ".exit [CODE]",
-        "leave with status CODE (default: 1 if anything failed, else 0)",
-    ),
+    (".exit [CODE]", "leave with status CODE (default: 1 if anything failed, else 0)"),
     (".headers on|off", "header row in csv mode (also .header)"),
     (".help", "this list"),
     (".mode MODE", "output mode: table, csv, json or line"),
     (".once FILE", "send the next command's output to FILE"),
-    (
-        ".open FILE",
-        "close this database and open FILE (:memory: for a new in-memory one)",
-    ),
-    (
-        ".output [FILE]",
-        "send output to FILE, or back to standard output",
-    ),
+    (".open FILE", "close this database and open FILE (:memory: for a new in-memory one)"),
+    (".output [FILE]", "send output to FILE, or back to standard output"),
     (".quit", "leave"),
     (".read FILE", "run the statements and dot-commands of FILE"),
     (".schema [TABLE]", "the columns of one table or of all"),
@@ -37,10 +28,7 @@ pub const COMMANDS: [(&str, &str); 15] = [
 
 /// The command names alone, for completion.
 pub fn command_names() -> Vec<&'static str> {
-    COMMANDS
-        .iter()
-        .filter_map(|(usage, _)| usage.split_whitespace().next())
-        .collect()
+    COMMANDS.iter().filter_map(|(usage, _)| usage.split_whitespace().next()).collect()
 }
 
 /// Splits a dot-command line into words; `'...'` or `"..."` quote a word
@@ -85,9 +73,7 @@ fn on_off(command: &str, arg: Option<&str>) -> Result<bool, Failure> {
     match arg.map(str::to_ascii_lowercase).as_deref() {
         Some("on" | "yes" | "true" | "1") => Ok(true),
         Some("off" | "no" | "false" | "0") => Ok(false),
-        Some(other) => Err(shell_error(format!(
-            "{command}: expected on or off, not '{other}'"
-        ))),
+        Some(other) => Err(shell_error(format!("{command}: expected on or off, not '{other}'"))),
         None => Err(shell_error(format!("{command}: expected on or off"))),
     }
 }
@@ -98,10 +84,7 @@ fn arity(command: &str, args: &[String], min: usize, max: usize) -> Result<(), F
         return Err(shell_error(format!("{command}: missing argument")));
     }
     if args.len() > max {
-        return Err(shell_error(format!(
-            "{command}: unexpected argument '{}'",
-            args[max]
-        )));
+        return Err(shell_error(format!("{command}: unexpected argument '{}'", args[max])));
     }
     Ok(())
 }
@@ -122,9 +105,7 @@ impl Session {
             ".mode" | ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" => (1, 1),
             ".open" => (1, 1),
             _ => {
-                return Err(shell_error(format!(
-                    "unknown command '{command}' (see .help)"
-                )));
+                return Err(shell_error(format!("unknown command '{command}' (see .help)")));
             }
         };
         arity(&command, &args, min, max)?;
@@ -138,10 +119,7 @@ impl Session {
             ".bail" => self.config.bail = on_off(&command, arg)?,
             ".read" => return self.read_file(arg.unwrap_or_default()),
             ".output" => self.out.redirect(arg).map_err(|e| file_error(arg, e))?,
-            ".once" => self
-                .out
-                .once(arg.unwrap_or_default())
-                .map_err(|e| file_error(arg, e))?,
+            ".once" => self.out.once(arg.unwrap_or_default()).map_err(|e| file_error(arg, e))?,
             ".open" => self.open(arg.unwrap_or_default())?,
             ".dump" => self.dump()?,
             ".show" => self.show()?,
@@ -156,10 +134,7 @@ impl Session {
         for (usage, text) in &COMMANDS {
             writeln!(w, "{usage:<18} {text}")?;
         }
-        writeln!(
-            w,
-            "Statements end with ';' and may span lines; see language.md."
-        )?;
+        writeln!(w, "Statements end with ';' and may span lines; see language.md.")?;
         Ok(())
     }
 
@@ -182,12 +157,8 @@ impl Session {
     }
 
     fn mode(&mut self, name: &str) -> Result<(), Failure> {
-        self.config.mode = Mode::parse(name).ok_or_else(|| {
-            shell_error(format!(
-                "unknown mode '{name}' (expected {})",
-                Mode::NAMES.join(", ")
-            ))
-        })?;
+        self.config.mode = Mode::parse(name)
+            .ok_or_else(|| shell_error(format!("unknown mode '{name}' (expected {})", Mode::NAMES.join(", "))))?;
         Ok(())
     }
 
@@ -195,12 +166,7 @@ impl Session {
         let db = if file == ":memory:" {
             Database::open_in_memory()
         } else {
-            Database::open(
-                Path::new(file),
-                &OpenOptions {
-                    read_only: self.config.read_only,
-                },
-            )
+            Database::open(Path::new(file), &OpenOptions { read_only: self.config.read_only })
         };
         self.db = db.map_err(|e| shell_error(format!("cannot open '{file}': {e}")))?;
         Ok(())

@@ -65,9 +65,7 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut raw = raw.into_iter();
     let mut options_done = false;
     while let Some(arg) = raw.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
+        let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
         if options_done || !arg.starts_with('-') || arg == "-" {
             if args.database.is_none() && args.statements.is_empty() {
                 args.database = Some(arg);
@@ -91,10 +89,7 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
             "help" | "h" => return Ok(Command::Help),
             "cmd" => {
                 let text = raw.next().ok_or("option '-cmd' needs an argument")?;
-                args.cmds.push(
-                    text.into_string()
-                        .map_err(|_| "-cmd text is not valid UTF-8")?,
-                );
+                args.cmds.push(text.into_string().map_err(|_| "-cmd text is not valid UTF-8")?);
             }
             _ => return Err(format!("unknown option '{arg}'")),
         }
@@ -108,13 +103,8 @@ fn open_database(args: &Args) -> Result<Database, String> {
         None | Some(":memory:") => {
             Database::open_in_memory().map_err(|e| format!("cannot open a memory database: {e}"))
         }
-        Some(file) => Database::open(
-            Path::new(file),
-            &OpenOptions {
-                read_only: args.read_only,
-            },
-        )
-        .map_err(|e| format!("cannot open '{file}': {e}")),
+        Some(file) => Database::open(Path::new(file), &OpenOptions { read_only: args.read_only })
+            .map_err(|e| format!("cannot open '{file}': {e}")),
     }
 }
 
@@ -129,9 +119,7 @@ fn run(args: Args) -> i32 {
     };
     let terminal = args.statements.is_empty() && std::io::stdin().is_terminal();
     let config = Config {
-        mode: args
-            .mode
-            .unwrap_or(if terminal { Mode::Table } else { Mode::Csv }),
+        mode: args.mode.unwrap_or(if terminal { Mode::Table } else { Mode::Csv }),
         headers: args.headers.unwrap_or(terminal),
         bail: args.bail,
         timer: false,
@@ -199,14 +187,7 @@ mod tests {
 
     #[test]
     fn options_take_one_or_two_dashes_and_come_anywhere() {
-        let Ok(Command::Run(args)) = parse(&[
-            "--json",
-            "db.redb",
-            "-cmd",
-            ".timer on",
-            "SELECT 1;",
-            "-bail",
-        ]) else {
+        let Ok(Command::Run(args)) = parse(&["--json", "db.redb", "-cmd", ".timer on", "SELECT 1;", "-bail"]) else {
             panic!("expected a run");
         };
         assert_eq!(args.mode, Some(Mode::Json));

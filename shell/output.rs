@@ -56,41 +56,29 @@ fn cell(v: &Value) -> String {
     if !text.contains(['\n', '\r', '\t']) {
         return text;
     }
-    text.replace('\n', "\\n")
-        .replace('\r', "\\r")
-        .replace('\t', "\\t")
+    text.replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
 }
 
 fn render_table(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
     if rs.rows.is_empty() {
         return Ok(());
     }
-    let cells: Vec<Vec<String>> = rs
-        .rows
-        .iter()
-        .map(|r| r.iter().map(cell).collect())
-        .collect();
+    let cells: Vec<Vec<String>> = rs.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
     let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
     for row in &cells {
         for (width, text) in widths.iter_mut().zip(row) {
             *width = (*width).max(text.chars().count());
         }
     }
-    let rule: String = widths
-        .iter()
-        .map(|&n| format!("+{}", "-".repeat(n + 2)))
-        .collect();
+    let rule: String = widths.iter().map(|&n| format!("+{}", "-".repeat(n + 2))).collect();
     let rule = format!("{rule}+\n");
     w.write_all(rule.as_bytes())?;
     let names: Vec<(&str, bool)> = rs.columns.iter().map(|c| (c.as_str(), false)).collect();
     write_table_row(w, &names, &widths)?;
     w.write_all(rule.as_bytes())?;
     for (row, values) in cells.iter().zip(&rs.rows) {
-        let row: Vec<(&str, bool)> = row
-            .iter()
-            .zip(values)
-            .map(|(text, v)| (text.as_str(), matches!(v, Value::Int(_))))
-            .collect();
+        let row: Vec<(&str, bool)> =
+            row.iter().zip(values).map(|(text, v)| (text.as_str(), matches!(v, Value::Int(_)))).collect();
         write_table_row(w, &row, &widths)?;
     }
     w.write_all(rule.as_bytes())
@@ -114,11 +102,7 @@ fn write_table_row(w: &mut dyn Write, row: &[(&str, bool)], widths: &[usize]) ->
 /// RFC 4180 quoting: a field holding a comma, a quote or a line end is
 /// quoted, with quotes doubled.
 pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
 fn csv_line(w: &mut dyn Write, fields: impl Iterator<Item = String>) -> io::Result<()> {
@@ -172,11 +156,7 @@ fn render_json(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
     }
     let keys: Vec<String> = rs.columns.iter().map(|c| json_string(c)).collect();
     for (i, row) in rs.rows.iter().enumerate() {
-        let fields: Vec<String> = keys
-            .iter()
-            .zip(row)
-            .map(|(k, v)| format!("{k}:{}", json_value(v)))
-            .collect();
+        let fields: Vec<String> = keys.iter().zip(row).map(|(k, v)| format!("{k}:{}", json_value(v))).collect();
         let open = if i == 0 { "[" } else { "" };
         let close = if i + 1 == rs.rows.len() { "]" } else { "," };
         writeln!(w, "{open}{{{}}}{close}", fields.join(","))?;
@@ -186,12 +166,7 @@ fn render_json(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
 
 /// `column = value`, names right-aligned, a blank line between rows.
 fn render_line(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
-    let width = rs
-        .columns
-        .iter()
-        .map(|c| c.chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = rs.columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
     for (i, row) in rs.rows.iter().enumerate() {
         if i > 0 {
             writeln!(w)?;
@@ -215,12 +190,7 @@ pub struct Output {
 
 impl Output {
     pub fn stdout() -> Output {
-        Output {
-            main: Box::new(BufWriter::new(io::stdout())),
-            main_file: None,
-            once: None,
-            once_fresh: false,
-        }
+        Output { main: Box::new(BufWriter::new(io::stdout())), main_file: None, once: None, once_fresh: false }
     }
 
     /// The writer for the current command.
@@ -281,18 +251,8 @@ mod tests {
 
     fn sample() -> ResultSet {
         let mut rs = ResultSet::new(&["name", "n", "ok", "note"]);
-        rs.push(vec![
-            Value::text("ls1"),
-            Value::Int(7),
-            Value::Bool(true),
-            Value::Null,
-        ]);
-        rs.push(vec![
-            Value::text("a,\"b\""),
-            Value::Int(-12),
-            Value::Bool(false),
-            Value::text("x\ny"),
-        ]);
+        rs.push(vec![Value::text("ls1"), Value::Int(7), Value::Bool(true), Value::Null]);
+        rs.push(vec![Value::text("a,\"b\""), Value::Int(-12), Value::Bool(false), Value::text("x\ny")]);
         rs
     }
 

@@ -137,17 +137,11 @@ impl ShellHelper {
     /// The start of the word before `pos` and the candidates for it.
     pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
         let before = &line[..pos];
-        let start = before
-            .char_indices()
-            .rev()
-            .take_while(|&(_, c)| is_word_char(c))
-            .last();
+        let start = before.char_indices().rev().take_while(|&(_, c)| is_word_char(c)).last();
         let start = start.map_or(pos, |(i, _)| i);
         let word = &line[start..pos];
         if start == 0 && word.starts_with('.') {
-            let found = dot::command_names()
-                .into_iter()
-                .filter(|c| c.starts_with(word));
+            let found = dot::command_names().into_iter().filter(|c| c.starts_with(word));
             return (start, found.map(str::to_string).collect());
         }
         if word.is_empty() {
@@ -158,18 +152,8 @@ impl ShellHelper {
         let keywords = KEYWORDS
             .iter()
             .filter(|k| k.to_lowercase().starts_with(&lower))
-            .map(|k| {
-                if typed_lower {
-                    k.to_lowercase()
-                } else {
-                    k.to_string()
-                }
-            });
-        let names = self
-            .names
-            .iter()
-            .filter(|n| n.to_lowercase().starts_with(&lower))
-            .cloned();
+            .map(|k| if typed_lower { k.to_lowercase() } else { k.to_string() });
+        let names = self.names.iter().filter(|n| n.to_lowercase().starts_with(&lower)).cloned();
         let mut found: Vec<String> = keywords.chain(names).collect();
         found.sort();
         found.dedup();
@@ -180,20 +164,9 @@ impl ShellHelper {
 impl Completer for ShellHelper {
     type Candidate = Pair;
 
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let (start, words) = self.candidates(line, pos);
-        let pairs = words
-            .into_iter()
-            .map(|w| Pair {
-                display: w.clone(),
-                replacement: w,
-            })
-            .collect();
+        let pairs = words.into_iter().map(|w| Pair { display: w.clone(), replacement: w }).collect();
         Ok((start, pairs))
     }
 }
@@ -206,17 +179,12 @@ impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
 fn history_path() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".caldb_history"))
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".caldb_history"))
 }
 
 /// The banner shown before the first prompt.
 pub fn banner(session: &Session) -> String {
-    let mut text = format!(
-        "caldb {}\nEnter \".help\" for usage hints.\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    let mut text = format!("caldb {}\nEnter \".help\" for usage hints.\n", env!("CARGO_PKG_VERSION"));
     if session.db.path().is_none() {
         text.push_str("Connected to a transient in-memory database.\n");
         text.push_str("Use \".open FILE\" to reopen on a persistent database.\n");
@@ -249,11 +217,7 @@ pub fn run(session: &mut Session) -> i32 {
 fn read_loop(session: &mut Session, editor: &mut Editor<ShellHelper, DefaultHistory>) -> i32 {
     let mut splitter = Splitter::new(1);
     loop {
-        let prompt = if splitter.is_pending() {
-            CONTINUATION
-        } else {
-            PROMPT
-        };
+        let prompt = if splitter.is_pending() { CONTINUATION } else { PROMPT };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {
@@ -295,14 +259,8 @@ mod tests {
     fn completes_keywords_in_the_case_typed() {
         let helper = ShellHelper::new(vec!["servers".into(), "ls1".into()]);
         assert_eq!(helper.candidates("sel", 3), (0, vec!["select".to_string()]));
-        assert_eq!(
-            helper.candidates("SELECT * FROM SERV", 18).1,
-            vec!["SERVER", "SERVERS", "servers"]
-        );
-        assert_eq!(
-            helper.candidates("SHOW HOST ls", 12),
-            (10, vec!["ls1".to_string()])
-        );
+        assert_eq!(helper.candidates("SELECT * FROM SERV", 18).1, vec!["SERVER", "SERVERS", "servers"]);
+        assert_eq!(helper.candidates("SHOW HOST ls", 12), (10, vec!["ls1".to_string()]));
     }
 
     #[test]

@@ -55,13 +55,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(db: Database, config: Config) -> Session {
-        Session {
-            db,
-            config,
-            out: Output::stdout(),
-            failed: false,
-            read_depth: 0,
-        }
+        Session { db, config, out: Output::stdout(), failed: false, read_depth: 0 }
     }
 
     /// The exit status so far: 0, or 1 once anything has failed.
@@ -95,11 +89,7 @@ impl Session {
             Err(failure) => {
                 self.report(&failure, item, origin);
                 self.failed = true;
-                if self.config.bail {
-                    Flow::Bail
-                } else {
-                    Flow::Continue
-                }
+                if self.config.bail { Flow::Bail } else { Flow::Continue }
             }
         };
         match ended {
@@ -118,17 +108,11 @@ impl Session {
         let result = self.db.execute(text);
         let elapsed = started.elapsed();
         let printed = match &result {
-            Ok(Some(rs)) => {
-                output::render(self.out.writer(), rs, self.config.mode, self.config.headers)
-            }
+            Ok(Some(rs)) => output::render(self.out.writer(), rs, self.config.mode, self.config.headers),
             _ => Ok(()),
         };
         if self.config.timer {
-            writeln!(
-                self.out.writer(),
-                "Run Time: real {:.3} s",
-                elapsed.as_secs_f64()
-            )?;
+            writeln!(self.out.writer(), "Run Time: real {:.3} s", elapsed.as_secs_f64())?;
         }
         result?;
         printed?;
@@ -138,20 +122,12 @@ impl Session {
     /// `.read FILE`: the file's text, run with script semantics.
     pub fn read_file(&mut self, name: &str) -> Result<Flow, Failure> {
         if self.read_depth >= READ_DEPTH_MAX {
-            return Err(Failure::Shell(format!(
-                ".read nested more than {READ_DEPTH_MAX} deep"
-            )));
+            return Err(Failure::Shell(format!(".read nested more than {READ_DEPTH_MAX} deep")));
         }
-        let bytes = std::fs::read(name)
-            .map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
+        let bytes = std::fs::read(name).map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
         let text = String::from_utf8_lossy(&bytes);
         self.read_depth += 1;
-        let flow = self.run_text(
-            &text,
-            &Origin::Script {
-                file: Some(name.to_string()),
-            },
-        );
+        let flow = self.run_text(&text, &Origin::Script { file: Some(name.to_string()) });
         self.read_depth -= 1;
         Ok(flow)
     }
@@ -161,12 +137,7 @@ impl Session {
         let mut names = Vec::new();
         for table in Database::table_names() {
             names.push(table.to_string());
-            names.extend(
-                Database::table_columns(table)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| c.to_string()),
-            );
+            names.extend(Database::table_columns(table).unwrap_or_default().iter().map(|c| c.to_string()));
         }
         names.extend(self.db.completion_names());
         names.sort();
@@ -250,21 +221,14 @@ fn report_text(failure: &Failure, item: &Item, origin: &Origin) -> String {
 /// the statement `text`, when known.
 pub fn error_spot(error: &Error, text: &str) -> Option<(usize, usize)> {
     let offset = match error {
-        Error::Parse {
-            offset,
-            line,
-            column,
-            ..
-        } => {
+        Error::Parse { offset, line, column, .. } => {
             if *offset <= text.len() && text.is_char_boundary(*offset) {
                 *offset
             } else {
                 return Some((*line, byte_column(text, *line, *column)));
             }
         }
-        Error::Plan {
-            near: Some(near), ..
-        } if !near.is_empty() => find_near(text, near)?,
+        Error::Plan { near: Some(near), .. } if !near.is_empty() => find_near(text, near)?,
         _ => return None,
     };
     let before = &text[..offset];
@@ -275,17 +239,13 @@ pub fn error_spot(error: &Error, text: &str) -> Option<(usize, usize)> {
 
 /// The first occurrence of `near`, exact or else ignoring ASCII case.
 fn find_near(text: &str, near: &str) -> Option<usize> {
-    text.find(near)
-        .or_else(|| text.to_ascii_lowercase().find(&near.to_ascii_lowercase()))
+    text.find(near).or_else(|| text.to_ascii_lowercase().find(&near.to_ascii_lowercase()))
 }
 
 /// A 1-based character column turned into a byte column of that line.
 fn byte_column(text: &str, line: usize, column: usize) -> usize {
     let line_text = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
-    line_text
-        .char_indices()
-        .nth(column.saturating_sub(1))
-        .map_or(line_text.len(), |(i, _)| i)
+    line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i)
 }
 
 /// The statement's line `line` and a caret under byte column `column`
@@ -295,14 +255,8 @@ fn caret(text: &str, line: usize, column: usize) -> String {
         return String::new();
     };
     let column = column.min(line_text.len());
-    let column = (0..=column)
-        .rev()
-        .find(|&i| line_text.is_char_boundary(i))
-        .unwrap_or(0);
-    let pad: String = line_text[..column]
-        .chars()
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
+    let column = (0..=column).rev().find(|&i| line_text.is_char_boundary(i)).unwrap_or(0);
+    let pad: String = line_text[..column].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
     format!("  {line_text}\n  {pad}^\n")
 }
 
@@ -311,61 +265,36 @@ mod tests {
     use super::*;
 
     fn parse_error(offset: usize) -> Failure {
-        Failure::Db(Error::Parse {
-            message: "expected a name".into(),
-            offset,
-            line: 1,
-            column: 1,
-        })
+        Failure::Db(Error::Parse { message: "expected a name".into(), offset, line: 1, column: 1 })
     }
 
     #[test]
     fn script_parse_error_names_the_line_of_the_bad_spot() {
-        let item = Item::Statement {
-            text: "CREATE\nSERVER ;".into(),
-            line: 3,
-        };
+        let item = Item::Statement { text: "CREATE\nSERVER ;".into(), line: 3 };
         let text = report_text(&parse_error(14), &item, &Origin::Script { file: None });
         assert_eq!(text, "error: line 4: expected a name\n");
     }
 
     #[test]
     fn interactive_parse_error_points_at_the_offending_line() {
-        let item = Item::Statement {
-            text: "CREATE\nSERVER ;".into(),
-            line: 1,
-        };
+        let item = Item::Statement { text: "CREATE\nSERVER ;".into(), line: 1 };
         let text = report_text(&parse_error(14), &item, &Origin::Interactive);
         assert_eq!(text, "error: expected a name\n  SERVER ;\n         ^\n");
     }
 
     #[test]
     fn plan_error_caret_goes_under_the_near_text() {
-        let item = Item::Statement {
-            text: "SELECT nme FROM servers".into(),
-            line: 1,
-        };
+        let item = Item::Statement { text: "SELECT nme FROM servers".into(), line: 1 };
         let failure = Failure::Db(Error::plan_near("no column 'nme'", "nme"));
         let text = report_text(&failure, &item, &Origin::Interactive);
-        assert_eq!(
-            text,
-            "error: no column 'nme'\n  SELECT nme FROM servers\n         ^\n"
-        );
+        assert_eq!(text, "error: no column 'nme'\n  SELECT nme FROM servers\n         ^\n");
     }
 
     #[test]
     fn read_file_errors_name_the_file() {
-        let item = Item::Dot {
-            text: ".mode x".into(),
-            line: 2,
-        };
+        let item = Item::Dot { text: ".mode x".into(), line: 2 };
         let failure = Failure::Shell("unknown mode 'x'".into());
-        let origin = Origin::Script {
-            file: Some("a.sql".into()),
-        };
-        assert_eq!(
-            report_text(&failure, &item, &origin),
-            "error: a.sql: line 2: unknown mode 'x'\n"
-        );
+        let origin = Origin::Script { file: Some("a.sql".into()) };
+        assert_eq!(report_text(&failure, &item, &origin), "error: a.sql: line 2: unknown mode 'x'\n");
     }
 }

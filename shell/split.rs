@@ -36,12 +36,7 @@ struct Scan {
 
 fn scan(text: &str) -> Scan {
     let bytes = text.as_bytes();
-    let mut scan = Scan {
-        statements: Vec::new(),
-        rest: 0,
-        open_start: None,
-        in_quote: false,
-    };
+    let mut scan = Scan { statements: Vec::new(), rest: 0, open_start: None, in_quote: false };
     let mut in_comment = false;
     let mut i = 0;
     while i < bytes.len() {
@@ -74,12 +69,7 @@ fn is_dot_command(line: &str) -> bool {
 impl Splitter {
     /// A splitter whose first line is numbered `first_line`.
     pub fn new(first_line: usize) -> Splitter {
-        Splitter {
-            buffer: String::new(),
-            buffer_line: first_line,
-            next_line: first_line,
-            pending: false,
-        }
+        Splitter { buffer: String::new(), buffer_line: first_line, next_line: first_line, pending: false }
     }
 
     /// Whether an unfinished statement is waiting for more lines.
@@ -94,10 +84,7 @@ impl Splitter {
         if !self.pending && is_dot_command(line) {
             self.buffer.clear();
             self.buffer_line = self.next_line;
-            return vec![Item::Dot {
-                text: line.trim().to_string(),
-                line: number,
-            }];
+            return vec![Item::Dot { text: line.trim().to_string(), line: number }];
         }
         if self.buffer.is_empty() {
             self.buffer_line = number;
@@ -145,11 +132,7 @@ impl Splitter {
     }
 
     fn line_at(&self, offset: usize) -> usize {
-        self.buffer_line
-            + self.buffer.as_bytes()[..offset]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
+        self.buffer_line + self.buffer.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count()
     }
 }
 
@@ -169,43 +152,25 @@ mod tests {
     use super::*;
 
     fn stmt(text: &str, line: usize) -> Item {
-        Item::Statement {
-            text: text.into(),
-            line,
-        }
+        Item::Statement { text: text.into(), line }
     }
 
     #[test]
     fn statements_are_cut_at_semicolons_outside_quotes_and_comments() {
         let items = split_script("A 'x;y';\n-- c;\nB -- z;\n;C\n");
-        assert_eq!(
-            items,
-            vec![stmt("A 'x;y'", 1), stmt("B -- z;", 3), stmt("C", 4)]
-        );
+        assert_eq!(items, vec![stmt("A 'x;y'", 1), stmt("B -- z;", 3), stmt("C", 4)]);
     }
 
     #[test]
     fn dot_command_only_when_no_statement_is_pending() {
         let items = split_script("SELECT\n.tables\n;\n.tables\n");
-        assert_eq!(
-            items,
-            vec![
-                stmt("SELECT\n.tables", 1),
-                Item::Dot {
-                    text: ".tables".into(),
-                    line: 4
-                }
-            ]
-        );
+        assert_eq!(items, vec![stmt("SELECT\n.tables", 1), Item::Dot { text: ".tables".into(), line: 4 }]);
     }
 
     #[test]
     fn statement_line_is_its_first_significant_line() {
         let items = split_script("\n-- intro\n\n  CREATE SERVER ls1;  SELECT 1\n;");
-        assert_eq!(
-            items,
-            vec![stmt("CREATE SERVER ls1", 4), stmt("SELECT 1", 4)]
-        );
+        assert_eq!(items, vec![stmt("CREATE SERVER ls1", 4), stmt("SELECT 1", 4)]);
     }
 
     #[test]
@@ -225,9 +190,6 @@ mod tests {
 
     #[test]
     fn doubled_quote_stays_inside_the_quote() {
-        assert_eq!(
-            split_script("A 'it''s;';B"),
-            vec![stmt("A 'it''s;'", 1), stmt("B", 1)]
-        );
+        assert_eq!(split_script("A 'it''s;';B"), vec![stmt("A 'it''s;'", 1), stmt("B", 1)]);
     }
 }

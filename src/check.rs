@@ -116,7 +116,11 @@ fn check_revocations(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap
     for ((server, product), n) in revoked {
         let limit = (installed.get(&(server.clone(), product)).copied().unwrap_or(0) / 5).max(1);
         if n > limit {
-            p.add("5", format!("server '{server}' {product}"), format!("{n} licenses revoked, above the limit of {limit}"));
+            p.add(
+                "5",
+                format!("server '{server}' {product}"),
+                format!("{n} licenses revoked, above the limit of {limit}"),
+            );
         }
     }
 }
@@ -196,7 +200,10 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
     for mut k in packs.into_values() {
         let want = expected.get(&k.id).copied().unwrap_or(0);
         if k.issued != want {
-            fixes.push(vec![Value::text(format!("keypack {}", k.id)), Value::text(format!("issued {} -> {want}", k.issued))]);
+            fixes.push(vec![
+                Value::text(format!("keypack {}", k.id)),
+                Value::text(format!("issued {} -> {want}", k.issued)),
+            ]);
             k.issued = want;
             cx.tx.put_keypack(&k)?;
         }

@@ -30,9 +30,7 @@ impl Time {
     pub fn parse(text: &str) -> Option<Time> {
         let text = text.trim();
         let t = if text.len() == 10 {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()?
-                .and_hms_opt(0, 0, 0)?
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?
         } else if text.len() == 19 {
             chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
                 .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))

@@ -16,10 +16,10 @@ pub use deploy::GRACE_DAYS;
 
 use crate::clock::Rng;
 use crate::error::{Error, Result};
-use crate::model::{EventLevel, EventSource, Time, NAME_MAX_LEN};
-use crate::store::{EventRec, Reader, State, WriteTx, T};
+use crate::model::{EventLevel, EventSource, NAME_MAX_LEN, Time};
+use crate::store::{EventRec, Reader, State, T, WriteTx};
 
-pub use connect::{connect, ConnectRequest, Destination, Outcome};
+pub use connect::{ConnectRequest, Destination, Outcome, connect};
 
 /// Everything one statement works with: its transaction, its instant and
 /// the database-wide state (random source, id counters).

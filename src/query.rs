@@ -17,4 +17,4 @@ pub mod select;
 pub mod show;
 
 pub use exec::{Database, OpenOptions};
-pub use parse::{is_complete, parse_statement, split_statements, StatementText};
+pub use parse::{StatementText, is_complete, parse_statement, split_statements};

@@ -14,7 +14,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-pub use access::{holds_cal, Records};
+pub use access::{Records, holds_cal};
 pub use records::*;
 
 /// Every table of the file, in `.dump` order. Records live in the first
@@ -128,9 +128,8 @@ impl Store {
 
     /// A new empty database in memory.
     pub fn in_memory() -> Result<Store> {
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(Error::storage)?;
+        let db =
+            redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(Error::storage)?;
         Store::init(db, None, false)
     }
 
@@ -219,8 +218,8 @@ const REDB_MAGIC: &[u8] = b"redb";
 fn check_magic(path: &Path) -> Result<()> {
     use std::io::Read;
     let mut head = [0u8; 4];
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
     let n = f.read(&mut head).map_err(Error::storage)?;
     let len = f.metadata().map_err(Error::storage)?.len();
     if len == 0 {
@@ -251,13 +250,8 @@ pub trait Reader {
 
     /// Visits the entries with keys in `[from, to)` (`to: None` is unbounded)
     /// in key order, until `f` returns false.
-    fn scan(
-        &self,
-        t: T,
-        from: &[u8],
-        to: Option<&[u8]>,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()>;
+    fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>)
+    -> Result<()>;
 
     /// The number of entries of a table.
     fn count(&self, t: T) -> Result<u64>;
@@ -291,8 +285,7 @@ pub trait Reader {
 
     /// The database-wide state: clock, random source, id counters.
     fn state(&self) -> Result<State> {
-        self.record(T::Meta, STATE_KEY)?
-            .ok_or_else(|| Error::Storage("the state record is missing".into()))
+        self.record(T::Meta, STATE_KEY)?.ok_or_else(|| Error::Storage("the state record is missing".into()))
     }
 }
 
@@ -361,8 +354,7 @@ impl WriteTx {
         // SAFETY: the tables borrow the boxed transaction, whose address is
         // stable; `WriteTx` drops (or `commit` takes) the tables before the
         // transaction, and never hands out the transaction itself.
-        let txn_ref: &'static redb::WriteTransaction =
-            unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
+        let txn_ref: &'static redb::WriteTransaction = unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
             tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);

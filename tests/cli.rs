@@ -41,10 +41,7 @@ fn version_prints_name_and_version() {
     for flag in ["-version", "--version"] {
         let out = caldb(&[flag], "");
         assert_eq!(status(&out), 0);
-        assert_eq!(
-            stdout(&out),
-            format!("caldb {}\n", env!("CARGO_PKG_VERSION"))
-        );
+        assert_eq!(stdout(&out), format!("caldb {}\n", env!("CARGO_PKG_VERSION")));
     }
 }
 
@@ -91,21 +88,14 @@ fn exit_with_a_code_sets_the_status_and_stops() {
 fn bad_mode_is_an_error_naming_it_and_status_1() {
     let out = caldb(&[], ".mode bogus\n.mode json\n");
     assert_eq!(status(&out), 1);
-    assert_eq!(
-        stderr(&out),
-        "error: line 1: unknown mode 'bogus' (expected table, csv, json, line)\n"
-    );
+    assert_eq!(stderr(&out), "error: line 1: unknown mode 'bogus' (expected table, csv, json, line)\n");
 }
 
 #[test]
 fn unknown_dot_command_is_an_error_naming_it() {
     let out = caldb(&[], "\n.frobnicate\n");
     assert_eq!(status(&out), 1);
-    assert!(
-        stderr(&out).starts_with("error: line 2: "),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).starts_with("error: line 2: "), "{}", stderr(&out));
     assert!(stderr(&out).contains("'.frobnicate'"));
 }
 
@@ -116,10 +106,7 @@ fn script_errors_name_the_line_and_the_script_goes_on() {
     assert_eq!(status(&out), 1);
     let errors = stderr(&out);
     assert!(errors.starts_with("error: line 3: "), "{errors}");
-    assert!(
-        errors.contains("'bogus'"),
-        "the script stopped early: {errors}"
-    );
+    assert!(errors.contains("'bogus'"), "the script stopped early: {errors}");
 }
 
 #[test]
@@ -133,10 +120,9 @@ fn parse_error_on_line_3_is_reported_on_line_3() {
 
 #[test]
 fn bail_stops_at_the_first_error() {
-    for (args, script) in [
-        (&["-bail"][..], ".mode bogus\n.mode bogus2\n"),
-        (&[][..], ".bail on\n.mode bogus\n.mode bogus2\n"),
-    ] {
+    for (args, script) in
+        [(&["-bail"][..], ".mode bogus\n.mode bogus2\n"), (&[][..], ".bail on\n.mode bogus\n.mode bogus2\n")]
+    {
         let out = caldb(args, script);
         assert_eq!(status(&out), 1);
         assert!(stderr(&out).contains("'bogus'"));
@@ -185,20 +171,14 @@ fn open_without_a_file_is_an_error() {
 
 #[test]
 fn csv_is_the_default_without_a_header() {
-    let out = caldb(
-        &[],
-        &format!("{TWO_SERVERS}SELECT name, product FROM servers;\n"),
-    );
+    let out = caldb(&[], &format!("{TWO_SERVERS}SELECT name, product FROM servers;\n"));
     assert_eq!(status(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "ls1,WS2025\nls2,WS2022\n");
 }
 
 #[test]
 fn csv_with_header() {
-    let out = caldb(
-        &["-csv", "-header"],
-        "CREATE SERVER ls1;\nSELECT COUNT(*) FROM servers;\n",
-    );
+    let out = caldb(&["-csv", "-header"], "CREATE SERVER ls1;\nSELECT COUNT(*) FROM servers;\n");
     assert_eq!(status(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -208,10 +188,7 @@ fn csv_with_header() {
 
 #[test]
 fn json_is_one_array_of_objects() {
-    let out = caldb(
-        &["-json"],
-        &format!("{TWO_SERVERS}SELECT name, product FROM servers;\n"),
-    );
+    let out = caldb(&["-json"], &format!("{TWO_SERVERS}SELECT name, product FROM servers;\n"));
     assert_eq!(status(&out), 0, "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -221,23 +198,14 @@ fn json_is_one_array_of_objects() {
 
 #[test]
 fn line_mode_prints_column_equals_value() {
-    let out = caldb(
-        &["--line"],
-        &format!("{TWO_SERVERS}SELECT name, product FROM servers;\n"),
-    );
+    let out = caldb(&["--line"], &format!("{TWO_SERVERS}SELECT name, product FROM servers;\n"));
     assert_eq!(status(&out), 0, "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "   name = ls1\nproduct = WS2025\n\n   name = ls2\nproduct = WS2022\n"
-    );
+    assert_eq!(stdout(&out), "   name = ls1\nproduct = WS2025\n\n   name = ls2\nproduct = WS2022\n");
 }
 
 #[test]
 fn table_mode_draws_a_box() {
-    let out = caldb(
-        &["-table"],
-        "CREATE SERVER ls1;\nSELECT name, product FROM servers;\n",
-    );
+    let out = caldb(&["-table"], "CREATE SERVER ls1;\nSELECT name, product FROM servers;\n");
     assert_eq!(status(&out), 0, "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -247,12 +215,7 @@ fn table_mode_draws_a_box() {
 
 #[test]
 fn statement_arguments_may_hold_several_statements() {
-    let args = [
-        "-csv",
-        ":memory:",
-        "CREATE SERVER ls1; CREATE SERVER ls2;",
-        "SELECT COUNT(*) FROM servers;",
-    ];
+    let args = ["-csv", ":memory:", "CREATE SERVER ls1; CREATE SERVER ls2;", "SELECT COUNT(*) FROM servers;"];
     let out = caldb(&args, "");
     assert_eq!(status(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "2\n");
@@ -260,28 +223,15 @@ fn statement_arguments_may_hold_several_statements() {
 
 #[test]
 fn a_failing_statement_gives_status_1_and_the_rest_still_runs() {
-    let out = caldb(
-        &[],
-        "CREATE SERVER ls1;\nCREATE SERVER ls1;\nSELECT COUNT(*) FROM servers;\n",
-    );
+    let out = caldb(&[], "CREATE SERVER ls1;\nCREATE SERVER ls1;\nSELECT COUNT(*) FROM servers;\n");
     assert_eq!(status(&out), 1);
-    assert!(
-        stderr(&out).starts_with("error: line 2: "),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).starts_with("error: line 2: "), "{}", stderr(&out));
     assert_eq!(stdout(&out), "1\n");
 }
 
 #[test]
 fn a_database_that_cannot_be_opened_gives_status_2() {
-    let out = caldb(
-        &[
-            "/nonexistent-caldb-dir/sub/x.redb",
-            "SELECT COUNT(*) FROM servers;",
-        ],
-        "",
-    );
+    let out = caldb(&["/nonexistent-caldb-dir/sub/x.redb", "SELECT COUNT(*) FROM servers;"], "");
     assert_eq!(status(&out), 2);
     assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
 }
@@ -294,15 +244,7 @@ fn readonly_refuses_changes() {
     let file = file.to_str().expect("utf-8 temp path");
     let out = caldb(&[file, "CREATE SERVER ls1;"], "");
     assert_eq!(status(&out), 0, "{}", stderr(&out));
-    let out = caldb(
-        &[
-            "-readonly",
-            file,
-            "CREATE SERVER ls2;",
-            "SELECT COUNT(*) FROM servers;",
-        ],
-        "",
-    );
+    let out = caldb(&["-readonly", file, "CREATE SERVER ls2;", "SELECT COUNT(*) FROM servers;"], "");
     assert_eq!(status(&out), 1);
     assert_eq!(stdout(&out), "1\n");
     let _ = std::fs::remove_dir_all(&dir);

@@ -23,16 +23,8 @@ fn check_no_panic(text: &str) {
 /// Random sequences of the language's own tokens reach deep into the grammar.
 fn token_soup() -> impl Strategy<Value = String> {
     let mut tokens: Vec<&'static str> = KEYWORDS.to_vec();
-    tokens.extend([
-        "(", ")", ",", "*", ";", "=", "<>", "<=", "'x'", "'", "--", "\n", "42", "-7",
-    ]);
-    tokens.extend([
-        "WS2025",
-        "'2026-01-01'",
-        "COUNT(*)",
-        "a",
-        "'00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff'",
-    ]);
+    tokens.extend(["(", ")", ",", "*", ";", "=", "<>", "<=", "'x'", "'", "--", "\n", "42", "-7"]);
+    tokens.extend(["WS2025", "'2026-01-01'", "COUNT(*)", "a", "'00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff'"]);
     proptest::collection::vec(proptest::sample::select(tokens), 0..24).prop_map(|t| t.join(" "))
 }
 
@@ -64,9 +56,7 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn column() -> impl Strategy<Value = String> {
-    const RESERVED: &[&str] = &[
-        "select", "from", "where", "group", "order", "by", "limit", "and", "or", "not",
-    ];
+    const RESERVED: &[&str] = &["select", "from", "where", "group", "order", "by", "limit", "and", "or", "not"];
     "[a-z_][a-z0-9_]{0,10}".prop_filter("reserved", |c| !RESERVED.contains(&c.as_str()))
 }
 
@@ -80,28 +70,16 @@ fn literal() -> impl Strategy<Value = Literal> {
 }
 
 fn predicate() -> impl Strategy<Value = Expr> {
-    let ops = [
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Lt,
-        CompareOp::Le,
-        CompareOp::Gt,
-        CompareOp::Ge,
-    ];
+    let ops = [CompareOp::Eq, CompareOp::Ne, CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge];
     prop_oneof![
-        (column(), proptest::sample::select(ops.to_vec()), literal())
-            .prop_map(|(column, op, value)| Expr::Compare { column, op, value }),
+        (column(), proptest::sample::select(ops.to_vec()), literal()).prop_map(|(column, op, value)| Expr::Compare {
+            column,
+            op,
+            value
+        }),
         (column(), any::<bool>()).prop_map(|(column, negated)| Expr::IsNull { column, negated }),
-        (
-            column(),
-            proptest::collection::vec(literal(), 1..4),
-            any::<bool>()
-        )
-            .prop_map(|(column, values, negated)| Expr::In {
-                column,
-                values,
-                negated
-            }),
+        (column(), proptest::collection::vec(literal(), 1..4), any::<bool>())
+            .prop_map(|(column, values, negated)| Expr::In { column, values, negated }),
         (column(), ".{0,8}", any::<bool>()).prop_map(|(column, pattern, negated)| Expr::Like {
             column,
             pattern,
@@ -121,17 +99,11 @@ fn expr() -> impl Strategy<Value = Expr> {
 }
 
 fn select() -> impl Strategy<Value = Select> {
-    let item = prop_oneof![
-        column().prop_map(SelectItem::Column),
-        Just(SelectItem::CountStar)
-    ];
-    let projection = prop_oneof![
-        Just(Projection::Star),
-        proptest::collection::vec(item, 1..4).prop_map(Projection::Items),
-    ];
+    let item = prop_oneof![column().prop_map(SelectItem::Column), Just(SelectItem::CountStar)];
+    let projection =
+        prop_oneof![Just(Projection::Star), proptest::collection::vec(item, 1..4).prop_map(Projection::Items),];
     let order_col = prop_oneof![column(), Just("count(*)".to_string())];
-    let order = (order_col, any::<bool>())
-        .prop_map(|(column, descending)| OrderItem { column, descending });
+    let order = (order_col, any::<bool>()).prop_map(|(column, descending)| OrderItem { column, descending });
     (
         projection,
         column(),
@@ -140,16 +112,14 @@ fn select() -> impl Strategy<Value = Select> {
         proptest::collection::vec(order, 0..3),
         proptest::option::of(any::<u64>()),
     )
-        .prop_map(
-            |(projection, table, filter, group_by, order_by, limit)| Select {
-                projection,
-                table,
-                filter,
-                group_by,
-                order_by,
-                limit,
-            },
-        )
+        .prop_map(|(projection, table, filter, group_by, order_by, limit)| Select {
+            projection,
+            table,
+            filter,
+            group_by,
+            order_by,
+            limit,
+        })
 }
 
 fn time() -> impl Strategy<Value = Time> {
@@ -157,12 +127,7 @@ fn time() -> impl Strategy<Value = Time> {
 }
 
 fn install() -> impl Strategy<Value = Statement> {
-    let kinds = vec![
-        KeypackType::Retail,
-        KeypackType::Volume,
-        KeypackType::Open,
-        KeypackType::Concurrent,
-    ];
+    let kinds = vec![KeypackType::Retail, KeypackType::Volume, KeypackType::Open, KeypackType::Concurrent];
     (
         name(),
         proptest::sample::select(Product::ALL),
@@ -171,16 +136,14 @@ fn install() -> impl Strategy<Value = Statement> {
         proptest::option::of(proptest::sample::select(kinds)),
         proptest::option::of(time()),
     )
-        .prop_map(
-            |(server, product, cal, count, kind, expires)| Statement::InstallKeypack {
-                server,
-                product,
-                cal,
-                count,
-                kind,
-                expires,
-            },
-        )
+        .prop_map(|(server, product, cal, count, kind, expires)| Statement::InstallKeypack {
+            server,
+            product,
+            cal,
+            count,
+            kind,
+            expires,
+        })
 }
 
 fn create_host() -> impl Strategy<Value = Statement> {
@@ -192,67 +155,36 @@ fn create_host() -> impl Strategy<Value = Statement> {
         proptest::option::of(proptest::collection::vec(name(), 0..3)),
         proptest::option::of(name()),
     )
-        .prop_map(|(name, product, mode, scope, license_servers, farm)| {
-            Statement::CreateHost {
-                name,
-                product,
-                mode,
-                scope,
-                license_servers,
-                farm,
-            }
+        .prop_map(|(name, product, mode, scope, license_servers, farm)| Statement::CreateHost {
+            name,
+            product,
+            mode,
+            scope,
+            license_servers,
+            farm,
         })
 }
 
 fn statement() -> impl Strategy<Value = Statement> {
     let target = prop_oneof![name().prop_map(Target::Host), name().prop_map(Target::Farm)];
-    let units = vec![
-        TimeUnit::Days,
-        TimeUnit::Hours,
-        TimeUnit::Minutes,
-        TimeUnit::Seconds,
-    ];
+    let units = vec![TimeUnit::Days, TimeUnit::Hours, TimeUnit::Minutes, TimeUnit::Seconds];
     prop_oneof![
-        (
-            name(),
-            proptest::option::of(proptest::sample::select(Product::ALL)),
-            proptest::option::of(name())
-        )
-            .prop_map(|(name, product, scope)| Statement::CreateServer {
-                name,
-                product,
-                scope
-            }),
-        (
-            name(),
-            proptest::option::of(proptest::collection::vec(name(), 0..3))
-        )
+        (name(), proptest::option::of(proptest::sample::select(Product::ALL)), proptest::option::of(name()))
+            .prop_map(|(name, product, scope)| Statement::CreateServer { name, product, scope }),
+        (name(), proptest::option::of(proptest::collection::vec(name(), 0..3)))
             .prop_map(|(name, hosts)| Statement::SetServerSecurityGroup { name, hosts }),
         install(),
         create_host(),
-        (
-            name(),
-            proptest::option::of(any::<[u8; 20]>().prop_map(Hwid))
-        )
+        (name(), proptest::option::of(any::<[u8; 20]>().prop_map(Hwid)))
             .prop_map(|(name, hwid)| Statement::CreateDevice { name, hwid }),
         (name(), name(), target, any::<bool>()).prop_map(|(device, user, target, logon_failed)| {
-            Statement::Connect {
-                device,
-                user,
-                target,
-                logon_failed,
-            }
+            Statement::Connect { device, user, target, logon_failed }
         }),
-        (any::<u64>(), proptest::sample::select(units))
-            .prop_map(|(amount, unit)| Statement::Advance { amount, unit }),
+        (any::<u64>(), proptest::sample::select(units)).prop_map(|(amount, unit)| Statement::Advance { amount, unit }),
         time().prop_map(|at| Statement::SetClock { at }),
         any::<u64>().prop_map(|id| Statement::RevokeLicense { id }),
         expr().prop_map(|filter| Statement::RevokeLicenses { filter }),
-        (".{1,20}", name()).prop_map(|(file, server)| Statement::Import {
-            what: Exportable::Licenses,
-            file,
-            server
-        }),
+        (".{1,20}", name()).prop_map(|(file, server)| Statement::Import { what: Exportable::Licenses, file, server }),
         select().prop_map(Statement::Select),
     ]
 }

@@ -109,36 +109,22 @@ fn time(s: &str) -> Time {
 }
 
 fn col(c: &str, op: CompareOp, value: Literal) -> Expr {
-    Expr::Compare {
-        column: c.into(),
-        op,
-        value,
-    }
+    Expr::Compare { column: c.into(), op, value }
 }
 
 #[test]
 fn deployment_statements_build_the_expected_ast() {
     assert_eq!(
         rt("create server 'LS 1' product ws2019 scope 'It''s'"),
-        Statement::CreateServer {
-            name: "LS 1".into(),
-            product: Some(Product::Ws2019),
-            scope: Some("It's".into())
-        }
+        Statement::CreateServer { name: "LS 1".into(), product: Some(Product::Ws2019), scope: Some("It's".into()) }
     );
     assert_eq!(
         rt("SET SERVER Ls1 SECURITY GROUP (h1, 'h 2')"),
-        Statement::SetServerSecurityGroup {
-            name: "Ls1".into(),
-            hosts: Some(vec!["h1".into(), "h 2".into()])
-        }
+        Statement::SetServerSecurityGroup { name: "Ls1".into(), hosts: Some(vec!["h1".into(), "h 2".into()]) }
     );
     assert_eq!(
         rt("SET SERVER ls1 security group off;"),
-        Statement::SetServerSecurityGroup {
-            name: "ls1".into(),
-            hosts: None
-        }
+        Statement::SetServerSecurityGroup { name: "ls1".into(), hosts: None }
     );
     assert_eq!(
         rt("INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 EXPIRES '2027-01-01' TYPE OPEN"),
@@ -165,25 +151,13 @@ fn deployment_statements_build_the_expected_ast() {
     let hwid = Hwid::parse("00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff");
     assert_eq!(
         rt("CREATE DEVICE pc1 HWID '00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff'"),
-        Statement::CreateDevice {
-            name: "pc1".into(),
-            hwid
-        }
+        Statement::CreateDevice { name: "pc1".into(), hwid }
     );
     assert_eq!(
         rt("clone device pc1 as PC2 with store"),
-        Statement::CloneDevice {
-            name: "pc1".into(),
-            new_name: "PC2".into(),
-            with_store: true
-        }
+        Statement::CloneDevice { name: "pc1".into(), new_name: "PC2".into(), with_store: true }
     );
-    assert_eq!(
-        rt("CLEAR DEVICE 'store' STORE"),
-        Statement::ClearDeviceStore {
-            name: "store".into()
-        }
-    );
+    assert_eq!(rt("CLEAR DEVICE 'store' STORE"), Statement::ClearDeviceStore { name: "store".into() });
 }
 
 #[test]
@@ -206,67 +180,29 @@ fn protocol_time_and_administration_build_the_expected_ast() {
             logon_failed: false
         }
     );
-    assert_eq!(
-        rt("ADVANCE 1 hour"),
-        Statement::Advance {
-            amount: 1,
-            unit: TimeUnit::Hours
-        }
-    );
-    assert_eq!(
-        rt("SET CLOCK '2026-03-01 12:34:56'"),
-        Statement::SetClock {
-            at: time("2026-03-01 12:34:56")
-        }
-    );
-    assert_eq!(
-        rt("LOGOFF SESSION 18446744073709551615"),
-        Statement::LogoffSession { id: u64::MAX }
-    );
+    assert_eq!(rt("ADVANCE 1 hour"), Statement::Advance { amount: 1, unit: TimeUnit::Hours });
+    assert_eq!(rt("SET CLOCK '2026-03-01 12:34:56'"), Statement::SetClock { at: time("2026-03-01 12:34:56") });
+    assert_eq!(rt("LOGOFF SESSION 18446744073709551615"), Statement::LogoffSession { id: u64::MAX });
     assert_eq!(rt("begin transaction"), Statement::Begin);
-    assert_eq!(
-        rt("REPORT EXPIRING WITHIN 30 DAYS"),
-        Statement::ReportExpiring {
-            within_days: Some(30)
-        }
-    );
+    assert_eq!(rt("REPORT EXPIRING WITHIN 30 DAYS"), Statement::ReportExpiring { within_days: Some(30) });
     assert_eq!(
         rt("IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'"),
-        Statement::Import {
-            what: Exportable::Keypacks,
-            file: "k.csv".into(),
-            server: "ls 2".into()
-        }
+        Statement::Import { what: Exportable::Keypacks, file: "k.csv".into(), server: "ls 2".into() }
     );
 }
 
 #[test]
 fn select_builds_the_expected_ast() {
-    let s = rt(
-        "Select Server, COUNT(*) From Licenses Where Kind = 'permanent' \
-                Group By Server Order By count(*) Desc, server Limit 3;",
-    );
+    let s = rt("Select Server, COUNT(*) From Licenses Where Kind = 'permanent' \
+                Group By Server Order By count(*) Desc, server Limit 3;");
     let expected = Select {
-        projection: Projection::Items(vec![
-            SelectItem::Column("server".into()),
-            SelectItem::CountStar,
-        ]),
+        projection: Projection::Items(vec![SelectItem::Column("server".into()), SelectItem::CountStar]),
         table: "licenses".into(),
-        filter: Some(col(
-            "kind",
-            CompareOp::Eq,
-            Literal::Text("permanent".into()),
-        )),
+        filter: Some(col("kind", CompareOp::Eq, Literal::Text("permanent".into()))),
         group_by: vec!["server".into()],
         order_by: vec![
-            OrderItem {
-                column: "count(*)".into(),
-                descending: true,
-            },
-            OrderItem {
-                column: "server".into(),
-                descending: false,
-            },
+            OrderItem { column: "count(*)".into(), descending: true },
+            OrderItem { column: "server".into(), descending: false },
         ],
         limit: Some(3),
     };
@@ -275,40 +211,25 @@ fn select_builds_the_expected_ast() {
 
 #[test]
 fn conditions_follow_not_and_or_precedence() {
-    let Statement::RevokeLicenses { filter } =
-        rt("REVOKE LICENSES WHERE a = 1 OR NOT b <> -2 AND c IS NOT NULL")
+    let Statement::RevokeLicenses { filter } = rt("REVOKE LICENSES WHERE a = 1 OR NOT b <> -2 AND c IS NOT NULL")
     else {
         panic!("not a revoke");
     };
     let a = col("a", CompareOp::Eq, Literal::Int(1));
     let b = col("b", CompareOp::Ne, Literal::Int(-2));
-    let c = Expr::IsNull {
-        column: "c".into(),
-        negated: true,
-    };
-    let expected = Expr::Or(
-        Box::new(a),
-        Box::new(Expr::And(Box::new(Expr::Not(Box::new(b))), Box::new(c))),
-    );
+    let c = Expr::IsNull { column: "c".into(), negated: true };
+    let expected = Expr::Or(Box::new(a), Box::new(Expr::And(Box::new(Expr::Not(Box::new(b))), Box::new(c))));
     assert_eq!(filter, expected);
-    let Statement::Select(sel) =
-        rt("SELECT * FROM t WHERE (a = 1 OR b = 2) AND x NOT IN (TRUE, NULL, 'x')")
-    else {
+    let Statement::Select(sel) = rt("SELECT * FROM t WHERE (a = 1 OR b = 2) AND x NOT IN (TRUE, NULL, 'x')") else {
         panic!("not a select");
     };
-    let Some(Expr::And(l, r)) = sel.filter else {
-        panic!("not an AND")
-    };
+    let Some(Expr::And(l, r)) = sel.filter else { panic!("not an AND") };
     assert!(matches!(*l, Expr::Or(..)));
     assert_eq!(
         *r,
         Expr::In {
             column: "x".into(),
-            values: vec![
-                Literal::Bool(true),
-                Literal::Null,
-                Literal::Text("x".into())
-            ],
+            values: vec![Literal::Bool(true), Literal::Null, Literal::Text("x".into())],
             negated: true
         }
     );
@@ -328,19 +249,13 @@ fn conditions_follow_not_and_or_precedence() {
 #[test]
 fn printing_is_canonical() {
     let cases = [
-        (
-            "create server 'LS 1' product ws2019",
-            "CREATE SERVER 'LS 1' PRODUCT WS2019",
-        ),
+        ("create server 'LS 1' product ws2019", "CREATE SERVER 'LS 1' PRODUCT WS2019"),
         (
             "create device Store hwid '00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff';",
             "CREATE DEVICE 'Store' HWID '00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF'",
         ),
         ("set clock '2026-03-01'", "SET CLOCK '2026-03-01 00:00:00'"),
-        (
-            "connect pc1 as 'o''brien' to farm f",
-            "CONNECT pc1 AS 'o''brien' TO FARM f",
-        ),
+        ("connect pc1 as 'o''brien' to farm f", "CONNECT pc1 AS 'o''brien' TO FARM f"),
         ("advance 1 day", "ADVANCE 1 DAYS"),
         (
             "select a from t where not (a = 1 or b = 2) order by a asc",
@@ -355,17 +270,8 @@ fn printing_is_canonical() {
 /// Asserts that `text` fails with `message` at byte `offset`, `line`, `column`.
 fn err(text: &str, message: &str, offset: usize, line: usize, column: usize) {
     match parse_statement(text) {
-        Err(Error::Parse {
-            message: m,
-            offset: o,
-            line: l,
-            column: c,
-        }) => {
-            assert_eq!(
-                (m.as_str(), o, l, c),
-                (message, offset, line, column),
-                "for {text:?}"
-            )
+        Err(Error::Parse { message: m, offset: o, line: l, column: c }) => {
+            assert_eq!((m.as_str(), o, l, c), (message, offset, line, column), "for {text:?}")
         }
         other => panic!("{text:?} gave {other:?}"),
     }
@@ -373,64 +279,16 @@ fn err(text: &str, message: &str, offset: usize, line: usize, column: usize) {
 
 #[test]
 fn malformed_statements_give_precise_errors() {
-    err(
-        "SELEKT * FROM x",
-        "expected a statement, found 'SELEKT'",
-        0,
-        1,
-        1,
-    );
-    err(
-        "SELECT a, b WHERE x = 1",
-        "expected FROM after the column list, found 'WHERE'",
-        12,
-        1,
-        13,
-    );
-    err(
-        "CREATE SERVER s PRODUCT WS2001",
-        "unknown product 'WS2001'",
-        24,
-        1,
-        25,
-    );
-    err(
-        "CREATE DEVICE d HWID 'abc'",
-        "expected 40 hexadecimal digits for HWID, found 'abc'",
-        21,
-        1,
-        22,
-    );
-    err(
-        "SET CLOCK '2026-01-01",
-        "unterminated quoted text",
-        10,
-        1,
-        11,
-    );
-    err(
-        "CHECK foo",
-        "unexpected text after the statement: 'foo'",
-        6,
-        1,
-        7,
-    );
-    err(
-        "CHECK; foo",
-        "unexpected text after the statement: 'foo'",
-        7,
-        1,
-        8,
-    );
+    err("SELEKT * FROM x", "expected a statement, found 'SELEKT'", 0, 1, 1);
+    err("SELECT a, b WHERE x = 1", "expected FROM after the column list, found 'WHERE'", 12, 1, 13);
+    err("CREATE SERVER s PRODUCT WS2001", "unknown product 'WS2001'", 24, 1, 25);
+    err("CREATE DEVICE d HWID 'abc'", "expected 40 hexadecimal digits for HWID, found 'abc'", 21, 1, 22);
+    err("SET CLOCK '2026-01-01", "unterminated quoted text", 10, 1, 11);
+    err("CHECK foo", "unexpected text after the statement: 'foo'", 6, 1, 7);
+    err("CHECK; foo", "unexpected text after the statement: 'foo'", 7, 1, 8);
     err("", "empty statement", 0, 1, 1);
     err("  -- nothing\n", "empty statement", 0, 1, 1);
-    err(
-        "UNINSTALL KEYPACK 99999999999999999999",
-        "number too large: '99999999999999999999'",
-        18,
-        1,
-        19,
-    );
+    err("UNINSTALL KEYPACK 99999999999999999999", "number too large: '99999999999999999999'", 18, 1, 19);
     err(
         "INSTALL KEYPACK ON s PRODUCT WS2022 CAL USER COUNT 0",
         "expected a count of at least 1 after COUNT, found '0'",
@@ -445,13 +303,7 @@ fn malformed_statements_give_precise_errors() {
         1,
         59,
     );
-    err(
-        "CREATE HOST h MODE USER MODE DEVICE",
-        "duplicate MODE clause",
-        24,
-        1,
-        25,
-    );
+    err("CREATE HOST h MODE USER MODE DEVICE", "duplicate MODE clause", 24, 1, 25);
     err(
         "CREATE SERVER s PRODCT WS2019",
         "expected PRODUCT, SCOPE or the end of the statement, found 'PRODCT'",
@@ -459,13 +311,7 @@ fn malformed_statements_give_precise_errors() {
         1,
         17,
     );
-    err(
-        "CREATE DEVICE ''",
-        "expected a device name, found an empty name",
-        14,
-        1,
-        15,
-    );
+    err("CREATE DEVICE ''", "expected a device name, found an empty name", 14, 1, 15);
     err(
         "SELECT * FROM t\n  WHERE é = 'x' AND b ~ 2",
         "expected =, !=, <, <=, >, >=, IS, IN or LIKE after 'b', found '~'",
@@ -473,20 +319,8 @@ fn malformed_statements_give_precise_errors() {
         2,
         23,
     );
-    err(
-        "SELECT * FROM t WHERE a = 1 AND",
-        "expected a condition, found the end of the statement",
-        31,
-        1,
-        32,
-    );
-    err(
-        "SET SERVER s SECURITY GROUP (a b)",
-        "expected ',' or ')' in the list of hosts, found 'b'",
-        31,
-        1,
-        32,
-    );
+    err("SELECT * FROM t WHERE a = 1 AND", "expected a condition, found the end of the statement", 31, 1, 32);
+    err("SET SERVER s SECURITY GROUP (a b)", "expected ',' or ')' in the list of hosts, found 'b'", 31, 1, 32);
     err(
         "SET CLOCK '2026-13-01'",
         "expected a time 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', found '2026-13-01'",
@@ -494,58 +328,26 @@ fn malformed_statements_give_precise_errors() {
         1,
         11,
     );
-    err(
-        "ADVANCE 3 WEEKS",
-        "expected DAYS, HOURS, MINUTES or SECONDS after the number, found 'WEEKS'",
-        10,
-        1,
-        11,
-    );
-    err(
-        "CONNECT pc AS u TO",
-        "expected a host name or FARM, found the end of the statement",
-        18,
-        1,
-        19,
-    );
+    err("ADVANCE 3 WEEKS", "expected DAYS, HOURS, MINUTES or SECONDS after the number, found 'WEEKS'", 10, 1, 11);
+    err("CONNECT pc AS u TO", "expected a host name or FARM, found the end of the statement", 18, 1, 19);
     let long = format!("CREATE DEVICE {}", "a".repeat(256));
-    let Err(Error::Parse {
-        message, offset, ..
-    }) = parse_statement(&long)
-    else {
-        panic!("accepted")
-    };
-    assert!(
-        message.starts_with("name longer than 255 characters"),
-        "{message}"
-    );
+    let Err(Error::Parse { message, offset, .. }) = parse_statement(&long) else { panic!("accepted") };
+    assert!(message.starts_with("name longer than 255 characters"), "{message}");
     assert_eq!(offset, 14);
     assert!(parse_statement(&format!("CREATE DEVICE {}", "é".repeat(255))).is_ok());
 }
 
 #[test]
 fn deep_or_long_conditions_are_errors_not_crashes() {
-    let deep = format!(
-        "SELECT * FROM t WHERE {}a = 1{}",
-        "(".repeat(100_000),
-        ")".repeat(100_000)
-    );
-    let Err(e) = parse_statement(&deep) else {
-        panic!("accepted")
-    };
+    let deep = format!("SELECT * FROM t WHERE {}a = 1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let Err(e) = parse_statement(&deep) else { panic!("accepted") };
     assert!(e.message().contains("nested too deeply"), "{e}");
     let deep = format!("SELECT * FROM t WHERE {}a = 1", "NOT ".repeat(100_000));
-    let Err(e) = parse_statement(&deep) else {
-        panic!("accepted")
-    };
+    let Err(e) = parse_statement(&deep) else { panic!("accepted") };
     assert!(e.message().contains("nested too deeply"), "{e}");
     let long = format!("SELECT * FROM t WHERE a = 1{}", " OR a = 1".repeat(100_000));
     assert!(parse_statement(&long).is_err());
-    let ok = format!(
-        "SELECT * FROM t WHERE {}a = 1{}",
-        "(".repeat(60),
-        ")".repeat(60)
-    );
+    let ok = format!("SELECT * FROM t WHERE {}a = 1{}", "(".repeat(60), ")".repeat(60));
     rt(&ok);
 }
 
@@ -553,31 +355,19 @@ fn deep_or_long_conditions_are_errors_not_crashes() {
 fn scripts_split_at_semicolons_outside_quotes_and_comments() {
     let script = "a; -- x;\n b 'c;'';' ;;  \n\n SET CLOCK 'd";
     let parts = split_statements(script);
-    let texts: Vec<_> = parts
-        .iter()
-        .map(|p| (p.text, p.offset, p.line, p.terminated))
-        .collect();
+    let texts: Vec<_> = parts.iter().map(|p| (p.text, p.offset, p.line, p.terminated)).collect();
     assert_eq!(
         texts,
-        vec![
-            ("a", 0, 1, true),
-            (" -- x;\n b 'c;'';' ", 2, 2, true),
-            ("  \n\n SET CLOCK 'd", 22, 4, false)
-        ]
+        vec![("a", 0, 1, true), (" -- x;\n b 'c;'';' ", 2, 2, true), ("  \n\n SET CLOCK 'd", 22, 4, false)]
     );
     for p in &parts {
         assert_eq!(&script[p.offset..p.offset + p.text.len()], p.text);
     }
-    let Err(e) = parse_statement(parts[2].text) else {
-        panic!("accepted")
-    };
+    let Err(e) = parse_statement(parts[2].text) else { panic!("accepted") };
     assert_eq!(e.message(), "unterminated quoted text");
     assert!(split_statements(" ;; -- c\n ; ").is_empty());
     assert_eq!(split_statements("CHECK").len(), 1);
-    assert_eq!(
-        parse_statement(split_statements("SELECT * FROM t;").remove(0).text),
-        Ok(rt("SELECT * FROM t"))
-    );
+    assert_eq!(parse_statement(split_statements("SELECT * FROM t;").remove(0).text), Ok(rt("SELECT * FROM t")));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Administration: revocation within the 20% limit and the rebuild of a
 //! server's database (protocol.md "Administration").
 
-use super::{no_such, Ctx};
+use super::{Ctx, no_such};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;

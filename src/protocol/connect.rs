@@ -1,10 +1,10 @@
 //! CONNECT: one connection of a device to a host, as one transaction
 //! (protocol.md "CONNECT"; seed 000 figures 1 and 2, seeds 001 and 002).
 
-use super::discovery::{discover, end_grace, Discovery};
+use super::discovery::{Discovery, discover, end_grace};
 use super::issue::{issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
-use super::{check_name, no_such, Ctx};
+use super::{Ctx, check_name, no_such};
 use crate::error::Result;
 use crate::model::*;
 use crate::store::*;
@@ -246,11 +246,8 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
 }
 
 fn no_permanent_event(cx: &mut Ctx, server: &ServerRec, host: &HostRec) -> Result<()> {
-    let msg = format!(
-        "no permanent {} per-device CAL is available for host '{}'",
-        host.product.cal_product(),
-        host.name
-    );
+    let msg =
+        format!("no permanent {} per-device CAL is available for host '{}'", host.product.cal_product(), host.name);
     cx.event(EventSource::LicenseServer, &server.name, 21, EventLevel::Warning, msg)
 }
 

@@ -1,7 +1,7 @@
 //! Deployment: license servers, key packs, session hosts and devices
 //! (protocol.md "Devices and their stores", "Administration").
 
-use super::{check_name, no_such, Ctx};
+use super::{Ctx, check_name, no_such};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;
@@ -116,7 +116,9 @@ pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
         return Err(Error::plan(format!("a key pack holds 1 to {} CALs, not {}", u32::MAX, req.count)));
     }
     if req.kind == KeypackType::Temporary {
-        return Err(Error::plan("temporary key packs are the server's own; install retail, volume, open or concurrent"));
+        return Err(Error::plan(
+            "temporary key packs are the server's own; install retail, volume, open or concurrent",
+        ));
     }
     if let Some(e) = req.expires {
         if e <= cx.now {
@@ -143,16 +145,22 @@ pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
 pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
     let k = cx.tx.keypack(id)?.ok_or_else(|| Error::plan(format!("no key pack with id {id}")))?;
     if k.kind == KeypackType::Temporary {
-        return Err(Error::plan(format!("key pack {id} is the temporary pack of server '{}' and cannot be uninstalled", k.server)));
+        return Err(Error::plan(format!(
+            "key pack {id} is the temporary pack of server '{}' and cannot be uninstalled",
+            k.server
+        )));
     }
     let mut live = 0u64;
     for lid in cx.tx.licenses_of_keypack(id)? {
-        if cx.tx.license(lid)?.is_some_and(|l| l.status == LicenseStatus::Active || l.status == LicenseStatus::Revoked) {
+        if cx.tx.license(lid)?.is_some_and(|l| l.status == LicenseStatus::Active || l.status == LicenseStatus::Revoked)
+        {
             live += 1;
         }
     }
     if live > 0 {
-        return Err(Error::plan(format!("key pack {id} has {live} issued licenses; revoke them or let them expire first")));
+        return Err(Error::plan(format!(
+            "key pack {id} has {live} issued licenses; revoke them or let them expire first"
+        )));
     }
     for lid in cx.tx.licenses_of_keypack(id)? {
         cx.tx.delete_license(lid)?;

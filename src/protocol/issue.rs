@@ -66,7 +66,13 @@ fn temporary_pack(cx: &Ctx, server: &str) -> Result<KeypackRec> {
     Err(Error::Storage(format!("server '{server}' has no temporary key pack")))
 }
 
-pub fn issue_temporary(cx: &mut Ctx, server: &ServerRec, host: &HostRec, device: &DeviceRec, user: &str) -> Result<LicenseRec> {
+pub fn issue_temporary(
+    cx: &mut Ctx,
+    server: &ServerRec,
+    host: &HostRec,
+    device: &DeviceRec,
+    user: &str,
+) -> Result<LicenseRec> {
     let mut pack = temporary_pack(cx, &server.name)?;
     let license = LicenseRec {
         id: cx.next_license_id(),
@@ -89,7 +95,13 @@ pub fn issue_temporary(cx: &mut Ctx, server: &ServerRec, host: &HostRec, device:
     Ok(license)
 }
 
-pub fn issue_permanent(cx: &mut Ctx, server: &ServerRec, pack: &KeypackRec, device: &DeviceRec, user: &str) -> Result<LicenseRec> {
+pub fn issue_permanent(
+    cx: &mut Ctx,
+    server: &ServerRec,
+    pack: &KeypackRec,
+    device: &DeviceRec,
+    user: &str,
+) -> Result<LicenseRec> {
     let mut pack = cx.tx.keypack(pack.id)?.ok_or_else(|| Error::Storage("key pack vanished".into()))?;
     assert!(pack.available().unwrap_or(0) > 0, "key pack {} has no CAL to issue", pack.id);
     let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
@@ -124,7 +136,13 @@ pub fn renew(cx: &mut Ctx, mut license: LicenseRec) -> Result<LicenseRec> {
 
 /// Stores a license in the device's store: in `slot` (replacing the token
 /// there), or in the lowest free slot.
-pub fn place_token(cx: &mut Ctx, device: &str, slot: Option<u32>, l: &LicenseRec, server: &ServerRec) -> Result<TokenRec> {
+pub fn place_token(
+    cx: &mut Ctx,
+    device: &str,
+    slot: Option<u32>,
+    l: &LicenseRec,
+    server: &ServerRec,
+) -> Result<TokenRec> {
     let slot = match slot {
         Some(s) => s,
         None => {

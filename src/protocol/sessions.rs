@@ -1,7 +1,7 @@
 //! The session directory (seed 001): farms, reconnection to a disconnected
 //! session, one live session per user and host.
 
-use super::{no_such, Ctx};
+use super::{Ctx, no_such};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;

@@ -20,9 +20,9 @@ pub fn statement_instant(state: &State) -> Time {
 
 fn refuse_going_back(state: &State, to: Time) -> Result<()> {
     match state.last_time {
-        Some(last) if to < last => Err(Error::plan(format!(
-            "the clock cannot move back to {to}: history already records {last}"
-        ))),
+        Some(last) if to < last => {
+            Err(Error::plan(format!("the clock cannot move back to {to}: history already records {last}")))
+        }
         _ => Ok(()),
     }
 }

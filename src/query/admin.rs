@@ -7,7 +7,7 @@ use super::catalog::{self, scan_rows};
 use super::select::{choose_access, eval, plan_cond};
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::protocol::{admin, Ctx};
+use crate::protocol::{Ctx, admin};
 use crate::store::{Reader, Store};
 
 /// Revokes every active permanent license the condition selects, all or

@@ -7,12 +7,26 @@ use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Statement {
     // Deployment
-    CreateServer { name: String, product: Option<Product>, scope: Option<String> },
-    ActivateServer { name: String },
-    DeactivateServer { name: String },
-    SetServerOnline { name: String, online: bool },
+    CreateServer {
+        name: String,
+        product: Option<Product>,
+        scope: Option<String>,
+    },
+    ActivateServer {
+        name: String,
+    },
+    DeactivateServer {
+        name: String,
+    },
+    SetServerOnline {
+        name: String,
+        online: bool,
+    },
     /// `hosts: None` is `SECURITY GROUP OFF`.
-    SetServerSecurityGroup { name: String, hosts: Option<Vec<String>> },
+    SetServerSecurityGroup {
+        name: String,
+        hosts: Option<Vec<String>>,
+    },
     InstallKeypack {
         server: String,
         product: Product,
@@ -21,7 +35,9 @@ pub enum Statement {
         kind: Option<KeypackType>,
         expires: Option<Time>,
     },
-    UninstallKeypack { id: u64 },
+    UninstallKeypack {
+        id: u64,
+    },
     CreateHost {
         name: String,
         product: Option<Product>,
@@ -30,42 +46,99 @@ pub enum Statement {
         license_servers: Option<Vec<String>>,
         farm: Option<String>,
     },
-    SetHostMode { name: String, mode: Mode },
-    SetHostLicenseServers { name: String, servers: Vec<String> },
-    CreateDevice { name: String, hwid: Option<Hwid> },
-    CloneDevice { name: String, new_name: String, with_store: bool },
-    ReimageDevice { name: String },
-    ClearDeviceStore { name: String },
-    ClearDeviceLicensing { name: String },
+    SetHostMode {
+        name: String,
+        mode: Mode,
+    },
+    SetHostLicenseServers {
+        name: String,
+        servers: Vec<String>,
+    },
+    CreateDevice {
+        name: String,
+        hwid: Option<Hwid>,
+    },
+    CloneDevice {
+        name: String,
+        new_name: String,
+        with_store: bool,
+    },
+    ReimageDevice {
+        name: String,
+    },
+    ClearDeviceStore {
+        name: String,
+    },
+    ClearDeviceLicensing {
+        name: String,
+    },
     // Protocol
-    Connect { device: String, user: String, target: Target, logon_failed: bool },
-    DisconnectSession { id: u64 },
-    LogoffSession { id: u64 },
+    Connect {
+        device: String,
+        user: String,
+        target: Target,
+        logon_failed: bool,
+    },
+    DisconnectSession {
+        id: u64,
+    },
+    LogoffSession {
+        id: u64,
+    },
     // Time
-    SetClock { at: Time },
+    SetClock {
+        at: Time,
+    },
     SetClockWall,
-    Advance { amount: u64, unit: TimeUnit },
-    SetSeed { seed: u64 },
+    Advance {
+        amount: u64,
+        unit: TimeUnit,
+    },
+    SetSeed {
+        seed: u64,
+    },
     // Administration
-    RevokeLicense { id: u64 },
-    RevokeLicenses { filter: Expr },
-    RebuildServer { name: String, reinstall_keypacks: bool },
+    RevokeLicense {
+        id: u64,
+    },
+    RevokeLicenses {
+        filter: Expr,
+    },
+    RebuildServer {
+        name: String,
+        reinstall_keypacks: bool,
+    },
     Check,
     Repair,
-    Backup { file: String },
+    Backup {
+        file: String,
+    },
     Begin,
     Commit,
     Rollback,
     // Inspection
     Select(Select),
-    ShowDevice { name: String },
-    ShowHost { name: String },
+    ShowDevice {
+        name: String,
+    },
+    ShowHost {
+        name: String,
+    },
     ReportUsage,
     ReportDuplicates,
     ReportUsers,
-    ReportExpiring { within_days: Option<u64> },
-    Export { what: Exportable, file: String },
-    Import { what: Exportable, file: String, server: String },
+    ReportExpiring {
+        within_days: Option<u64>,
+    },
+    Export {
+        what: Exportable,
+        file: String,
+    },
+    Import {
+        what: Exportable,
+        file: String,
+        server: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

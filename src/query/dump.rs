@@ -1,7 +1,7 @@
 //! `.dump` and `.schema`: every table, every row, in key order, as text
 //! that is the same for the same database.
 
-use super::catalog::{scan_rows, Access, TABLES};
+use super::catalog::{Access, TABLES, scan_rows};
 use crate::error::{Error, Result};
 use crate::model::Value;
 use crate::store::Reader;
@@ -41,8 +41,9 @@ pub fn schema_text(table: Option<&str>) -> Result<String> {
     let mut out = String::new();
     let tables: Vec<_> = match table {
         None => TABLES.iter().collect(),
-        Some(name) => vec![super::catalog::table(name)
-            .ok_or_else(|| Error::plan_near(format!("no table named '{name}'"), name))?],
+        Some(name) => vec![
+            super::catalog::table(name).ok_or_else(|| Error::plan_near(format!("no table named '{name}'"), name))?,
+        ],
     };
     for t in tables {
         let cols: Vec<String> = t

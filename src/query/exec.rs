@@ -7,8 +7,8 @@ use super::ast::{Statement, Target};
 use super::{parse_statement, run};
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::protocol::{time, Ctx};
-use crate::store::{keys, HistoryRec, Reader, Records, Store, WriteTx, T};
+use crate::protocol::{Ctx, time};
+use crate::store::{HistoryRec, Reader, Records, Store, T, WriteTx, keys};
 use std::path::{Path, PathBuf};
 
 /// How to open a database.

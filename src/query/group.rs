@@ -1,8 +1,8 @@
 //! GROUP BY with COUNT(*), and COUNT(*) over a whole table.
 
 use super::ast::{Projection, Select, SelectItem};
-use super::catalog::{scan_rows, Access, Table};
-use super::select::{compare_values, eval, sort_rows, Cond};
+use super::catalog::{Access, Table, scan_rows};
+use super::select::{Cond, compare_values, eval, sort_rows};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::Reader;
@@ -32,11 +32,19 @@ impl Ord for GroupKey {
     }
 }
 
-pub fn run_grouped(r: &(impl Reader + ?Sized), t: &Table, s: &Select, cond: Option<&Cond>, access: &Access) -> Result<ResultSet> {
+pub fn run_grouped(
+    r: &(impl Reader + ?Sized),
+    t: &Table,
+    s: &Select,
+    cond: Option<&Cond>,
+    access: &Access,
+) -> Result<ResultSet> {
     let group_cols: Vec<usize> = s
         .group_by
         .iter()
-        .map(|g| t.column(g).ok_or_else(|| Error::plan_near(format!("no column '{g}' in table '{}'", t.name), g.as_str())))
+        .map(|g| {
+            t.column(g).ok_or_else(|| Error::plan_near(format!("no column '{g}' in table '{}'", t.name), g.as_str()))
+        })
         .collect::<Result<_>>()?;
     let Projection::Items(items) = &s.projection else {
         return Err(Error::plan("SELECT * cannot be grouped: name the GROUP BY columns and COUNT(*)"));
@@ -51,9 +59,14 @@ pub fn run_grouped(r: &(impl Reader + ?Sized), t: &Table, s: &Select, cond: Opti
                 names.push("count(*)".to_string());
             }
             SelectItem::Column(c) => {
-                let i = t.column(c).ok_or_else(|| Error::plan_near(format!("no column '{c}' in table '{}'", t.name), c.as_str()))?;
+                let i = t
+                    .column(c)
+                    .ok_or_else(|| Error::plan_near(format!("no column '{c}' in table '{}'", t.name), c.as_str()))?;
                 let g = group_cols.iter().position(|x| *x == i).ok_or_else(|| {
-                    Error::plan_near(format!("column '{c}' must appear in GROUP BY to be selected with COUNT(*)"), c.as_str())
+                    Error::plan_near(
+                        format!("column '{c}' must appear in GROUP BY to be selected with COUNT(*)"),
+                        c.as_str(),
+                    )
                 })?;
                 out.push(Some(g));
                 names.push(t.columns[i].0.to_string());
@@ -78,11 +91,12 @@ pub fn run_grouped(r: &(impl Reader + ?Sized), t: &Table, s: &Select, cond: Opti
         .order_by
         .iter()
         .map(|o| {
-            names
-                .iter()
-                .position(|n| n.eq_ignore_ascii_case(&o.column))
-                .map(|i| (i, o.descending))
-                .ok_or_else(|| Error::plan_near(format!("ORDER BY '{}' must be a selected column of a grouped query", o.column), o.column.as_str()))
+            names.iter().position(|n| n.eq_ignore_ascii_case(&o.column)).map(|i| (i, o.descending)).ok_or_else(|| {
+                Error::plan_near(
+                    format!("ORDER BY '{}' must be a selected column of a grouped query", o.column),
+                    o.column.as_str(),
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     sort_rows(&mut rows, &order);

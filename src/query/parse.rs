@@ -60,47 +60,28 @@ pub fn split_statements(script: &str) -> Vec<StatementText<'_>> {
 
 /// The statement `script[start..end]`, unless it holds only blanks and
 /// comments; `line` is the line `start` is on.
-fn piece(
-    script: &str,
-    start: usize,
-    end: usize,
-    line: usize,
-    terminated: bool,
-) -> Option<StatementText<'_>> {
+fn piece(script: &str, start: usize, end: usize, line: usize, terminated: bool) -> Option<StatementText<'_>> {
     let text = script.get(start..end)?;
     let content = lex::ws(text);
     if content.is_empty() {
         return None;
     }
     let line = line + text[..text.len() - content.len()].matches('\n').count();
-    Some(StatementText {
-        text,
-        offset: start,
-        line,
-        terminated,
-    })
+    Some(StatementText { text, offset: start, line, terminated })
 }
 
 /// Whether `buffer` holds at least one statement and ends (but for blanks and
 /// comments) with a `;` outside quotes: an interactive shell shows a
 /// continuation prompt while this is false.
 pub fn is_complete(buffer: &str) -> bool {
-    split_statements(buffer)
-        .last()
-        .is_some_and(|s| s.terminated)
+    split_statements(buffer).last().is_some_and(|s| s.terminated)
 }
 
 /// Parses one statement (a trailing `;` is allowed).
 pub fn parse_statement(text: &str) -> Result<Statement> {
     if stmt::at_end(text) {
         let msg = "empty statement".to_string();
-        return Err(to_error(
-            text,
-            lex::PErr {
-                rem: text.len(),
-                msg,
-            },
-        ));
+        return Err(to_error(text, lex::PErr { rem: text.len(), msg }));
     }
     match stmt::statement(text) {
         Ok((rest, s)) => match finish(rest) {
@@ -108,13 +89,7 @@ pub fn parse_statement(text: &str) -> Result<Statement> {
             Some(e) => Err(to_error(text, e)),
         },
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(to_error(text, e)),
-        Err(nom::Err::Incomplete(_)) => Err(to_error(
-            text,
-            lex::PErr {
-                rem: 0,
-                msg: "incomplete statement".into(),
-            },
-        )),
+        Err(nom::Err::Incomplete(_)) => Err(to_error(text, lex::PErr { rem: 0, msg: "incomplete statement".into() })),
     }
 }
 
@@ -136,15 +111,7 @@ fn to_error(text: &str, e: lex::PErr) -> Error {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    let message = if e.msg.is_empty() {
-        format!("unexpected {}", lex::found(&text[offset.min(text.len())..]))
-    } else {
-        e.msg
-    };
-    Error::Parse {
-        message,
-        offset,
-        line,
-        column,
-    }
+    let message =
+        if e.msg.is_empty() { format!("unexpected {}", lex::found(&text[offset.min(text.len())..])) } else { e.msg };
+    Error::Parse { message, offset, line, column }
 }

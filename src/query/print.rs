@@ -7,8 +7,7 @@
 use std::fmt::{self, Display, Formatter};
 
 use crate::query::ast::{
-    Exportable, Expr, Literal, OrderItem, Projection, Select, SelectItem, Statement, Target,
-    TimeUnit,
+    Exportable, Expr, Literal, OrderItem, Projection, Select, SelectItem, Statement, Target, TimeUnit,
 };
 use crate::query::parse::is_bare_name;
 
@@ -17,11 +16,7 @@ pub struct Name<'a>(pub &'a str);
 
 impl Display for Name<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if is_bare_name(self.0) {
-            f.write_str(self.0)
-        } else {
-            Quoted(self.0).fmt(f)
-        }
+        if is_bare_name(self.0) { f.write_str(self.0) } else { Quoted(self.0).fmt(f) }
     }
 }
 
@@ -58,11 +53,7 @@ impl Display for Statement {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         use Statement as S;
         match self {
-            S::CreateServer {
-                name,
-                product,
-                scope,
-            } => {
+            S::CreateServer { name, product, scope } => {
                 write!(f, "CREATE SERVER {}", Name(name))?;
                 if let Some(p) = product {
                     write!(f, " PRODUCT {p}")?;
@@ -81,16 +72,8 @@ impl Display for Statement {
             S::SetServerSecurityGroup { name, hosts: None } => {
                 write!(f, "SET SERVER {} SECURITY GROUP OFF", Name(name))
             }
-            S::SetServerSecurityGroup {
-                name,
-                hosts: Some(h),
-            } => {
-                write!(
-                    f,
-                    "SET SERVER {} SECURITY GROUP {}",
-                    Name(name),
-                    NameList(h)
-                )
+            S::SetServerSecurityGroup { name, hosts: Some(h) } => {
+                write!(f, "SET SERVER {} SECURITY GROUP {}", Name(name), NameList(h))
             }
             S::InstallKeypack { .. } => fmt_install(self, f),
             S::UninstallKeypack { id } => write!(f, "UNINSTALL KEYPACK {id}"),
@@ -99,12 +82,7 @@ impl Display for Statement {
                 write!(f, "SET HOST {} MODE {}", Name(name), upper(mode.as_str()))
             }
             S::SetHostLicenseServers { name, servers } => {
-                write!(
-                    f,
-                    "SET HOST {} LICENSE SERVERS {}",
-                    Name(name),
-                    NameList(servers)
-                )
+                write!(f, "SET HOST {} LICENSE SERVERS {}", Name(name), NameList(servers))
             }
             S::CreateDevice { name, hwid } => {
                 write!(f, "CREATE DEVICE {}", Name(name))?;
@@ -119,23 +97,11 @@ impl Display for Statement {
 }
 
 fn fmt_install(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
-    let Statement::InstallKeypack {
-        server,
-        product,
-        cal,
-        count,
-        kind,
-        expires,
-    } = s
-    else {
+    let Statement::InstallKeypack { server, product, cal, count, kind, expires } = s else {
         return Ok(());
     };
     let cal = upper(cal.as_str());
-    write!(
-        f,
-        "INSTALL KEYPACK ON {} PRODUCT {product} CAL {cal} COUNT {count}",
-        Name(server)
-    )?;
+    write!(f, "INSTALL KEYPACK ON {} PRODUCT {product} CAL {cal} COUNT {count}", Name(server))?;
     if let Some(k) = kind {
         write!(f, " TYPE {}", upper(k.as_str()))?;
     }
@@ -146,15 +112,7 @@ fn fmt_install(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
 }
 
 fn fmt_create_host(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
-    let Statement::CreateHost {
-        name,
-        product,
-        mode,
-        scope,
-        license_servers,
-        farm,
-    } = s
-    else {
+    let Statement::CreateHost { name, product, mode, scope, license_servers, farm } = s else {
         return Ok(());
     };
     write!(f, "CREATE HOST {}", Name(name))?;
@@ -179,11 +137,7 @@ fn fmt_create_host(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
 fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
     use Statement as S;
     match s {
-        S::CloneDevice {
-            name,
-            new_name,
-            with_store,
-        } => {
+        S::CloneDevice { name, new_name, with_store } => {
             write!(f, "CLONE DEVICE {} AS {}", Name(name), Name(new_name))?;
             if *with_store {
                 f.write_str(" WITH STORE")?;
@@ -193,12 +147,7 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReimageDevice { name } => write!(f, "REIMAGE DEVICE {}", Name(name)),
         S::ClearDeviceStore { name } => write!(f, "CLEAR DEVICE {} STORE", Name(name)),
         S::ClearDeviceLicensing { name } => write!(f, "CLEAR DEVICE {} LICENSING", Name(name)),
-        S::Connect {
-            device,
-            user,
-            target,
-            logon_failed,
-        } => {
+        S::Connect { device, user, target, logon_failed } => {
             write!(f, "CONNECT {} AS {} TO {target}", Name(device), Name(user))?;
             if *logon_failed {
                 f.write_str(" LOGON FAILED")?;
@@ -220,10 +169,7 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
     match s {
         S::RevokeLicense { id } => write!(f, "REVOKE LICENSE {id}"),
         S::RevokeLicenses { filter } => write!(f, "REVOKE LICENSES WHERE {filter}"),
-        S::RebuildServer {
-            name,
-            reinstall_keypacks,
-        } => {
+        S::RebuildServer { name, reinstall_keypacks } => {
             write!(f, "REBUILD SERVER {}", Name(name))?;
             if *reinstall_keypacks {
                 f.write_str(" REINSTALL KEYPACKS")?;
@@ -243,17 +189,10 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReportDuplicates => f.write_str("REPORT DUPLICATES"),
         S::ReportUsers => f.write_str("REPORT USERS"),
         S::ReportExpiring { within_days: None } => f.write_str("REPORT EXPIRING"),
-        S::ReportExpiring {
-            within_days: Some(d),
-        } => write!(f, "REPORT EXPIRING WITHIN {d} DAYS"),
+        S::ReportExpiring { within_days: Some(d) } => write!(f, "REPORT EXPIRING WITHIN {d} DAYS"),
         S::Export { what, file } => write!(f, "EXPORT {what} TO {}", Quoted(file)),
         S::Import { what, file, server } => {
-            write!(
-                f,
-                "IMPORT {what} FROM {} INTO SERVER {}",
-                Quoted(file),
-                Name(server)
-            )
+            write!(f, "IMPORT {what} FROM {} INTO SERVER {}", Quoted(file), Name(server))
         }
         _ => Ok(()),
     }
@@ -372,11 +311,7 @@ fn precedence(e: &Expr) -> u8 {
 
 /// `e`, in parentheses when it binds less tightly than `min`.
 fn operand(f: &mut Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
-    if precedence(e) < min {
-        write!(f, "({e})")
-    } else {
-        e.fmt(f)
-    }
+    if precedence(e) < min { write!(f, "({e})") } else { e.fmt(f) }
 }
 
 fn not(negated: bool) -> &'static str {
@@ -388,11 +323,7 @@ impl Display for Expr {
         match self {
             Expr::Compare { column, op, value } => write!(f, "{column} {} {value}", op.as_str()),
             Expr::IsNull { column, negated } => write!(f, "{column} IS {}NULL", not(*negated)),
-            Expr::In {
-                column,
-                values,
-                negated,
-            } => {
+            Expr::In { column, values, negated } => {
                 write!(f, "{column} {}IN (", not(*negated))?;
                 for (n, v) in values.iter().enumerate() {
                     if n > 0 {
@@ -402,11 +333,7 @@ impl Display for Expr {
                 }
                 f.write_str(")")
             }
-            Expr::Like {
-                column,
-                pattern,
-                negated,
-            } => {
+            Expr::Like { column, pattern, negated } => {
                 write!(f, "{column} {}LIKE {}", not(*negated), Quoted(pattern))
             }
             Expr::Or(l, r) | Expr::And(l, r) => {

@@ -6,7 +6,7 @@ use super::exec::target_of;
 use super::select::run_select;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::protocol::{admin, connect, deploy, sessions, time, ConnectRequest, Ctx};
+use crate::protocol::{ConnectRequest, Ctx, admin, connect, deploy, sessions, time};
 use crate::store::{Reader, Store};
 
 /// Runs a statement that changes the database.
@@ -102,8 +102,9 @@ pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Stor
 }
 
 pub fn outcome_rows(o: &crate::protocol::Outcome) -> ResultSet {
-    let mut rs =
-        ResultSet::new(&["outcome", "reason", "device", "user", "host", "server", "license", "kind", "expires", "session"]);
+    let mut rs = ResultSet::new(&[
+        "outcome", "reason", "device", "user", "host", "server", "license", "kind", "expires", "session",
+    ]);
     rs.push(vec![
         Value::text(if o.accepted() { "accepted" } else { "denied" }),
         Value::text(o.reason.as_str()),

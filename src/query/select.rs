@@ -2,10 +2,10 @@
 //! execution (filter, group, order, limit).
 
 use super::ast::{CompareOp, Expr, Literal, Projection, Select, SelectItem};
-use super::catalog::{self, scan_rows, Access, Table, Type};
+use super::catalog::{self, Access, Table, Type, scan_rows};
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::store::{keys, records, Reader, Records};
+use crate::store::{Reader, Records, keys, records};
 use std::cmp::Ordering;
 
 /// A condition with its columns resolved to positions and literals typed.
@@ -40,7 +40,8 @@ fn typed(t: &Table, col: usize, lit: &Literal) -> Result<Value> {
         (Type::Text, Literal::Text(s)) => Value::Text(s.clone()),
         (Type::Bool, Literal::Bool(b)) => Value::Bool(*b),
         (Type::Time, Literal::Text(s)) => Value::Time(
-            Time::parse(s).ok_or_else(|| Error::plan_near(format!("'{s}' is not a time (YYYY-MM-DD [HH:MM:SS])"), s.as_str()))?,
+            Time::parse(s)
+                .ok_or_else(|| Error::plan_near(format!("'{s}' is not a time (YYYY-MM-DD [HH:MM:SS])"), s.as_str()))?,
         ),
         (_, Literal::Int(i)) => return Err(bad(&format!("the number {i}"))),
         (_, Literal::Text(s)) => return Err(bad(&format!("the text '{s}'"))),
@@ -181,7 +182,8 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value])
     for v in values {
         match (t.name, column, v) {
             ("servers" | "devices" | "hosts", "name", Value::Text(s)) => out.push(keys::name(s)),
-            ("keypacks" | "licenses" | "sessions", "id", Value::Int(i)) | ("events" | "history", "seq", Value::Int(i)) => {
+            ("keypacks" | "licenses" | "sessions", "id", Value::Int(i))
+            | ("events" | "history", "seq", Value::Int(i)) => {
                 if let Ok(i) = u64::try_from(*i) {
                     out.push(keys::id(i));
                 }
@@ -191,7 +193,9 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value])
                     out.extend(r.licenses_of_hwid(&h)?.into_iter().map(keys::id));
                 }
             }
-            ("licenses", "computer", Value::Text(s)) => out.extend(r.licenses_of_computer(s)?.into_iter().map(keys::id)),
+            ("licenses", "computer", Value::Text(s)) => {
+                out.extend(r.licenses_of_computer(s)?.into_iter().map(keys::id))
+            }
             ("licenses", "keypack", Value::Int(i)) => {
                 if let Ok(i) = u64::try_from(*i) {
                     out.extend(r.licenses_of_keypack(i)?.into_iter().map(keys::id));
@@ -216,7 +220,10 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value])
 /// A key range for comparisons on an ordered key column.
 fn range_access(t: &Table, c: &Cond) -> Option<Access> {
     let Cond::Compare(col, op, Value::Int(i)) = c else { return None };
-    let key_col = matches!((t.name, t.columns[*col].0), ("keypacks" | "licenses" | "sessions", "id") | ("events" | "history", "seq"));
+    let key_col = matches!(
+        (t.name, t.columns[*col].0),
+        ("keypacks" | "licenses" | "sessions", "id") | ("events" | "history", "seq")
+    );
     if !key_col {
         return None;
     }
@@ -263,7 +270,9 @@ fn has_count(p: &Projection) -> bool {
 
 fn projection(t: &Table, p: &Projection) -> Result<(Vec<String>, Vec<usize>)> {
     match p {
-        Projection::Star => Ok((t.column_names().iter().map(|c| c.to_string()).collect(), (0..t.columns.len()).collect())),
+        Projection::Star => {
+            Ok((t.column_names().iter().map(|c| c.to_string()).collect(), (0..t.columns.len()).collect()))
+        }
         Projection::Items(items) => {
             let mut names = Vec::new();
             let mut pos = Vec::new();

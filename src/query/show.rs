@@ -12,8 +12,18 @@ use crate::store::*;
 pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<ResultSet> {
     let d = r.device(name)?.ok_or_else(|| no_such("device", name))?;
     let mut rs = ResultSet::new(&[
-        "token", "issuer", "scope", "issued_to_computer", "issued_to_user", "license", "type", "version",
-        "valid_from", "expires_on", "hardware_id", "state",
+        "token",
+        "issuer",
+        "scope",
+        "issued_to_computer",
+        "issued_to_user",
+        "license",
+        "type",
+        "version",
+        "valid_from",
+        "expires_on",
+        "hardware_id",
+        "state",
     ]);
     for t in r.tokens(&d.name)? {
         rs.push(vec![
@@ -90,7 +100,12 @@ pub fn show_host(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<Re
 
 fn candidates(r: &(impl Reader + ?Sized), h: &HostRec) -> Result<Vec<(String, Option<ServerRec>)>> {
     if h.license_servers.is_empty() {
-        return Ok(r.servers()?.into_iter().filter(|s| s.scope == h.scope).map(|s| (s.name.clone(), Some(s))).collect());
+        return Ok(r
+            .servers()?
+            .into_iter()
+            .filter(|s| s.scope == h.scope)
+            .map(|s| (s.name.clone(), Some(s)))
+            .collect());
     }
     h.license_servers.iter().map(|n| Ok((n.clone(), r.server(n)?))).collect()
 }
@@ -102,10 +117,16 @@ fn diagnose_servers(r: &(impl Reader + ?Sized), h: &HostRec, d: &mut Diagnosis) 
             None => "not usable: no such server".to_string(),
             Some(s) if !s.online => "not usable: offline".to_string(),
             Some(s) if !accepts(s, &h.name) => "not usable: the host is not in its security group (event 4141)".into(),
-            Some(s) if found.is_some() => format!("usable, after {}", found.as_ref().map_or("", |f: &ServerRec| &f.name)),
+            Some(s) if found.is_some() => {
+                format!("usable, after {}", found.as_ref().map_or("", |f: &ServerRec| &f.name))
+            }
             Some(s) => {
                 found = Some(s.clone());
-                if s.activated { "found: activated".into() } else { "found: not activated (temporary CALs only)".into() }
+                if s.activated {
+                    "found: activated".into()
+                } else {
+                    "found: not activated (temporary CALs only)".into()
+                }
             }
         };
         d.add("license server", name, verdict);
@@ -125,7 +146,10 @@ fn diagnose_problems(
         problems.push(("the licensing mode is not configured", "SET HOST name MODE DEVICE or USER"));
     }
     if found.is_none() {
-        problems.push(("no license server can be found", "bring a server online, add the host to its security group, or set the host's LICENSE SERVERS"));
+        problems.push((
+            "no license server can be found",
+            "bring a server online, add the host to its security group, or set the host's LICENSE SERVERS",
+        ));
     }
     if let Some(s) = found {
         let cal = h.product.cal_product();
@@ -145,7 +169,10 @@ fn diagnose_problems(
             problems.push(("the license server is not activated: it issues temporary CALs only", "ACTIVATE SERVER"));
         }
         if h.mode == Mode::Device && available == 0 {
-            problems.push(("no compatible per-device CAL is available on the found server", "INSTALL KEYPACK of the host's product or newer"));
+            problems.push((
+                "no compatible per-device CAL is available on the found server",
+                "INSTALL KEYPACK of the host's product or newer",
+            ));
         }
     }
     if problems.is_empty() {

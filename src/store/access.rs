@@ -4,7 +4,7 @@
 
 use super::keys;
 use super::records::*;
-use super::{Reader, WriteTx, T};
+use super::{Reader, T, WriteTx};
 use crate::error::Result;
 use crate::model::{Hwid, LicenseStatus, Product, SessionState};
 

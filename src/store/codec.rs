@@ -9,8 +9,7 @@ fn config() -> bincode::config::Configuration {
 }
 
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, config())
-        .map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
+    bincode::serde::encode_to_vec(value, config()).map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
 }
 
 /// Decodes a whole value; trailing bytes mean a damaged record.

@@ -19,10 +19,7 @@ pub struct PErr {
 
 impl ParseError<&str> for PErr {
     fn from_error_kind(input: &str, _kind: ErrorKind) -> Self {
-        PErr {
-            rem: input.len(),
-            msg: String::new(),
-        }
+        PErr { rem: input.len(), msg: String::new() }
     }
 
     fn append(_input: &str, _kind: ErrorKind, other: Self) -> Self {
@@ -161,9 +158,7 @@ pub fn is_bare_name(s: &str) -> bool {
 }
 
 fn comment(i: &str) -> IResult<&str, &str, PErr> {
-    (tag("--"), take_till(|c| c == '\n'))
-        .map(|(_, c)| c)
-        .parse(i)
+    (tag("--"), take_till(|c| c == '\n')).map(|(_, c)| c).parse(i)
 }
 
 /// Skips blanks and `--` comments.
@@ -179,10 +174,7 @@ pub fn ws(mut i: &str) -> &str {
 
 /// An error at `i` (fatal: no alternative is tried after it).
 pub fn fail<T>(i: &str, msg: impl Into<String>) -> Res<'_, T> {
-    Err(nom::Err::Failure(PErr {
-        rem: i.len(),
-        msg: msg.into(),
-    }))
+    Err(nom::Err::Failure(PErr { rem: i.len(), msg: msg.into() }))
 }
 
 /// The next word (after blanks), without consuming it: `(rest, word)`.
@@ -216,9 +208,7 @@ pub fn eat_char(i: &str, c: char) -> Option<&str> {
 /// Consumes one of `ks`, returning its index.
 pub fn eat_any<'a>(i: &'a str, ks: &[&str]) -> Option<(&'a str, usize)> {
     let (rest, w) = word(i)?;
-    ks.iter()
-        .position(|k| k.eq_ignore_ascii_case(w))
-        .map(|n| (rest, n))
+    ks.iter().position(|k| k.eq_ignore_ascii_case(w)).map(|n| (rest, n))
 }
 
 /// `A`, `A or B`, `A, B or C`.
@@ -255,10 +245,7 @@ pub fn expect_char<'a>(i: &'a str, c: char, after: &str) -> Res<'a, ()> {
 pub fn expected<'a, T>(i: &'a str, what: &str, after: &str) -> Res<'a, T> {
     let i = ws(i);
     let sep = if after.is_empty() { "" } else { " " };
-    fail(
-        i,
-        format!("expected {what}{sep}{after}, found {}", found(i)),
-    )
+    fail(i, format!("expected {what}{sep}{after}, found {}", found(i)))
 }
 
 /// A description of the next token for messages: `'word'` or
@@ -311,10 +298,7 @@ pub fn show(s: &str) -> String {
 pub fn quoted(i: &str) -> Res<'_, String> {
     let i = ws(i);
     let Some(mut rest) = i.strip_prefix('\'') else {
-        return Err(nom::Err::Error(PErr {
-            rem: i.len(),
-            msg: String::new(),
-        }));
+        return Err(nom::Err::Error(PErr { rem: i.len(), msg: String::new() }));
     };
     let mut out = String::new();
     loop {
@@ -356,10 +340,7 @@ pub fn name<'a>(i: &'a str, what: &str) -> Res<'a, String> {
         return fail(start, format!("expected {what}, found an empty name"));
     }
     if n.chars().count() > NAME_MAX_LEN {
-        return fail(
-            start,
-            format!("name longer than {NAME_MAX_LEN} characters: '{}'", show(&n)),
-        );
+        return fail(start, format!("name longer than {NAME_MAX_LEN} characters: '{}'", show(&n)));
     }
     Ok((rest, n))
 }
@@ -391,11 +372,7 @@ pub fn int_literal(i: &str) -> Option<Res<'_, i64>> {
 }
 
 /// A parenthesized, comma-separated list, possibly empty.
-pub fn paren_list<'a, T>(
-    i: &'a str,
-    what: &str,
-    mut item: impl FnMut(&'a str) -> Res<'a, T>,
-) -> Res<'a, Vec<T>> {
+pub fn paren_list<'a, T>(i: &'a str, what: &str, mut item: impl FnMut(&'a str) -> Res<'a, T>) -> Res<'a, Vec<T>> {
     let (mut i, ()) = expect_char(i, '(', "")?;
     let mut out = Vec::new();
     if let Some(rest) = eat_char(i, ')') {

@@ -7,8 +7,8 @@ use nom::branch::alt;
 use nom::bytes::complete::tag;
 
 use super::lex::{
-    Res, eat, eat_any, eat_char, expect, expect_char, expected, fail, int_literal, one_of,
-    paren_list, quoted, show, text, uint, word, ws,
+    Res, eat, eat_any, eat_char, expect, expect_char, expected, fail, int_literal, one_of, paren_list, quoted, show,
+    text, uint, word, ws,
 };
 use super::stmt::at_end;
 use crate::query::ast::{CompareOp, Expr, Literal, OrderItem, Projection, Select, SelectItem};
@@ -19,18 +19,12 @@ pub const MAX_DEPTH: usize = 64;
 pub const MAX_PREDICATES: usize = 512;
 
 /// Words that end a column list or a condition, never column names.
-const RESERVED: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP", "ORDER", "BY", "LIMIT", "AND", "OR", "NOT",
-];
+const RESERVED: &[&str] = &["SELECT", "FROM", "WHERE", "GROUP", "ORDER", "BY", "LIMIT", "AND", "OR", "NOT"];
 
 /// SELECT, after its keyword.
 pub fn select(i: &str) -> Res<'_, Select> {
     let (i, projection) = projection(i)?;
-    let after = if projection == Projection::Star {
-        "after *"
-    } else {
-        "after the column list"
-    };
+    let after = if projection == Projection::Star { "after *" } else { "after the column list" };
     let (i, ()) = expect(i, "FROM", after)?;
     let (i, table) = column(i, "a table name")?;
     let mut next = vec!["WHERE", "GROUP BY", "ORDER BY", "LIMIT"];
@@ -57,17 +51,7 @@ pub fn select(i: &str) -> Res<'_, Select> {
         next.push("the end of the statement");
         return expected(i, &one_of(&next), "");
     }
-    Ok((
-        i,
-        Select {
-            projection,
-            table,
-            filter,
-            group_by,
-            order_by,
-            limit,
-        },
-    ))
+    Ok((i, Select { projection, table, filter, group_by, order_by, limit }))
 }
 
 fn group_by<'a>(i: &'a str, next: &mut Vec<&str>) -> Res<'a, Vec<String>> {
@@ -129,9 +113,7 @@ fn count_star(i: &str) -> Res<'_, bool> {
 /// A column or table name: a bare word, lower-cased.
 fn column<'a>(i: &'a str, what: &str) -> Res<'a, String> {
     match word(i) {
-        Some((rest, w)) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(w)) => {
-            Ok((rest, w.to_lowercase()))
-        }
+        Some((rest, w)) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(w)) => Ok((rest, w.to_lowercase())),
         _ => expected(i, what, ""),
     }
 }
@@ -163,10 +145,7 @@ fn and_expr<'a>(i: &'a str, depth: usize, n: &mut usize) -> Res<'a, Expr> {
 }
 
 fn too_deep(i: &str) -> Res<'_, Expr> {
-    fail(
-        ws(i),
-        format!("condition nested too deeply (more than {MAX_DEPTH} levels)"),
-    )
+    fail(ws(i), format!("condition nested too deeply (more than {MAX_DEPTH} levels)"))
 }
 
 fn not_expr<'a>(i: &'a str, depth: usize, n: &mut usize) -> Res<'a, Expr> {
@@ -187,24 +166,13 @@ fn not_expr<'a>(i: &'a str, depth: usize, n: &mut usize) -> Res<'a, Expr> {
     }
     *n += 1;
     if *n > MAX_PREDICATES {
-        return fail(
-            ws(i),
-            format!("condition too long (more than {MAX_PREDICATES} comparisons)"),
-        );
+        return fail(ws(i), format!("condition too long (more than {MAX_PREDICATES} comparisons)"));
     }
     predicate(i)
 }
 
 fn compare_op(i: &str) -> Res<'_, CompareOp> {
-    let ops = (
-        tag("<="),
-        tag(">="),
-        tag("<>"),
-        tag("!="),
-        tag("="),
-        tag("<"),
-        tag(">"),
-    );
+    let ops = (tag("<="), tag(">="), tag("<>"), tag("!="), tag("="), tag("<"), tag(">"));
     let (rest, op) = alt(ops).parse(ws(i))?;
     let op = match op {
         "<=" => CompareOp::Le,
@@ -237,32 +205,14 @@ fn predicate(i: &str) -> Res<'_, Expr> {
             if values.is_empty() {
                 return expected(i, "at least one value", "in IN ()");
             }
-            Ok((
-                i,
-                Expr::In {
-                    column,
-                    values,
-                    negated,
-                },
-            ))
+            Ok((i, Expr::In { column, values, negated }))
         }
         Some((i, _)) => {
             let (i, pattern) = text(i, "a pattern")?;
-            Ok((
-                i,
-                Expr::Like {
-                    column,
-                    pattern,
-                    negated,
-                },
-            ))
+            Ok((i, Expr::Like { column, pattern, negated }))
         }
         None if negated => expected(i, "IN or LIKE", "after NOT"),
-        None => expected(
-            i,
-            "=, !=, <, <=, >, >=, IS, IN or LIKE",
-            &format!("after '{}'", show(&column)),
-        ),
+        None => expected(i, "=, !=, <, <=, >, >=, IS, IN or LIKE", &format!("after '{}'", show(&column))),
     }
 }
 
@@ -281,10 +231,6 @@ fn literal(i: &str) -> Res<'_, Literal> {
         Some((i, 0)) => Ok((i, Literal::Bool(true))),
         Some((i, 1)) => Ok((i, Literal::Bool(false))),
         Some((i, _)) => Ok((i, Literal::Null)),
-        None => expected(
-            start,
-            "a value (text in quotes, a number, TRUE, FALSE or NULL)",
-            "",
-        ),
+        None => expected(start, "a value (text in quotes, a number, TRUE, FALSE or NULL)", ""),
     }
 }

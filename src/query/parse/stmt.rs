@@ -2,8 +2,7 @@
 //! function per statement family.
 
 use super::lex::{
-    Res, eat, eat_any, expect, expect_any, expected, fail, found, one_of, paren_list, text, uint,
-    word, ws,
+    Res, eat, eat_any, expect, expect_any, expected, fail, found, one_of, paren_list, text, uint, word, ws,
 };
 use super::select::{condition, select};
 use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
@@ -13,10 +12,7 @@ use crate::query::ast::{Exportable, Statement, Target, TimeUnit};
 pub fn statement(i: &str) -> Res<'_, Statement> {
     let start = ws(i);
     let Some((rest, w)) = word(start) else {
-        return fail(
-            start,
-            format!("expected a statement, found {}", found(start)),
-        );
+        return fail(start, format!("expected a statement, found {}", found(start)));
     };
     match w.to_ascii_uppercase().as_str() {
         "CREATE" => create(rest),
@@ -39,10 +35,7 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "REPORT" => report(rest),
         "EXPORT" => export(rest),
         "IMPORT" => import(rest),
-        _ => fail(
-            start,
-            format!("expected a statement, found {}", found(start)),
-        ),
+        _ => fail(start, format!("expected a statement, found {}", found(start))),
     }
 }
 
@@ -55,15 +48,8 @@ pub fn at_end(i: &str) -> bool {
 /// Optional clauses in any order, each at most once. `names` are the clauses
 /// as shown in messages; the first word of each is what is matched. `f` parses
 /// the rest of clause `n`.
-fn clauses<'a>(
-    mut i: &'a str,
-    names: &[&str],
-    mut f: impl FnMut(&'a str, usize) -> Res<'a, ()>,
-) -> Res<'a, ()> {
-    let firsts: Vec<&str> = names
-        .iter()
-        .map(|n| n.split(' ').next().unwrap_or(n))
-        .collect();
+fn clauses<'a>(mut i: &'a str, names: &[&str], mut f: impl FnMut(&'a str, usize) -> Res<'a, ()>) -> Res<'a, ()> {
+    let firsts: Vec<&str> = names.iter().map(|n| n.split(' ').next().unwrap_or(n)).collect();
     let mut seen = vec![false; names.len()];
     loop {
         let start = ws(i);
@@ -71,12 +57,7 @@ fn clauses<'a>(
             return Ok((start, ()));
         }
         let Some((rest, n)) = eat_any(start, &firsts) else {
-            let mut left: Vec<&str> = names
-                .iter()
-                .zip(&seen)
-                .filter(|(_, s)| !**s)
-                .map(|(n, _)| *n)
-                .collect();
+            let mut left: Vec<&str> = names.iter().zip(&seen).filter(|(_, s)| !**s).map(|(n, _)| *n).collect();
             left.push("the end of the statement");
             return expected(start, &one_of(&left), "");
         };
@@ -114,13 +95,7 @@ fn time(i: &str) -> Res<'_, Time> {
     let (rest, t) = text(start, "a time")?;
     match Time::parse(&t) {
         Some(t) => Ok((rest, t)),
-        None => fail(
-            start,
-            format!(
-                "expected a time 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', found {}",
-                found(start)
-            ),
-        ),
+        None => fail(start, format!("expected a time 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', found {}", found(start))),
     }
 }
 
@@ -147,14 +122,7 @@ fn create_server(i: &str) -> Res<'_, Statement> {
             Ok((i, ()))
         }
     })?;
-    Ok((
-        i,
-        Statement::CreateServer {
-            name,
-            product,
-            scope,
-        },
-    ))
+    Ok((i, Statement::CreateServer { name, product, scope }))
 }
 
 fn create_host(i: &str) -> Res<'_, Statement> {
@@ -169,17 +137,7 @@ fn create_host(i: &str) -> Res<'_, Statement> {
         _ => self::name(i, "a farm name").map(|(i, f)| (i, farm = Some(f))),
     })?;
     let license_servers = servers;
-    Ok((
-        i,
-        Statement::CreateHost {
-            name,
-            product,
-            mode,
-            scope,
-            license_servers,
-            farm,
-        },
-    ))
+    Ok((i, Statement::CreateHost { name, product, mode, scope, license_servers, farm }))
 }
 
 /// `SERVERS (name, ...)` after LICENSE.
@@ -209,18 +167,10 @@ fn create_device(i: &str) -> Res<'_, Statement> {
 }
 
 fn activate(i: &str, on: bool) -> Res<'_, Statement> {
-    let after = if on {
-        "after ACTIVATE"
-    } else {
-        "after DEACTIVATE"
-    };
+    let after = if on { "after ACTIVATE" } else { "after DEACTIVATE" };
     let (i, ()) = expect(i, "SERVER", after)?;
     let (i, name) = name(i, "a server name")?;
-    let s = if on {
-        Statement::ActivateServer { name }
-    } else {
-        Statement::DeactivateServer { name }
-    };
+    let s = if on { Statement::ActivateServer { name } } else { Statement::DeactivateServer { name } };
     Ok((i, s))
 }
 
@@ -243,20 +193,10 @@ fn set(i: &str) -> Res<'_, Statement> {
 fn set_server(i: &str) -> Res<'_, Statement> {
     let (i, name) = name(i, "a server name")?;
     let Some((i, n)) = eat_any(i, &["ONLINE", "OFFLINE", "SECURITY"]) else {
-        return expected(
-            i,
-            "ONLINE, OFFLINE or SECURITY GROUP",
-            "after the server name",
-        );
+        return expected(i, "ONLINE, OFFLINE or SECURITY GROUP", "after the server name");
     };
     if n < 2 {
-        return Ok((
-            i,
-            Statement::SetServerOnline {
-                name,
-                online: n == 0,
-            },
-        ));
+        return Ok((i, Statement::SetServerOnline { name, online: n == 0 }));
     }
     let (i, ()) = expect(i, "GROUP", "after SECURITY")?;
     if let Some(i) = eat(i, "OFF") {
@@ -266,13 +206,7 @@ fn set_server(i: &str) -> Res<'_, Statement> {
         return expected(i, "'(' or OFF", "after SECURITY GROUP");
     }
     let (i, hosts) = paren_list(i, "hosts", |i| self::name(i, "a host name"))?;
-    Ok((
-        i,
-        Statement::SetServerSecurityGroup {
-            name,
-            hosts: Some(hosts),
-        },
-    ))
+    Ok((i, Statement::SetServerSecurityGroup { name, hosts: Some(hosts) }))
 }
 
 fn set_host(i: &str) -> Res<'_, Statement> {
@@ -301,10 +235,7 @@ fn install(i: &str) -> Res<'_, Statement> {
     let start = ws(i);
     let (i, count) = uint(start, "a count (a number)")?;
     if count == 0 {
-        return fail(
-            start,
-            "expected a count of at least 1 after COUNT, found '0'",
-        );
+        return fail(start, "expected a count of at least 1 after COUNT, found '0'");
     }
     let (mut kind, mut expires) = (None, None);
     let (i, ()) = clauses(i, &["TYPE", "EXPIRES"], |i, n| {
@@ -313,35 +244,17 @@ fn install(i: &str) -> Res<'_, Statement> {
         }
         keypack_type(i).map(|(i, t)| (i, kind = Some(t)))
     })?;
-    Ok((
-        i,
-        Statement::InstallKeypack {
-            server,
-            product,
-            cal,
-            count,
-            kind,
-            expires,
-        },
-    ))
+    Ok((i, Statement::InstallKeypack { server, product, cal, count, kind, expires }))
 }
 
 fn keypack_type(i: &str) -> Res<'_, KeypackType> {
     let start = ws(i);
     if eat(start, "TEMPORARY").is_some() {
-        return fail(
-            start,
-            "cannot install TYPE TEMPORARY: only the license server makes temporary key packs",
-        );
+        return fail(start, "cannot install TYPE TEMPORARY: only the license server makes temporary key packs");
     }
     let kinds = ["RETAIL", "VOLUME", "OPEN", "CONCURRENT"];
     let (i, n) = expect_any(start, &kinds, "after TYPE")?;
-    let all = [
-        KeypackType::Retail,
-        KeypackType::Volume,
-        KeypackType::Open,
-        KeypackType::Concurrent,
-    ];
+    let all = [KeypackType::Retail, KeypackType::Volume, KeypackType::Open, KeypackType::Concurrent];
     Ok((i, all[n]))
 }
 
@@ -359,11 +272,8 @@ fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
         "REIMAGE" => Ok((i, Statement::ReimageDevice { name })),
         "CLEAR" => {
             let (i, n) = expect_any(i, &["STORE", "LICENSING"], "after the device name")?;
-            let s = if n == 0 {
-                Statement::ClearDeviceStore { name }
-            } else {
-                Statement::ClearDeviceLicensing { name }
-            };
+            let s =
+                if n == 0 { Statement::ClearDeviceStore { name } } else { Statement::ClearDeviceLicensing { name } };
             Ok((i, s))
         }
         _ => {
@@ -373,14 +283,7 @@ fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
                 Some(i) => (expect(i, "STORE", "after WITH")?.0, true),
                 None => (i, false),
             };
-            Ok((
-                i,
-                Statement::CloneDevice {
-                    name,
-                    new_name,
-                    with_store,
-                },
-            ))
+            Ok((i, Statement::CloneDevice { name, new_name, with_store }))
         }
     }
 }
@@ -398,48 +301,25 @@ fn connect(i: &str) -> Res<'_, Statement> {
         Some(i) => (expect(i, "FAILED", "after LOGON")?.0, true),
         None => (i, false),
     };
-    Ok((
-        i,
-        Statement::Connect {
-            device,
-            user,
-            target,
-            logon_failed,
-        },
-    ))
+    Ok((i, Statement::Connect { device, user, target, logon_failed }))
 }
 
 fn session_op(i: &str, logoff: bool) -> Res<'_, Statement> {
-    let after = if logoff {
-        "after LOGOFF"
-    } else {
-        "after DISCONNECT"
-    };
+    let after = if logoff { "after LOGOFF" } else { "after DISCONNECT" };
     let (i, ()) = expect(i, "SESSION", after)?;
     let (i, id) = uint(i, "a session id (a number)")?;
-    let s = if logoff {
-        Statement::LogoffSession { id }
-    } else {
-        Statement::DisconnectSession { id }
-    };
+    let s = if logoff { Statement::LogoffSession { id } } else { Statement::DisconnectSession { id } };
     Ok((i, s))
 }
 
 fn advance(i: &str) -> Res<'_, Statement> {
     let (i, amount) = uint(i, "a number")?;
-    let units = [
-        "DAYS", "HOURS", "MINUTES", "SECONDS", "DAY", "HOUR", "MINUTE", "SECOND",
-    ];
+    let units = ["DAYS", "HOURS", "MINUTES", "SECONDS", "DAY", "HOUR", "MINUTE", "SECOND"];
     let (i, n) = match eat_any(i, &units) {
         Some(found) => found,
         None => return expected(i, &one_of(&units[..4]), "after the number"),
     };
-    let unit = [
-        TimeUnit::Days,
-        TimeUnit::Hours,
-        TimeUnit::Minutes,
-        TimeUnit::Seconds,
-    ][n % 4];
+    let unit = [TimeUnit::Days, TimeUnit::Hours, TimeUnit::Minutes, TimeUnit::Seconds][n % 4];
     Ok((i, Statement::Advance { amount, unit }))
 }
 
@@ -461,13 +341,7 @@ fn rebuild(i: &str) -> Res<'_, Statement> {
         Some(i) => (expect(i, "KEYPACKS", "after REINSTALL")?.0, true),
         None => (i, false),
     };
-    Ok((
-        i,
-        Statement::RebuildServer {
-            name,
-            reinstall_keypacks,
-        },
-    ))
+    Ok((i, Statement::RebuildServer { name, reinstall_keypacks }))
 }
 
 fn backup(i: &str) -> Res<'_, Statement> {
@@ -519,12 +393,7 @@ fn report(i: &str) -> Res<'_, Statement> {
             };
             let (i, days) = uint(i, "a number of days")?;
             let (i, _) = expect_any(i, &["DAYS", "DAY"], "after the number")?;
-            return Ok((
-                i,
-                Statement::ReportExpiring {
-                    within_days: Some(days),
-                },
-            ));
+            return Ok((i, Statement::ReportExpiring { within_days: Some(days) }));
         }
     };
     Ok((i, s))
