@@ -60,10 +60,10 @@ fn check_pools(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, 
         if k.issued != want {
             p.add("1", subject.clone(), format!("issued is {} but {want} licenses hold a CAL of it", k.issued));
         }
-        if let Some(total) = k.total {
-            if k.issued > total {
-                p.add("1", subject, format!("issued {} exceeds total {total}", k.issued));
-            }
+        if let Some(total) = k.total
+            && k.issued > total
+        {
+            p.add("1", subject, format!("issued {} exceeds total {total}", k.issued));
         }
     }
 }

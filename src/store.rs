@@ -225,7 +225,7 @@ fn check_magic(path: &Path) -> Result<()> {
     if len == 0 {
         return Ok(());
     }
-    if n < 4 || &head != REDB_MAGIC {
+    if n < 4 || head != REDB_MAGIC {
         return Err(Error::Storage(format!("{}: not a caldb database", path.display())));
     }
     Ok(())
@@ -243,6 +243,9 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     Error::Storage(format!("{} {why}", path.display()))
 }
 
+/// A visitor of the entries of a scan: returns whether to go on.
+pub type Visit<'v> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'v;
+
 /// Reading, common to read and write transactions.
 pub trait Reader {
     /// The value stored under `key`.
@@ -250,8 +253,7 @@ pub trait Reader {
 
     /// Visits the entries with keys in `[from, to)` (`to: None` is unbounded)
     /// in key order, until `f` returns false.
-    fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>)
-    -> Result<()>;
+    fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()>;
 
     /// The number of entries of a table.
     fn count(&self, t: T) -> Result<u64>;
@@ -295,13 +297,7 @@ fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&
 
 macro_rules! impl_scan {
     () => {
-        fn scan(
-            &self,
-            t: T,
-            from: &[u8],
-            to: Option<&[u8]>,
-            f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-        ) -> Result<()> {
+        fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
             let Some(table) = self.table(t) else { return Ok(()) };
             let range = table.range::<&[u8]>(bounds(from, to)).map_err(Error::storage)?;
             for entry in range {

@@ -386,20 +386,13 @@ fn completeness_for_the_interactive_shell() {
 #[test]
 fn huge_inputs_are_handled_quickly() {
     let started = std::time::Instant::now();
-    let blanks = format!(
-        "{}CHECK{}",
-        " \n-- c\n".repeat(200_000),
-        " ".repeat(200_000)
-    );
+    let blanks = format!("{}CHECK{}", " \n-- c\n".repeat(200_000), " ".repeat(200_000));
     assert_eq!(parse_statement(&blanks), Ok(Statement::Check));
     assert_eq!(split_statements(&blanks).len(), 1);
     let word = format!("CREATE DEVICE {}", "x".repeat(2_000_000));
     assert!(parse_statement(&word).is_err());
     let quote = format!("CREATE DEVICE pc HWID '{}", "y".repeat(2_000_000));
-    assert_eq!(
-        parse_statement(&quote).map_err(|e| e.message().to_string()),
-        Err("unterminated quoted text".into())
-    );
+    assert_eq!(parse_statement(&quote).map_err(|e| e.message().to_string()), Err("unterminated quoted text".into()));
     let list = format!("SELECT * FROM t WHERE a IN ({}1)", "1, ".repeat(100_000));
     assert!(parse_statement(&list).is_ok());
     assert!(started.elapsed() < std::time::Duration::from_secs(20));

@@ -51,10 +51,10 @@ pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget
         }
         installed += k.total.unwrap_or(0);
         for id in tx.licenses_of_keypack(k.id)? {
-            if let Some(l) = tx.license(id)? {
-                if l.status == LicenseStatus::Revoked {
-                    revoked_expiries.push(l.expires);
-                }
+            if let Some(l) = tx.license(id)?
+                && l.status == LicenseStatus::Revoked
+            {
+                revoked_expiries.push(l.expires);
             }
         }
     }

@@ -221,13 +221,13 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     }
     match permanent_source(cx, &found, host)? {
         Some((server, pack)) => {
-            if let Some(mut old) = license_of(cx, &t)? {
-                if old.status == LicenseStatus::Temporary {
-                    let was = old.status;
-                    old.status = LicenseStatus::Upgraded;
-                    cx.tx.put_license(&old)?;
-                    super::time::release_from_pool(cx, old.keypack, was)?;
-                }
+            if let Some(mut old) = license_of(cx, &t)?
+                && old.status == LicenseStatus::Temporary
+            {
+                let was = old.status;
+                old.status = LicenseStatus::Upgraded;
+                cx.tx.put_license(&old)?;
+                super::time::release_from_pool(cx, old.keypack, was)?;
             }
             let license = issue_permanent(cx, &server, &pack, device, user)?;
             let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
@@ -311,11 +311,12 @@ fn validate_after_logon(cx: &mut Ctx, t: &TokenRec) -> Result<()> {
     if !cx.tx.server(&t.server)?.is_some_and(|s| s.online) {
         return Ok(());
     }
-    if let Some(mut l) = license_of(cx, t)? {
-        if !l.validated && l.status == LicenseStatus::Temporary {
-            l.validated = true;
-            cx.tx.put_license(&l)?;
-        }
+    if let Some(mut l) = license_of(cx, t)?
+        && !l.validated
+        && l.status == LicenseStatus::Temporary
+    {
+        l.validated = true;
+        cx.tx.put_license(&l)?;
     }
     Ok(())
 }

@@ -120,10 +120,10 @@ pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
             "temporary key packs are the server's own; install retail, volume, open or concurrent",
         ));
     }
-    if let Some(e) = req.expires {
-        if e <= cx.now {
-            return Err(Error::plan(format!("the key pack would expire at {e}, which is not after now ({})", cx.now)));
-        }
+    if let Some(e) = req.expires
+        && e <= cx.now
+    {
+        return Err(Error::plan(format!("the key pack would expire at {e}, which is not after now ({})", cx.now)));
     }
     let id = cx.next_keypack_id();
     cx.tx.put_keypack(&KeypackRec {

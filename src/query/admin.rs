@@ -21,10 +21,11 @@ pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> 
     let mut ids = Vec::new();
     scan_rows(&*cx.tx, t, &access, &mut |row| {
         let revocable = row[kind_col] == Value::text("permanent") && row[status_col] == Value::text("active");
-        if revocable && eval(&cond, &row) {
-            if let Value::Int(id) = row[id_col] {
-                ids.push(id as u64);
-            }
+        if revocable
+            && eval(&cond, &row)
+            && let Value::Int(id) = row[id_col]
+        {
+            ids.push(id as u64);
         }
         Ok(true)
     })?;

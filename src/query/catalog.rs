@@ -337,10 +337,10 @@ pub fn scan_rows(
         Access::Range { from, to } => r.scan(table.store, from, to.as_deref(), &mut |_, v| f(table.row(v)?)),
         Access::Keys(keys) => {
             for k in keys {
-                if let Some(v) = r.get(table.store, k)? {
-                    if !f(table.row(&v)?)? {
-                        break;
-                    }
+                if let Some(v) = r.get(table.store, k)?
+                    && !f(table.row(&v)?)?
+                {
+                    break;
                 }
             }
             Ok(())

@@ -79,10 +79,10 @@ pub trait Records: Reader {
     /// to that HWID there (protocol.md, "The HWID's current license").
     fn current_license(&self, server: &str, hwid: &Hwid) -> Result<Option<LicenseRec>> {
         for id in self.licenses_of_hwid(hwid)?.into_iter().rev() {
-            if let Some(l) = self.license(id)? {
-                if l.server == server {
-                    return Ok(Some(l));
-                }
+            if let Some(l) = self.license(id)?
+                && l.server == server
+            {
+                return Ok(Some(l));
             }
         }
         Ok(None)
