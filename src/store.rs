@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub use access::{Records, holds_cal};
 pub use records::*;
+/// The seam for fault injection: any storage a redb database can live on.
+pub use redb::StorageBackend;
+pub use redb::backends::InMemoryBackend;
 
 /// Every table of the file, in `.dump` order. Records live in the first
 /// eleven; the rest are secondary indexes derived from the records.

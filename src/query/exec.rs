@@ -7,7 +7,7 @@ use super::ast::{Statement, Target};
 use super::{parse_statement, run};
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::protocol::{Ctx, time};
+use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
 use crate::store::{HistoryRec, Reader, Records, Store, T, WriteTx, keys};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +47,7 @@ impl Database {
     }
 
     /// On any redb storage backend (fault injection).
-    pub fn open_backend(backend: impl redb::StorageBackend) -> Result<Database> {
+    pub fn open_backend(backend: impl crate::store::StorageBackend) -> Result<Database> {
         Ok(Database { store: Store::with_backend(backend)?, options: OpenOptions::default(), txn: None })
     }
 
@@ -74,6 +74,50 @@ impl Database {
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
         let stmt = parse_statement(text)?;
         self.run(&stmt, text.trim())
+    }
+
+    /// Runs one connection through the licensing protocol, as one
+    /// transaction recorded in `history` like its CONNECT statement, and
+    /// returns the typed outcome. A denial is an outcome, not an error.
+    ///
+    /// ```
+    /// use caldb::{ConnectRequest, Database, Destination, ReasonCode};
+    ///
+    /// let mut db = Database::open_in_memory()?;
+    /// for s in [
+    ///     "SET CLOCK '2026-01-05'",
+    ///     "CREATE SERVER ls1 PRODUCT WS2022",
+    ///     "ACTIVATE SERVER ls1",
+    ///     "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 5",
+    ///     "CREATE HOST rdsh1 PRODUCT WS2022 MODE DEVICE",
+    ///     "CREATE DEVICE pc1",
+    /// ] {
+    ///     db.execute(s)?;
+    /// }
+    /// let req = ConnectRequest {
+    ///     device: "pc1".into(),
+    ///     user: "alice".into(),
+    ///     to: Destination::Host("rdsh1".into()),
+    ///     logon_failed: false,
+    /// };
+    /// let first = db.connect(&req)?;
+    /// assert_eq!(first.reason, ReasonCode::TemporaryIssued);
+    /// let second = db.connect(&req)?; // the logon validated the temporary CAL
+    /// assert_eq!(second.reason, ReasonCode::Upgraded);
+    /// assert!(second.accepted());
+    /// # Ok::<(), caldb::Error>(())
+    /// ```
+    pub fn connect(&mut self, req: &ConnectRequest) -> Result<Outcome> {
+        let stmt = Statement::Connect {
+            device: req.device.clone(),
+            user: req.user.clone(),
+            target: match &req.to {
+                Destination::Host(h) => Target::Host(h.clone()),
+                Destination::Farm(f) => Target::Farm(f.clone()),
+            },
+            logon_failed: req.logon_failed,
+        };
+        self.in_write(&stmt.to_string(), |cx| crate::protocol::connect(cx, req))
     }
 
     /// Runs a parsed statement; `text` is what `history` records.
@@ -115,13 +159,19 @@ impl Database {
     }
 
     fn run_write(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+        self.in_write(text, |cx| run::write_statement(cx, stmt))
+    }
+
+    /// Runs `f` as one changing statement recorded as `text`: in its own
+    /// committed transaction, or inside the open BEGIN block.
+    fn in_write<R>(&mut self, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
         self.refuse_if_read_only(&statement_name(text))?;
         let mut standalone = None;
         let tx = match self.txn.as_mut() {
             Some(tx) => tx,
             None => standalone.insert(self.store.write()?),
         };
-        match write_statement(tx, stmt, text) {
+        match write_statement(tx, text, f) {
             Ok(out) => {
                 if let Some(tx) = standalone {
                     tx.commit()?;
@@ -235,11 +285,11 @@ fn statement_name(text: &str) -> String {
 
 /// One changing statement inside `tx`: expiry at the statement's instant,
 /// the statement, then its history row with the clock's value after it.
-fn write_statement(tx: &mut WriteTx, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+fn write_statement<R>(tx: &mut WriteTx, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
     let now = time::statement_instant(&tx.state()?);
     let mut cx = Ctx::begin(tx, now)?;
     time::expire(&mut cx)?;
-    let out = run::write_statement(&mut cx, stmt)?;
+    let out = f(&mut cx)?;
     let seq = cx.state.next_history;
     cx.state.next_history += 1;
     let after = cx.now;

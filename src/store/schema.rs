@@ -1,1 +1,182 @@
-//! placeholder
+//! The on-disk contract in words and bytes: every table, its key encoding
+//! and its value, the format version, and a sample of each record as
+//! bincode writes it. `schema/caldb.schema` holds the same text; a test
+//! fails when they differ, so a change of format is always deliberate.
+
+use super::records::*;
+use super::{FORMAT_VERSION, T, codec};
+use crate::error::Result;
+use crate::model::*;
+use std::fmt::Write;
+
+/// What each table's key and value are.
+fn layout(t: T) -> (&'static str, &'static str) {
+    match t {
+        T::Meta => ("b\"format\" | b\"state\"", "u32 format version | State"),
+        T::Servers => ("name", "ServerRec"),
+        T::Keypacks => ("id u64", "KeypackRec"),
+        T::Licenses => ("id u64", "LicenseRec"),
+        T::Devices => ("name", "DeviceRec"),
+        T::Tokens => ("device NUL slot u32", "TokenRec"),
+        T::Hosts => ("name", "HostRec"),
+        T::Sessions => ("id u64", "SessionRec"),
+        T::UserCals => ("server NUL user NUL product NUL", "UserCalRec"),
+        T::Events => ("seq u64", "EventRec"),
+        T::History => ("seq u64", "HistoryRec"),
+        T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
+        T::IdxLicenseComputer => ("computer NUL license u64", "empty (index of licenses by computer)"),
+        T::IdxLicenseExpiry => ("expires time license u64", "empty (index of licenses by expiry)"),
+        T::IdxLicenseDue => ("expires time license u64", "empty (live licenses only: what expiry must visit)"),
+        T::IdxLicenseKeypack => ("keypack u64 license u64", "empty (index of licenses by key pack)"),
+        T::IdxDeviceHwid => ("hwid [u8; 20] device NUL", "empty (index of devices by HWID)"),
+        T::IdxSessionLive => ("user NUL host NUL", "session id u64 (live sessions only)"),
+    }
+}
+
+const SAMPLE_TIME: Time = Time(1_767_225_600); // 2026-01-01
+const SAMPLE_HWID: Hwid = Hwid([0xAB; 20]);
+
+/// One fixed record of each kind, encoded: the bytes pin the field order
+/// and types.
+fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let t = SAMPLE_TIME;
+    let s = |v: &str| v.to_string();
+    Ok(vec![
+        ("State", codec::encode(&State::new())?),
+        (
+            "ServerRec",
+            codec::encode(&ServerRec {
+                name: s("ls1"),
+                product: Product::Ws2022,
+                scope: s("default"),
+                activated: true,
+                online: true,
+                security_group: true,
+                group_hosts: vec![s("h1")],
+                created: t,
+            })?,
+        ),
+        (
+            "KeypackRec",
+            codec::encode(&KeypackRec {
+                id: 2,
+                server: s("ls1"),
+                product: Product::Ws2022,
+                cal: CalType::Device,
+                kind: KeypackType::Retail,
+                total: Some(10),
+                issued: 1,
+                installed: t,
+                expires: Some(t),
+            })?,
+        ),
+        (
+            "LicenseRec",
+            codec::encode(&LicenseRec {
+                id: 3,
+                keypack: 2,
+                server: s("ls1"),
+                kind: LicenseKind::Permanent,
+                status: LicenseStatus::Active,
+                hwid: SAMPLE_HWID,
+                computer: s("pc1"),
+                user: s("u"),
+                product: Product::Ws2022,
+                issued: t,
+                expires: t,
+                validated: true,
+                revoked: None,
+            })?,
+        ),
+        ("DeviceRec", codec::encode(&DeviceRec { name: s("pc1"), hwid: SAMPLE_HWID, created: t })?),
+        (
+            "TokenRec",
+            codec::encode(&TokenRec {
+                device: s("pc1"),
+                slot: 0,
+                license: 3,
+                server: s("ls1"),
+                scope: s("default"),
+                kind: LicenseKind::Permanent,
+                product: Product::Ws2022,
+                computer: s("pc1"),
+                user: s("u"),
+                issued: t,
+                expires: t,
+                hwid: SAMPLE_HWID,
+            })?,
+        ),
+        (
+            "HostRec",
+            codec::encode(&HostRec {
+                name: s("h1"),
+                product: Product::Ws2022,
+                mode: Mode::Device,
+                scope: s("default"),
+                license_servers: vec![s("ls1")],
+                farm: Some(s("f")),
+                created: t,
+                grace_ends: t,
+            })?,
+        ),
+        (
+            "SessionRec",
+            codec::encode(&SessionRec {
+                id: 1,
+                user: s("u"),
+                device: s("pc1"),
+                host: s("h1"),
+                farm: None,
+                state: SessionState::Active,
+                started: t,
+                changed: t,
+            })?,
+        ),
+        (
+            "UserCalRec",
+            codec::encode(&UserCalRec {
+                server: s("ls1"),
+                user: s("u"),
+                product: Product::Ws2022,
+                issued: t,
+                expires: t,
+            })?,
+        ),
+        (
+            "EventRec",
+            codec::encode(&EventRec {
+                seq: 1,
+                time: t,
+                source: EventSource::LicenseServer,
+                node: s("ls1"),
+                event: 4,
+                level: EventLevel::Info,
+                message: s("m"),
+            })?,
+        ),
+        ("HistoryRec", codec::encode(&HistoryRec { seq: 1, time: t, statement: s("CHECK") })?),
+    ])
+}
+
+/// The text of `schema/caldb.schema`.
+pub fn describe() -> Result<String> {
+    let mut out = String::new();
+    let _ = writeln!(out, "# caldb on-disk schema: generated by store::schema::describe; a test compares.");
+    let _ = writeln!(out, "format_version {FORMAT_VERSION}");
+    let _ = writeln!(
+        out,
+        "encoding keys: ordered bytes (names UTF-8 + NUL in composites, integers big-endian, times big-endian i64 with the sign bit flipped)"
+    );
+    let _ = writeln!(out, "encoding values: serde + bincode 2.0.1 standard config (varint little-endian)");
+    let _ = writeln!(out);
+    for t in T::ALL {
+        let (key, value) = layout(t);
+        let _ = writeln!(out, "table {}: key {key}; value {value}", t.name());
+    }
+    let _ = writeln!(out);
+    for (name, bytes) in samples()? {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = writeln!(out, "sample {name}: {hex}");
+    }
+    Ok(out)
+}
