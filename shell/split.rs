@@ -31,35 +31,33 @@ struct Scan {
     rest: usize,
     /// Start of the unfinished statement, if it holds anything significant.
     open_start: Option<usize>,
-    in_quote: bool,
 }
 
+/// Cuts the buffer with the library's own splitter, so the shell and the
+/// parser agree on quotes and comments.
 fn scan(text: &str) -> Scan {
-    let bytes = text.as_bytes();
-    let mut scan = Scan { statements: Vec::new(), rest: 0, open_start: None, in_quote: false };
-    let mut in_comment = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_comment {
-            in_comment = b != b'\n';
-        } else if scan.in_quote {
-            scan.in_quote = b != b'\'';
-        } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
-            in_comment = true;
-            i += 1;
-        } else if b == b';' {
-            if let Some(start) = scan.open_start.take() {
-                scan.statements.push((start, i));
-            }
-            scan.rest = i + 1;
-        } else if !b.is_ascii_whitespace() {
-            scan.open_start.get_or_insert(i);
-            scan.in_quote = b == b'\'';
+    let mut scan = Scan { statements: Vec::new(), rest: text.len(), open_start: None };
+    for piece in caldb::query::split_statements(text) {
+        let start = piece.offset + (piece.text.len() - significant(piece.text).len());
+        if piece.terminated {
+            scan.statements.push((start, piece.offset + piece.text.len()));
+        } else {
+            scan.open_start = Some(start);
+            scan.rest = piece.offset;
         }
-        i += 1;
     }
     scan
+}
+
+/// The text from its first character that is neither blank nor comment.
+fn significant(mut text: &str) -> &str {
+    loop {
+        text = text.trim_start();
+        match text.strip_prefix("--") {
+            Some(rest) => text = rest.split_once('\n').map_or("", |(_, after)| after),
+            None => return text,
+        }
+    }
 }
 
 fn is_dot_command(line: &str) -> bool {
@@ -100,7 +98,7 @@ impl Splitter {
                 line: self.line_at(start),
             })
             .collect();
-        self.pending = scan.open_start.is_some() || scan.in_quote;
+        self.pending = scan.open_start.is_some();
         self.buffer_line = self.line_at(scan.rest);
         self.buffer.drain(..scan.rest);
         if !self.pending {
