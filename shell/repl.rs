@@ -97,7 +97,9 @@ pub fn banner(session: &Session) -> String {
 
 /// Reads and runs lines until end of input or `.quit`; returns the status.
 pub fn run(session: &mut Session) -> i32 {
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::new() {
+    // List every candidate, as a shell user expects, rather than cycling.
+    let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
+    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("error: cannot start line editing: {e}");
