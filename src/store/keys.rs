@@ -83,3 +83,35 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_keys_sort_as_times_across_the_epoch() {
+        let times = [Time(-5_000_000_000), Time(-1), Time(0), Time(1), Time(253_402_300_799)];
+        let keys: Vec<Vec<u8>> = times.iter().map(|t| Key::new().time(*t).done()).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "time keys out of order");
+        for (t, k) in times.iter().zip(&keys) {
+            assert_eq!(leading_time(k), *t);
+        }
+    }
+
+    #[test]
+    fn a_name_sorts_before_its_longer_relatives_in_composite_keys() {
+        let short = Key::new().name("pc").slot(9).done();
+        let long = Key::new().name("pc1").slot(0).done();
+        assert!(short < long, "the NUL separator keeps 'pc' before 'pc1'");
+    }
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_keys_with_that_prefix() {
+        let p = Key::new().name("ab").done();
+        let end = prefix_end(&p).expect("an end exists");
+        assert!(Key::new().name("ab").id(u64::MAX).done() < end);
+        assert!(Key::new().name("ab0").done() >= end || !Key::new().name("ab0").done().starts_with(&p));
+        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+        assert_eq!(prefix_end(&[1, 0xFF]), Some(vec![2]));
+    }
+}
