@@ -94,7 +94,8 @@ fn render(rs: &ResultSet) -> String {
 fn run_chunk(db: &mut Database, script: &str) -> String {
     let mut out = String::new();
     for stmt in split_statements(script) {
-        match db.execute(stmt.text) {
+        // As the shell does: the statement from its first non-blank character.
+        match db.execute(stmt.text.trim()) {
             Ok(Some(rs)) => out.push_str(&render(&rs)),
             Ok(None) => {}
             Err(e) => {
