@@ -354,3 +354,13 @@ fn transcript_format_keeps_comments_inputs_and_outputs_apart() {
         "# proves x\n> SET CLOCK '2026-01-01';\n> SELECT 1\n> ;\na\n1\n\n# more\n> X;\nerror: e\n"
     );
 }
+
+#[test]
+fn a_mismatch_names_the_file_and_the_line_of_the_first_differing_output() {
+    let text = "# proves x\n> SET CLOCK '2026-01-01';\n> SELECT 1;\nname\nls1\nls2\n";
+    let blocks = parse_transcript("t.txt", text);
+    let run = Run { blocks, actual: vec!["name\nls1\nls9\n".into()] };
+    let report = mismatches(Path::new("t.txt"), &run);
+    assert!(report.starts_with("t.txt:6: output differs"), "{report}");
+    assert!(report.contains("  - ls2\n") && report.contains("  + ls9\n"), "{report}");
+}
