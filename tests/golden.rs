@@ -12,7 +12,7 @@
 //! The runner also runs a few files through the built binary over a pipe,
 //! and every `examples/*.sql` in-process.
 
-use caldb::query::split_statements;
+use caldb::query::{parse_statement, split_statements};
 use caldb::{Database, ResultSet, Value};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -363,4 +363,36 @@ fn a_mismatch_names_the_file_and_the_line_of_the_first_differing_output() {
     let report = mismatches(Path::new("t.txt"), &run);
     assert!(report.starts_with("t.txt:6: output differs"), "{report}");
     assert!(report.contains("  - ls2\n") && report.contains("  + ls9\n"), "{report}");
+}
+
+/// Every statement of the transcripts and examples that parses prints back
+/// to text that parses to the same statement (style.md, Tests: Parser).
+#[test]
+fn every_statement_of_the_transcripts_and_examples_survives_print_and_parse() {
+    let mut scripts: Vec<(PathBuf, String)> = Vec::new();
+    for path in transcript_files() {
+        let text = std::fs::read_to_string(&path).expect("read transcript");
+        let input: Vec<&str> = text.lines().filter_map(input_text).collect();
+        scripts.push((path, input.join("\n")));
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for entry in std::fs::read_dir(&dir).expect("examples exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            let text = std::fs::read_to_string(&path).expect("read example");
+            scripts.push((path, text));
+        }
+    }
+    let mut checked = 0;
+    for (path, script) in &scripts {
+        for stmt in split_statements(script) {
+            let Ok(parsed) = parse_statement(stmt.text) else { continue };
+            let printed = parsed.to_string();
+            let again = parse_statement(&printed)
+                .unwrap_or_else(|e| panic!("{}: {printed:?} does not parse: {e}", path.display()));
+            assert_eq!(again, parsed, "{}: round trip of {:?} via {printed:?}", path.display(), stmt.text);
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "only {checked} statements checked");
 }
