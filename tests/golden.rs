@@ -5,9 +5,12 @@
 //! consecutive ones form one chunk of script); every other line up to the
 //! next `> ` or `# ` line is the expected output of the chunk above it,
 //! rendered as the shell does with `-header -csv`, errors as
-//! `error: <message>`. Trailing blank lines of an output block are not
-//! compared. `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the
-//! expected outputs in place; review the result with `git diff`.
+//! `error: <message>`. A blank line after `> ` lines ends the chunk, and
+//! trailing blank lines of an output block are not compared (so a query
+//! whose last row is a single NULL should select another column too).
+//! Every file starts with `SET CLOCK` and `SET SEED`, so it is deterministic.
+//! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the expected outputs
+//! in place; review the result with `git diff`.
 //!
 //! The runner also runs a few files through the built binary over a pipe,
 //! and every `examples/*.sql` in-process.
