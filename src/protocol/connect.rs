@@ -262,7 +262,7 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let issuing = cx.tx.server(&t.server)?.filter(|s| s.online);
     let Some(issuing) = issuing else { return Ok(Licensed::token(ReasonCode::Valid, t)) };
     end_grace(cx, host, &issuing)?;
-    let current = cx.tx.current_license(&issuing.name, &device.hwid)?;
+    let current = current_license(cx, &issuing.name, &device.hwid, t.product)?;
     let renewable = license_of(cx, &t)?
         .filter(|l| l.status == LicenseStatus::Active && current.as_ref().is_some_and(|c| c.id == l.id));
     if let Some(license) = renewable {
@@ -300,6 +300,22 @@ fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &st
     let mut lic = Licensed::token(ReasonCode::CannotRenew, t);
     lic.server = d.found.map(|s| s.name);
     Ok(lic)
+}
+
+/// The HWID's current license of a product on a server: the one most
+/// recently issued to that HWID there. Per product, as the real server keeps
+/// one CAL per product version for a client: a device's temporary CAL of a
+/// newer product does not make its permanent CAL of an older one stale.
+fn current_license(cx: &Ctx, server: &str, hwid: &Hwid, product: Product) -> Result<Option<LicenseRec>> {
+    for id in cx.tx.licenses_of_hwid(hwid)?.into_iter().rev() {
+        if let Some(l) = cx.tx.license(id)?
+            && l.server == server
+            && l.product == product
+        {
+            return Ok(Some(l));
+        }
+    }
+    Ok(None)
 }
 
 /// After a successful logon, the temporary license is marked validated,

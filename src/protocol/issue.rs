@@ -41,8 +41,12 @@ fn pack_order(k: &KeypackRec) -> (Product, bool, Time, u64) {
 }
 
 /// Where a permanent CAL can be had: the found server, else the other
-/// online, activated servers of its scope, by name.
+/// online, activated servers of its scope, by name. A found server that is
+/// not activated issues temporary licenses only and asks no peer.
 pub fn permanent_source(cx: &Ctx, found: &ServerRec, host: &HostRec) -> Result<Option<(ServerRec, KeypackRec)>> {
+    if !found.activated {
+        return Ok(None);
+    }
     if let Some(k) = pick_keypack(cx, found, host.product)? {
         return Ok(Some((found.clone(), k)));
     }
