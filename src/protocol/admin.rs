@@ -97,6 +97,30 @@ pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
     })
 }
 
+/// Revokes a set of licenses, all or nothing: the limit is checked for the
+/// whole set, per server and product, before any is revoked.
+pub fn revoke_set(cx: &mut Ctx, ids: &[u64]) -> Result<Vec<Revoked>> {
+    let mut wanted: std::collections::BTreeMap<(String, Product), u64> = std::collections::BTreeMap::new();
+    for id in ids {
+        let l = cx.tx.license(*id)?.ok_or_else(|| Error::plan(format!("no license with id {id}")))?;
+        *wanted.entry((l.server, l.product)).or_default() += 1;
+    }
+    for ((server, product), n) in &wanted {
+        let b = budget(&*cx.tx, server, *product)?;
+        if *n > b.remaining() {
+            let room = match b.remaining() {
+                0 => format!("none may be revoked before {}", b.next_allowed(cx.now)),
+                r => format!("only {r} may be revoked now"),
+            };
+            return Err(Error::plan(format!(
+                "revoking {n} {product} licenses of server '{server}' would pass its limit of {} (20% of {} installed, at least 1): {room}; nothing was revoked",
+                b.limit, b.installed
+            )));
+        }
+    }
+    ids.iter().map(|id| revoke(cx, *id)).collect()
+}
+
 /// "Rebuild the license server database": every license and key pack of
 /// the server is deleted; with `reinstall`, its purchased packs come back
 /// with their ids and full pools. The built-in temporary pack is always

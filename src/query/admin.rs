@@ -32,7 +32,7 @@ pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> 
     if ids.is_empty() {
         return Err(Error::plan("no active permanent license matches the condition"));
     }
-    ids.iter().map(|id| admin::revoke(cx, *id)).collect()
+    admin::revoke_set(cx, &ids)
 }
 
 pub fn export(_r: &(impl Reader + ?Sized), what: Exportable, _file: &str, _store: &Store) -> Result<ResultSet> {

@@ -72,8 +72,27 @@ impl Database {
     /// Parses and runs one statement. Statements that return nothing give
     /// `Ok(None)`.
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
-        let stmt = parse_statement(text)?;
-        self.run(&stmt, text.trim())
+        match parse_statement(text) {
+            Ok(stmt) => self.run(&stmt, text.trim()),
+            Err(e) => self.abort_on_error(Err(e)),
+        }
+    }
+
+    /// Any error inside BEGIN ... COMMIT (a refused statement, a bad query,
+    /// malformed text) rolls the whole block back, and says so.
+    fn abort_on_error<R>(&mut self, result: Result<R>) -> Result<R> {
+        let Err(e) = result else { return result };
+        if self.txn.take().is_none() {
+            return Err(e);
+        }
+        const ROLLED_BACK: &str = "; the transaction was rolled back";
+        Err(match e {
+            Error::Parse { message, offset, line, column } => {
+                Error::Parse { message: message + ROLLED_BACK, offset, line, column }
+            }
+            Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
+            Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
+        })
     }
 
     /// Runs one connection through the licensing protocol, as one
@@ -117,11 +136,17 @@ impl Database {
             },
             logon_failed: req.logon_failed,
         };
-        self.in_write(&stmt.to_string(), |cx| crate::protocol::connect(cx, req))
+        let result = self.in_write(&stmt.to_string(), |cx| crate::protocol::connect(cx, req));
+        self.abort_on_error(result)
     }
 
     /// Runs a parsed statement; `text` is what `history` records.
     pub fn run(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+        let result = self.run_one(stmt, text);
+        self.abort_on_error(result)
+    }
+
+    fn run_one(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
         match stmt {
             Statement::Begin => self.begin(),
             Statement::Commit => self.commit(),
@@ -171,27 +196,11 @@ impl Database {
             Some(tx) => tx,
             None => standalone.insert(self.store.write()?),
         };
-        match write_statement(tx, text, f) {
-            Ok(out) => {
-                if let Some(tx) = standalone {
-                    tx.commit()?;
-                }
-                Ok(out)
-            }
-            Err(e) => {
-                // An error inside BEGIN ... COMMIT aborts the whole block.
-                if self.txn.take().is_some() {
-                    return Err(Error::Plan {
-                        message: format!("{}; the transaction was rolled back", e.message()),
-                        near: match &e {
-                            Error::Plan { near, .. } => near.clone(),
-                            _ => None,
-                        },
-                    });
-                }
-                Err(e)
-            }
+        let out = write_statement(tx, text, f)?;
+        if let Some(tx) = standalone {
+            tx.commit()?;
         }
+        Ok(out)
     }
 
     fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {

@@ -75,19 +75,6 @@ pub trait Records: Reader {
             .collect())
     }
 
-    /// The HWID's current license on a server: the one most recently issued
-    /// to that HWID there (protocol.md, "The HWID's current license").
-    fn current_license(&self, server: &str, hwid: &Hwid) -> Result<Option<LicenseRec>> {
-        for id in self.licenses_of_hwid(hwid)?.into_iter().rev() {
-            if let Some(l) = self.license(id)?
-                && l.server == server
-            {
-                return Ok(Some(l));
-            }
-        }
-        Ok(None)
-    }
-
     /// The live session of a user on a host, if any.
     fn live_session(&self, user: &str, host: &str) -> Result<Option<SessionRec>> {
         match self.get(T::IdxSessionLive, &session_live_key(user, host))? {
