@@ -61,8 +61,9 @@ impl<'a> Report<'a> {
             (Some(first), Some(when)) => {
                 let ids: Vec<u64> = w.wasted.iter().map(|l| l.id).collect();
                 let n = self.revocable.get(&(first.server.as_str(), first.product)).copied().unwrap_or(0);
+                let word = if ids.len() == 1 { "license" } else { "licenses" };
                 format!(
-                    "{}; revoke licenses {} within the 20% limit ({n} revocable now), or let them expire by {}",
+                    "{}; revoke {word} {} within the 20% limit ({n} revocable now), or let them expire by {}",
                     f.fix,
                     id_list(&ids),
                     when.date()

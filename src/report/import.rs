@@ -2,7 +2,9 @@
 //! `#TYPE` line, a header, quoted or bare fields, columns in any order,
 //! extra columns ignored) and importing key packs. Every problem is an error
 //! naming the file, the line and the column; the caller's transaction is
-//! then dropped, so nothing is imported. Ids are kept: a collision is an
+//! then dropped, so nothing is imported. Rows whose caldb `Server` column
+//! names another server are skipped, so a whole-database export imports
+//! server by server. Ids are kept: a collision is an
 //! error, so an export imported into a fresh database gives the same rows.
 
 use super::wmi;
@@ -25,6 +27,17 @@ fn line_of(bytes: &[u8], offset: usize) -> u64 {
     bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u64 + 1
 }
 
+/// The line a record starting at `byte` is on. The csv crate's own line
+/// count lags by one after a CRLF, so count the newlines before the first
+/// byte of the record instead.
+fn record_line(bytes: &[u8], byte: u64) -> u64 {
+    let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    line_of(bytes, start)
+}
+
 impl CsvFile {
     pub fn read(path: &Path, name: &str) -> Result<CsvFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::plan(format!("cannot read '{name}': {e}")))?;
@@ -41,8 +54,9 @@ impl CsvFile {
             None => (text, 0),
         };
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body.as_bytes());
+        let line_at = |byte: u64| skipped + record_line(body.as_bytes(), byte);
         let bad = |e: csv::Error| {
-            let line = e.position().map_or(skipped + 1, |p| p.line() + skipped);
+            let line = e.position().map_or(skipped + 1, |p| line_at(p.byte()));
             Error::plan(format!("{name}: line {line}: {e}"))
         };
         let header = reader.headers().map_err(bad)?.clone();
@@ -53,7 +67,7 @@ impl CsvFile {
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record.map_err(bad)?;
-            let line = record.position().map_or(0, |p| p.line()) + skipped;
+            let line = record.position().map_or(0, |p| line_at(p.byte()));
             if record.len() == 1 && record[0].trim().is_empty() {
                 continue;
             }
@@ -90,6 +104,13 @@ pub struct Row<'a> {
 impl Row<'_> {
     pub fn err(&self, col: &str, message: impl std::fmt::Display) -> Error {
         Error::plan(format!("{}: line {}, column {col}: {message}", self.file.name, self.line))
+    }
+
+    /// Whether the row is for `server`: rows whose caldb `Server` column
+    /// names another server are skipped (a Windows export has no such
+    /// column: all its rows are for the server imported into).
+    pub fn is_for(&self, server: &str) -> bool {
+        self.non_empty("Server").is_none_or(|s| s == server)
     }
 
     /// The field, or `None` when the file has no such column.
@@ -165,8 +186,13 @@ pub fn import_keypacks(
     let s = tx.server(server)?.ok_or_else(|| Error::plan_near(format!("no server named '{server}'"), server))?;
     let file = CsvFile::read(path, name)?;
     file.require(&KEYPACK_REQUIRED)?;
+    let mut imported = 0u64;
     for (line, record) in &file.rows {
         let row = file.row(*line, record);
+        if !row.is_for(server) {
+            continue;
+        }
+        imported += 1;
         let k = parse_keypack(&row, &s, now)?;
         state.next_keypack = state.next_keypack.max(k.id + 1);
         if k.kind == KeypackType::Temporary {
@@ -178,7 +204,7 @@ pub fn import_keypacks(
             tx.put_keypack(&k)?;
         }
     }
-    Ok(file.rows.len() as u64)
+    Ok(imported)
 }
 
 fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<KeypackRec> {

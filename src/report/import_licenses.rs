@@ -77,8 +77,8 @@ impl Pools {
             let limit = revoke_limit(*installed);
             if *revoked > limit {
                 let msg = format!(
-                    "license {} would be revoked license number {revoked} of {} on this server, above the limit of {limit}",
-                    l.id, l.product
+                    "license {} would make {revoked} revoked {} licenses on server '{}', above the limit of {limit}",
+                    l.id, l.product, l.server
                 );
                 return Err(row.err("LicenseStatus", msg));
             }
@@ -96,19 +96,24 @@ pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &
     file.require(&REQUIRED)?;
     let mut pools = Pools::load(tx, server)?;
     let mut bar = Progress::new("importing licenses", file.rows.len() as u64);
+    let mut imported = 0u64;
     for (n, (line, record)) in file.rows.iter().enumerate() {
         let row = file.row(*line, record);
+        bar.tick(n as u64 + 1);
+        if !row.is_for(server) {
+            continue;
+        }
+        imported += 1;
         let l = parse_license(tx, &row, &pools, server)?;
         pools.take(&row, &l)?;
         pools.seen.insert(l.id, *line);
         state.next_license = state.next_license.max(l.id + 1);
         tx.put_license(&l)?;
-        bar.tick(n as u64 + 1);
     }
     for k in pools.packs.values() {
         tx.put_keypack(k)?;
     }
-    Ok(file.rows.len() as u64)
+    Ok(imported)
 }
 
 fn parse_license(tx: &WriteTx, row: &Row, pools: &Pools, server: &str) -> Result<LicenseRec> {
