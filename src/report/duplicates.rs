@@ -34,7 +34,7 @@ struct Waste<'a> {
 fn waste<'a>(licenses: &[&'a LicenseRec]) -> Waste<'a> {
     let mut live: Vec<&LicenseRec> = licenses.iter().copied().filter(|l| l.status == LicenseStatus::Active).collect();
     live.sort_by_key(|l| (l.issued, l.id));
-    let wasted = live.iter().rev().skip(1).copied().collect();
+    let wasted = live.iter().take(live.len().saturating_sub(1)).copied().collect();
     Waste { live, wasted }
 }
 
