@@ -27,15 +27,28 @@ fn line_of(bytes: &[u8], offset: usize) -> u64 {
     bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u64 + 1
 }
 
-/// The line a record starting at `byte` is on. The csv crate's own line
-/// count lags by one after a CRLF, so count the newlines before the first
-/// byte of the record instead.
-fn record_line(bytes: &[u8], byte: u64) -> u64 {
-    let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
-    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-        start += 1;
+/// The lines of records, read in order. The csv crate's own line count
+/// lags by one after a CRLF, so count the newlines before the first byte of
+/// each record instead, from where the previous record started.
+#[derive(Default)]
+struct LineCounter {
+    at: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, bytes: &[u8], byte: u64) -> u64 {
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start < self.at {
+            (self.at, self.line) = (0, 0);
+        }
+        self.line += bytes[self.at..start].iter().filter(|b| **b == b'\n').count() as u64;
+        self.at = start;
+        self.line + 1
     }
-    line_of(bytes, start)
 }
 
 impl CsvFile {
@@ -54,9 +67,10 @@ impl CsvFile {
             None => (text, 0),
         };
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body.as_bytes());
-        let line_at = |byte: u64| skipped + record_line(body.as_bytes(), byte);
+        let mut lines = LineCounter::default();
+        let mut line_at = |byte: u64| skipped + lines.line_at(body.as_bytes(), byte);
         let bad = |e: csv::Error| {
-            let line = e.position().map_or(skipped + 1, |p| line_at(p.byte()));
+            let line = e.position().map_or(skipped + 1, |p| skipped + line_of(body.as_bytes(), p.byte() as usize));
             Error::plan(format!("{name}: line {line}: {e}"))
         };
         let header = reader.headers().map_err(bad)?.clone();
