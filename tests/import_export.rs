@@ -373,3 +373,50 @@ fn backup_of_an_in_memory_database_opens_as_a_file() {
     assert_eq!(query(&mut restored, "SELECT COUNT(*) FROM licenses"), licenses);
     assert_eq!(restored.dump().expect("dump"), db.dump().expect("dump"));
 }
+
+#[test]
+fn imported_key_packs_keep_their_ids_and_the_temporary_pack_takes_the_files_id() {
+    let mut db = server1();
+    let rs = query(&mut db, "SELECT id, type, cal, total FROM keypacks ORDER BY id");
+    assert_eq!(
+        text_rows(&rs),
+        [
+            ["2", "temporary", "device", ""],
+            ["3", "retail", "device", "150"],
+            ["4", "volume", "device", "50"],
+            ["5", "volume", "user", "25"],
+            ["6", "open", "device", "2"],
+        ]
+    );
+    let next = query(&mut db, "INSTALL KEYPACK ON server1 PRODUCT WS2019 CAL DEVICE COUNT 1");
+    assert_eq!(text_rows(&next), [["7"]], "new ids follow the imported ones");
+    exec(&mut db, &format!("IMPORT LICENSES FROM '{}' INTO SERVER server1", data("licenses_small.csv")));
+    exec(&mut db, "CREATE HOST h MODE DEVICE PRODUCT WS2019 LICENSE SERVERS (server1); CREATE DEVICE n");
+    let issued = query(&mut db, "CONNECT n AS u TO h");
+    assert_eq!(issued.rows[0][col(&issued, "license")], caldb::Value::Int(4), "new ids follow the imported ones");
+    assert!(query(&mut db, "CHECK").rows.is_empty());
+}
+
+#[test]
+fn ten_thousand_rows_import_in_one_statement() {
+    let dir = scratch("large");
+    let file = dir.join("large.csv");
+    let mut text = String::from(
+        "#TYPE System.Management.ManagementObject#root\\cimv2\\Win32_TSIssuedLicense\r\n\
+         \"LicenseId\",\"KeyPackId\",\"sIssuedToUser\",\"sIssuedToComputer\",\"LicenseStatus\",\"IssueDate\",\"ExpirationDate\",\"sHardwareId\"\r\n",
+    );
+    for i in 1..=10_000u32 {
+        text.push_str(&format!(
+            "\"{i}\",\"2\",\"user{i}\",\"PC-{i:05}\",\"2\",\"20260220120000.000000+000\",\"20260420120000.000000+000\",\"{i:040X}\"\r\n"
+        ));
+    }
+    std::fs::write(&file, text).expect("write");
+    let mut db = Database::open_in_memory().expect("db");
+    exec(&mut db, "SET CLOCK '2026-03-01 12:00:00'; CREATE SERVER s PRODUCT WS2019");
+    exec(&mut db, "INSTALL KEYPACK ON s PRODUCT WS2019 CAL DEVICE COUNT 10000");
+    let rs = query(&mut db, &format!("IMPORT LICENSES FROM '{}' INTO SERVER s", p(&file)));
+    assert_eq!(rs.rows[0][2], caldb::Value::Int(10_000));
+    let usage = text_rows(&query(&mut db, "REPORT USAGE"));
+    assert_eq!(usage, [["s", "WS2019", "device", "10000", "10000", "0", "0", "0", "2000"]]);
+    assert!(query(&mut db, "CHECK").rows.is_empty());
+}

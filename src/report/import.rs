@@ -189,6 +189,8 @@ const KEYPACK_REQUIRED: [&str; 5] = ["KeyPackId", "KeyPackType", "ProductType", 
 /// Imports the key packs of a Win32_TSLicenseKeyPack export into `server`;
 /// the number imported. A temporary pack (KeyPackType 4) becomes the
 /// server's own temporary pack, taking its id if that pack holds no license.
+/// IssuedLicenses and AvailableLicenses are not read: a pack's issued count
+/// is that of its licenses, which IMPORT LICENSES brings.
 pub fn import_keypacks(
     tx: &mut WriteTx,
     state: &mut State,
