@@ -212,6 +212,29 @@ fn import_accepts_a_byte_order_mark_and_wmi_offsets() {
     assert_eq!(text_rows(&rs), [["2026-02-20 12:00:00", "2026-04-20 12:00:00"]]);
 }
 
+#[test]
+fn import_reads_utf16_as_windows_powershell_writes_it() {
+    let dir = scratch("utf16");
+    let file = dir.join("utf16.csv");
+    let small = std::fs::read_to_string(data("licenses_small.csv")).expect("read");
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(small.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&file, bytes).expect("write");
+    let mut db = server1();
+    let rs = query(&mut db, &format!("IMPORT LICENSES FROM '{}' INTO SERVER server1", p(&file)));
+    assert_eq!(rs.rows[0][2], caldb::Value::Int(3));
+}
+
+#[test]
+fn a_file_that_is_not_text_is_an_error_naming_its_line() {
+    let dir = scratch("binary");
+    let file = dir.join("binary.csv");
+    std::fs::write(&file, b"LicenseId,KeyPackId\r\n1,\xff\xfe\x00\r\n").expect("write");
+    let mut db = server1();
+    let err = db.execute(&format!("IMPORT LICENSES FROM '{}' INTO SERVER server1", p(&file))).expect_err("binary");
+    assert_eq!(err.to_string(), format!("{}: line 2: the file is not UTF-8 text", p(&file)));
+}
+
 /// server1 (WS2019) with the key packs of the realistic export and three
 /// licenses (ids 1 to 3), at 2026-03-01 12:00.
 fn server1() -> Database {

@@ -27,6 +27,28 @@ fn line_of(bytes: &[u8], offset: usize) -> u64 {
     bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u64 + 1
 }
 
+/// The text of the file: UTF-8, or UTF-16 with its byte order mark (what
+/// Windows PowerShell 5.1 writes with `-Encoding Unicode`).
+fn decode(bytes: Vec<u8>, name: &str) -> Result<String> {
+    let utf16 = |be: bool| {
+        let units = bytes[2..].chunks(2).map(|c| {
+            let pair = [c[0], c.get(1).copied().unwrap_or(0)];
+            if be { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| Error::plan(format!("{name}: the file is not UTF-16 text")))
+    };
+    match bytes.get(..2) {
+        Some([0xFF, 0xFE]) => utf16(false),
+        Some([0xFE, 0xFF]) => utf16(true),
+        _ => String::from_utf8(bytes).map_err(|e| {
+            let line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
+            Error::plan(format!("{name}: line {line}: the file is not UTF-8 text"))
+        }),
+    }
+}
+
 /// The lines of records, read in order. The csv crate's own line count
 /// lags by one after a CRLF, so count the newlines before the first byte of
 /// each record instead, from where the previous record started.
@@ -54,14 +76,8 @@ impl LineCounter {
 impl CsvFile {
     pub fn read(path: &Path, name: &str) -> Result<CsvFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::plan(format!("cannot read '{name}': {e}")))?;
-        let text = match std::str::from_utf8(&bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let line = line_of(&bytes, e.valid_up_to());
-                return Err(Error::plan(format!("{name}: line {line}: the file is not UTF-8 text")));
-            }
-        };
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = decode(bytes, name)?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let (body, skipped) = match text.strip_prefix("#TYPE") {
             Some(rest) => (rest.split_once('\n').map_or("", |(_, b)| b), 1),
             None => (text, 0),
