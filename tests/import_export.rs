@@ -443,3 +443,19 @@ fn ten_thousand_rows_import_in_one_statement() {
     assert_eq!(usage, [["s", "WS2019", "device", "10000", "10000", "0", "0", "0", "2000"]]);
     assert!(query(&mut db, "CHECK").rows.is_empty());
 }
+
+#[test]
+fn backup_refuses_to_copy_uncommitted_changes() {
+    let dir = scratch("backup-txn");
+    let copy = dir.join("copy.caldb");
+    let mut db = Database::open_in_memory().expect("db");
+    exec(&mut db, "CREATE SERVER ls1; BEGIN");
+    exec(&mut db, &format!("BACKUP TO '{}'", p(&copy)));
+    exec(&mut db, "CREATE SERVER ls2");
+    let err = db.execute(&format!("BACKUP TO '{}'", p(&dir.join("other.caldb")))).expect_err("uncommitted");
+    assert!(err.to_string().contains("COMMIT or ROLLBACK first"), "{err}");
+    exec(&mut db, "COMMIT");
+    exec(&mut db, &format!("BACKUP TO '{}'", p(&copy)));
+    let mut restored = Database::open(&copy, &Default::default()).expect("open");
+    assert_eq!(text_rows(&query(&mut restored, "SELECT name FROM servers")), [["ls1"], ["ls2"]]);
+}

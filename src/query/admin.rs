@@ -66,7 +66,15 @@ pub fn import(cx: &mut Ctx, what: Exportable, file: &str, server: &str) -> Resul
 }
 
 /// BACKUP TO 'file': a copy of the snapshot `r`; one row (file, rows copied).
+/// Inside BEGIN ... COMMIT, `r` is the open transaction: once it has changed
+/// something (its state record differs from the committed one), a copy
+/// would hold changes a ROLLBACK may undo, so it is refused.
 pub fn backup(r: &(impl Reader + ?Sized), file: &str, store: &Store) -> Result<ResultSet> {
+    if store.read()?.state()? != r.state()? {
+        return Err(Error::plan(
+            "BACKUP would copy the open transaction's uncommitted changes: COMMIT or ROLLBACK first",
+        ));
+    }
     let rows = crate::store::backup::backup(r, Path::new(file), store.path())?;
     let mut rs = ResultSet::new(&["file", "rows"]);
     rs.push(vec![Value::text(file), Value::Int(rows as i64)]);
