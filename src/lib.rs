@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod protocol;
 pub mod query;
+pub mod report;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 //! It knows nothing of the protocol's rules: it stores and finds records.
 
 pub mod access;
+pub mod backup;
 pub mod codec;
 pub mod keys;
 pub mod records;

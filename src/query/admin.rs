@@ -1,6 +1,6 @@
 //! The administration statements that need the query layer: a revoke over
 //! the licenses a condition selects, and import / export of the WMI CSV
-//! layouts.
+//! layouts (carried out by `report`), and BACKUP (by `store::backup`).
 
 use super::ast::{Exportable, Expr};
 use super::catalog::{self, scan_rows};
@@ -8,7 +8,9 @@ use super::select::{choose_access, eval, plan_cond};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{Ctx, admin};
+use crate::report;
 use crate::store::{Reader, Store};
+use std::path::Path;
 
 /// Revokes every active permanent license the condition selects, all or
 /// nothing: one refusal and none is revoked (the caller's transaction is
@@ -35,16 +37,46 @@ pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> 
     admin::revoke_set(cx, &ids)
 }
 
-pub fn export(_r: &(impl Reader + ?Sized), what: Exportable, _file: &str, _store: &Store) -> Result<ResultSet> {
-    Err(Error::plan(format!(
-        "EXPORT {} is not available yet in this version of caldb",
-        super::run::exportable_name(what).to_uppercase()
-    )))
+/// EXPORT LICENSES|KEYPACKS TO 'file': one row (file, rows written).
+pub fn export(r: &(impl Reader + ?Sized), what: Exportable, file: &str, store: &Store) -> Result<ResultSet> {
+    let path = Path::new(file);
+    let rows = match what {
+        Exportable::Licenses => report::export_licenses(r, path, store.path())?,
+        Exportable::Keypacks => report::export_keypacks(r, path, store.path())?,
+    };
+    let mut rs = ResultSet::new(&["file", "rows"]);
+    rs.push(vec![Value::text(file), Value::Int(rows as i64)]);
+    Ok(rs)
 }
 
-pub fn import(_cx: &mut Ctx, what: Exportable, _file: &str, _server: &str) -> Result<ResultSet> {
-    Err(Error::plan(format!(
-        "IMPORT {} is not available yet in this version of caldb",
-        super::run::exportable_name(what).to_uppercase()
-    )))
+/// IMPORT LICENSES|KEYPACKS FROM 'file' INTO SERVER s, in the statement's
+/// transaction: one row (file, server, rows imported).
+pub fn import(cx: &mut Ctx, what: Exportable, file: &str, server: &str) -> Result<ResultSet> {
+    let path = Path::new(file);
+    let rows = match what {
+        Exportable::Licenses => report::import_licenses(cx.tx, &mut cx.state, path, file, server)?,
+        Exportable::Keypacks => report::import_keypacks(cx.tx, &mut cx.state, cx.now, path, file, server)?,
+    };
+    let word = super::run::exportable_name(what);
+    let msg = format!("{rows} {word} imported from '{file}'");
+    cx.event(EventSource::LicenseServer, server, 0, EventLevel::Info, msg)?;
+    let mut rs = ResultSet::new(&["file", "server", "rows"]);
+    rs.push(vec![Value::text(file), Value::text(server), Value::Int(rows as i64)]);
+    Ok(rs)
+}
+
+/// BACKUP TO 'file': a copy of the snapshot `r`; one row (file, rows copied).
+/// Inside BEGIN ... COMMIT, `r` is the open transaction: once it has changed
+/// something (its state record differs from the committed one), a copy
+/// would hold changes a ROLLBACK may undo, so it is refused.
+pub fn backup(r: &(impl Reader + ?Sized), file: &str, store: &Store) -> Result<ResultSet> {
+    if store.read()?.state()? != r.state()? {
+        return Err(Error::plan(
+            "BACKUP would copy the open transaction's uncommitted changes: COMMIT or ROLLBACK first",
+        ));
+    }
+    let rows = crate::store::backup::backup(r, Path::new(file), store.path())?;
+    let mut rs = ResultSet::new(&["file", "rows"]);
+    rs.push(vec![Value::text(file), Value::Int(rows as i64)]);
+    Ok(rs)
 }

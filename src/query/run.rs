@@ -92,11 +92,12 @@ pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Stor
         S::Check => crate::check::check(r),
         S::ShowDevice { name } => super::show::show_device(r, name, now),
         S::ShowHost { name } => super::show::show_host(r, name, now),
-        S::ReportUsage | S::ReportDuplicates | S::ReportUsers | S::ReportExpiring { .. } => {
-            Err(Error::plan("REPORT is not available yet in this version of caldb"))
-        }
+        S::ReportUsage => crate::report::usage(r, now),
+        S::ReportDuplicates => crate::report::duplicates(r),
+        S::ReportUsers => crate::report::users(r, now),
+        S::ReportExpiring { within_days } => crate::report::expiring(r, now, *within_days),
         S::Export { what, file } => super::admin::export(r, *what, file, store),
-        S::Backup { .. } => Err(Error::plan("BACKUP is not available yet in this version of caldb")),
+        S::Backup { file } => super::admin::backup(r, file, store),
         other => unreachable!("{other:?} is not a read-only statement"),
     }
 }

@@ -1,0 +1,74 @@
+//! Administration and audit: the REPORT statements and the WMI CSV layouts
+//! (Win32_TSIssuedLicense, Win32_TSLicenseKeyPack) for EXPORT and IMPORT.
+//! This module reads and writes through `store` only; it never sees query
+//! text or output modes, and never commits: IMPORT writes into the caller's
+//! transaction, so an error leaves nothing behind.
+//!
+//! The result columns, one row each as described:
+//!
+//! - `REPORT USAGE`, one row per server, product and CAL type: `server`,
+//!   `product`, `cal` (`device`/`user`), `installed` (CALs of the key packs),
+//!   `issued` (device: active permanent licenses; user: per-user CALs tracked
+//!   in `user_cals` and not expired), `available` (installed - issued, never
+//!   below 0), `temporary` (live temporary licenses), `revoked` (licenses in
+//!   the revoked state), `revocable` (how many more may be revoked now under
+//!   the 20% rule; 0 for per-user CALs, which cannot be revoked).
+//! - `REPORT DUPLICATES`, one row per finding and server: `finding`
+//!   (`shared-hwid`: one HWID on several computers; `several-hwids`: one
+//!   computer under several HWIDs; `several-cals`: one HWID holding several
+//!   live CALs), `server` (NULL when only devices share the HWID), `hwid` (the
+//!   HWID, or the HWIDs comma-separated), `computers`, `licenses` (ids of the
+//!   live licenses, comma-separated), `live_cals` (active permanent licenses),
+//!   `wasted_cals` (live CALs beyond the one needed), `returns` (latest
+//!   expiry of the wasted ones: when they are all back), `cause` and `fix`
+//!   (seed 002).
+//! - `REPORT USERS`, one row per server and product: `server`, `product`,
+//!   `tracked` (live per-user CALs), `installed` (per-user CALs installed),
+//!   `over_allocated` (tracked - installed when positive, else 0).
+//! - `REPORT EXPIRING [WITHIN n DAYS]` (default 90), one row per day, server
+//!   and product: `day` (`YYYY-MM-DD`), `server`, `product`, `cals` (active
+//!   permanent and revoked licenses reaching their expiry that day), `bar`
+//!   (`#` characters, 40 for the busiest day, at least 1). The bar is always
+//!   a column: query does not know the terminal, and csv or json readers can
+//!   drop it.
+//! - `EXPORT ... TO f`: `file`, `rows`. `IMPORT ... FROM f INTO SERVER s`:
+//!   `file`, `server`, `rows`. `BACKUP TO f`: `file`, `rows` (records copied,
+//!   indexes not counted).
+
+pub mod duplicates;
+pub mod expiring;
+pub mod export;
+pub mod import;
+pub mod import_licenses;
+pub mod progress;
+pub mod usage;
+pub mod wmi;
+
+pub use duplicates::duplicates;
+pub use expiring::expiring;
+pub use export::{export_keypacks, export_licenses};
+pub use import::import_keypacks;
+pub use import_licenses::import_licenses;
+pub use usage::{usage, users};
+
+use crate::error::Result;
+use crate::store::{LicenseRec, Reader, T};
+
+/// Every license, in id order, with a progress line for large databases.
+fn all_licenses(r: &(impl Reader + ?Sized)) -> Result<Vec<LicenseRec>> {
+    let total = r.count(T::Licenses)?;
+    let mut bar = progress::Progress::new("reading licenses", total);
+    let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    r.scan(T::Licenses, b"", None, &mut |_, v| {
+        out.push(crate::store::codec::decode(v)?);
+        bar.tick(out.len() as u64);
+        Ok(true)
+    })?;
+    bar.finish();
+    Ok(out)
+}
+
+/// Ids as a comma-separated list.
+fn id_list(ids: &[u64]) -> String {
+    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+}

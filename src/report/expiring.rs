@@ -1,0 +1,42 @@
+//! REPORT EXPIRING: day by day, how many CALs come back to the pools (an
+//! active permanent license reaching its expiry frees its CAL; a revoked one
+//! frees a place under the revoke limit).
+
+use super::all_licenses;
+use crate::error::Result;
+use crate::model::*;
+use crate::store::Reader;
+use std::collections::BTreeMap;
+
+/// The days looked ahead when the statement names none.
+pub const DEFAULT_DAYS: u64 = 90;
+/// The width of the bar of the busiest day.
+const BAR_WIDTH: u64 = 40;
+
+pub fn expiring(r: &(impl Reader + ?Sized), now: Time, within_days: Option<u64>) -> Result<ResultSet> {
+    let days = within_days.unwrap_or(DEFAULT_DAYS);
+    let until = now.plus_days(i64::try_from(days).unwrap_or(i64::MAX));
+    let mut per_day: BTreeMap<(String, String, Product), u64> = BTreeMap::new();
+    for l in all_licenses(r)? {
+        let returns = l.kind == LicenseKind::Permanent
+            && matches!(l.status, LicenseStatus::Active | LicenseStatus::Revoked)
+            && l.expires > now
+            && l.expires <= until;
+        if returns {
+            *per_day.entry((l.expires.date(), l.server, l.product)).or_default() += 1;
+        }
+    }
+    let max = per_day.values().copied().max().unwrap_or(1);
+    let mut rs = ResultSet::new(&["day", "server", "product", "cals", "bar"]);
+    for ((day, server, product), cals) in per_day {
+        let width = (cals * BAR_WIDTH).div_ceil(max).max(1);
+        rs.push(vec![
+            Value::Text(day),
+            Value::Text(server),
+            Value::text(product.as_str()),
+            Value::Int(cals as i64),
+            Value::Text("#".repeat(width as usize)),
+        ]);
+    }
+    Ok(rs)
+}
