@@ -4,6 +4,7 @@
 
 use caldb::{ResultSet, Value};
 use std::fs::File;
+use std::io::IsTerminal;
 use std::io::{self, BufWriter, Write};
 
 /// How results are printed.
@@ -39,14 +40,39 @@ impl Mode {
 }
 
 /// Writes one result set in `mode`. `headers` matters for csv only: the
-/// other modes always name their columns.
-pub fn render(w: &mut dyn Write, rs: &ResultSet, mode: Mode, headers: bool) -> io::Result<()> {
+/// other modes always name their columns. At a terminal, a table whose
+/// result asks for a chart gets a bar column.
+pub fn render(w: &mut dyn Write, rs: &ResultSet, mode: Mode, headers: bool, terminal: bool) -> io::Result<()> {
     match mode {
+        Mode::Table if terminal && rs.chart.is_some() => render_table(w, &with_bars(rs)),
         Mode::Table => render_table(w, rs),
         Mode::Csv => render_csv(w, rs, headers),
         Mode::Json => render_json(w, rs),
         Mode::Line => render_line(w, rs),
     }
+}
+
+/// The width of the longest bar of a chart.
+const BAR_WIDTH: i64 = 40;
+
+/// The result with a `bar` column of `#`, scaled so the largest value of the
+/// chart column is `BAR_WIDTH` wide (at least one `#` for any positive value).
+pub fn with_bars(rs: &ResultSet) -> ResultSet {
+    let Some(col) = rs.chart else { return rs.clone() };
+    let value = |row: &[Value]| match row.get(col) {
+        Some(Value::Int(n)) => (*n).max(0),
+        _ => 0,
+    };
+    let max = rs.rows.iter().map(|r| value(r)).max().unwrap_or(0).max(1);
+    let mut out = rs.clone();
+    out.columns.push("bar".to_string());
+    for row in &mut out.rows {
+        let n = value(row);
+        let width = if n == 0 { 0 } else { (n * BAR_WIDTH + max - 1) / max };
+        row.push(Value::Text("#".repeat(width as usize)));
+    }
+    out.chart = None;
+    out
 }
 
 /// A value for a table cell: control characters shown escaped so a cell
@@ -201,6 +227,11 @@ impl Output {
         }
     }
 
+    /// Whether what is written goes to a person's terminal.
+    pub fn is_terminal(&self) -> bool {
+        self.once.is_none() && self.main_file.is_none() && io::stdout().is_terminal()
+    }
+
     /// The `.output` file, or `None` for standard output.
     pub fn file_name(&self) -> Option<&str> {
         self.main_file.as_deref()
@@ -258,7 +289,7 @@ mod tests {
 
     fn rendered(mode: Mode, headers: bool) -> String {
         let mut out = Vec::new();
-        render(&mut out, &sample(), mode, headers).expect("write to a vec");
+        render(&mut out, &sample(), mode, headers, false).expect("write to a vec");
         String::from_utf8(out).expect("utf-8")
     }
 
@@ -297,7 +328,24 @@ mod tests {
     #[test]
     fn empty_results_print_nothing_in_table_mode() {
         let mut out = Vec::new();
-        render(&mut out, &ResultSet::new(&["a"]), Mode::Table, true).expect("write");
+        render(&mut out, &ResultSet::new(&["a"]), Mode::Table, true, false).expect("write");
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_chart_gets_bars_scaled_to_the_largest_value_only_at_a_terminal() {
+        let mut rs = ResultSet::new(&["day", "cals"]);
+        for n in [1, 20, 40, 0] {
+            rs.push(vec![Value::text("d"), Value::Int(n)]);
+        }
+        rs.chart = Some(1);
+        let bars: Vec<usize> = with_bars(&rs).rows.iter().map(|r| r[2].to_string().len()).collect();
+        assert_eq!(bars, [1, 20, 40, 0]);
+        let mut plain = Vec::new();
+        render(&mut plain, &rs, Mode::Table, true, false).expect("write");
+        assert!(!String::from_utf8_lossy(&plain).contains('#'), "no bars off a terminal");
+        let mut drawn = Vec::new();
+        render(&mut drawn, &rs, Mode::Table, true, true).expect("write");
+        assert!(String::from_utf8_lossy(&drawn).contains(&"#".repeat(40)));
     }
 }

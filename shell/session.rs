@@ -108,7 +108,10 @@ impl Session {
         let result = self.db.execute(text);
         let elapsed = started.elapsed();
         let printed = match &result {
-            Ok(Some(rs)) => output::render(self.out.writer(), rs, self.config.mode, self.config.headers),
+            Ok(Some(rs)) => {
+                let terminal = self.out.is_terminal();
+                output::render(self.out.writer(), rs, self.config.mode, self.config.headers, terminal)
+            }
             _ => Ok(()),
         };
         if self.config.timer {

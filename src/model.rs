@@ -316,11 +316,14 @@ impl fmt::Display for Value {
 pub struct ResultSet {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
+    /// A column of counts that a person at a terminal sees drawn as a bar
+    /// chart (REPORT EXPIRING); scripts get the plain rows.
+    pub chart: Option<usize>,
 }
 
 impl ResultSet {
     pub fn new(columns: &[&str]) -> ResultSet {
-        ResultSet { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
+        ResultSet { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new(), chart: None }
     }
 
     pub fn push(&mut self, row: Vec<Value>) {

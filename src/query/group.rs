@@ -103,5 +103,5 @@ pub fn run_grouped(
     if let Some(l) = s.limit {
         rows.truncate(usize::try_from(l).unwrap_or(usize::MAX));
     }
-    Ok(ResultSet { columns: names, rows })
+    Ok(ResultSet { columns: names, rows, chart: None })
 }

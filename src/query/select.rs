@@ -261,7 +261,7 @@ pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
         rows.truncate(usize::try_from(l).unwrap_or(usize::MAX));
     }
     let rows = rows.into_iter().map(|row| positions.iter().map(|p| row[*p].clone()).collect()).collect();
-    Ok(ResultSet { columns: names, rows })
+    Ok(ResultSet { columns: names, rows, chart: None })
 }
 
 fn has_count(p: &Projection) -> bool {

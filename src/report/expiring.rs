@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 
 /// The days looked ahead when the statement names none.
 pub const DEFAULT_DAYS: u64 = 90;
-/// The width of the bar of the busiest day.
-const BAR_WIDTH: u64 = 40;
 
 pub fn expiring(r: &(impl Reader + ?Sized), now: Time, within_days: Option<u64>) -> Result<ResultSet> {
     let days = within_days.unwrap_or(DEFAULT_DAYS);
@@ -26,17 +24,11 @@ pub fn expiring(r: &(impl Reader + ?Sized), now: Time, within_days: Option<u64>)
             *per_day.entry((l.expires.date(), l.server, l.product)).or_default() += 1;
         }
     }
-    let max = per_day.values().copied().max().unwrap_or(1);
-    let mut rs = ResultSet::new(&["day", "server", "product", "cals", "bar"]);
+    let mut rs = ResultSet::new(&["day", "server", "product", "cals"]);
     for ((day, server, product), cals) in per_day {
-        let width = (cals * BAR_WIDTH).div_ceil(max).max(1);
-        rs.push(vec![
-            Value::Text(day),
-            Value::Text(server),
-            Value::text(product.as_str()),
-            Value::Int(cals as i64),
-            Value::Text("#".repeat(width as usize)),
-        ]);
+        rs.push(vec![Value::Text(day), Value::Text(server), Value::text(product.as_str()), Value::Int(cals as i64)]);
     }
+    // At a terminal, the table shows `cals` as a bar chart.
+    rs.chart = Some(3);
     Ok(rs)
 }
