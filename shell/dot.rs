@@ -8,7 +8,7 @@ use caldb::{Database, OpenOptions};
 use std::path::Path;
 
 /// Every dot-command and its one-line help, in `.help` order.
-pub const COMMANDS: [(&str, &str); 15] = [
+pub const COMMANDS: [(&str, &str); 16] = [
     (".bail on|off", "stop a script at its first error"),
     (".dump", "every table, every row, in key order"),
     (".exit [CODE]", "leave with status CODE (default: 1 if anything failed, else 0)"),
@@ -24,6 +24,7 @@ pub const COMMANDS: [(&str, &str); 15] = [
     (".show", "the current settings"),
     (".tables", "the names of the tables"),
     (".timer on|off", "print the time each statement takes"),
+    (".echo on|off", "print each script line, comments included, before its results"),
 ];
 
 /// The command names alone, for completion.
@@ -102,7 +103,7 @@ impl Session {
         let (min, max) = match command.as_str() {
             ".help" | ".tables" | ".dump" | ".show" | ".quit" => (0, 0),
             ".schema" | ".output" | ".exit" => (0, 1),
-            ".mode" | ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" => (1, 1),
+            ".mode" | ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" | ".echo" => (1, 1),
             ".open" => (1, 1),
             _ => {
                 return Err(shell_error(format!("unknown command '{command}' (see .help)")));
@@ -116,6 +117,7 @@ impl Session {
             ".mode" => self.mode(arg.unwrap_or_default())?,
             ".headers" | ".header" => self.config.headers = on_off(&command, arg)?,
             ".timer" => self.config.timer = on_off(&command, arg)?,
+            ".echo" => self.config.echo = on_off(&command, arg)?,
             ".bail" => self.config.bail = on_off(&command, arg)?,
             ".read" => return self.read_file(arg.unwrap_or_default()),
             ".output" => self.out.redirect(arg).map_err(|e| file_error(arg, e))?,
@@ -194,6 +196,7 @@ impl Session {
             ("headers", on(self.config.headers).to_string()),
             ("bail", on(self.config.bail).to_string()),
             ("timer", on(self.config.timer).to_string()),
+            ("echo", on(self.config.echo).to_string()),
             ("output", output),
             ("database", database),
             ("readonly", on(self.db.is_read_only()).to_string()),

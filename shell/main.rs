@@ -26,6 +26,7 @@ in order, then caldb exits without reading standard input.
 
 Options (one or two dashes):
   -bail        stop at the first error
+  -echo        print each script line, comments included, before its results
   -csv         output in csv mode
   -json        output in json mode
   -line        output in line mode
@@ -44,6 +45,7 @@ struct Args {
     mode: Option<Mode>,
     headers: Option<bool>,
     bail: bool,
+    echo: bool,
     cmds: Vec<String>,
     read_only: bool,
     database: Option<String>,
@@ -81,6 +83,7 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
         let name = arg.strip_prefix("--").unwrap_or(&arg[1..]);
         match name {
             "bail" => args.bail = true,
+            "echo" => args.echo = true,
             "csv" | "json" | "line" | "table" => args.mode = Mode::parse(name),
             "header" | "headers" => args.headers = Some(true),
             "noheader" | "noheaders" => args.headers = Some(false),
@@ -123,6 +126,7 @@ fn run(args: Args) -> i32 {
         headers: args.headers.unwrap_or(terminal),
         bail: args.bail,
         timer: false,
+        echo: args.echo,
         read_only: args.read_only,
     };
     let mut session = Session::new(db, config);

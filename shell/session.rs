@@ -39,6 +39,8 @@ pub struct Config {
     pub headers: bool,
     pub bail: bool,
     pub timer: bool,
+    /// Print each script's lines (comments included) before their results.
+    pub echo: bool,
     pub read_only: bool,
 }
 
@@ -65,13 +67,31 @@ impl Session {
 
     /// Runs a whole text (a script, a `.read` file, a command-line argument).
     pub fn run_text(&mut self, text: &str, origin: &Origin) -> Flow {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut echoed = 0;
         for item in split::split_script(text) {
+            if self.config.echo {
+                echoed = self.echo_through(&lines, echoed, item.last_line());
+            }
             match self.run_item(&item, origin) {
                 Flow::Continue => {}
                 flow => return flow,
             }
         }
+        if self.config.echo {
+            self.echo_through(&lines, echoed, lines.len());
+        }
         Flow::Continue
+    }
+
+    /// `.echo on`: writes the script's lines after `from` up to `to`
+    /// (1-based, inclusive), so comments narrate the results that follow.
+    fn echo_through(&mut self, lines: &[&str], from: usize, to: usize) -> usize {
+        let to = to.min(lines.len());
+        for line in lines.get(from..to).unwrap_or_default() {
+            let _ = writeln!(self.out.writer(), "{line}");
+        }
+        to.max(from)
     }
 
     /// Runs one item and reports its error, if any.

@@ -13,6 +13,16 @@ pub enum Item {
     Statement { text: String, line: usize },
 }
 
+impl Item {
+    /// The 1-based line the item ends on.
+    pub fn last_line(&self) -> usize {
+        match self {
+            Item::Dot { line, .. } => *line,
+            Item::Statement { text, line } => line + text.matches('\n').count(),
+        }
+    }
+}
+
 /// Accumulates lines and hands back the items they complete.
 #[derive(Debug)]
 pub struct Splitter {

@@ -249,3 +249,16 @@ fn readonly_refuses_changes() {
     assert_eq!(stdout(&out), "1\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn echo_prints_each_script_line_with_its_comments_above_its_results() {
+    let script = "-- a narrating comment\nCREATE SERVER ls1;\nSELECT name\n  FROM servers;\n-- the end\n";
+    let out = caldb(&["-echo", "-header"], script);
+    assert_eq!(status(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "-- a narrating comment\nCREATE SERVER ls1;\nSELECT name\n  FROM servers;\nname\nls1\n-- the end\n"
+    );
+    let quiet = caldb(&["-header"], script);
+    assert_eq!(stdout(&quiet), "name\nls1\n", "without -echo only results are printed");
+}
