@@ -115,7 +115,13 @@ impl Store {
     /// not a redb file, or a redb file without caldb's format marker, is an
     /// error that says so.
     pub fn open(path: &Path) -> Result<Store> {
-        let existed = path.exists();
+        let mut existed = path.exists();
+        if existed && interrupted_creation(&FileBytes(path))? {
+            // A crash while redb created the file: no transaction can have
+            // committed, so it is started again from empty.
+            std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(0)).map_err(Error::storage)?;
+            existed = false;
+        }
         if existed {
             check_magic(path)?;
         }
@@ -135,6 +141,9 @@ impl Store {
 
     /// Opens on any storage backend (fault injection in tests).
     pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store> {
+        if interrupted_creation(&backend)? {
+            backend.set_len(0).map_err(Error::storage)?;
+        }
         let db = redb::Builder::new().create_with_backend(backend).map_err(Error::storage)?;
         Store::init(db, None, true)
     }
@@ -212,12 +221,63 @@ impl Store {
     }
 }
 
-/// The first bytes of every redb file.
-const REDB_MAGIC: &[u8] = b"redb";
+/// Random access to the bytes of a file or a backend.
+trait Bytes {
+    fn len(&self) -> std::io::Result<u64>;
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()>;
+}
+
+impl<B: redb::StorageBackend> Bytes for B {
+    fn len(&self) -> std::io::Result<u64> {
+        redb::StorageBackend::len(self)
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        redb::StorageBackend::read(self, offset, out)
+    }
+}
+
+struct FileBytes<'a>(&'a Path);
+
+impl Bytes for FileBytes<'_> {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(std::fs::metadata(self.0)?.len())
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(self.0)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        f.read_exact(out)
+    }
+}
+
+/// Whether the bytes are what a crash leaves while redb creates a file: redb
+/// sizes the file, writes its header without the magic number, syncs, and
+/// only then writes the magic number, before any transaction. So a file
+/// with no magic number and nothing but zeros after the header's commit
+/// slots holds no data, and redb would refuse it for good ("not a redb
+/// database"). Anything else, even with zeros at the start, is left alone.
+fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
+    const HEADER: u64 = 320;
+    const MAX_INITIAL: u64 = 16 << 20;
+    let len = bytes.len().map_err(Error::storage)?;
+    if len == 0 || len > MAX_INITIAL {
+        return Ok(false);
+    }
+    let mut all = vec![0u8; len as usize];
+    bytes.read(0, &mut all).map_err(Error::storage)?;
+    // The magic number missing, or torn: each byte zero or its own.
+    let head = &all[..all.len().min(REDB_MAGIC.len())];
+    let magic_incomplete = head != REDB_MAGIC && head.iter().zip(REDB_MAGIC).all(|(&b, &m)| b == 0 || b == m);
+    Ok(magic_incomplete && all.iter().skip(HEADER as usize).all(|&b| b == 0))
+}
+
+/// redb's magic number, the first bytes of every redb file.
+const REDB_MAGIC: &[u8] = &[b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 fn check_magic(path: &Path) -> Result<()> {
     use std::io::Read;
     let mut head = [0u8; 4];
+    let magic = &REDB_MAGIC[..4];
     let mut f =
         std::fs::File::open(path).map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
     let n = f.read(&mut head).map_err(Error::storage)?;
@@ -225,7 +285,7 @@ fn check_magic(path: &Path) -> Result<()> {
     if len == 0 {
         return Ok(());
     }
-    if n < 4 || head != REDB_MAGIC {
+    if n < 4 || head != magic {
         return Err(Error::Storage(format!("{}: not a caldb database", path.display())));
     }
     Ok(())
