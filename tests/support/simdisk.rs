@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// One recorded operation.
 #[derive(Clone, Debug)]
 pub enum Op {
-    Write { offset: u64, data: Vec<u8> },
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+    },
     SetLen(u64),
     /// A completed sync: a barrier.
     Sync,
