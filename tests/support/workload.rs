@@ -220,6 +220,20 @@ impl Reference {
         dump
     }
 
+    /// Dumps every boundary prefix in one clean run (cheaper than a replay
+    /// per prefix when many are needed).
+    pub fn dump_every_prefix(&self) {
+        let mut db = Database::open_in_memory().expect("in-memory database");
+        let mut dumps = self.dumps.borrow_mut();
+        dumps.insert(0, db.dump().expect("dump"));
+        for (i, s) in self.statements.iter().enumerate() {
+            let _ = db.execute(s);
+            if self.boundary[i + 1] && self.prefix_for(self.history[i + 1]) == Some(i + 1) {
+                dumps.insert(i + 1, db.dump().expect("dump"));
+            }
+        }
+    }
+
     /// The total history count of the whole script.
     pub fn final_count(&self) -> i64 {
         *self.history.last().expect("at least the empty prefix")
