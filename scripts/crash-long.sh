@@ -5,7 +5,7 @@
 #     CALDB_CRASH_SEED override the count and the seed (a failing seed
 #     replays exactly).
 #   - R4 bad input: 100,000 proptest cases of random token soup through
-#     Database::execute (CI runs 512). PROPTEST_CASES overrides.
+#     Database::execute (CI runs 256). PROPTEST_CASES overrides.
 # The cargo-fuzz targets (fuzz/, nightly only) are:
 #   cargo +nightly fuzz run parse -- -max_total_time=600
 #   cargo +nightly fuzz run execute -- -max_total_time=600
