@@ -125,11 +125,18 @@ impl Store {
         if existed {
             check_magic(path)?;
         }
-        let mut builder = redb::Builder::new();
-        builder.set_cache_size(64 * 1024 * 1024);
-        builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
-        let db = builder.create(path).map_err(|e| open_error(path, e))?;
-        Store::init(db, Some(path.to_path_buf()), existed)
+        // redb panics on some damaged files; that is a damaged file, not a
+        // crash of caldb.
+        let opened = std::panic::catch_unwind(|| {
+            let mut builder = redb::Builder::new();
+            builder.set_cache_size(64 * 1024 * 1024);
+            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+            let db = builder.create(path).map_err(|e| open_error(path, e))?;
+            Store::init(db, Some(path.to_path_buf()), existed)
+        });
+        opened.unwrap_or_else(|panic| {
+            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
+        })
     }
 
     /// A new empty database in memory.
@@ -219,6 +226,15 @@ impl Store {
     pub fn check_integrity(&mut self) -> Result<bool> {
         self.db.check_integrity().map_err(Error::storage)
     }
+}
+
+/// The text of a caught panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "internal error".to_string())
 }
 
 /// Random access to the bytes of a file or a backend.
