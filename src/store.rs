@@ -124,6 +124,9 @@ impl Store {
         }
         if existed {
             check_magic(path)?;
+            if is_foreign(path) {
+                return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
+            }
         }
         // redb panics on some damaged files; that is a damaged file, not a
         // crash of caldb.
@@ -235,6 +238,25 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "internal error".to_string())
+}
+
+/// Whether an existing file is a redb database of another program: tables,
+/// but not caldb's `meta`. Looked at read-only, so such a file is refused
+/// without a byte of it written; when a read-only look is not possible (a
+/// file that needs recovery, say), the writable open decides.
+fn is_foreign(path: &Path) -> bool {
+    let look = || -> Option<bool> {
+        let mut builder = redb::Builder::new();
+        builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+        let db = builder.open_read_only(path).ok()?;
+        let rx = db.begin_read().ok()?;
+        match rx.open_table(T::Meta.def()) {
+            Ok(_) => Some(false),
+            Err(redb::TableError::TableDoesNotExist(_)) => Some(rx.list_tables().ok()?.count() > 0),
+            Err(_) => None,
+        }
+    };
+    std::panic::catch_unwind(look).ok().flatten().unwrap_or(false)
 }
 
 /// Random access to the bytes of a file or a backend.
