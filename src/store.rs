@@ -298,7 +298,9 @@ fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     const HEADER: u64 = 320;
     const MAX_INITIAL: u64 = 16 << 20;
     let len = bytes.len().map_err(Error::storage)?;
-    if len == 0 || len > MAX_INITIAL {
+    // Shorter than the header: redb's first write never completed, or the
+    // file was cut; either way nothing to start again from silently.
+    if !(HEADER..=MAX_INITIAL).contains(&len) {
         return Ok(false);
     }
     let mut all = vec![0u8; len as usize];
