@@ -100,8 +100,25 @@ const STATE_KEY: &[u8] = b"state";
 
 /// An open database file (or an in-memory one).
 pub struct Store {
-    db: redb::Database,
+    db: Handle,
     path: Option<PathBuf>,
+}
+
+/// redb's handle: for reading and writing, or read-only (`-readonly`), which
+/// never writes a byte of the file, not even the header flags a writable
+/// open and close rewrite.
+enum Handle {
+    Rw(redb::Database),
+    Ro(redb::ReadOnlyDatabase),
+}
+
+impl Handle {
+    fn begin_read(&self) -> std::result::Result<redb::ReadTransaction, redb::TransactionError> {
+        match self {
+            Handle::Rw(db) => db.begin_read(),
+            Handle::Ro(db) => db.begin_read(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -135,7 +152,33 @@ impl Store {
             builder.set_cache_size(64 * 1024 * 1024);
             builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
             let db = builder.create(path).map_err(|e| open_error(path, e))?;
-            Store::init(db, Some(path.to_path_buf()), existed)
+            Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
+        });
+        opened.unwrap_or_else(|panic| {
+            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
+        })
+    }
+
+    /// Opens an existing file for reading only: not a byte of it is
+    /// written. A file that needs recovery after a crash cannot be opened
+    /// so; opening it once for writing recovers it.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        check_magic(path)?;
+        if is_foreign(path) {
+            return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
+        }
+        let opened = std::panic::catch_unwind(|| {
+            let mut builder = redb::Builder::new();
+            builder.set_cache_size(64 * 1024 * 1024);
+            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+            let db = builder.open_read_only(path).map_err(|e| match e {
+                redb::DatabaseError::RepairAborted => Error::Storage(format!(
+                    "{} needs recovery after a crash, which writes to it: open it once without -readonly",
+                    path.display()
+                )),
+                e => open_error(path, e),
+            })?;
+            Store::init(Handle::Ro(db), Some(path.to_path_buf()), true)
         });
         opened.unwrap_or_else(|panic| {
             Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
@@ -146,7 +189,7 @@ impl Store {
     pub fn in_memory() -> Result<Store> {
         let db =
             redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(Error::storage)?;
-        Store::init(db, None, false)
+        Store::init(Handle::Rw(db), None, false)
     }
 
     /// Opens on any storage backend (fault injection in tests).
@@ -155,10 +198,10 @@ impl Store {
             backend.set_len(0).map_err(Error::storage)?;
         }
         let db = redb::Builder::new().create_with_backend(backend).map_err(Error::storage)?;
-        Store::init(db, None, true)
+        Store::init(Handle::Rw(db), None, true)
     }
 
-    fn init(db: redb::Database, path: Option<PathBuf>, existed: bool) -> Result<Store> {
+    fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
         let store = Store { db, path };
         let rx = store.read()?;
         let format = rx.get(T::Meta, FORMAT_KEY)?;
@@ -178,6 +221,9 @@ impl Store {
                     "{}: is a redb database but not a caldb database",
                     store.describe()
                 )));
+            }
+            None if matches!(store.db, Handle::Ro(_)) => {
+                return Err(Error::Storage(format!("{}: not a caldb database", store.describe())));
             }
             None => store.create_tables()?,
         }
@@ -207,7 +253,10 @@ impl Store {
 
     /// A write transaction with every table open.
     pub fn write(&self) -> Result<WriteTx> {
-        let txn = self.db.begin_write().map_err(Error::storage)?;
+        let Handle::Rw(db) = &self.db else {
+            return Err(Error::Storage(format!("{} is open read-only", self.describe())));
+        };
+        let txn = db.begin_write().map_err(Error::storage)?;
         WriteTx::new(txn)
     }
 
@@ -227,7 +276,12 @@ impl Store {
 
     /// redb's own integrity check (checksums of every page).
     pub fn check_integrity(&mut self) -> Result<bool> {
-        self.db.check_integrity().map_err(Error::storage)
+        match &mut self.db {
+            Handle::Rw(db) => db.check_integrity().map_err(Error::storage),
+            // Checking repairs, which writes: a read-only handle trusts the
+            // checksums redb verifies as it reads.
+            Handle::Ro(_) => Ok(true),
+        }
     }
 }
 
