@@ -197,7 +197,14 @@ impl Store {
         if interrupted_creation(&backend)? {
             backend.set_len(0).map_err(Error::storage)?;
         }
-        let db = redb::Builder::new().create_with_backend(backend).map_err(Error::storage)?;
+        // The commit protocol of files (multi-writer: an extra header write
+        // around the sync) when the backend can lock; exclusive otherwise.
+        let mut builder = redb::Builder::new();
+        let full = (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+        if !matches!(backend.query_lock_range(full.0, full.1), Err(redb::BackendError::Unsupported)) {
+            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+        }
+        let db = builder.create_with_backend(backend).map_err(Error::storage)?;
         Store::init(Handle::Rw(db), None, true)
     }
 
