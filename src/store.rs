@@ -549,9 +549,19 @@ impl WriteTx {
     }
 
     /// Makes every write of this transaction durable, or none of them.
+    ///
+    /// A commit that fails may have failed after its data reached the disk
+    /// (in multi-writer mode redb rewrites the header once more after the
+    /// sync), so the error says the outcome is unknown rather than that
+    /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
         self.tables.clear();
-        self.txn.commit().map_err(Error::storage)
+        self.txn.commit().map_err(|e| {
+            Error::Storage(format!(
+                "the commit failed ({e}); it may still have reached the disk: reopen the database and look at \
+                 history before running the statement again"
+            ))
+        })
     }
 }
 
