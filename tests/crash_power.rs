@@ -21,12 +21,13 @@ struct Recorded {
     log: Vec<Op>,
     done: Vec<usize>,
     reference: Reference,
+    exclusive: bool,
 }
 
-fn record(seed: u64, n: usize) -> Recorded {
+fn record(seed: u64, n: usize, exclusive: bool) -> Recorded {
     let statements = workload::workload(seed, n);
     let reference = Reference::new(&statements);
-    let disk = SimDisk::new();
+    let disk = if exclusive { SimDisk::new().without_locks() } else { SimDisk::new() };
     let mut db = Database::open_backend(disk.backend()).expect("open on the simulated disk");
     let mut done = vec![disk.syncs_done()];
     for s in &statements {
@@ -36,7 +37,7 @@ fn record(seed: u64, n: usize) -> Recorded {
     // The real shell exits without checking anything; closing is one more
     // crash point.
     drop(db);
-    Recorded { log: disk.log(), done, reference }
+    Recorded { log: disk.log(), done, reference, exclusive }
 }
 
 impl Recorded {
@@ -75,8 +76,14 @@ fn fate_for(variant: u64, rng: &mut Rng) -> impl FnMut(&Op) -> Fate + '_ {
 
 const VARIANTS: u64 = 6;
 
-fn check_every_sync_point(seed: u64) -> usize {
-    let rec = record(seed, 50);
+/// A disk holding a crash image, with the locking of the recorded run.
+fn image_disk(rec: &Recorded, image: Vec<u8>) -> SimDisk {
+    let disk = SimDisk::with_bytes(image);
+    if rec.exclusive { disk.without_locks() } else { disk }
+}
+
+fn check_every_sync_point(seed: u64, exclusive: bool) -> usize {
+    let rec = record(seed, 50, exclusive);
     let syncs = rec.syncs();
     assert!(syncs >= 30, "expected about a sync per commit, saw {syncs}");
     let mut images = 0;
@@ -86,7 +93,7 @@ fn check_every_sync_point(seed: u64) -> usize {
             let mut rng = Rng::new(seed * 1_000_003 + (k as u64) * 31 + v);
             let image = crash_image(&rec.log, &[], k, &mut fate_for(v, &mut rng), seed ^ k as u64 ^ (v << 32));
             let what = format!("seed {seed}, sync point {k} of {syncs}, variant {v}");
-            let mut db = Database::open_backend(SimDisk::with_bytes(image).backend())
+            let mut db = Database::open_backend(image_disk(&rec, image).backend())
                 .unwrap_or_else(|e| panic!("{what}: the crash image does not open: {e}"));
             let h = assert_committed_prefix(&mut db, &rec.reference, &what);
             assert!(
@@ -101,14 +108,15 @@ fn check_every_sync_point(seed: u64) -> usize {
 
 #[test]
 fn every_crash_image_at_every_sync_point_opens_to_a_committed_prefix() {
-    let images = check_every_sync_point(11);
-    eprintln!("crash images checked: {images}");
+    let images = check_every_sync_point(11, false);
+    eprintln!("crash images checked (multi-writer protocol, as files use): {images}");
     assert!(images >= 30 * VARIANTS as usize);
 }
 
 #[test]
-fn a_second_workload_survives_every_sync_point_too() {
-    check_every_sync_point(12);
+fn every_crash_image_of_redb_exclusive_protocol_opens_to_a_committed_prefix_too() {
+    let images = check_every_sync_point(12, true);
+    eprintln!("crash images checked (exclusive protocol): {images}");
 }
 
 /// Out of redb's model: random bytes over the header's commit slots and
@@ -118,14 +126,15 @@ fn a_second_workload_survives_every_sync_point_too() {
 /// fails with an error, never a panic.
 #[test]
 fn a_garbled_header_is_refused_or_read_as_a_committed_prefix_never_misread() {
-    let rec = record(13, 50);
+    let rec = record(13, 50, false);
     let syncs = rec.syncs();
     let (mut opened, mut refused) = (0, 0);
     for k in 1..=syncs + 1 {
         let mut fate = |op: &Op| if touches_header(op) { Fate::Garbled } else { Fate::Kept };
         let image = crash_image(&rec.log, &[], k, &mut fate, k as u64 * 7919);
         let what = format!("garbled header at sync point {k}");
-        let opened_db = std::panic::catch_unwind(|| Database::open_backend(SimDisk::with_bytes(image).backend()))
+        let disk = image_disk(&rec, image);
+        let opened_db = std::panic::catch_unwind(|| Database::open_backend(disk.backend()))
             .unwrap_or_else(|_| panic!("{what}: opening panics"));
         match opened_db {
             Ok(mut db) => {

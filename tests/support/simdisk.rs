@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::io;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One recorded operation.
@@ -44,6 +45,8 @@ struct State {
     fail: Option<(Kind, u64)>,
     /// Whether the injected failure has happened.
     failed: bool,
+    /// Refuse locks, so redb runs its single-process (exclusive) protocol.
+    no_locks: bool,
 }
 
 /// A handle on the disk, shared by the backend given to redb and the test.
@@ -53,6 +56,11 @@ pub struct SimDisk(Arc<Mutex<State>>);
 impl SimDisk {
     pub fn new() -> SimDisk {
         SimDisk::default()
+    }
+
+    /// Whether this disk refuses locks.
+    pub fn has_no_locks(&self) -> bool {
+        self.lock().no_locks
     }
 
     /// A disk holding `bytes`, as if synced.
@@ -77,6 +85,13 @@ impl SimDisk {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A disk whose backend supports no locks: redb then uses its exclusive
+    /// commit protocol instead of the multi-writer one files use.
+    pub fn without_locks(self) -> SimDisk {
+        self.lock().no_locks = true;
+        self
     }
 
     /// The backend to give redb.
@@ -164,6 +179,12 @@ fn apply(bytes: &mut Vec<u8>, op: &Op) {
 #[derive(Debug)]
 pub struct SimBackend(SimDisk);
 
+impl SimBackend {
+    fn locks(&self) -> Result<(), redb::BackendError> {
+        if self.0.has_no_locks() { Err(redb::BackendError::Unsupported) } else { Ok(()) }
+    }
+}
+
 impl redb::StorageBackend for SimBackend {
     fn len(&self) -> io::Result<u64> {
         Ok(self.0.lock().bytes.len() as u64)
@@ -200,6 +221,32 @@ impl redb::StorageBackend for SimBackend {
         apply(&mut s.bytes, &op);
         s.log.push(op);
         Ok(())
+    }
+
+    // One process, one handle: every lock is granted, none conflicts. This
+    // lets redb run its multi-writer protocol (the one caldb files use).
+    fn try_lock_range(&self, _: Bound<u64>, _: Bound<u64>) -> Result<bool, redb::BackendError> {
+        self.locks().map(|()| true)
+    }
+
+    fn try_lock_shared_range(&self, _: Bound<u64>, _: Bound<u64>) -> Result<bool, redb::BackendError> {
+        self.locks().map(|()| true)
+    }
+
+    fn lock_range(&self, _: Bound<u64>, _: Bound<u64>) -> Result<(), redb::BackendError> {
+        self.locks()
+    }
+
+    fn lock_shared_range(&self, _: Bound<u64>, _: Bound<u64>) -> Result<(), redb::BackendError> {
+        self.locks()
+    }
+
+    fn unlock_range(&self, _: Bound<u64>, _: Bound<u64>) -> Result<(), redb::BackendError> {
+        self.locks()
+    }
+
+    fn query_lock_range(&self, _: Bound<u64>, _: Bound<u64>) -> Result<bool, redb::BackendError> {
+        self.locks().map(|()| false)
     }
 }
 
