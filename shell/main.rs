@@ -163,7 +163,20 @@ fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
 }
 
 fn main() {
-    let status = match parse_args(std::env::args_os().skip(1)) {
+    // Panics are caught and reported as plain errors (per statement in
+    // the session, as a damaged file at open, or here as a last resort):
+    // the default hook's "thread 'main' panicked" text would only get in
+    // the way of `error: ...`.
+    std::panic::set_hook(Box::new(|_| {}));
+    let status = std::panic::catch_unwind(run_command_line).unwrap_or_else(|panic| {
+        eprintln!("error: internal error: {}", caldb::store::panic_message(&*panic));
+        2
+    });
+    std::process::exit(status);
+}
+
+fn run_command_line() -> i32 {
+    match parse_args(std::env::args_os().skip(1)) {
         Ok(Command::Run(args)) => run(args),
         Ok(Command::Help) => {
             let _ = std::io::stdout().write_all(USAGE.as_bytes());
@@ -177,8 +190,7 @@ fn main() {
             eprintln!("caldb: {message}\nUse -help for a list of options.");
             2
         }
-    };
-    std::process::exit(status);
+    }
 }
 
 #[cfg(test)]

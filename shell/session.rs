@@ -96,10 +96,16 @@ impl Session {
 
     /// Runs one item and reports its error, if any.
     pub fn run_item(&mut self, item: &Item, origin: &Origin) -> Flow {
-        let result = match item {
+        // A panic below (redb meeting a damaged page, say) is this item's
+        // error, not the end of the session.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match item {
             Item::Dot { text, .. } => self.run_dot(text),
             Item::Statement { text, .. } => self.run_statement(text),
-        };
+        }))
+        .unwrap_or_else(|panic| {
+            let message = caldb::store::panic_message(&*panic);
+            Err(Failure::Db(Error::Storage(format!("internal error: {message}"))))
+        });
         let ended = self.out.end_command();
         let flow = match result {
             Ok(flow) => flow,

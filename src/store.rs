@@ -104,8 +104,25 @@ const STATE_KEY: &[u8] = b"state";
 
 /// An open database file (or an in-memory one).
 pub struct Store {
-    db: redb::Database,
+    db: Handle,
     path: Option<PathBuf>,
+}
+
+/// redb's handle: for reading and writing, or read-only (`-readonly`), which
+/// never writes a byte of the file, not even the header flags a writable
+/// open and close rewrite.
+enum Handle {
+    Rw(redb::Database),
+    Ro(redb::ReadOnlyDatabase),
+}
+
+impl Handle {
+    fn begin_read(&self) -> std::result::Result<redb::ReadTransaction, redb::TransactionError> {
+        match self {
+            Handle::Rw(db) => db.begin_read(),
+            Handle::Ro(db) => db.begin_read(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -119,31 +136,83 @@ impl Store {
     /// not a redb file, or a redb file without caldb's format marker, is an
     /// error that says so.
     pub fn open(path: &Path) -> Result<Store> {
-        let existed = path.exists();
+        let mut existed = path.exists();
+        if existed && interrupted_creation(&FileBytes(path))? {
+            // A crash while redb created the file: no transaction can have
+            // committed, so it is started again from empty.
+            std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(0)).map_err(Error::storage)?;
+            existed = false;
+        }
         if existed {
             check_magic(path)?;
+            if is_foreign(path) {
+                return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
+            }
         }
-        let mut builder = redb::Builder::new();
-        builder.set_cache_size(64 * 1024 * 1024);
-        builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
-        let db = builder.create(path).map_err(|e| open_error(path, e))?;
-        Store::init(db, Some(path.to_path_buf()), existed)
+        // redb panics on some damaged files; that is a damaged file, not a
+        // crash of caldb.
+        let opened = std::panic::catch_unwind(|| {
+            let mut builder = redb::Builder::new();
+            builder.set_cache_size(64 * 1024 * 1024);
+            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+            let db = builder.create(path).map_err(|e| open_error(path, e))?;
+            Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
+        });
+        opened.unwrap_or_else(|panic| {
+            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
+        })
+    }
+
+    /// Opens an existing file for reading only: not a byte of it is
+    /// written. A file that needs recovery after a crash cannot be opened
+    /// so; opening it once for writing recovers it.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        check_magic(path)?;
+        if is_foreign(path) {
+            return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
+        }
+        let opened = std::panic::catch_unwind(|| {
+            let mut builder = redb::Builder::new();
+            builder.set_cache_size(64 * 1024 * 1024);
+            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+            let db = builder.open_read_only(path).map_err(|e| match e {
+                redb::DatabaseError::RepairAborted => Error::Storage(format!(
+                    "{} needs recovery after a crash, which writes to it: open it once without -readonly",
+                    path.display()
+                )),
+                e => open_error(path, e),
+            })?;
+            Store::init(Handle::Ro(db), Some(path.to_path_buf()), true)
+        });
+        opened.unwrap_or_else(|panic| {
+            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
+        })
     }
 
     /// A new empty database in memory.
     pub fn in_memory() -> Result<Store> {
         let db =
             redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(Error::storage)?;
-        Store::init(db, None, false)
+        Store::init(Handle::Rw(db), None, false)
     }
 
     /// Opens on any storage backend (fault injection in tests).
     pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store> {
-        let db = redb::Builder::new().create_with_backend(backend).map_err(Error::storage)?;
-        Store::init(db, None, true)
+        if interrupted_creation(&backend)? {
+            backend.set_len(0).map_err(Error::storage)?;
+        }
+        // The commit protocol of files (multi-writer: an extra header write
+        // around the sync) when the backend can lock; exclusive otherwise.
+        let mut builder = redb::Builder::new();
+        let full = (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+        if !matches!(backend.query_lock_range(full.0, full.1), Err(redb::BackendError::Unsupported)) {
+            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+        }
+        let db = builder.create_with_backend(backend).map_err(Error::storage)?;
+        Store::init(Handle::Rw(db), None, true)
     }
 
-    fn init(db: redb::Database, path: Option<PathBuf>, existed: bool) -> Result<Store> {
+    fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
         let store = Store { db, path };
         let rx = store.read()?;
         let format = rx.get(T::Meta, FORMAT_KEY)?;
@@ -163,6 +232,9 @@ impl Store {
                     "{}: is a redb database but not a caldb database",
                     store.describe()
                 )));
+            }
+            None if matches!(store.db, Handle::Ro(_)) => {
+                return Err(Error::Storage(format!("{}: not a caldb database", store.describe())));
             }
             None => store.create_tables()?,
         }
@@ -192,7 +264,10 @@ impl Store {
 
     /// A write transaction with every table open.
     pub fn write(&self) -> Result<WriteTx> {
-        let txn = self.db.begin_write().map_err(Error::storage)?;
+        let Handle::Rw(db) = &self.db else {
+            return Err(Error::Storage(format!("{} is open read-only", self.describe())));
+        };
+        let txn = db.begin_write().map_err(Error::storage)?;
         WriteTx::new(txn)
     }
 
@@ -212,16 +287,102 @@ impl Store {
 
     /// redb's own integrity check (checksums of every page).
     pub fn check_integrity(&mut self) -> Result<bool> {
-        self.db.check_integrity().map_err(Error::storage)
+        match &mut self.db {
+            Handle::Rw(db) => db.check_integrity().map_err(Error::storage),
+            // Checking repairs, which writes: a read-only handle trusts the
+            // checksums redb verifies as it reads.
+            Handle::Ro(_) => Ok(true),
+        }
     }
 }
 
-/// The first bytes of every redb file.
-const REDB_MAGIC: &[u8] = b"redb";
+/// The text of a caught panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "internal error".to_string())
+}
+
+/// Whether an existing file is a redb database of another program: tables,
+/// but not caldb's `meta`. Looked at read-only, so such a file is refused
+/// without a byte of it written; when a read-only look is not possible (a
+/// file that needs recovery, say), the writable open decides.
+fn is_foreign(path: &Path) -> bool {
+    let look = || -> Option<bool> {
+        let mut builder = redb::Builder::new();
+        builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+        let db = builder.open_read_only(path).ok()?;
+        let rx = db.begin_read().ok()?;
+        match rx.open_table(T::Meta.def()) {
+            Ok(_) => Some(false),
+            Err(redb::TableError::TableDoesNotExist(_)) => Some(rx.list_tables().ok()?.count() > 0),
+            Err(_) => None,
+        }
+    };
+    std::panic::catch_unwind(look).ok().flatten().unwrap_or(false)
+}
+
+/// Random access to the bytes of a file or a backend.
+trait Bytes {
+    fn len(&self) -> std::io::Result<u64>;
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()>;
+}
+
+impl<B: redb::StorageBackend> Bytes for B {
+    fn len(&self) -> std::io::Result<u64> {
+        redb::StorageBackend::len(self)
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        redb::StorageBackend::read(self, offset, out)
+    }
+}
+
+struct FileBytes<'a>(&'a Path);
+
+impl Bytes for FileBytes<'_> {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(std::fs::metadata(self.0)?.len())
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(self.0)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        f.read_exact(out)
+    }
+}
+
+/// Whether the bytes are what a crash leaves while redb creates a file: redb
+/// sizes the file, writes its header without the magic number, syncs, and
+/// only then writes the magic number, before any transaction. So a file
+/// with no magic number and nothing but zeros after the header's commit
+/// slots holds no data, and redb would refuse it for good ("not a redb
+/// database"). Anything else, even with zeros at the start, is left alone.
+fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
+    const HEADER: u64 = 320;
+    const MAX_INITIAL: u64 = 16 << 20;
+    let len = bytes.len().map_err(Error::storage)?;
+    // Shorter than the header: redb's first write never completed, or the
+    // file was cut; either way nothing to start again from silently.
+    if !(HEADER..=MAX_INITIAL).contains(&len) {
+        return Ok(false);
+    }
+    let mut all = vec![0u8; len as usize];
+    bytes.read(0, &mut all).map_err(Error::storage)?;
+    // The magic number missing, or torn: each byte zero or its own.
+    let head = &all[..all.len().min(REDB_MAGIC.len())];
+    let magic_incomplete = head != REDB_MAGIC && head.iter().zip(REDB_MAGIC).all(|(&b, &m)| b == 0 || b == m);
+    Ok(magic_incomplete && all.iter().skip(HEADER as usize).all(|&b| b == 0))
+}
+
+/// redb's magic number, the first bytes of every redb file.
+const REDB_MAGIC: &[u8] = &[b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 fn check_magic(path: &Path) -> Result<()> {
     use std::io::Read;
     let mut head = [0u8; 4];
+    let magic = &REDB_MAGIC[..4];
     let mut f =
         std::fs::File::open(path).map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
     let n = f.read(&mut head).map_err(Error::storage)?;
@@ -229,7 +390,7 @@ fn check_magic(path: &Path) -> Result<()> {
     if len == 0 {
         return Ok(());
     }
-    if n < 4 || head != REDB_MAGIC {
+    if n < 4 || head != magic {
         return Err(Error::Storage(format!("{}: not a caldb database", path.display())));
     }
     Ok(())
@@ -392,9 +553,19 @@ impl WriteTx {
     }
 
     /// Makes every write of this transaction durable, or none of them.
+    ///
+    /// A commit that fails may have failed after its data reached the disk
+    /// (in multi-writer mode redb rewrites the header once more after the
+    /// sync), so the error says the outcome is unknown rather than that
+    /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
         self.tables.clear();
-        self.txn.commit().map_err(Error::storage)
+        self.txn.commit().map_err(|e| {
+            Error::Storage(format!(
+                "the commit failed ({e}); it may still have reached the disk: reopen the database and look at \
+                 history before running the statement again"
+            ))
+        })
     }
 }
 

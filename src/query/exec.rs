@@ -33,7 +33,7 @@ impl Database {
         if options.read_only && !path.exists() {
             return Err(Error::Storage(format!("{}: no such file (opened read-only)", path.display())));
         }
-        let store = Store::open(path)?;
+        let store = if options.read_only { Store::open_read_only(path)? } else { Store::open(path)? };
         Ok(Database { store, options: options.clone(), txn: None })
     }
 

@@ -1,0 +1,191 @@
+//! R6, damaged files: truncated at several lengths, garbled at several
+//! offsets, a text file, a redb file of another program. The binary never
+//! panics and never hangs: a file it cannot open is a clear `error:` and
+//! exit status 2; damage found later is an error, not a crash. An empty
+//! file is what `touch` or `mktemp` makes: it opens as a new database, as
+//! in SQLite.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SETUP: &str = "\
+SET CLOCK '2026-01-05 09:00:00';
+SET SEED 7;
+CREATE SERVER ls1 PRODUCT WS2022;
+ACTIVATE SERVER ls1;
+INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 50;
+CREATE HOST rdsh1 PRODUCT WS2022 MODE DEVICE;
+";
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let root = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    let dir = root.join(format!("caldb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+/// Exit status, stdout and stderr of caldb on `db` with `script`; a run
+/// that takes longer than 30 s is killed and fails the test (a hang).
+fn run(db: &Path, script: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
+        .arg(db)
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start caldb");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let _ = stdin.write_all(script.as_bytes());
+    drop(stdin);
+    let started = Instant::now();
+    while child.try_wait().expect("poll caldb").is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("caldb hangs on {}", db.display());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().expect("collect output");
+    let code = out.status.code().unwrap_or_else(|| panic!("caldb died of a signal on {}", db.display()));
+    (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A sound database file with some rows, closed cleanly.
+fn sound_file(dir: &Path) -> Vec<u8> {
+    let db = dir.join("sound.redb");
+    let mut script = SETUP.to_string();
+    for i in 0..40 {
+        script.push_str(&format!(
+            "CREATE DEVICE pc{i};\nCONNECT pc{i} AS u{i} TO rdsh1;\nCONNECT pc{i} AS u{i} TO rdsh1;\n"
+        ));
+    }
+    let (code, _, stderr) = run(&db, &script);
+    assert_eq!(code, 0, "setup: {stderr}");
+    std::fs::read(&db).expect("read the sound file")
+}
+
+/// The promise for a damaged file: a panic-free, plain outcome. Either the
+/// open is refused (status 2, one `error: cannot open` line naming the
+/// file), or the damage is reported by the statements that meet it
+/// (status 1, `error: line N:`), or CHECK reports it, or the damage was in
+/// space the database does not use and everything works.
+fn assert_handled(db: &Path, what: &str) -> &'static str {
+    let (code, stdout, stderr) = run(db, "CHECK;\nSELECT COUNT(*) FROM licenses;\nSELECT COUNT(*) FROM history;\n");
+    assert!(!stderr.contains("panicked"), "{what}: caldb panics: {stderr}");
+    match code {
+        2 => {
+            assert!(stderr.starts_with("error: cannot open"), "{what}: unclear refusal: {stderr}");
+            assert!(stderr.contains(&db.display().to_string()), "{what}: the refusal does not name the file: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{what}: more than one line: {stderr}");
+            "refused"
+        }
+        1 => {
+            assert!(stderr.lines().all(|l| l.starts_with("error: line ")), "{what}: {stderr}");
+            "errors"
+        }
+        0 if stdout.lines().count() > 2 => "check-reports",
+        0 => "works",
+        other => panic!("{what}: exit status {other}: {stderr}"),
+    }
+}
+
+#[test]
+fn a_truncated_file_is_refused_with_status_2_or_its_damage_reported_never_a_panic() {
+    let dir = scratch_dir("truncated");
+    let sound = sound_file(&dir);
+    let len = sound.len();
+    let mut outcomes = Vec::new();
+    for cut in [1, 4, 9, 100, 320, 511, 4096, 4097, 8192, len / 4, len / 2, len - 4096, len - 1] {
+        let file = dir.join(format!("cut-{cut}.redb"));
+        std::fs::write(&file, &sound[..cut]).expect("write the truncated file");
+        let outcome = assert_handled(&file, &format!("truncated to {cut} of {len} bytes"));
+        outcomes.push((cut, outcome));
+    }
+    eprintln!("truncated ({len} bytes): {outcomes:?}");
+    // A file cut inside redb's header cannot be a database.
+    for (cut, outcome) in &outcomes {
+        if *cut < 320 {
+            assert_eq!(*outcome, "refused", "cut at {cut}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn garbled_bytes_anywhere_are_refused_or_reported_never_a_panic_or_a_hang() {
+    let dir = scratch_dir("garbled");
+    let sound = sound_file(&dir);
+    let len = sound.len();
+    let mut outcomes = Vec::new();
+    let mut noise = 0x2545_F491_4F6C_DD1Du64;
+    for offset in [0, 4, 9, 12, 64, 100, 192, 250, 4096, 8192, 12_288, 16_384, len / 3, len / 2, len - 4096] {
+        for width in [1, 64, 4096] {
+            let mut bytes = sound.clone();
+            for b in bytes.iter_mut().skip(offset).take(width) {
+                noise ^= noise << 13;
+                noise ^= noise >> 7;
+                noise ^= noise << 17;
+                *b ^= (noise as u8) | 1;
+            }
+            let file = dir.join(format!("garbled-{offset}-{width}.redb"));
+            std::fs::write(&file, &bytes).expect("write the garbled file");
+            let outcome = assert_handled(&file, &format!("{width} bytes garbled at {offset}"));
+            outcomes.push((offset, width, outcome));
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+    eprintln!("garbled: {outcomes:?}");
+    // The magic number is the first thing read.
+    assert!(outcomes.iter().filter(|(o, _, _)| *o < 9).all(|(_, _, r)| *r == "refused"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_text_file_is_not_a_caldb_database_and_is_left_alone() {
+    let dir = scratch_dir("text");
+    let file = dir.join("notes.txt");
+    let text = "These are my notes.\nNot a database.\n";
+    std::fs::write(&file, text).expect("write a text file");
+    let (code, _, stderr) = run(&file, "CREATE SERVER ls1;\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error: cannot open") && stderr.contains("not a caldb database"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).expect("read back"), text, "the text file was changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_redb_file_of_another_program_is_refused_as_not_caldb_and_left_alone() {
+    let dir = scratch_dir("foreign");
+    let file = dir.join("other.redb");
+    {
+        let db = redb::Database::create(&file).expect("create a foreign redb file");
+        let tx = db.begin_write().expect("write");
+        {
+            let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("accounts");
+            let mut t = tx.open_table(def).expect("open a table");
+            t.insert("alice", 42).expect("insert");
+        }
+        tx.commit().expect("commit");
+    }
+    let before = std::fs::read(&file).expect("read");
+    let (code, _, stderr) = run(&file, "CREATE SERVER ls1;\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error: cannot open") && stderr.contains("not a caldb database"), "{stderr}");
+    assert!(std::fs::read(&file).expect("read back") == before, "the foreign file was changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_empty_file_opens_as_a_new_database() {
+    let dir = scratch_dir("empty");
+    let file = dir.join("empty.redb");
+    std::fs::write(&file, b"").expect("create an empty file");
+    let (code, stdout, stderr) = run(&file, "CREATE SERVER ls1;\nSELECT name FROM servers;\nCHECK;\n");
+    assert_eq!((code, stdout.trim()), (0, "ls1"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
