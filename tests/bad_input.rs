@@ -6,11 +6,14 @@
 //! random token soup through `Database::execute` (proptest): no panic, and
 //! CHECK stays clean whatever the soup happened to change.
 
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::scratch_dir;
 use caldb::{Database, OpenOptions};
 use proptest::prelude::*;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
@@ -26,31 +29,8 @@ CONNECT pc1 AS alice TO rdsh1;
 CONNECT pc1 AS alice TO rdsh1;
 ";
 
-/// A fresh directory, in memory where the system has one: these tests are
-/// about messages, not durability, and syncs there cost nothing.
-fn scratch_dir(name: &str) -> PathBuf {
-    let shm = Path::new("/dev/shm");
-    let root = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
-    let dir = root.join(format!("caldb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch directory");
-    dir
-}
-
 fn caldb<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: &[u8], cwd: &Path) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start caldb");
-    let mut pipe = child.stdin.take().expect("piped stdin");
-    let _ = pipe.write_all(stdin);
-    drop(pipe);
-    child.wait_with_output().expect("wait for caldb")
+    bin::run(args, Some(cwd), stdin)
 }
 
 fn dump(db: &Path) -> String {

@@ -2,36 +2,15 @@
 //! formats and output modes, run over a pipe. Tests that print query
 //! results need the engine; the rest only the shell.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::{status, stderr, stdout};
+use std::process::Output;
 
 /// Runs caldb with `args`, `stdin` piped in.
 fn caldb(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-        .args(args)
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start caldb");
-    let mut pipe = child.stdin.take().expect("stdin is piped");
-    // caldb may exit before reading everything (.exit); a broken pipe is fine.
-    let _ = pipe.write_all(stdin.as_bytes());
-    drop(pipe);
-    child.wait_with_output().expect("wait for caldb")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn status(out: &Output) -> i32 {
-    out.status.code().expect("exited normally")
+    bin::run(args, None, stdin.as_bytes())
 }
 
 const TWO_SERVERS: &str = "CREATE SERVER ls1;\nCREATE SERVER ls2 PRODUCT WS2022;\n";

@@ -6,13 +6,15 @@
 //! CI runs 20 kills; `CALDB_CRASH_KILLS=200` (scripts/crash-long.sh) runs
 //! the long mode; `CALDB_CRASH_SEED` replays one seed.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/workload.rs"]
 mod workload;
 
+use bin::scratch_dir;
 use caldb::{Database, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use workload::{Reference, Rng, assert_committed_prefix};
 
@@ -22,27 +24,11 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// A fresh directory for this test's files.
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caldb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch directory");
-    dir
-}
-
-/// Starts caldb on `db` with `script` on standard input.
+/// Starts caldb on `db` with `script` on standard input; its output is
+/// dropped, so a full pipe never holds it up before the kill.
 fn start(db: &Path, script: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-        .arg(db)
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start caldb");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(script.as_bytes()).expect("write the script");
-    drop(stdin);
+    let mut child = bin::command(&[db], None).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start caldb");
+    bin::feed(&mut child, script.as_bytes());
     child
 }
 

@@ -5,9 +5,11 @@
 //! file is what `touch` or `mktemp` makes: it opens as a new database, as
 //! in SQLite.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::scratch_dir;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SETUP: &str = "\
@@ -19,29 +21,11 @@ INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 50;
 CREATE HOST rdsh1 PRODUCT WS2022 MODE DEVICE;
 ";
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let shm = Path::new("/dev/shm");
-    let root = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
-    let dir = root.join(format!("caldb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch directory");
-    dir
-}
-
 /// Exit status, stdout and stderr of caldb on `db` with `script`; a run
 /// that takes longer than 30 s is killed and fails the test (a hang).
 fn run(db: &Path, script: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-        .arg(db)
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start caldb");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let _ = stdin.write_all(script.as_bytes());
-    drop(stdin);
+    let mut child = bin::command(&[db], None).spawn().expect("start caldb");
+    bin::feed(&mut child, script.as_bytes());
     let started = Instant::now();
     while child.try_wait().expect("poll caldb").is_none() {
         if started.elapsed() > Duration::from_secs(30) {

@@ -15,12 +15,13 @@
 //! The runner also runs a few files through the built binary over a pipe,
 //! and every `examples/*.sql` in-process.
 
+#[path = "support/bin.rs"]
+mod bin;
+
 use caldb::query::{parse_statement, split_statements};
 use caldb::{Database, ResultSet, Value};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// One block of a transcript.
 #[derive(Debug)]
@@ -280,19 +281,7 @@ fn the_binary_over_a_pipe_prints_what_the_runner_renders() {
                 _ => None,
             })
             .collect();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-            .arg("-header")
-            .env("HOME", std::env::temp_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start caldb");
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(script.join("\n").as_bytes()).expect("write script");
-        pipe.write_all(b"\n").expect("write script");
-        drop(pipe);
-        let out = child.wait_with_output().expect("wait for caldb");
+        let out = bin::run(&["-header"], None, format!("{}\n", script.join("\n")).as_bytes());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && stderr.is_empty(), "{file}: caldb failed: {stderr}");
         let expected: String = run.actual.concat();

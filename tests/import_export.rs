@@ -3,28 +3,12 @@
 //! malformed files (each an error naming its line and column, with nothing
 //! imported), and a realistic server export diagnosed end to end.
 
-use caldb::{Database, ResultSet};
+#[path = "support/db.rs"]
+mod db;
+
+use caldb::Database;
+use db::{col, exec, query, text_rows};
 use std::path::{Path, PathBuf};
-
-fn exec(db: &mut Database, script: &str) -> Option<ResultSet> {
-    let mut last = None;
-    for stmt in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        last = db.execute(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    }
-    last
-}
-
-fn query(db: &mut Database, stmt: &str) -> ResultSet {
-    exec(db, stmt).expect("a result")
-}
-
-fn text_rows(rs: &ResultSet) -> Vec<Vec<String>> {
-    rs.rows.iter().map(|r| r.iter().map(ToString::to_string).collect()).collect()
-}
-
-fn col(rs: &ResultSet, name: &str) -> usize {
-    rs.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"))
-}
 
 fn data(name: &str) -> String {
     format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))

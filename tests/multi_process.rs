@@ -6,10 +6,14 @@
 //! transactions: key pack counts match the active licenses, and a block's
 //! device never appears without the CONNECT of the same block.
 
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::scratch_dir;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Child;
 
 const SETUP: &str = "\
 SET CLOCK '2026-01-05 09:00:00';
@@ -23,26 +27,12 @@ CREATE HOST rdsh1 PRODUCT WS2022 MODE DEVICE;
 const ITEMS: usize = 40;
 const SNAPSHOTS: usize = 80;
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caldb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch directory");
-    dir
-}
-
+/// Starts caldb ARGS DB with `script` on its standard input.
 fn start(args: &[&str], db: &Path, script: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-        .args(args)
-        .arg(db)
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start caldb");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(script.as_bytes()).expect("write the script");
-    drop(stdin);
+    let mut all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    all.push(db.as_os_str());
+    let mut child = bin::command(&all, None).spawn().expect("start caldb");
+    bin::feed(&mut child, script.as_bytes());
     child
 }
 

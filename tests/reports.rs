@@ -3,33 +3,11 @@
 //! per-device CALs of a product may be revoked at once, a revoked license
 //! counts until its original expiry, and a bulk revoke is all or nothing.
 
-use caldb::{Database, ResultSet, Value};
+#[path = "support/db.rs"]
+mod db;
 
-fn exec(db: &mut Database, script: &str) -> Option<ResultSet> {
-    let mut last = None;
-    for stmt in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        last = db.execute(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    }
-    last
-}
-
-fn query(db: &mut Database, stmt: &str) -> ResultSet {
-    exec(db, stmt).expect("a result")
-}
-
-fn text_rows(rs: &ResultSet) -> Vec<Vec<String>> {
-    rs.rows.iter().map(|r| r.iter().map(ToString::to_string).collect()).collect()
-}
-
-fn col(rs: &ResultSet, name: &str) -> usize {
-    rs.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"))
-}
-
-/// The values of one column, as text.
-fn column(rs: &ResultSet, name: &str) -> Vec<String> {
-    let i = col(rs, name);
-    rs.rows.iter().map(|r| r[i].to_string()).collect()
-}
+use caldb::{Database, Value};
+use db::{col, column, exec, query, text_rows};
 
 fn ints(db: &mut Database, stmt: &str) -> Vec<i64> {
     query(db, stmt).rows.iter().map(|r| if let Value::Int(n) = r[0] { n } else { panic!("{r:?}") }).collect()

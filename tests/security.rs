@@ -4,13 +4,16 @@
 //! the file's bytes unchanged) and BACKUP / EXPORT never overwriting the
 //! open database.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/workload.rs"]
 mod workload;
 
+use bin::scratch_dir;
 use caldb::{Database, OpenOptions, ResultSet, Value};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Output;
 use workload::{check_problems, count};
 
 fn db_with(setup: &str) -> Database {
@@ -188,27 +191,11 @@ fn s3_the_revoke_limit_holds_inside_a_transaction_and_the_whole_block_rolls_back
     assert!(check_problems(&mut db).is_empty());
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caldb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch directory");
-    dir
-}
-
+/// caldb ARGS DB with `stdin` as its script.
 fn caldb(args: &[&str], db: &Path, stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caldb"))
-        .args(args)
-        .arg(db)
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start caldb");
-    let mut pipe = child.stdin.take().expect("piped stdin");
-    let _ = pipe.write_all(stdin.as_bytes());
-    drop(pipe);
-    child.wait_with_output().expect("wait for caldb")
+    let mut all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    all.push(db.as_os_str());
+    bin::run(&all, None, stdin.as_bytes())
 }
 
 /// One statement of every changing kind, each valid on the S4 database.

@@ -8,21 +8,18 @@
 
 use caldb::{Database, Value};
 
-/// A small seeded generator (splitmix64): the same seed, the same numbers.
+/// The engine's own seeded generator, with the draws a workload needs: the
+/// same seed, the same numbers.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(caldb::clock::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        Rng(caldb::clock::Rng::seeded(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n > 0`).
