@@ -8,6 +8,9 @@ use super::{Reader, T, WriteTx};
 use crate::error::Result;
 use crate::model::{Hwid, LicenseStatus, Product, SessionState};
 
+/// An index table, the entry a record had there and the one it has now.
+type IndexMove = (T, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Typed lookups, on read and write transactions alike.
 pub trait Records: Reader {
     fn server(&self, name: &str) -> Result<Option<ServerRec>> {
@@ -135,19 +138,47 @@ impl WriteTx {
         self.put_record(T::UserCals, &u.key(), u)
     }
 
-    /// Writes a license and keeps its indexes in step with it.
+    /// Writes a license and keeps its indexes in step with it. Only the
+    /// index entries whose keys change are touched: most rewrites (validate,
+    /// status change, renew) move one or two of the five.
     pub fn put_license(&mut self, new: &LicenseRec) -> Result<()> {
         let old = self.license(new.id)?;
-        if let Some(old) = &old {
-            self.unindex_license(old)?;
-        }
         self.put_record(T::Licenses, &new.key(), new)?;
-        self.put(T::IdxLicenseHwid, &idx_license_hwid(&new.hwid, new.id), b"")?;
-        self.put(T::IdxLicenseComputer, &idx_license_computer(&new.computer, new.id), b"")?;
-        self.put(T::IdxLicenseKeypack, &idx_license_keypack(new.keypack, new.id), b"")?;
-        self.put(T::IdxLicenseExpiry, &idx_license_expiry(new.expires, new.id), b"")?;
-        if new.is_live() {
-            self.put(T::IdxLicenseDue, &idx_license_expiry(new.expires, new.id), b"")?;
+        let old = old.as_ref();
+        let id = new.id;
+        let entries: [IndexMove; 5] = [
+            (T::IdxLicenseHwid, old.map(|o| idx_license_hwid(&o.hwid, id)), Some(idx_license_hwid(&new.hwid, id))),
+            (
+                T::IdxLicenseComputer,
+                old.map(|o| idx_license_computer(&o.computer, id)),
+                Some(idx_license_computer(&new.computer, id)),
+            ),
+            (
+                T::IdxLicenseKeypack,
+                old.map(|o| idx_license_keypack(o.keypack, id)),
+                Some(idx_license_keypack(new.keypack, id)),
+            ),
+            (
+                T::IdxLicenseExpiry,
+                old.map(|o| idx_license_expiry(o.expires, id)),
+                Some(idx_license_expiry(new.expires, id)),
+            ),
+            (
+                T::IdxLicenseDue,
+                old.filter(|o| o.is_live()).map(|o| idx_license_expiry(o.expires, id)),
+                new.is_live().then(|| idx_license_expiry(new.expires, id)),
+            ),
+        ];
+        for (t, was, now) in entries {
+            if was == now {
+                continue;
+            }
+            if let Some(k) = was {
+                self.delete(t, &k)?;
+            }
+            if let Some(k) = now {
+                self.put(t, &k, b"")?;
+            }
         }
         Ok(())
     }
