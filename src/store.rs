@@ -378,6 +378,19 @@ impl WriteTx {
         self.put(t, key, &bytes)
     }
 
+    /// Removes the entries with keys in `[from, to)` (`to: None` is
+    /// unbounded) for which `keep` is false, in one pass over the range:
+    /// much cheaper than one `delete` per key for long runs.
+    pub fn remove_range(
+        &mut self,
+        t: T,
+        from: &[u8],
+        to: Option<&[u8]>,
+        keep: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<()> {
+        self.tables[t as usize].retain_in::<&[u8], _>(bounds(from, to), |k, _| keep(k)).map_err(Error::storage)
+    }
+
     /// Removes every entry of a table.
     pub fn clear(&mut self, t: T) -> Result<()> {
         self.tables[t as usize].retain(|_, _| false).map_err(Error::storage)

@@ -6,7 +6,7 @@ use super::keys;
 use super::records::*;
 use super::{Reader, T, WriteTx};
 use crate::error::Result;
-use crate::model::{Hwid, LicenseStatus, Product, SessionState};
+use crate::model::{Hwid, LicenseStatus, Product, SessionState, Time};
 
 /// An index table, the entry a record had there and the one it has now.
 type IndexMove = (T, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -143,8 +143,14 @@ impl WriteTx {
     /// status change, renew) move one or two of the five.
     pub fn put_license(&mut self, new: &LicenseRec) -> Result<()> {
         let old = self.license(new.id)?;
+        self.rewrite_license(old.as_ref(), new)
+    }
+
+    /// `put_license` when the caller has just read the stored record `old`
+    /// (`None`: there is none), saving a second read and decode.
+    pub fn rewrite_license(&mut self, old: Option<&LicenseRec>, new: &LicenseRec) -> Result<()> {
+        debug_assert!(old.is_none_or(|o| o.id == new.id), "a license rewritten under another id");
         self.put_record(T::Licenses, &new.key(), new)?;
-        let old = old.as_ref();
         let id = new.id;
         let entries: [IndexMove; 5] = [
             (T::IdxLicenseHwid, old.map(|o| idx_license_hwid(&o.hwid, id)), Some(idx_license_hwid(&new.hwid, id))),
@@ -190,6 +196,43 @@ impl WriteTx {
         self.delete(T::IdxLicenseExpiry, &idx_license_expiry(l.expires, l.id))?;
         self.delete(T::IdxLicenseDue, &idx_license_expiry(l.expires, l.id))?;
         Ok(())
+    }
+
+    /// Rewrites each license due by `now` (live, expiring at or before it)
+    /// with `f`, which must make it not live and change nothing an index
+    /// keys on but the status. Their `idx_license_due` entries go in one
+    /// range removal, not one delete each (an ADVANCE that expires a
+    /// million licenses).
+    pub fn retire_due_licenses(&mut self, now: Time, f: &mut dyn FnMut(&mut LicenseRec)) -> Result<()> {
+        let end = keys::Key::new().time(Time(now.0.saturating_add(1))).done();
+        let due = self.licenses_expiring_by(now)?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let mut keep = std::collections::HashSet::new();
+        for id in due {
+            let Some(old) = self.license(id)? else {
+                keep.insert(id);
+                continue;
+            };
+            if !old.is_live() || old.expires > now {
+                keep.insert(id);
+                continue;
+            }
+            let mut new = old.clone();
+            f(&mut new);
+            assert!(
+                !new.is_live()
+                    && new.id == old.id
+                    && new.hwid == old.hwid
+                    && new.computer == old.computer
+                    && new.keypack == old.keypack
+                    && new.expires == old.expires,
+                "retiring license {id} changed more than its status"
+            );
+            self.put_record(T::Licenses, &new.key(), &new)?;
+        }
+        self.remove_range(T::IdxLicenseDue, b"", Some(&end), &mut |k| keep.contains(&keys::trailing_id(k)))
     }
 
     /// Deletes a license and its index entries.
