@@ -446,14 +446,9 @@ fn p6(path: &Path, n: u64, table: &mut Table) {
     writer.wait().ok();
     let open = child("open", path, &[]);
     let secs = get(&open, "secs");
-    table.row(
-        "P6 first open after kill -9 during writes (open + COUNT)",
-        format!("{secs:.2} s"),
-        "5 s".into(),
-        ratio_of(secs, 5.0),
-        "<= 5 s",
-        secs <= 5.0,
-    );
+    let name =
+        format!("P6 first open after kill -9 during writes (open + COUNT = {} licenses)", get(&open, "licenses"));
+    table.row(&name, format!("{:.1} ms", secs * 1e3), "5 s".into(), ratio_of(secs, 5.0), "<= 5 s", secs <= 5.0);
 }
 
 /// The peak resident set of this process, in MB.

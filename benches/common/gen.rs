@@ -58,9 +58,13 @@ pub fn devices(db: &mut Database, from: u64, to: u64, batch: u64) -> caldb::Resu
     Ok(())
 }
 
+/// Devices per transaction when building (`CALDB_GEN_BATCH` overrides).
+pub const BATCH: u64 = 20_000;
+
 /// Builds a whole database of `n` devices at `path` (which must not exist).
 pub fn build(path: &std::path::Path, n: u64) -> caldb::Result<()> {
     let mut db = Database::open(path, &caldb::OpenOptions::default())?;
     setup(&mut db)?;
-    devices(&mut db, 0, n, 20_000)
+    let batch = std::env::var("CALDB_GEN_BATCH").ok().and_then(|s| s.parse().ok()).unwrap_or(BATCH);
+    devices(&mut db, 0, n, batch)
 }
