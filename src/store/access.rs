@@ -262,7 +262,12 @@ impl WriteTx {
         if s.state == SessionState::Ended {
             self.delete(T::IdxSessionLive, &live_key)?;
         } else {
-            self.put_record(T::IdxSessionLive, &live_key, &s.id)?;
+            // A reconnection keeps its live entry: skip the B-tree insert
+            // when the entry already names this session.
+            let id = super::codec::encode(&s.id)?;
+            if self.get(T::IdxSessionLive, &live_key)?.as_deref() != Some(&id[..]) {
+                self.put(T::IdxSessionLive, &live_key, &id)?;
+            }
         }
         self.put_record(T::Sessions, &s.key(), s)
     }
