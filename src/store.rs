@@ -297,6 +297,15 @@ fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&
 
 macro_rules! impl_scan {
     () => {
+        fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
+            // Decodes straight from redb's page: no copy of the value.
+            let Some(table) = self.table(t) else { return Ok(None) };
+            match table.get(key).map_err(Error::storage)? {
+                Some(v) => codec::decode(v.value()).map(Some),
+                None => Ok(None),
+            }
+        }
+
         fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
             let Some(table) = self.table(t) else { return Ok(()) };
             let range = table.range::<&[u8]>(bounds(from, to)).map_err(Error::storage)?;
