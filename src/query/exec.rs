@@ -236,8 +236,10 @@ fn statement_name(text: &str) -> String {
 /// One changing statement inside `tx`: expiry at the statement's instant,
 /// the statement, then its history row with the clock's value after it.
 fn write_statement(tx: &mut WriteTx, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
-    let now = time::statement_instant(&tx.state()?);
-    let mut cx = Ctx::begin(tx, now)?;
+    // The state is read once: Ctx::begin would read and decode it again.
+    let state = tx.state()?;
+    let now = time::statement_instant(&state);
+    let mut cx = Ctx { rng: crate::clock::Rng::from_state(state.rng), tx, now, state };
     time::expire(&mut cx)?;
     let out = run::write_statement(&mut cx, stmt)?;
     let seq = cx.state.next_history;
