@@ -34,8 +34,13 @@ impl<'a> Ctx<'a> {
     /// Reads the state and fixes the statement's instant.
     pub fn begin(tx: &'a mut WriteTx, now: Time) -> Result<Ctx<'a>> {
         let state = tx.state()?;
+        Ok(Ctx::with_state(tx, now, state))
+    }
+
+    /// With the state already read (it is decoded once per statement).
+    pub fn with_state(tx: &'a mut WriteTx, now: Time, state: State) -> Ctx<'a> {
         let rng = Rng::from_state(state.rng);
-        Ok(Ctx { tx, now, state, rng })
+        Ctx { tx, now, state, rng }
     }
 
     /// Writes the state back (the caller does so before committing).

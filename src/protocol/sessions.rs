@@ -19,9 +19,10 @@ pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec>
             return Ok(h.clone());
         }
     }
+    let active = active_sessions_by_host(cx)?;
     let mut best: Option<(u64, HostRec)> = None;
     for h in hosts {
-        let n = active_sessions(cx, &h.name)?;
+        let n = active.get(h.name.as_str()).copied().unwrap_or(0);
         if best.as_ref().is_none_or(|(bn, _)| n < *bn) {
             best = Some((n, h));
         }
@@ -29,19 +30,24 @@ pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec>
     best.map(|(_, h)| h).ok_or_else(|| no_such("farm", farm))
 }
 
-fn active_sessions(cx: &Ctx, host: &str) -> Result<u64> {
+/// The number of active sessions of every host, in one pass over the live
+/// sessions (it was one pass per host of the farm: hosts x sessions reads
+/// per farm CONNECT).
+fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String, u64>> {
     let mut ids = Vec::new();
     cx.tx.scan(T::IdxSessionLive, b"", None, &mut |_, v| {
         ids.push(codec::decode::<u64>(v)?);
         Ok(true)
     })?;
-    let mut n = 0;
+    let mut out = std::collections::HashMap::new();
     for id in ids {
-        if cx.tx.session(id)?.is_some_and(|s| s.host == host && s.state == SessionState::Active) {
-            n += 1;
+        if let Some(s) = cx.tx.session(id)?
+            && s.state == SessionState::Active
+        {
+            *out.entry(s.host).or_default() += 1;
         }
     }
-    Ok(n)
+    Ok(out)
 }
 
 /// After a successful logon: reconnect the user's live session on the

@@ -60,24 +60,36 @@ pub fn set_seed(cx: &mut Ctx, seed: u64) {
 
 /// Moves every live license whose expiry has come to `expired`; an active
 /// permanent per-device CAL goes back to its key pack's pool. Uses the
-/// expiry index: only the licenses that expire are read.
+/// expiry index: only the licenses that expire are read. The pools are
+/// given back once per key pack at the end (same transaction), not once per
+/// license: an ADVANCE that expires a million licenses rewrites each key
+/// pack once.
 pub fn expire(cx: &mut Ctx) -> Result<()> {
-    for id in cx.tx.licenses_expiring_by(cx.now)? {
-        let Some(mut l) = cx.tx.license(id)? else { continue };
-        if !l.is_live() || l.expires > cx.now {
-            continue;
+    let mut released: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    cx.tx.retire_due_licenses(cx.now, &mut |l| {
+        if holds_pool(l.status) {
+            *released.entry(l.keypack).or_default() += 1;
         }
-        let was = l.status;
         l.status = LicenseStatus::Expired;
-        cx.tx.put_license(&l)?;
-        release_from_pool(cx, l.keypack, was)?;
+    })?;
+    for (keypack, n) in released {
+        if let Some(mut k) = cx.tx.keypack(keypack)? {
+            assert!(k.issued >= n, "key pack {} issued count would go negative", k.id);
+            k.issued -= n;
+            cx.tx.put_keypack(&k)?;
+        }
     }
     Ok(())
 }
 
+/// Whether a license in this status counts against its key pack's pool.
+fn holds_pool(status: LicenseStatus) -> bool {
+    matches!(status, LicenseStatus::Active | LicenseStatus::Temporary)
+}
+
 /// A license left the status `was`: give its key pack back what it held.
 pub fn release_from_pool(cx: &mut Ctx, keypack: u64, was: LicenseStatus) -> Result<()> {
-    if !matches!(was, LicenseStatus::Active | LicenseStatus::Temporary) {
+    if !holds_pool(was) {
         return Ok(());
     }
     if let Some(mut k) = cx.tx.keypack(keypack)? {

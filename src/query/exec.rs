@@ -295,8 +295,9 @@ fn statement_name(text: &str) -> String {
 /// One changing statement inside `tx`: expiry at the statement's instant,
 /// the statement, then its history row with the clock's value after it.
 fn write_statement<R>(tx: &mut WriteTx, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
-    let now = time::statement_instant(&tx.state()?);
-    let mut cx = Ctx::begin(tx, now)?;
+    let state = tx.state()?;
+    let now = time::statement_instant(&state);
+    let mut cx = Ctx::with_state(tx, now, state);
     time::expire(&mut cx)?;
     let out = f(&mut cx)?;
     let seq = cx.state.next_history;

@@ -241,6 +241,9 @@ fn range_access(t: &Table, c: &Cond) -> Option<Access> {
 pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
     let t = resolve_table(&s.table)?;
     let cond = s.filter.as_ref().map(|e| plan_cond(t, e)).transpose()?;
+    if let Some(rs) = count_whole_table(r, t, s, cond.as_ref())? {
+        return Ok(rs);
+    }
     let grouped = !s.group_by.is_empty() || has_count(&s.projection);
     let access = choose_access(r, t, cond.as_ref())?;
     if grouped {
@@ -262,6 +265,28 @@ pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
     }
     let rows = rows.into_iter().map(|row| positions.iter().map(|p| row[*p].clone()).collect()).collect();
     Ok(ResultSet { columns: names, rows, chart: None })
+}
+
+/// `SELECT COUNT(*) FROM t` with no filter, grouping or ordering: the
+/// table's entry count, which redb keeps, instead of a scan that decodes
+/// every row (P5: a million licenses counted in microseconds).
+fn count_whole_table(
+    r: &(impl Reader + ?Sized),
+    t: &Table,
+    s: &Select,
+    cond: Option<&Cond>,
+) -> Result<Option<ResultSet>> {
+    let Projection::Items(items) = &s.projection else { return Ok(None) };
+    let only_counts = !items.is_empty() && items.iter().all(|i| *i == SelectItem::CountStar);
+    if !only_counts || cond.is_some() || !s.group_by.is_empty() || !s.order_by.is_empty() {
+        return Ok(None);
+    }
+    let n = i64::try_from(r.count(t.store)?).unwrap_or(i64::MAX);
+    let mut rows = vec![vec![Value::Int(n); items.len()]];
+    if s.limit == Some(0) {
+        rows.clear();
+    }
+    Ok(Some(ResultSet { columns: vec!["count(*)".to_string(); items.len()], rows, chart: None }))
 }
 
 fn has_count(p: &Projection) -> bool {

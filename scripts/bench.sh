@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole performance table of design/quality.md (P1-P6), in one run:
+# builds release, then benches/table.rs measures every row side by side
+# (durable rows against the disk's own fdatasync rate and SQLite, P4-P6 on a
+# freshly generated 1,000,000-device database, each step in its own process).
+#
+#   scripts/bench.sh              # full table (about 10 minutes on 2 cores)
+#   CALDB_BENCH_DEVICES=100000 scripts/bench.sh   # a smaller P4 database
+#   CALDB_BENCH_DIR=/path scripts/bench.sh        # where the files go (same disk as the DB under test)
+#   scripts/bench.sh --micro      # the criterion micro-benchmarks as well
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(df -h "${CALDB_BENCH_DIR:-${TMPDIR:-/tmp}}" | awk 'NR==2 {print $1}')"
+cargo bench --bench table
+if [[ "${1:-}" == "--micro" ]]; then
+    cargo bench --bench micro
+fi
