@@ -77,7 +77,7 @@ pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
     let lic = match host.mode {
         Mode::Unset => unset_mode(cx, &host)?,
         Mode::User => per_user(cx, &host, &req.user)?,
-        Mode::Device => per_device(cx, &host, &device, &req.user)?,
+        Mode::Device => per_device(cx, &host, &device, &req.user, !req.logon_failed)?,
     };
     let mut reason = lic.reason;
     let mut session = None;
@@ -170,19 +170,22 @@ fn presented_token(cx: &Ctx, host: &HostRec, device: &str) -> Result<Option<Toke
     Ok(tokens.pop())
 }
 
-fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str) -> Result<Licensed> {
+fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
     match presented_token(cx, host, &device.name)? {
-        None => no_token(cx, host, device, user),
+        None => no_token(cx, host, device, user, logon_ok),
         Some(t) if t.kind == LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
         Some(t) => permanent_token(cx, host, device, user, t),
     }
 }
 
 /// Case A: the device holds no token this host accepts.
-fn no_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str) -> Result<Licensed> {
+/// The logon that follows in the same transaction validates the new license
+/// (its issuing server was just found online), so it is issued validated
+/// rather than written twice.
+fn no_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
     let d = discover(cx, host)?;
     let Some(server) = d.found else { return Ok(not_found(cx, host, &d)) };
-    let license = issue_temporary(cx, &server, host, device, user)?;
+    let license = issue_temporary(cx, &server, host, device, user, logon_ok)?;
     let token = place_token(cx, &device.name, None, &license, &server)?;
     Ok(Licensed::token(ReasonCode::TemporaryIssued, token))
 }

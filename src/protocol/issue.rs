@@ -76,6 +76,7 @@ pub fn issue_temporary(
     host: &HostRec,
     device: &DeviceRec,
     user: &str,
+    validated: bool,
 ) -> Result<LicenseRec> {
     let mut pack = temporary_pack(cx, &server.name)?;
     let license = LicenseRec {
@@ -90,7 +91,7 @@ pub fn issue_temporary(
         product: host.product.cal_product(),
         issued: cx.now,
         expires: cx.now.plus_days(TEMPORARY_DAYS),
-        validated: false,
+        validated,
         revoked: None,
     };
     cx.tx.put_license(&license)?;

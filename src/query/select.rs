@@ -5,7 +5,7 @@ use super::ast::{CompareOp, Expr, Literal, Projection, Select, SelectItem};
 use super::catalog::{self, Access, Table, Type, scan_rows};
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::store::{Reader, Records, keys, records};
+use crate::store::{Reader, Records, T, keys, records};
 use std::cmp::Ordering;
 
 /// A condition with its columns resolved to positions and literals typed.
@@ -167,12 +167,56 @@ pub fn choose_access(r: &(impl Reader + ?Sized), t: &Table, cond: Option<&Cond>)
             return Ok(Access::Keys(keys));
         }
     }
+    if let Some(a) = expiry_access(r, t, &parts)? {
+        return Ok(a);
+    }
     for p in &parts {
         if let Some(a) = range_access(t, p) {
             return Ok(a);
         }
     }
     Ok(Access::Full)
+}
+
+/// Licenses whose expiry lies in the range the conjuncts on `expires` allow,
+/// through the expiry index.
+fn expiry_access(r: &(impl Reader + ?Sized), t: &Table, parts: &[&Cond]) -> Result<Option<Access>> {
+    if t.name != "licenses" {
+        return Ok(None);
+    }
+    let (mut lo, mut hi): (Option<Time>, Option<Time>) = (None, None);
+    for p in parts {
+        let Cond::Compare(c, op, Value::Time(at)) = p else { continue };
+        if t.columns[*c].0 != "expires" {
+            continue;
+        }
+        let next = at.plus_seconds(1);
+        let (from, to) = match op {
+            CompareOp::Lt => (None, Some(*at)),
+            CompareOp::Le => (None, Some(next)),
+            CompareOp::Gt => (Some(next), None),
+            CompareOp::Ge => (Some(*at), None),
+            CompareOp::Eq => (Some(*at), Some(next)),
+            CompareOp::Ne => continue,
+        };
+        lo = lo.max(from);
+        hi = match (hi, to) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    if lo.is_none() && hi.is_none() {
+        return Ok(None);
+    }
+    let from = keys::Key::new().time(lo.unwrap_or(TIME_MIN)).done();
+    let to = hi.map(|h| keys::Key::new().time(h).done());
+    let mut out = Vec::new();
+    r.scan(T::IdxLicenseExpiry, &from, to.as_deref(), &mut |k, _| {
+        out.push(keys::id(keys::trailing_id(k)));
+        Ok(true)
+    })?;
+    out.sort();
+    Ok(Some(Access::Keys(out)))
 }
 
 /// Primary keys for `column = value` (or IN) when the table has a key or an
@@ -333,7 +377,60 @@ pub fn sort_rows(rows: &mut [Vec<Value>], order: &[(usize, bool)]) {
 
 #[cfg(test)]
 mod tests {
-    use super::like;
+    use super::*;
+    use crate::query::parse_statement;
+    use crate::store::{LicenseRec, Store};
+
+    /// A store holding licenses expiring on days 1, 2, ... 10 of 2026.
+    fn store_with_licenses() -> Store {
+        let store = Store::in_memory().expect("store");
+        let mut tx = store.write().expect("write");
+        for id in 1..=10u64 {
+            let day = Time::parse(&format!("2026-01-{id:02}")).expect("time");
+            tx.put_license(&LicenseRec {
+                id,
+                keypack: 1,
+                server: "ls1".into(),
+                kind: LicenseKind::Permanent,
+                status: LicenseStatus::Active,
+                hwid: Hwid([id as u8; 20]),
+                computer: format!("pc{id}"),
+                user: "u".into(),
+                product: Product::Ws2022,
+                issued: day,
+                expires: day,
+                validated: true,
+                revoked: None,
+            })
+            .expect("put");
+        }
+        tx.commit().expect("commit");
+        store
+    }
+
+    fn select(text: &str) -> Select {
+        match parse_statement(text) {
+            Ok(crate::query::ast::Statement::Select(s)) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_expiry_range_reads_only_the_licenses_in_it_through_the_index() {
+        let store = store_with_licenses();
+        let rx = store.read().expect("read");
+        let t = resolve_table("licenses").expect("table");
+        let s =
+            select("SELECT id FROM licenses WHERE expires >= '2026-01-03' AND expires < '2026-01-06' AND user = 'u'");
+        let cond = plan_cond(t, s.filter.as_ref().expect("filter")).expect("plan");
+        let access = choose_access(&rx, t, Some(&cond)).expect("access");
+        assert_eq!(access, Access::Keys((3..=5).map(keys::id).collect()));
+        let rows = run_select(&rx, &s).expect("select").rows;
+        assert_eq!(rows, (3..=5).map(|i| vec![Value::Int(i)]).collect::<Vec<_>>());
+        // The same rows as a filter the index cannot serve.
+        let scan = select("SELECT id FROM licenses WHERE NOT (expires < '2026-01-03' OR expires >= '2026-01-06')");
+        assert_eq!(run_select(&rx, &scan).expect("select").rows, rows);
+    }
 
     fn m(p: &str, s: &str) -> bool {
         like(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>())
