@@ -54,18 +54,20 @@ pub use usage::{usage, users};
 use crate::error::Result;
 use crate::store::{LicenseRec, Reader, T};
 
-/// Every license, in id order, with a progress line for large databases.
-fn all_licenses(r: &(impl Reader + ?Sized)) -> Result<Vec<LicenseRec>> {
+/// Visits every license in id order, one at a time (a million licenses
+/// never sit in memory together), with a progress line for large databases.
+fn for_each_license(r: &(impl Reader + ?Sized), mut f: impl FnMut(LicenseRec)) -> Result<()> {
     let total = r.count(T::Licenses)?;
     let mut bar = progress::Progress::new("reading licenses", total);
-    let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    let mut seen = 0u64;
     r.scan(T::Licenses, b"", None, &mut |_, v| {
-        out.push(crate::store::codec::decode(v)?);
-        bar.tick(out.len() as u64);
+        f(crate::store::codec::decode(v)?);
+        seen += 1;
+        bar.tick(seen);
         Ok(true)
     })?;
     bar.finish();
-    Ok(out)
+    Ok(())
 }
 
 /// Ids as a comma-separated list.

@@ -3,10 +3,10 @@
 //! cause and its fix. A HWID shared by several computers is reported once as
 //! `shared-hwid`, not again as `several-cals`.
 
-use super::{all_licenses, id_list, usage::revoke_limit};
+use super::{for_each_license, id_list, usage::revoke_limit};
 use crate::error::Result;
 use crate::model::*;
-use crate::store::{DeviceRec, LicenseRec, Reader, Records, T};
+use crate::store::{LicenseRec, Reader, Records, T, keys};
 use std::collections::{BTreeMap, BTreeSet};
 
 const COLUMNS: [&str; 10] =
@@ -31,36 +31,36 @@ struct Waste<'a> {
     wasted: Vec<&'a LicenseRec>,
 }
 
-fn waste<'a>(licenses: &[&'a LicenseRec]) -> Waste<'a> {
-    let mut live: Vec<&LicenseRec> = licenses.iter().copied().filter(|l| l.status == LicenseStatus::Active).collect();
+fn waste(licenses: &[LicenseRec]) -> Waste<'_> {
+    let mut live: Vec<&LicenseRec> = licenses.iter().filter(|l| l.status == LicenseStatus::Active).collect();
     live.sort_by_key(|l| (l.issued, l.id));
     let wasted = live.iter().take(live.len().saturating_sub(1)).copied().collect();
     Waste { live, wasted }
 }
 
-struct Report<'a> {
-    rs: ResultSet,
-    revocable: BTreeMap<(&'a str, Product), u64>,
-}
-
-struct Finding<'a> {
+struct Finding {
     kind: &'static str,
-    server: Option<&'a str>,
+    server: Option<String>,
     hwid: String,
     computers: Vec<String>,
-    licenses: Vec<&'a LicenseRec>,
+    licenses: Vec<LicenseRec>,
     cause: &'static str,
     fix: &'static str,
 }
 
-impl<'a> Report<'a> {
-    fn add(&mut self, f: Finding<'a>) {
+struct Report {
+    rs: ResultSet,
+    revocable: BTreeMap<(String, Product), u64>,
+}
+
+impl Report {
+    fn add(&mut self, f: Finding) {
         let w = waste(&f.licenses);
         let returns = w.wasted.iter().map(|l| l.expires).max();
         let fix = match (w.wasted.first(), returns) {
             (Some(first), Some(when)) => {
                 let ids: Vec<u64> = w.wasted.iter().map(|l| l.id).collect();
-                let n = self.revocable.get(&(first.server.as_str(), first.product)).copied().unwrap_or(0);
+                let n = self.revocable.get(&(first.server.clone(), first.product)).copied().unwrap_or(0);
                 let word = if ids.len() == 1 { "license" } else { "licenses" };
                 format!(
                     "{}; revoke {word} {} within the 20% limit ({n} revocable now), or let them expire by {}",
@@ -72,14 +72,15 @@ impl<'a> Report<'a> {
             _ => format!("{}; no CAL is wasted yet", f.fix),
         };
         let ids: Vec<u64> = f.licenses.iter().map(|l| l.id).collect();
+        let (live, wasted) = (w.live.len() as i64, w.wasted.len() as i64);
         self.rs.push(vec![
             Value::text(f.kind),
-            Value::opt_text(f.server),
+            Value::opt_text(f.server.as_deref()),
             Value::Text(f.hwid),
             Value::Text(f.computers.join(",")),
             Value::Text(id_list(&ids)),
-            Value::Int(w.live.len() as i64),
-            Value::Int(w.wasted.len() as i64),
+            Value::Int(live),
+            Value::Int(wasted),
             Value::opt_time(returns),
             Value::text(f.cause),
             Value::Text(fix),
@@ -88,7 +89,7 @@ impl<'a> Report<'a> {
 }
 
 /// How many more licenses each server and product may have revoked now.
-fn revocable(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTreeMap<(String, Product), u64>> {
+fn revocable(r: &(impl Reader + ?Sized)) -> Result<BTreeMap<(String, Product), u64>> {
     let mut installed: BTreeMap<(String, Product), u64> = BTreeMap::new();
     for k in r.keypacks()? {
         if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
@@ -96,9 +97,11 @@ fn revocable(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTre
         }
     }
     let mut revoked: BTreeMap<(String, Product), u64> = BTreeMap::new();
-    for l in licenses.iter().filter(|l| l.status == LicenseStatus::Revoked) {
-        *revoked.entry((l.server.clone(), l.product)).or_default() += 1;
-    }
+    for_each_license(r, |l| {
+        if l.status == LicenseStatus::Revoked {
+            *revoked.entry((l.server, l.product)).or_default() += 1;
+        }
+    })?;
     Ok(installed
         .into_iter()
         .map(|(key, n)| {
@@ -108,107 +111,197 @@ fn revocable(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTre
         .collect())
 }
 
+/// The ids of the live licenses (temporary, active, revoked), sorted: the
+/// due index holds exactly those.
+fn live_ids(r: &(impl Reader + ?Sized)) -> Result<Vec<u64>> {
+    let mut ids = Vec::with_capacity(usize::try_from(r.count(T::IdxLicenseDue)?).unwrap_or(0));
+    r.scan(T::IdxLicenseDue, b"", None, &mut |k, _| {
+        ids.push(keys::trailing_id(k));
+        Ok(true)
+    })?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Walks an index whose keys are `group ++ id` (8-byte id last), calling
+/// `f` with each group's key prefix and the live ids in it, for the groups
+/// holding at least `min` of them. Only the index keys are read.
+fn live_groups(
+    r: &(impl Reader + ?Sized),
+    index: T,
+    live: &[u64],
+    min: usize,
+    f: &mut dyn FnMut(&[u8], Vec<u64>),
+) -> Result<()> {
+    let mut group: Vec<u8> = Vec::new();
+    let mut ids: Vec<u64> = Vec::new();
+    r.scan(index, b"", None, &mut |k, _| {
+        let (prefix, id) = (&k[..k.len().saturating_sub(8)], keys::trailing_id(k));
+        if prefix != group.as_slice() {
+            if ids.len() >= min {
+                f(&group, std::mem::take(&mut ids));
+            }
+            ids.clear();
+            group = prefix.to_vec();
+        }
+        if live.binary_search(&id).is_ok() {
+            ids.push(id);
+        }
+        Ok(true)
+    })?;
+    if ids.len() >= min {
+        f(&group, ids);
+    }
+    Ok(())
+}
+
+fn fetch(r: &(impl Reader + ?Sized), ids: &[u64]) -> Result<Vec<LicenseRec>> {
+    Ok(ids.iter().map(|id| r.license(*id)).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
+}
+
+/// Finds the duplicates from the indexes: only the HWIDs and computers that
+/// hold two live licenses or more (or HWIDs on two devices) are read in
+/// full, so a million healthy devices cost one pass over three indexes.
 pub fn duplicates(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
-    let licenses = all_licenses(r)?;
-    let devices: Vec<DeviceRec> = r.records(T::Devices, b"")?;
-    let left = revocable(r, &licenses)?;
-    let mut report = Report {
-        rs: ResultSet::new(&COLUMNS),
-        revocable: left.iter().map(|((s, p), n)| ((s.as_str(), *p), *n)).collect(),
-    };
-    let live: Vec<&LicenseRec> = licenses.iter().filter(|l| l.is_live()).collect();
-    let shared = shared_hwids(&mut report, &live, &devices);
-    several_hwids(&mut report, &live);
-    several_cals(&mut report, &live, &shared);
+    let live = live_ids(r)?;
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut by_hwid: BTreeMap<Hwid, (BTreeSet<String>, Vec<u64>)> = BTreeMap::new();
+    for (hwid, names) in shared_device_hwids(r)? {
+        by_hwid.entry(hwid).or_default().0 = names;
+    }
+    live_groups(r, T::IdxLicenseHwid, &live, 2, &mut |prefix, ids| {
+        by_hwid.entry(hwid_of(prefix)).or_default().1 = ids;
+    })?;
+    // A HWID on several devices but with fewer than two live licenses: its
+    // one license, if any, still belongs in the finding.
+    for (hwid, (_, ids)) in by_hwid.iter_mut().filter(|(_, (_, ids))| ids.len() < 2) {
+        *ids = r.licenses_of_hwid(hwid)?.into_iter().filter(|id| live.binary_search(id).is_ok()).collect();
+    }
+    let shared = shared_hwids(r, &mut findings, by_hwid)?;
+    several_hwids(r, &mut findings, &live)?;
+    several_cals(&mut findings, &shared)?;
+    // The revoke budget needs a pass over every license: only pay for it
+    // when there is something to report.
+    let revocable = if findings.is_empty() { BTreeMap::new() } else { revocable(r)? };
+    let mut report = Report { rs: ResultSet::new(&COLUMNS), revocable };
+    for f in findings {
+        report.add(f);
+    }
     Ok(report.rs)
 }
 
-/// HWIDs on several computers: in the devices table or in live licenses.
-fn shared_hwids<'a>(report: &mut Report<'a>, live: &[&'a LicenseRec], devices: &[DeviceRec]) -> BTreeSet<Hwid> {
-    let mut computers: BTreeMap<Hwid, BTreeSet<String>> = BTreeMap::new();
-    for d in devices {
-        computers.entry(d.hwid).or_default().insert(d.name.clone());
-    }
-    let mut by_server: BTreeMap<(Hwid, &str), Vec<&LicenseRec>> = BTreeMap::new();
-    for l in live {
-        computers.entry(l.hwid).or_default().insert(l.computer.clone());
-        by_server.entry((l.hwid, l.server.as_str())).or_default().push(l);
-    }
-    let shared: BTreeSet<Hwid> = computers.iter().filter(|(_, c)| c.len() > 1).map(|(h, _)| *h).collect();
-    for hwid in &shared {
-        let names: Vec<String> = computers[hwid].iter().cloned().collect();
-        let mut any = false;
-        for ((_, server), ls) in by_server.range((*hwid, "")..).take_while(|((h, _), _)| h == hwid) {
-            any = true;
-            report.add(Finding {
-                kind: "shared-hwid",
-                server: Some(server),
-                hwid: hwid.to_string(),
-                computers: names.clone(),
-                licenses: ls.clone(),
-                cause: CLONED,
-                fix: CLONED_FIX,
-            });
+fn hwid_of(prefix: &[u8]) -> Hwid {
+    let mut h = [0u8; 20];
+    h.copy_from_slice(&prefix[..20.min(prefix.len())]);
+    Hwid(h)
+}
+
+/// HWIDs held by several devices, with their names, from the device index.
+fn shared_device_hwids(r: &(impl Reader + ?Sized)) -> Result<Vec<(Hwid, BTreeSet<String>)>> {
+    let mut out = Vec::new();
+    let mut current: Option<(Hwid, BTreeSet<String>)> = None;
+    r.scan(T::IdxDeviceHwid, b"", None, &mut |k, _| {
+        let hwid = hwid_of(k);
+        let name = String::from_utf8_lossy(&k[20.min(k.len())..k.len().saturating_sub(1)]).into_owned();
+        match &mut current {
+            Some((h, names)) if *h == hwid => {
+                names.insert(name);
+            }
+            _ => {
+                out.extend(current.take().filter(|(_, names)| names.len() > 1));
+                current = Some((hwid, BTreeSet::from([name])));
+            }
         }
-        if !any {
-            let (kind, cause, fix) = ("shared-hwid", CLONED, CLONED_FIX);
-            report.add(Finding {
-                kind,
-                server: None,
-                hwid: hwid.to_string(),
-                computers: names,
-                licenses: vec![],
-                cause,
-                fix,
-            });
+        Ok(true)
+    })?;
+    out.extend(current.filter(|(_, names)| names.len() > 1));
+    Ok(out)
+}
+
+/// HWIDs on several computers, in the devices table or in live licenses;
+/// the others go on to `several_cals` with their licenses.
+fn shared_hwids(
+    r: &(impl Reader + ?Sized),
+    report: &mut Vec<Finding>,
+    by_hwid: BTreeMap<Hwid, (BTreeSet<String>, Vec<u64>)>,
+) -> Result<BTreeMap<(String, Hwid), Vec<LicenseRec>>> {
+    let mut rest = BTreeMap::new();
+    for (hwid, (mut computers, ids)) in by_hwid {
+        let licenses = fetch(r, &ids)?;
+        computers.extend(licenses.iter().map(|l| l.computer.clone()));
+        let mut by_server: BTreeMap<String, Vec<LicenseRec>> = BTreeMap::new();
+        for l in licenses {
+            by_server.entry(l.server.clone()).or_default().push(l);
+        }
+        if computers.len() < 2 {
+            for (server, ls) in by_server {
+                rest.insert((server, hwid), ls);
+            }
+            continue;
+        }
+        let names: Vec<String> = computers.into_iter().collect();
+        if by_server.is_empty() {
+            report.push(finding("shared-hwid", None, hwid.to_string(), names, vec![], CLONED, CLONED_FIX));
+            continue;
+        }
+        for (server, ls) in by_server {
+            report.push(finding("shared-hwid", Some(server), hwid.to_string(), names.clone(), ls, CLONED, CLONED_FIX));
         }
     }
-    shared
+    Ok(rest)
+}
+
+fn finding(
+    kind: &'static str,
+    server: Option<String>,
+    hwid: String,
+    computers: Vec<String>,
+    licenses: Vec<LicenseRec>,
+    cause: &'static str,
+    fix: &'static str,
+) -> Finding {
+    Finding { kind, server, hwid, computers, licenses, cause, fix }
 }
 
 /// One computer name under several HWIDs on one server.
-fn several_hwids<'a>(report: &mut Report<'a>, live: &[&'a LicenseRec]) {
-    let mut groups: BTreeMap<(&str, &str), Vec<&LicenseRec>> = BTreeMap::new();
-    for l in live {
-        groups.entry((l.server.as_str(), l.computer.as_str())).or_default().push(l);
+fn several_hwids(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>, live: &[u64]) -> Result<()> {
+    let mut groups: Vec<Vec<u64>> = Vec::new();
+    live_groups(r, T::IdxLicenseComputer, live, 2, &mut |_, ids| groups.push(ids))?;
+    let mut found: BTreeMap<(String, String), Vec<LicenseRec>> = BTreeMap::new();
+    for ids in groups {
+        for l in fetch(r, &ids)? {
+            found.entry((l.server.clone(), l.computer.clone())).or_default().push(l);
+        }
     }
-    for ((server, computer), ls) in groups {
+    for ((server, computer), ls) in found {
         let hwids: BTreeSet<Hwid> = ls.iter().map(|l| l.hwid).collect();
         if hwids.len() < 2 {
             continue;
         }
         let (cause, fix) = if hwids.len() == 2 { (REBUILT, REBUILT_FIX) } else { (REGENERATED, REGENERATED_FIX) };
         let hwid = hwids.iter().map(Hwid::to_string).collect::<Vec<_>>().join(",");
-        report.add(Finding {
-            kind: "several-hwids",
-            server: Some(server),
-            hwid,
-            computers: vec![computer.to_string()],
-            licenses: ls,
-            cause,
-            fix,
-        });
+        report.push(finding("several-hwids", Some(server), hwid, vec![computer], ls, cause, fix));
     }
+    Ok(())
 }
 
 /// One HWID of one computer holding several live CALs on one server.
-fn several_cals<'a>(report: &mut Report<'a>, live: &[&'a LicenseRec], shared: &BTreeSet<Hwid>) {
-    let mut groups: BTreeMap<(&str, Hwid), Vec<&LicenseRec>> = BTreeMap::new();
-    for l in live.iter().filter(|l| l.status == LicenseStatus::Active && !shared.contains(&l.hwid)) {
-        groups.entry((l.server.as_str(), l.hwid)).or_default().push(l);
-    }
+fn several_cals(report: &mut Vec<Finding>, groups: &BTreeMap<(String, Hwid), Vec<LicenseRec>>) -> Result<()> {
     for ((server, hwid), ls) in groups {
-        if ls.len() < 2 {
+        let active: Vec<LicenseRec> = ls.iter().filter(|l| l.status == LicenseStatus::Active).cloned().collect();
+        if active.len() < 2 {
             continue;
         }
-        report.add(Finding {
-            kind: "several-cals",
-            server: Some(server),
-            hwid: hwid.to_string(),
-            computers: vec![ls[0].computer.clone()],
-            licenses: ls,
-            cause: STORE_DELETED,
-            fix: STORE_DELETED_FIX,
-        });
+        let computers = vec![active[0].computer.clone()];
+        report.push(finding(
+            "several-cals",
+            Some(server.clone()),
+            hwid.to_string(),
+            computers,
+            active,
+            STORE_DELETED,
+            STORE_DELETED_FIX,
+        ));
     }
+    Ok(())
 }

@@ -2,10 +2,10 @@
 //! active permanent license reaching its expiry frees its CAL; a revoked one
 //! frees a place under the revoke limit).
 
-use super::all_licenses;
 use crate::error::Result;
 use crate::model::*;
 use crate::store::Reader;
+use crate::store::Records;
 use std::collections::BTreeMap;
 
 /// The days looked ahead when the statement names none.
@@ -15,7 +15,10 @@ pub fn expiring(r: &(impl Reader + ?Sized), now: Time, within_days: Option<u64>)
     let days = within_days.unwrap_or(DEFAULT_DAYS);
     let until = now.plus_days(i64::try_from(days).unwrap_or(i64::MAX));
     let mut per_day: BTreeMap<(String, String, Product), u64> = BTreeMap::new();
-    for l in all_licenses(r)? {
+    // Only live licenses come back, and the due index holds exactly those,
+    // by expiry: read the ones of the window, not the whole table.
+    for id in r.licenses_expiring_by(until)? {
+        let Some(l) = r.license(id)? else { continue };
         let returns = l.kind == LicenseKind::Permanent
             && matches!(l.status, LicenseStatus::Active | LicenseStatus::Revoked)
             && l.expires > now

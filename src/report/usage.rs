@@ -1,7 +1,7 @@
 //! REPORT USAGE and REPORT USERS: the pools of each server and product, and
 //! the per-user CALs tracked against those installed.
 
-use super::all_licenses;
+use super::for_each_license;
 use crate::error::Result;
 use crate::model::*;
 use crate::store::{KeypackRec, Reader, Records, T, UserCalRec};
@@ -47,14 +47,14 @@ pub fn usage(r: &(impl Reader + ?Sized), now: Time) -> Result<ResultSet> {
             p.issued += k.issued;
         }
     }
-    for l in all_licenses(r)? {
+    for_each_license(r, |l| {
         let counted: fn(&mut Pool) = match l.status {
             LicenseStatus::Temporary => |p: &mut Pool| p.temporary += 1,
             LicenseStatus::Revoked => |p: &mut Pool| p.revoked += 1,
-            _ => continue,
+            _ => return,
         };
         counted(pools.entry((l.server, l.product, CalType::Device)).or_default());
-    }
+    })?;
     for ((server, product), n) in tracked_users(r, now)? {
         pools.entry((server, product, CalType::User)).or_default().issued += n;
     }
