@@ -165,19 +165,10 @@ fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Resul
     Ok(idx)
 }
 
-const INDEXES: [T; 7] = [
-    T::IdxLicenseHwid,
-    T::IdxLicenseComputer,
-    T::IdxLicenseExpiry,
-    T::IdxLicenseDue,
-    T::IdxLicenseKeypack,
-    T::IdxDeviceHwid,
-    T::IdxSessionLive,
-];
 
 fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[LicenseRec]) -> Result<()> {
     let want = derived_indexes(r, licenses)?;
-    for t in INDEXES {
+    for &t in T::indexes() {
         let have: BTreeSet<Vec<u8>> = r.index_keys(t, b"")?.into_iter().collect();
         let empty = BTreeSet::new();
         let want = want.get(&t).unwrap_or(&empty);
@@ -216,7 +207,7 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
         .filter(|s| s.state != SessionState::Ended)
         .map(|s| (session_live_key(&s.user, &s.host), s.id))
         .collect();
-    for t in INDEXES {
+    for &t in T::indexes() {
         let have: BTreeSet<Vec<u8>> = cx.tx.index_keys(t, b"")?.into_iter().collect();
         let empty = BTreeSet::new();
         let want = want.get(&t).unwrap_or(&empty);

@@ -69,6 +69,12 @@ impl T {
         T::IdxSessionLive,
     ];
 
+    /// The secondary indexes: the tables after `history`, every one derived
+    /// from the records (CHECK compares them, REPAIR rebuilds them).
+    pub fn indexes() -> &'static [T] {
+        &T::ALL[T::IdxLicenseHwid as usize..]
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             T::Meta => "meta",
@@ -601,5 +607,18 @@ impl Reader for WriteTx {
 
     fn count(&self, t: T) -> Result<u64> {
         self.tables[t as usize].len().map_err(Error::storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::T;
+
+    #[test]
+    fn the_indexes_are_exactly_the_idx_tables() {
+        let names: Vec<&str> = T::indexes().iter().map(|t| t.name()).collect();
+        let idx: Vec<&str> = T::ALL.iter().map(|t| t.name()).filter(|n| n.starts_with("idx_")).collect();
+        assert_eq!(names, idx);
+        assert_eq!(T::ALL.iter().enumerate().find(|(i, t)| **t as usize != *i), None, "ALL is in declaration order");
     }
 }
