@@ -165,7 +165,6 @@ fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Resul
     Ok(idx)
 }
 
-
 fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[LicenseRec]) -> Result<()> {
     let want = derived_indexes(r, licenses)?;
     for &t in T::indexes() {
