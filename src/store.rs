@@ -158,10 +158,7 @@ impl Store {
         // redb panics on some damaged files; that is a damaged file, not a
         // crash of caldb.
         let opened = std::panic::catch_unwind(|| {
-            let mut builder = redb::Builder::new();
-            builder.set_cache_size(64 * 1024 * 1024);
-            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
-            let db = builder.create(path).map_err(|e| open_error(path, e))?;
+            let db = file_builder().create(path).map_err(|e| open_error(path, e))?;
             Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
         });
         opened.unwrap_or_else(|panic| {
@@ -178,10 +175,7 @@ impl Store {
             return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
         }
         let opened = std::panic::catch_unwind(|| {
-            let mut builder = redb::Builder::new();
-            builder.set_cache_size(64 * 1024 * 1024);
-            builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
-            let db = builder.open_read_only(path).map_err(|e| match e {
+            let db = file_builder().open_read_only(path).map_err(|e| match e {
                 redb::DatabaseError::RepairAborted => Error::Storage(format!(
                     "{} needs recovery after a crash, which writes to it: open it once without -readonly",
                     path.display()
@@ -380,6 +374,15 @@ fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     let head = &all[..all.len().min(REDB_MAGIC.len())];
     let magic_incomplete = head != REDB_MAGIC && head.iter().zip(REDB_MAGIC).all(|(&b, &m)| b == 0 || b == m);
     Ok(magic_incomplete && all.iter().skip(HEADER as usize).all(|&b| b == 0))
+}
+
+/// How caldb opens a file: a 64 MiB page cache, and redb's multi-writer
+/// mode, so several caldb processes can share the file (quality.md R5).
+fn file_builder() -> redb::Builder {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(64 * 1024 * 1024);
+    builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+    builder
 }
 
 /// redb's magic number, the first bytes of every redb file.

@@ -4,6 +4,7 @@
 //! imported licenses that hold a CAL, within their totals, and the revoked
 //! ones stay within the revoke limit, so CHECK is clean afterwards.
 
+use super::export::LICENSE_COLUMNS;
 use super::import::{CsvFile, Row};
 use super::progress::Progress;
 use super::usage::revoke_limit;
@@ -13,16 +14,9 @@ use crate::store::{KeypackRec, LicenseRec, Records, State, WriteTx};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-const REQUIRED: [&str; 8] = [
-    "LicenseId",
-    "KeyPackId",
-    "sIssuedToUser",
-    "sIssuedToComputer",
-    "LicenseStatus",
-    "IssueDate",
-    "ExpirationDate",
-    "sHardwareId",
-];
+/// The Win32_TSIssuedLicense properties an import needs: the first eight
+/// columns of an export.
+const REQUIRED: &[&str] = LICENSE_COLUMNS.split_at(8).0;
 
 /// The server's key packs and what the import adds to them.
 struct Pools {
@@ -93,7 +87,7 @@ pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &
         return Err(Error::plan_near(format!("no server named '{server}'"), server));
     }
     let file = CsvFile::read(path, name)?;
-    file.require(&REQUIRED)?;
+    file.require(REQUIRED)?;
     let mut pools = Pools::load(tx, server)?;
     let mut bar = Progress::new("importing licenses", file.rows.len() as u64);
     let mut imported = 0u64;
