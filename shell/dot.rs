@@ -11,6 +11,7 @@ use std::path::Path;
 pub const COMMANDS: [(&str, &str); 16] = [
     (".bail on|off", "stop a script at its first error"),
     (".dump", "every table, every row, in key order"),
+    (".echo on|off", "print each script line, comments included, before its results"),
     (".exit [CODE]", "leave with status CODE (default: 1 if anything failed, else 0)"),
     (".headers on|off", "header row in csv mode (also .header)"),
     (".help", "this list"),
@@ -24,7 +25,26 @@ pub const COMMANDS: [(&str, &str); 16] = [
     (".show", "the current settings"),
     (".tables", "the names of the tables"),
     (".timer on|off", "print the time each statement takes"),
-    (".echo on|off", "print each script line, comments included, before its results"),
+];
+
+/// The statements, one form a line, for `.help`.
+const STATEMENTS: &[&str] = &[
+    "CREATE SERVER s [PRODUCT p] [SCOPE sc]; ACTIVATE|DEACTIVATE SERVER s; SET SERVER s ONLINE|OFFLINE",
+    "SET SERVER s SECURITY GROUP (host, ...) | SECURITY GROUP OFF",
+    "INSTALL KEYPACK ON s PRODUCT p CAL DEVICE|USER COUNT n [TYPE RETAIL|VOLUME|OPEN|CONCURRENT] [EXPIRES 'date']",
+    "UNINSTALL KEYPACK id",
+    "CREATE HOST h [PRODUCT p] [MODE DEVICE|USER|UNSET] [SCOPE sc] [LICENSE SERVERS (s, ...)] [FARM f]",
+    "SET HOST h MODE DEVICE|USER|UNSET; SET HOST h LICENSE SERVERS (s, ...)",
+    "CREATE DEVICE d [HWID 'hex40']; CLONE DEVICE d AS e [WITH STORE]; REIMAGE DEVICE d",
+    "CLEAR DEVICE d STORE; CLEAR DEVICE d LICENSING",
+    "CONNECT d AS user TO h | TO FARM f [LOGON FAILED]; DISCONNECT SESSION n; LOGOFF SESSION n",
+    "SET CLOCK 'YYYY-MM-DD [HH:MM:SS]'; SET CLOCK WALL; ADVANCE n DAYS|HOURS|MINUTES|SECONDS; SET SEED n",
+    "REVOKE LICENSE id; REVOKE LICENSES WHERE cond; REBUILD SERVER s [REINSTALL KEYPACKS]",
+    "CHECK; REPAIR; BACKUP TO 'file'; BEGIN; COMMIT; ROLLBACK",
+    "SELECT *|col, ...|COUNT(*) FROM t [WHERE cond] [GROUP BY col, ...] [ORDER BY col [DESC], ...] [LIMIT n]",
+    "SHOW DEVICE d; SHOW HOST h",
+    "REPORT USAGE|DUPLICATES|USERS; REPORT EXPIRING [WITHIN n DAYS]",
+    "EXPORT LICENSES|KEYPACKS TO 'file.csv'; IMPORT LICENSES|KEYPACKS FROM 'file.csv' INTO SERVER s",
 ];
 
 /// The command names alone, for completion.
@@ -136,7 +156,10 @@ impl Session {
         for (usage, text) in &COMMANDS {
             writeln!(w, "{usage:<18} {text}")?;
         }
-        writeln!(w, "Statements end with ';' and may span lines; see language.md.")?;
+        writeln!(w, "\nStatements end with ';' and may span lines; keywords in any case; '--' starts a comment:")?;
+        for line in STATEMENTS {
+            writeln!(w, "  {line}")?;
+        }
         Ok(())
     }
 
