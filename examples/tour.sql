@@ -1,5 +1,5 @@
 -- A short tour of caldb: a license server, a session host, devices, and what
--- a cloned image costs. Run it with: caldb -header < examples/tour.sql
+-- a cloned image costs. Run it with: caldb -echo -table < examples/tour.sql
 SET CLOCK '2026-01-05 09:00:00';
 SET SEED 7;
 
