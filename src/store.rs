@@ -15,7 +15,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-pub use access::{Records, holds_cal};
+pub use access::Records;
 pub use records::*;
 /// The seam for fault injection: any storage a redb database can live on.
 pub use redb::StorageBackend;

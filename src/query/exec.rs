@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
 use crate::store::{HistoryRec, Reader, Records, Store, T, WriteTx, keys};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How to open a database.
 #[derive(Clone, Debug, Default)]
@@ -39,11 +39,7 @@ impl Database {
 
     /// A new temporary database in memory.
     pub fn open_in_memory() -> Result<Database> {
-        Database::open_in_memory_with(&OpenOptions::default())
-    }
-
-    pub fn open_in_memory_with(options: &OpenOptions) -> Result<Database> {
-        Ok(Database { store: Store::in_memory()?, options: options.clone(), txn: None })
+        Ok(Database { store: Store::in_memory()?, options: OpenOptions::default(), txn: None })
     }
 
     /// On any redb storage backend (fault injection).
@@ -54,10 +50,6 @@ impl Database {
     /// The file, or `None` for an in-memory database.
     pub fn path(&self) -> Option<&Path> {
         self.store.path()
-    }
-
-    pub fn path_buf(&self) -> Option<PathBuf> {
-        self.store.path().map(Path::to_path_buf)
     }
 
     pub fn is_read_only(&self) -> bool {

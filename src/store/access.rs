@@ -6,7 +6,7 @@ use super::keys;
 use super::records::*;
 use super::{Reader, T, WriteTx};
 use crate::error::Result;
-use crate::model::{Hwid, LicenseStatus, Product, SessionState, Time};
+use crate::model::{Hwid, Product, SessionState, Time};
 
 /// An index table, the entry a record had there and the one it has now.
 type IndexMove = (T, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -258,9 +258,4 @@ impl WriteTx {
         }
         self.put_record(T::Sessions, &s.key(), s)
     }
-}
-
-/// Whether a license status still holds a CAL of its key pack's pool.
-pub fn holds_cal(status: LicenseStatus) -> bool {
-    status == LicenseStatus::Active
 }

@@ -62,15 +62,6 @@ pub fn trailing_id(key: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Reads the time at the start of a key written by `Key::time`.
-pub fn leading_time(key: &[u8]) -> Time {
-    let mut b = [0u8; 8];
-    if key.len() >= 8 {
-        b.copy_from_slice(&key[..8]);
-    }
-    Time((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
-}
-
 /// The smallest key greater than every key starting with `prefix`, or
 /// `None` when there is none (an empty or all-0xFF prefix).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -93,9 +84,6 @@ mod tests {
         let times = [Time(-5_000_000_000), Time(-1), Time(0), Time(1), Time(253_402_300_799)];
         let keys: Vec<Vec<u8>> = times.iter().map(|t| Key::new().time(*t).done()).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "time keys out of order");
-        for (t, k) in times.iter().zip(&keys) {
-            assert_eq!(leading_time(k), *t);
-        }
     }
 
     #[test]
