@@ -12,17 +12,30 @@ use std::collections::{BTreeMap, BTreeSet};
 const COLUMNS: [&str; 10] =
     ["finding", "server", "hwid", "computers", "licenses", "live_cals", "wasted_cals", "returns", "cause", "fix"];
 
-const CLONED: &str = "cloned image that kept its HardwareID: every clone presents the same HWID";
-const CLONED_FIX: &str = "sysprep the image after deleting HKLM\\SOFTWARE\\Microsoft\\MSLicensing, \
-     and give each clone its own HWID (CLEAR DEVICE name LICENSING)";
-const REBUILT: &str = "machine rebuilt or reimaged: it has a new HWID and its old CAL is never renewed";
-const REBUILT_FIX: &str = "nothing to change on the machine: its old HWID is gone for good";
-const REGENERATED: &str = "HWID regenerated again and again: a script deletes MSLicensing at shutdown, \
-     a non-persistent (provisioned) image, or a corrupted MSLicensing key";
-const REGENERATED_FIX: &str = "remove the script; use per-user licensing for provisioned machines";
-const STORE_DELETED: &str =
-    "Store deleted (a script or cleanup removes MSLicensing\\Store), so the device asks again under its HWID";
-const STORE_DELETED_FIX: &str = "remove the script that deletes MSLicensing\\Store";
+/// A likely cause of a finding (seed 002) and its fix.
+struct Cause {
+    text: &'static str,
+    fix: &'static str,
+}
+
+const CLONED: Cause = Cause {
+    text: "cloned image that kept its HardwareID: every clone presents the same HWID",
+    fix: "sysprep the image after deleting HKLM\\SOFTWARE\\Microsoft\\MSLicensing, \
+     and give each clone its own HWID (CLEAR DEVICE name LICENSING)",
+};
+const REBUILT: Cause = Cause {
+    text: "machine rebuilt or reimaged: it has a new HWID and its old CAL is never renewed",
+    fix: "nothing to change on the machine: its old HWID is gone for good",
+};
+const REGENERATED: Cause = Cause {
+    text: "HWID regenerated again and again: a script deletes MSLicensing at shutdown, \
+     a non-persistent (provisioned) image, or a corrupted MSLicensing key",
+    fix: "remove the script; use per-user licensing for provisioned machines",
+};
+const STORE_DELETED: Cause = Cause {
+    text: "Store deleted (a script or cleanup removes MSLicensing\\Store), so the device asks again under its HWID",
+    fix: "remove the script that deletes MSLicensing\\Store",
+};
 
 /// Live CALs of a group of licenses on one server: the newest is the one the
 /// device needs, the others are wasted until they expire.
@@ -44,8 +57,7 @@ struct Finding {
     hwid: String,
     computers: Vec<String>,
     licenses: Vec<LicenseRec>,
-    cause: &'static str,
-    fix: &'static str,
+    cause: &'static Cause,
 }
 
 struct Report {
@@ -64,12 +76,12 @@ impl Report {
                 let word = if ids.len() == 1 { "license" } else { "licenses" };
                 format!(
                     "{}; revoke {word} {} within the 20% limit ({n} revocable now), or let them expire by {}",
-                    f.fix,
+                    f.cause.fix,
                     id_list(&ids),
                     when.date()
                 )
             }
-            _ => format!("{}; no CAL is wasted yet", f.fix),
+            _ => format!("{}; no CAL is wasted yet", f.cause.fix),
         };
         let ids: Vec<u64> = f.licenses.iter().map(|l| l.id).collect();
         let (live, wasted) = (w.live.len() as i64, w.wasted.len() as i64);
@@ -82,7 +94,7 @@ impl Report {
             Value::Int(live),
             Value::Int(wasted),
             Value::opt_time(returns),
-            Value::text(f.cause),
+            Value::text(f.cause.text),
             Value::Text(fix),
         ]);
     }
@@ -241,26 +253,30 @@ fn shared_hwids(
         }
         let names: Vec<String> = computers.into_iter().collect();
         if by_server.is_empty() {
-            report.push(finding("shared-hwid", None, hwid.to_string(), names, vec![], CLONED, CLONED_FIX));
+            let f = Finding {
+                kind: "shared-hwid",
+                server: None,
+                hwid: hwid.to_string(),
+                computers: names,
+                licenses: vec![],
+                cause: &CLONED,
+            };
+            report.push(f);
             continue;
         }
         for (server, ls) in by_server {
-            report.push(finding("shared-hwid", Some(server), hwid.to_string(), names.clone(), ls, CLONED, CLONED_FIX));
+            let (computers, cause) = (names.clone(), &CLONED);
+            report.push(Finding {
+                kind: "shared-hwid",
+                server: Some(server),
+                hwid: hwid.to_string(),
+                computers,
+                licenses: ls,
+                cause,
+            });
         }
     }
     Ok(rest)
-}
-
-fn finding(
-    kind: &'static str,
-    server: Option<String>,
-    hwid: String,
-    computers: Vec<String>,
-    licenses: Vec<LicenseRec>,
-    cause: &'static str,
-    fix: &'static str,
-) -> Finding {
-    Finding { kind, server, hwid, computers, licenses, cause, fix }
 }
 
 /// One computer name under several HWIDs on one server.
@@ -278,9 +294,10 @@ fn several_hwids(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>, live: &[
         if hwids.len() < 2 {
             continue;
         }
-        let (cause, fix) = if hwids.len() == 2 { (REBUILT, REBUILT_FIX) } else { (REGENERATED, REGENERATED_FIX) };
+        let cause = if hwids.len() == 2 { &REBUILT } else { &REGENERATED };
         let hwid = hwids.iter().map(Hwid::to_string).collect::<Vec<_>>().join(",");
-        report.push(finding("several-hwids", Some(server), hwid, vec![computer], ls, cause, fix));
+        let computers = vec![computer];
+        report.push(Finding { kind: "several-hwids", server: Some(server), hwid, computers, licenses: ls, cause });
     }
     Ok(())
 }
@@ -293,15 +310,8 @@ fn several_cals(report: &mut Vec<Finding>, groups: &BTreeMap<(String, Hwid), Vec
             continue;
         }
         let computers = vec![active[0].computer.clone()];
-        report.push(finding(
-            "several-cals",
-            Some(server.clone()),
-            hwid.to_string(),
-            computers,
-            active,
-            STORE_DELETED,
-            STORE_DELETED_FIX,
-        ));
+        let (server, hwid) = (Some(server.clone()), hwid.to_string());
+        report.push(Finding { kind: "several-cals", server, hwid, computers, licenses: active, cause: &STORE_DELETED });
     }
     Ok(())
 }
