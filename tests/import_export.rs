@@ -213,7 +213,10 @@ fn import_reads_utf16_as_windows_powershell_writes_it() {
 fn a_file_that_is_not_text_is_an_error_naming_its_line() {
     let dir = scratch("binary");
     let file = dir.join("binary.csv");
-    std::fs::write(&file, b"LicenseId,KeyPackId\r\n1,\xff\xfe\x00\r\n").expect("write");
+    let header =
+        b"LicenseId,KeyPackId,sIssuedToUser,sIssuedToComputer,LicenseStatus,IssueDate,ExpirationDate,sHardwareId";
+    let bytes = [&header[..], b"\r\n1,\xff\xfe\x00\r\n"].concat();
+    std::fs::write(&file, bytes).expect("write");
     let mut db = server1();
     let err = db.execute(&format!("IMPORT LICENSES FROM '{}' INTO SERVER server1", p(&file))).expect_err("binary");
     assert_eq!(err.to_string(), format!("{}: line 2: the file is not UTF-8 text", p(&file)));

@@ -11,114 +11,188 @@ use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::{KeypackRec, Records, State, WriteTx};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-/// A CSV file read whole: its header and its rows, each with its line.
+/// A CSV file read record by record (a million-row export is not held in
+/// memory): its header, then each record with its line.
 pub struct CsvFile {
+    head: Head,
+    reader: csv::Reader<Tracked>,
+    /// Lines before the body (the `#TYPE` line).
+    skipped: u64,
+    /// Newlines counted so far, up to `Tracked::ends`' front.
+    newlines: u64,
+    /// The file's size in bytes, for progress.
+    pub size: u64,
+    record: csv::ByteRecord,
+}
+
+/// The file's name and header: what each row's fields are looked up in.
+pub struct Head {
     pub name: String,
     columns: HashMap<String, usize>,
     header_line: u64,
-    pub rows: Vec<(u64, csv::StringRecord)>,
 }
 
-/// The line (1-based) of byte `offset` of `text`.
-fn line_of(bytes: &[u8], offset: usize) -> u64 {
-    bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u64 + 1
+/// The text of a UTF-16 file (what Windows PowerShell 5.1 writes with
+/// `-Encoding Unicode`), from after its byte order mark.
+fn decode_utf16(bytes: &[u8], be: bool, name: &str) -> Result<String> {
+    let units = bytes.chunks(2).map(|c| {
+        let pair = [c[0], c.get(1).copied().unwrap_or(0)];
+        if be { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
+    });
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .map_err(|_| Error::plan(format!("{name}: the file is not UTF-16 text")))
 }
 
-/// The text of the file: UTF-8, or UTF-16 with its byte order mark (what
-/// Windows PowerShell 5.1 writes with `-Encoding Unicode`).
-fn decode(bytes: Vec<u8>, name: &str) -> Result<String> {
-    let utf16 = |be: bool| {
-        let units = bytes[2..].chunks(2).map(|c| {
-            let pair = [c[0], c.get(1).copied().unwrap_or(0)];
-            if be { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
-        });
-        char::decode_utf16(units)
-            .collect::<Result<String, _>>()
-            .map_err(|_| Error::plan(format!("{name}: the file is not UTF-16 text")))
-    };
-    match bytes.get(..2) {
-        Some([0xFF, 0xFE]) => utf16(false),
-        Some([0xFE, 0xFF]) => utf16(true),
-        _ => String::from_utf8(bytes).map_err(|e| {
-            let line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
-            Error::plan(format!("{name}: line {line}: the file is not UTF-8 text"))
-        }),
-    }
+/// The body's bytes as the csv reader takes them, keeping the offsets of
+/// the line-end bytes (`\r`, `\n`) it has not been asked about yet: a
+/// record's line is counted from them (the csv crate's own line count lags
+/// by one after a CRLF). Only the reader's read-ahead is ever kept.
+struct Tracked {
+    inner: Box<dyn Read>,
+    at: u64,
+    ends: VecDeque<(u64, u8)>,
 }
 
-/// The lines of records, read in order. The csv crate's own line count
-/// lags by one after a CRLF, so count the newlines before the first byte of
-/// each record instead, from where the previous record started.
-#[derive(Default)]
-struct LineCounter {
-    at: usize,
-    line: u64,
-}
-
-impl LineCounter {
-    fn line_at(&mut self, bytes: &[u8], byte: u64) -> u64 {
-        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
-        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-            start += 1;
+impl Read for Tracked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, b) in buf[..n].iter().enumerate() {
+            if matches!(b, b'\r' | b'\n') {
+                self.ends.push_back((self.at + i as u64, *b));
+            }
         }
-        if start < self.at {
-            (self.at, self.line) = (0, 0);
-        }
-        self.line += bytes[self.at..start].iter().filter(|b| **b == b'\n').count() as u64;
-        self.at = start;
-        self.line + 1
+        self.at += n as u64;
+        Ok(n)
     }
 }
 
 impl CsvFile {
-    pub fn read(path: &Path, name: &str) -> Result<CsvFile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::plan(format!("cannot read '{name}': {e}")))?;
-        let text = decode(bytes, name)?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let (body, skipped) = match text.strip_prefix("#TYPE") {
-            Some(rest) => (rest.split_once('\n').map_or("", |(_, b)| b), 1),
-            None => (text, 0),
+    /// Opens the file and reads its header: UTF-8 (a byte order mark
+    /// allowed) or UTF-16 with its byte order mark, an optional `#TYPE`
+    /// first line.
+    pub fn open(path: &Path, name: &str) -> Result<CsvFile> {
+        let cannot = |e: std::io::Error| Error::plan(format!("cannot read '{name}': {e}"));
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let size = file.metadata().map_err(cannot)?.len();
+        let mut input: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, file));
+        let head = input.fill_buf().map_err(cannot)?;
+        if let Some(be) = match head.get(..2) {
+            Some([0xFF, 0xFE]) => Some(false),
+            Some([0xFE, 0xFF]) => Some(true),
+            _ => None,
+        } {
+            let mut bytes = Vec::new();
+            input.read_to_end(&mut bytes).map_err(cannot)?;
+            let text = decode_utf16(&bytes[2..], be, name)?;
+            input = Box::new(std::io::Cursor::new(text.into_bytes()));
+        }
+        if input.fill_buf().map_err(cannot)?.starts_with("\u{feff}".as_bytes()) {
+            input.consume(3);
+        }
+        let mut first = Vec::new();
+        input.read_until(b'\n', &mut first).map_err(cannot)?;
+        let (body, skipped): (Box<dyn Read>, u64) = if first.starts_with(b"#TYPE") {
+            (Box::new(input), 1)
+        } else {
+            (Box::new(std::io::Cursor::new(first).chain(input)), 0)
         };
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body.as_bytes());
-        let mut lines = LineCounter::default();
-        let mut line_at = |byte: u64| skipped + lines.line_at(body.as_bytes(), byte);
-        let bad = |e: csv::Error| {
-            let line = e.position().map_or(skipped + 1, |p| skipped + line_of(body.as_bytes(), p.byte() as usize));
-            Error::plan(format!("{name}: line {line}: {e}"))
+        let tracked = Tracked { inner: body, at: 0, ends: VecDeque::new() };
+        let reader = csv::ReaderBuilder::new().flexible(true).from_reader(tracked);
+        let head = Head { name: name.to_string(), columns: HashMap::new(), header_line: skipped + 1 };
+        let mut file = CsvFile { head, reader, skipped, newlines: 0, size, record: csv::ByteRecord::new() };
+        let header = match file.reader.byte_headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(file.bad(e)),
         };
-        let header = reader.headers().map_err(bad)?.clone();
+        let header = csv::StringRecord::from_byte_record(header).map_err(|e| file.not_utf8(e))?;
         if header.iter().all(|h| h.trim().is_empty()) {
             return Err(Error::plan(format!("{name}: line {}: no header row", skipped + 1)));
         }
-        let columns = header.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect();
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(bad)?;
-            let line = record.position().map_or(0, |p| line_at(p.byte()));
-            if record.len() == 1 && record[0].trim().is_empty() {
-                continue;
-            }
-            rows.push((line, record));
-        }
-        Ok(CsvFile { name: name.to_string(), columns, header_line: skipped + 1, rows })
+        file.head.columns = header.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect();
+        Ok(file)
+    }
+
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// How far into the file reading is, in bytes.
+    pub fn position(&self) -> u64 {
+        self.reader.position().byte()
     }
 
     /// Errors unless the header names every column in `required`.
     pub fn require(&self, required: &[&str]) -> Result<()> {
         for col in required {
-            if !self.columns.contains_key(&col.to_ascii_lowercase()) {
+            if !self.head.columns.contains_key(&col.to_ascii_lowercase()) {
                 return Err(Error::plan(format!(
                     "{}: line {}, column {col}: the header has no such column",
-                    self.name, self.header_line
+                    self.head.name, self.head.header_line
                 )));
             }
         }
         Ok(())
     }
 
+    /// The next record that is not blank, with its line; `None` at the end.
+    pub fn next_record(&mut self) -> Result<Option<(u64, csv::StringRecord)>> {
+        loop {
+            let more = self.reader.read_byte_record(&mut self.record).map_err(|e| self.bad(e))?;
+            if !more {
+                return Ok(None);
+            }
+            let start = self.record.position().map(csv::Position::byte);
+            let line = start.map_or(0, |b| self.line_at(b));
+            if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() {
+                continue;
+            }
+            let record = csv::StringRecord::from_byte_record(self.record.clone()).map_err(|e| self.not_utf8(e))?;
+            return Ok(Some((line, record)));
+        }
+    }
+
+    /// The line of the body's byte `byte`, skipping the line ends it
+    /// starts on; bytes must be asked about in increasing order.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut start = byte;
+        let ends = &mut self.reader.get_mut().ends;
+        while let Some(&(at, b)) = ends.front() {
+            if at > start {
+                break;
+            }
+            if at == start {
+                start += 1;
+            }
+            self.newlines += u64::from(b == b'\n');
+            ends.pop_front();
+        }
+        self.skipped + self.newlines + 1
+    }
+
+    fn bad(&mut self, e: csv::Error) -> Error {
+        let line = e.position().map_or(self.skipped + 1, |p| self.line_at(p.byte()));
+        Error::plan(format!("{}: line {line}: {e}", self.head.name))
+    }
+
+    /// A record that is not UTF-8: the error names the line of the bad byte.
+    fn not_utf8(&mut self, e: csv::FromUtf8Error) -> Error {
+        let record = e.into_byte_record();
+        let start = record.position().map_or(self.skipped + 1, |p| self.line_at(p.byte()));
+        let before: u64 = record
+            .iter()
+            .take_while(|f| std::str::from_utf8(f).is_ok())
+            .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+            .sum();
+        Error::plan(format!("{}: line {}: the file is not UTF-8 text", self.head.name, start + before))
+    }
+}
+
+impl Head {
     pub fn row<'a>(&'a self, line: u64, record: &'a csv::StringRecord) -> Row<'a> {
         Row { file: self, line, record }
     }
@@ -126,7 +200,7 @@ impl CsvFile {
 
 /// One row, with typed access to its fields by column name.
 pub struct Row<'a> {
-    file: &'a CsvFile,
+    file: &'a Head,
     pub line: u64,
     record: &'a csv::StringRecord,
 }
@@ -216,11 +290,11 @@ pub fn import_keypacks(
     server: &str,
 ) -> Result<u64> {
     let s = tx.server(server)?.ok_or_else(|| Error::plan_near(format!("no server named '{server}'"), server))?;
-    let file = CsvFile::read(path, name)?;
+    let mut file = CsvFile::open(path, name)?;
     file.require(&KEYPACK_REQUIRED)?;
     let mut imported = 0u64;
-    for (line, record) in &file.rows {
-        let row = file.row(*line, record);
+    while let Some((line, record)) = file.next_record()? {
+        let row = file.head().row(line, &record);
         if !row.is_for(server) {
             continue;
         }

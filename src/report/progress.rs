@@ -20,6 +20,13 @@ impl Progress {
         Progress { label, total, shown: None, on }
     }
 
+    /// Progress through `total` bytes of input: shown from 1 MiB up.
+    pub fn bytes(label: &'static str, total: u64) -> Progress {
+        let mut p = Progress::new(label, total);
+        p.on &= total >= 1 << 20;
+        p
+    }
+
     /// `done` of `total` steps are done; redraws when the percentage moves.
     pub fn tick(&mut self, done: u64) {
         if !self.on {

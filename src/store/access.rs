@@ -9,7 +9,18 @@ use crate::error::Result;
 use crate::model::{Hwid, Product, SessionState, Time};
 
 /// An index table, the entry a record had there and the one it has now.
-type IndexMove = (T, Option<Vec<u8>>, Option<Vec<u8>>);
+/// A license's entry in each of its five indexes (`None`: it has none in
+/// that one, as a license that is not live has none in `idx_license_due`).
+fn license_index_keys(l: &LicenseRec) -> [(T, Option<Vec<u8>>); 5] {
+    let id = l.id;
+    [
+        (T::IdxLicenseHwid, Some(idx_license_hwid(&l.hwid, id))),
+        (T::IdxLicenseComputer, Some(idx_license_computer(&l.computer, id))),
+        (T::IdxLicenseKeypack, Some(idx_license_keypack(l.keypack, id))),
+        (T::IdxLicenseExpiry, Some(idx_license_expiry(l.expires, id))),
+        (T::IdxLicenseDue, l.is_live().then(|| idx_license_expiry(l.expires, id))),
+    ]
+}
 
 /// Typed lookups, on read and write transactions alike.
 pub trait Records: Reader {
@@ -138,31 +149,9 @@ impl WriteTx {
     pub fn rewrite_license(&mut self, old: Option<&LicenseRec>, new: &LicenseRec) -> Result<()> {
         debug_assert!(old.is_none_or(|o| o.id == new.id), "a license rewritten under another id");
         self.put_record(T::Licenses, &new.key(), new)?;
-        let id = new.id;
-        let entries: [IndexMove; 5] = [
-            (T::IdxLicenseHwid, old.map(|o| idx_license_hwid(&o.hwid, id)), Some(idx_license_hwid(&new.hwid, id))),
-            (
-                T::IdxLicenseComputer,
-                old.map(|o| idx_license_computer(&o.computer, id)),
-                Some(idx_license_computer(&new.computer, id)),
-            ),
-            (
-                T::IdxLicenseKeypack,
-                old.map(|o| idx_license_keypack(o.keypack, id)),
-                Some(idx_license_keypack(new.keypack, id)),
-            ),
-            (
-                T::IdxLicenseExpiry,
-                old.map(|o| idx_license_expiry(o.expires, id)),
-                Some(idx_license_expiry(new.expires, id)),
-            ),
-            (
-                T::IdxLicenseDue,
-                old.filter(|o| o.is_live()).map(|o| idx_license_expiry(o.expires, id)),
-                new.is_live().then(|| idx_license_expiry(new.expires, id)),
-            ),
-        ];
-        for (t, was, now) in entries {
+        let was = old.map(license_index_keys);
+        for (i, (t, now)) in license_index_keys(new).into_iter().enumerate() {
+            let was = was.as_ref().and_then(|w| w[i].1.clone());
             if was == now {
                 continue;
             }
@@ -176,12 +165,41 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Writes licenses that are not stored yet (a bulk load): the records
+    /// in id order, then each index's entries in key order, so random keys
+    /// (HWIDs, expiries) land page after page instead of all over the tree.
+    pub fn insert_new_licenses(&mut self, ls: &mut [LicenseRec]) -> Result<()> {
+        ls.sort_unstable_by_key(|l| l.id);
+        for l in ls.iter() {
+            debug_assert!(self.license(l.id)?.is_none(), "license {} is stored already", l.id);
+            self.put_record(T::Licenses, &l.key(), l)?;
+        }
+        let mut entries: Vec<Vec<(T, Option<Vec<u8>>)>> = Vec::new();
+        for l in ls.iter() {
+            for (i, e) in license_index_keys(l).into_iter().enumerate() {
+                if entries.len() <= i {
+                    entries.push(Vec::with_capacity(ls.len()));
+                }
+                entries[i].push(e);
+            }
+        }
+        for mut index in entries {
+            index.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+            for (t, key) in index {
+                if let Some(k) = key {
+                    self.put(t, &k, b"")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn unindex_license(&mut self, l: &LicenseRec) -> Result<()> {
-        self.delete(T::IdxLicenseHwid, &idx_license_hwid(&l.hwid, l.id))?;
-        self.delete(T::IdxLicenseComputer, &idx_license_computer(&l.computer, l.id))?;
-        self.delete(T::IdxLicenseKeypack, &idx_license_keypack(l.keypack, l.id))?;
-        self.delete(T::IdxLicenseExpiry, &idx_license_expiry(l.expires, l.id))?;
-        self.delete(T::IdxLicenseDue, &idx_license_expiry(l.expires, l.id))?;
+        for (t, key) in license_index_keys(l) {
+            if let Some(k) = key {
+                self.delete(t, &k)?;
+            }
+        }
         Ok(())
     }
 
