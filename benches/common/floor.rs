@@ -1,0 +1,122 @@
+#![allow(dead_code)]
+//! What redb 4.6 itself can do on this disk and CPU, with no caldb code in
+//! the way: the limits the P1-P3 rows are read against. Files are opened
+//! as caldb opens its own (multi-writer mode, a 64 MiB cache).
+
+use redb::{Builder, ConcurrencyMode, Database, TableDefinition};
+use std::path::Path;
+use std::time::Instant;
+
+fn open(path: &Path) -> Database {
+    let mut b = Builder::new();
+    b.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+    b.set_cache_size(64 * 1024 * 1024);
+    b.create(path).expect("a redb file")
+}
+
+const ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("rows");
+
+/// Durable commits per second, each writing one 60-byte row (the history
+/// row every changing caldb statement writes, and nothing else).
+pub fn one_row_commits(dir: &Path, n: u64) -> f64 {
+    let path = dir.join("floor-commits.redb");
+    let db = open(&path);
+    let t = Instant::now();
+    for i in 0..n {
+        let w = db.begin_write().expect("write");
+        w.open_table(ROWS).expect("table").insert(i, &[7u8; 60][..]).expect("insert");
+        w.commit().expect("commit");
+    }
+    let r = n as f64 / t.elapsed().as_secs_f64();
+    drop(db);
+    std::fs::remove_file(&path).ok();
+    r
+}
+
+/// A table of the replay: its name, how its keys run, and the value size.
+struct Write {
+    table: &'static str,
+    key: Key,
+    value: usize,
+}
+
+enum Key {
+    /// One key, rewritten each time (a counter, the state row).
+    Same,
+    /// An increasing id or name, `len` bytes.
+    Rising(usize),
+    /// Uniformly random, `len` bytes (a HWID, an expiry).
+    Random(usize),
+}
+
+/// The B-tree writes a CAL-issuing CONNECT makes in caldb's format
+/// (`schema/caldb.schema`), with the key orders and record sizes `db_stats` counts on a
+/// generated database: the license and its five index
+/// entries (HWID and the two expiry ones random), the key pack's count, the
+/// client's token, the session and its live entry, the history row and the
+/// state row.
+const CONNECT: &[Write] = &[
+    Write { table: "licenses", key: Key::Rising(8), value: 61 },
+    Write { table: "idx_license_hwid", key: Key::Random(28), value: 0 },
+    Write { table: "idx_license_computer", key: Key::Rising(17), value: 0 },
+    Write { table: "idx_license_keypack", key: Key::Rising(16), value: 0 },
+    Write { table: "idx_license_expiry", key: Key::Random(16), value: 0 },
+    Write { table: "idx_license_due", key: Key::Random(16), value: 0 },
+    Write { table: "keypacks", key: Key::Same, value: 22 },
+    Write { table: "tokens", key: Key::Rising(13), value: 75 },
+    Write { table: "sessions", key: Key::Rising(8), value: 34 },
+    Write { table: "idx_session_live", key: Key::Rising(10), value: 8 },
+    Write { table: "history", key: Key::Rising(8), value: 40 },
+    Write { table: "meta", key: Key::Same, value: 40 },
+];
+
+/// How many B-tree writes `connect_writes` replays per CONNECT.
+pub fn writes_per_connect() -> usize {
+    CONNECT.len()
+}
+
+/// Replays the writes of `n` CAL-issuing CONNECTs in one transaction, commit
+/// included: operations per second.
+pub fn connect_writes(dir: &Path, n: u64) -> f64 {
+    let path = dir.join("floor-writes.redb");
+    let db = open(&path);
+    let defs: Vec<TableDefinition<&[u8], &[u8]>> = CONNECT.iter().map(|w| TableDefinition::new(w.table)).collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut random = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let value = [7u8; 128];
+    let t = Instant::now();
+    let w = db.begin_write().expect("write");
+    {
+        let mut tables: Vec<_> = defs.iter().map(|d| w.open_table(*d).expect("table")).collect();
+        let mut key = Vec::with_capacity(32);
+        for i in 0..n {
+            for (w, table) in CONNECT.iter().zip(tables.iter_mut()) {
+                key.clear();
+                match w.key {
+                    Key::Same => key.push(0),
+                    Key::Rising(len) => {
+                        key.resize(len - 8, b'k');
+                        key.extend_from_slice(&i.to_be_bytes());
+                    }
+                    Key::Random(len) => {
+                        while key.len() < len {
+                            key.extend_from_slice(&random().to_be_bytes());
+                        }
+                        key.truncate(len);
+                    }
+                }
+                table.insert(&key[..], &value[..w.value]).expect("insert");
+            }
+        }
+    }
+    w.commit().expect("commit");
+    let r = n as f64 / t.elapsed().as_secs_f64();
+    drop(db);
+    std::fs::remove_file(&path).ok();
+    r
+}
