@@ -520,11 +520,21 @@ impl Reader for ReadTx {
 
 /// A write transaction with every table open. Dropping it without `commit`
 /// aborts it: nothing it wrote is kept.
+///
+/// The state record is read once and then kept here: every statement reads
+/// and rewrites it, and inside a BEGIN block that was one decode, one
+/// encode and one B-tree insert per statement for a value only the commit
+/// needs on disk. `state()` returns the kept copy, `set_state` changes it,
+/// and `commit` writes it (the block is one transaction, so no reader
+/// outside it can tell).
 pub struct WriteTx {
     // Field order matters: the tables borrow the transaction and must drop
     // first.
     tables: Vec<redb::Table<'static, &'static [u8], &'static [u8]>>,
     txn: Box<redb::WriteTransaction>,
+    state: Option<State>,
+    /// Whether `state` differs from what `meta` holds.
+    state_unwritten: bool,
 }
 
 impl WriteTx {
@@ -538,11 +548,18 @@ impl WriteTx {
         for t in T::ALL {
             tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);
         }
-        Ok(WriteTx { tables, txn })
+        Ok(WriteTx { tables, txn, state: None, state_unwritten: false })
     }
 
     fn table(&self, t: T) -> Option<&redb::Table<'static, &'static [u8], &'static [u8]>> {
+        self.refuse_stale_meta(t);
         Some(&self.tables[t as usize])
+    }
+
+    /// `meta` read raw while the kept state is not written would show an
+    /// old state: `write_state` first.
+    fn refuse_stale_meta(&self, t: T) {
+        assert!(t != T::Meta || !self.state_unwritten, "meta read while the kept state record is not written");
     }
 
     pub fn put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
@@ -579,8 +596,23 @@ impl WriteTx {
         self.tables[t as usize].retain(|_, _| false).map_err(Error::storage)
     }
 
+    /// Changes the kept state; `commit` (or `write_state`) stores it.
     pub fn set_state(&mut self, state: &State) -> Result<()> {
-        self.put_record(T::Meta, STATE_KEY, state)
+        if self.state.as_ref() != Some(state) {
+            self.state = Some(state.clone());
+            self.state_unwritten = true;
+        }
+        Ok(())
+    }
+
+    /// Stores the kept state in `meta`, if it changed.
+    pub fn write_state(&mut self) -> Result<()> {
+        if self.state_unwritten {
+            let bytes = codec::encode(self.state.as_ref().expect("an unwritten state is kept"))?;
+            self.put(T::Meta, STATE_KEY, &bytes)?;
+            self.state_unwritten = false;
+        }
+        Ok(())
     }
 
     /// Makes every write of this transaction durable, or none of them.
@@ -590,6 +622,7 @@ impl WriteTx {
     /// sync), so the error says the outcome is unknown rather than that
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
+        self.write_state()?;
         self.tables.clear();
         self.txn.commit().map_err(|e| {
             Error::Storage(format!(
@@ -602,6 +635,7 @@ impl WriteTx {
 
 impl Reader for WriteTx {
     fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.refuse_stale_meta(t);
         let table = &self.tables[t as usize];
         Ok(table.get(key).map_err(Error::storage)?.map(|v| v.value().to_vec()))
     }
@@ -610,6 +644,16 @@ impl Reader for WriteTx {
 
     fn count(&self, t: T) -> Result<u64> {
         self.tables[t as usize].len().map_err(Error::storage)
+    }
+
+    /// The kept state, read from `meta` the first time.
+    fn state(&self) -> Result<State> {
+        match &self.state {
+            Some(s) => Ok(s.clone()),
+            None => {
+                self.record(T::Meta, STATE_KEY)?.ok_or_else(|| Error::Storage("the state record is missing".into()))
+            }
+        }
     }
 }
 

@@ -201,6 +201,8 @@ impl Database {
             let mut cx = Ctx::begin(tx, now)?;
             time::expire(&mut cx)?;
             cx.finish()?;
+            // The statement may read `meta` itself (BACKUP copies it).
+            tx.write_state()?;
             return run::read_statement(&*tx, stmt, &self.store, now).map(Some);
         }
         let rx = self.store.read()?;
