@@ -535,6 +535,8 @@ pub struct WriteTx {
     state: Option<State>,
     /// Whether `state` differs from what `meta` holds.
     state_unwritten: bool,
+    /// Where `put_record` encodes, reused: no allocation per record.
+    scratch: Vec<u8>,
 }
 
 impl WriteTx {
@@ -548,7 +550,7 @@ impl WriteTx {
         for t in T::ALL {
             tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);
         }
-        Ok(WriteTx { tables, txn, state: None, state_unwritten: false })
+        Ok(WriteTx { tables, txn, state: None, state_unwritten: false, scratch: Vec::with_capacity(256) })
     }
 
     fn table(&self, t: T) -> Option<&redb::Table<'static, &'static [u8], &'static [u8]>> {
@@ -574,8 +576,12 @@ impl WriteTx {
 
     /// Encodes and stores a record.
     pub fn put_record<R: serde::Serialize>(&mut self, t: T, key: &[u8], rec: &R) -> Result<()> {
-        let bytes = codec::encode(rec)?;
-        self.put(t, key, &bytes)
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        codec::encode_into(rec, &mut bytes)?;
+        let put = self.put(t, key, &bytes);
+        self.scratch = bytes;
+        put
     }
 
     /// Removes the entries with keys in `[from, to)` (`to: None` is
@@ -608,8 +614,10 @@ impl WriteTx {
     /// Stores the kept state in `meta`, if it changed.
     pub fn write_state(&mut self) -> Result<()> {
         if self.state_unwritten {
-            let bytes = codec::encode(self.state.as_ref().expect("an unwritten state is kept"))?;
-            self.put(T::Meta, STATE_KEY, &bytes)?;
+            let state = self.state.take().expect("an unwritten state is kept");
+            let put = self.put_record(T::Meta, STATE_KEY, &state);
+            self.state = Some(state);
+            put?;
             self.state_unwritten = false;
         }
         Ok(())
