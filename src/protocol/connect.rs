@@ -2,7 +2,7 @@
 //! (protocol.md "CONNECT"; seed 000 figures 1 and 2, seeds 001 and 002).
 
 use super::discovery::{Discovery, discover, end_grace};
-use super::issue::{issue_permanent, issue_temporary, permanent_source, place_token, renew};
+use super::issue::{free_slot, issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
 use super::{Ctx, check_name, no_such};
 use crate::error::Result;
@@ -85,7 +85,9 @@ pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
         if req.logon_failed {
             reason = ReasonCode::LogonFailed;
         } else {
-            if let Some(t) = &lic.token {
+            // A temporary license issued by this connection was issued
+            // validated (`no_token`): nothing to validate.
+            if let Some(t) = lic.token.as_ref().filter(|_| reason != ReasonCode::TemporaryIssued) {
                 validate_after_logon(cx, t)?;
             }
             session = Some(start_session(cx, &host, &device.name, &req.user)?);
@@ -163,16 +165,15 @@ pub const RENEWAL_WINDOW_DAYS: i64 = 7;
 /// The token the device presents to this host: permanent before temporary,
 /// then the latest expiry; tokens of a product older than the host's are
 /// not presented.
-fn presented_token(cx: &Ctx, host: &HostRec, device: &str) -> Result<Option<TokenRec>> {
-    let mut tokens: Vec<TokenRec> =
-        cx.tx.tokens(device)?.into_iter().filter(|t| host.product.host_accepts(t.product)).collect();
-    tokens.sort_by_key(|t| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot)));
-    Ok(tokens.pop())
+fn presented_token(host: &HostRec, tokens: &[TokenRec]) -> Option<TokenRec> {
+    let accepted = tokens.iter().filter(|t| host.product.host_accepts(t.product));
+    accepted.max_by_key(|t| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot))).cloned()
 }
 
 fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
-    match presented_token(cx, host, &device.name)? {
-        None => no_token(cx, host, device, user, logon_ok),
+    let tokens = cx.tx.tokens(&device.name)?;
+    match presented_token(host, &tokens) {
+        None => no_token(cx, host, device, user, logon_ok, free_slot(&tokens)),
         Some(t) if t.kind == LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
         Some(t) => permanent_token(cx, host, device, user, t),
     }
@@ -182,11 +183,19 @@ fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logo
 /// The logon that follows in the same transaction validates the new license
 /// (its issuing server was just found online), so it is issued validated
 /// rather than written twice.
-fn no_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
+/// `slot`: the device's lowest free token slot.
+fn no_token(
+    cx: &mut Ctx,
+    host: &HostRec,
+    device: &DeviceRec,
+    user: &str,
+    logon_ok: bool,
+    slot: u32,
+) -> Result<Licensed> {
     let d = discover(cx, host)?;
     let Some(server) = d.found else { return Ok(not_found(cx, host, &d)) };
     let license = issue_temporary(cx, &server, host, device, user, logon_ok)?;
-    let token = place_token(cx, &device.name, None, &license, &server)?;
+    let token = place_token(cx, &device.name, slot, &license, &server)?;
     Ok(Licensed::token(ReasonCode::TemporaryIssued, token))
 }
 
@@ -233,7 +242,7 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
                 super::time::release_from_pool(cx, old.keypack, was)?;
             }
             let license = issue_permanent(cx, &server, &pack, device, user)?;
-            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             Ok(Licensed::token(ReasonCode::Upgraded, token))
         }
         None => {
@@ -270,7 +279,7 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         .filter(|l| l.status == LicenseStatus::Active && current.as_ref().is_some_and(|c| c.id == l.id));
     if let Some(license) = renewable {
         let license = renew(cx, license)?;
-        let token = place_token(cx, &device.name, Some(t.slot), &license, &issuing)?;
+        let token = place_token(cx, &device.name, t.slot, &license, &issuing)?;
         return Ok(Licensed::token(ReasonCode::Renewed, token));
     }
     // Revoked, unknown after a rebuild, or made stale by a clone: reissue.
@@ -278,7 +287,7 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     if let Some(found) = d.found {
         if let Some((server, pack)) = permanent_source(cx, &found, host)? {
             let license = issue_permanent(cx, &server, &pack, device, user)?;
-            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             return Ok(Licensed::token(ReasonCode::Reissued, token));
         }
         no_permanent_event(cx, &found, host)?;
@@ -293,7 +302,7 @@ fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &st
     if let Some(found) = &d.found {
         if let Some((server, pack)) = permanent_source(cx, found, host)? {
             let license = issue_permanent(cx, &server, &pack, device, user)?;
-            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             return Ok(Licensed::token(ReasonCode::Reissued, token));
         }
         no_permanent_event(cx, found, host)?;

@@ -94,7 +94,7 @@ pub fn issue_temporary(
         validated,
         revoked: None,
     };
-    cx.tx.put_license(&license)?;
+    cx.tx.insert_license(&license)?;
     pack.issued += 1;
     cx.tx.put_keypack(&pack)?;
     Ok(license)
@@ -125,7 +125,7 @@ pub fn issue_permanent(
         validated: true,
         revoked: None,
     };
-    cx.tx.put_license(&license)?;
+    cx.tx.insert_license(&license)?;
     pack.issued += 1;
     cx.tx.put_keypack(&pack)?;
     Ok(license)
@@ -139,22 +139,14 @@ pub fn renew(cx: &mut Ctx, mut license: LicenseRec) -> Result<LicenseRec> {
     Ok(license)
 }
 
-/// Stores a license in the device's store: in `slot` (replacing the token
-/// there), or in the lowest free slot.
-pub fn place_token(
-    cx: &mut Ctx,
-    device: &str,
-    slot: Option<u32>,
-    l: &LicenseRec,
-    server: &ServerRec,
-) -> Result<TokenRec> {
-    let slot = match slot {
-        Some(s) => s,
-        None => {
-            let used: Vec<u32> = cx.tx.tokens(device)?.iter().map(|t| t.slot).collect();
-            (0..).find(|s| !used.contains(s)).unwrap_or(0)
-        }
-    };
+/// The lowest slot of a device's store that holds none of its `tokens`.
+pub fn free_slot(tokens: &[TokenRec]) -> u32 {
+    (0..).find(|s| !tokens.iter().any(|t| t.slot == *s)).unwrap_or(0)
+}
+
+/// Stores a license in the device's store, in `slot` (replacing the token
+/// there, if any).
+pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: &LicenseRec, server: &ServerRec) -> Result<TokenRec> {
     let token = TokenRec {
         device: device.to_string(),
         slot,

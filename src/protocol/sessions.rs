@@ -70,7 +70,7 @@ pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> 
         started: cx.now,
         changed: cx.now,
     };
-    cx.tx.put_session(&s)?;
+    cx.tx.insert_live_session(&s)?;
     Ok(s.id)
 }
 

@@ -144,6 +144,13 @@ impl WriteTx {
         self.rewrite_license(old.as_ref(), new)
     }
 
+    /// Writes a license with a new id (from the state's counter, which is
+    /// past every stored id): nothing to read first, no old index entries.
+    pub fn insert_license(&mut self, new: &LicenseRec) -> Result<()> {
+        debug_assert!(self.license(new.id)?.is_none(), "license {} is stored already", new.id);
+        self.rewrite_license(None, new)
+    }
+
     /// `put_license` when the caller has just read the stored record `old`
     /// (`None`: there is none), saving a second read and decode.
     pub fn rewrite_license(&mut self, old: Option<&LicenseRec>, new: &LicenseRec) -> Result<()> {
@@ -259,6 +266,15 @@ impl WriteTx {
         }
         self.put_record(T::Devices, &d.key(), d)?;
         self.put(T::IdxDeviceHwid, &idx_device_hwid(&d.hwid, &d.name), b"")
+    }
+
+    /// Writes a session with a new id whose user has no live session on
+    /// its host (`live_session` found none): its live entry is written
+    /// without looking for one.
+    pub fn insert_live_session(&mut self, s: &SessionRec) -> Result<()> {
+        debug_assert!(s.state != SessionState::Ended, "a new session is live");
+        self.put(T::IdxSessionLive, &session_live_key(&s.user, &s.host), &super::codec::encode(&s.id)?)?;
+        self.put_record(T::Sessions, &s.key(), s)
     }
 
     /// Writes a session and keeps the live-session index in step.
