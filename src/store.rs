@@ -537,6 +537,11 @@ pub struct WriteTx {
     state_unwritten: bool,
     /// Where `put_record` encodes, reused: no allocation per record.
     scratch: Vec<u8>,
+    /// No `idx_license_due` entry is due at or before this time: a check
+    /// that found nothing due sets it, and a due entry written since at or
+    /// before it clears it. The expiry check that runs before every
+    /// statement of a BEGIN block then reads nothing while nothing is due.
+    nothing_due_until: Option<crate::model::Time>,
 }
 
 impl WriteTx {
@@ -550,7 +555,14 @@ impl WriteTx {
         for t in T::ALL {
             tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);
         }
-        Ok(WriteTx { tables, txn, state: None, state_unwritten: false, scratch: Vec::with_capacity(256) })
+        Ok(WriteTx {
+            tables,
+            txn,
+            state: None,
+            state_unwritten: false,
+            scratch: Vec::with_capacity(256),
+            nothing_due_until: None,
+        })
     }
 
     fn table(&self, t: T) -> Option<&redb::Table<'static, &'static [u8], &'static [u8]>> {
@@ -565,6 +577,9 @@ impl WriteTx {
     }
 
     pub fn put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
+        if t == T::IdxLicenseDue && self.nothing_due_until.is_some_and(|until| keys::leading_time(key) <= until) {
+            self.nothing_due_until = None;
+        }
         self.tables[t as usize].insert(key, value).map_err(Error::storage)?;
         Ok(())
     }

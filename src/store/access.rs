@@ -216,11 +216,15 @@ impl WriteTx {
     /// range removal, not one delete each (an ADVANCE that expires a
     /// million licenses).
     pub fn retire_due_licenses(&mut self, now: Time, f: &mut dyn FnMut(&mut LicenseRec)) -> Result<()> {
-        let end = keys::Key::new().time(Time(now.0.saturating_add(1))).done();
-        let mut due = self.licenses_expiring_by(now)?;
-        if due.is_empty() {
+        if self.nothing_due_until.is_some_and(|until| now <= until) {
             return Ok(());
         }
+        let mut due = self.licenses_expiring_by(now)?;
+        if due.is_empty() {
+            self.nothing_due_until = Some(now);
+            return Ok(());
+        }
+        let end = keys::Key::new().time(Time(now.0.saturating_add(1))).done();
         // In id order, the licenses table is walked page by page: in expiry
         // order every rewrite lands on a random page, which the write
         // buffer evicts and reads back again and again.
