@@ -5,12 +5,15 @@
 
 use crate::model::{Hwid, Time};
 
-pub fn id(n: u64) -> Vec<u8> {
-    n.to_be_bytes().to_vec()
+// The keys of single records borrow or sit on the stack: a lookup or a
+// write of a record allocates no key.
+
+pub fn id(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
 }
 
-pub fn name(s: &str) -> Vec<u8> {
-    s.as_bytes().to_vec()
+pub fn name(s: &str) -> &[u8] {
+    s.as_bytes()
 }
 
 /// Builds a composite key part by part.
