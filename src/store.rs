@@ -448,6 +448,26 @@ pub trait Reader {
         Ok(out)
     }
 
+    /// The first record, in key order, whose key starts with `prefix` and
+    /// for which `found` holds; the records after it are not read.
+    fn find_record<R: serde::de::DeserializeOwned>(
+        &self,
+        t: T,
+        prefix: &[u8],
+        found: &mut dyn FnMut(&R) -> bool,
+    ) -> Result<Option<R>> {
+        let mut out = None;
+        let end = keys::prefix_end(prefix);
+        self.scan(t, prefix, end.as_deref(), &mut |_, v| {
+            let r = codec::decode(v)?;
+            if found(&r) {
+                out = Some(r);
+            }
+            Ok(out.is_none())
+        })?;
+        Ok(out)
+    }
+
     /// The keys of an index that start with `prefix`, in order.
     fn index_keys(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();

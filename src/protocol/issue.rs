@@ -62,12 +62,9 @@ pub fn permanent_source(cx: &Ctx, found: &ServerRec, host: &HostRec) -> Result<O
 }
 
 fn temporary_pack(cx: &Ctx, server: &str) -> Result<KeypackRec> {
-    for k in cx.tx.keypacks()? {
-        if k.server == server && k.kind == KeypackType::Temporary {
-            return Ok(k);
-        }
-    }
-    Err(Error::Storage(format!("server '{server}' has no temporary key pack")))
+    let temporary = &mut |k: &KeypackRec| k.server == server && k.kind == KeypackType::Temporary;
+    let pack = cx.tx.find_record(T::Keypacks, b"", temporary)?;
+    pack.ok_or_else(|| Error::Storage(format!("server '{server}' has no temporary key pack")))
 }
 
 pub fn issue_temporary(
