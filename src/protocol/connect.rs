@@ -5,7 +5,7 @@ use super::discovery::{Discovery, discover, end_grace};
 use super::issue::{free_slot, issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
 use super::{Ctx, check_name, no_such};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;
 
@@ -218,7 +218,10 @@ fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec) -> Result<Licens
 /// successfully) is upgraded: seed 000's guard against exhausting the pool.
 fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, t: TokenRec) -> Result<Licensed> {
     let d = discover(cx, host)?;
-    let validated = license_of(cx, &t)?.is_some_and(|l| l.validated);
+    // Read once: neither discovery nor the choice of a key pack writes a
+    // license.
+    let stored = license_of(cx, &t)?;
+    let validated = stored.as_ref().is_some_and(|l| l.validated);
     let Some(found) = d.found else {
         if expired(cx, &t) {
             return temporary_expired(cx, host, t);
@@ -232,16 +235,19 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
     }
     match permanent_source(cx, &found, host)? {
-        Some((server, pack)) => {
-            if let Some(mut old) = license_of(cx, &t)?
+        Some((server, mut pack)) => {
+            if let Some(old) = stored
                 && old.status == LicenseStatus::Temporary
             {
-                let was = old.status;
-                old.status = LicenseStatus::Upgraded;
-                cx.tx.put_license(&old)?;
-                super::time::release_from_pool(cx, old.keypack, was)?;
+                let mut new = old.clone();
+                new.status = LicenseStatus::Upgraded;
+                cx.tx.rewrite_license(Some(&old), &new)?;
+                super::time::release_from_pool(cx, old.keypack, old.status)?;
+                if old.keypack == pack.id {
+                    pack = cx.tx.keypack(pack.id)?.ok_or_else(|| Error::Storage("key pack vanished".into()))?;
+                }
             }
-            let license = issue_permanent(cx, &server, &pack, device, user)?;
+            let license = issue_permanent(cx, &server, pack, device, user)?;
             let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             Ok(Licensed::token(ReasonCode::Upgraded, token))
         }
@@ -286,7 +292,7 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let d = discover(cx, host)?;
     if let Some(found) = d.found {
         if let Some((server, pack)) = permanent_source(cx, &found, host)? {
-            let license = issue_permanent(cx, &server, &pack, device, user)?;
+            let license = issue_permanent(cx, &server, pack, device, user)?;
             let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             return Ok(Licensed::token(ReasonCode::Reissued, token));
         }
@@ -301,7 +307,7 @@ fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &st
     let d = discover(cx, host)?;
     if let Some(found) = &d.found {
         if let Some((server, pack)) = permanent_source(cx, found, host)? {
-            let license = issue_permanent(cx, &server, &pack, device, user)?;
+            let license = issue_permanent(cx, &server, pack, device, user)?;
             let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             return Ok(Licensed::token(ReasonCode::Reissued, token));
         }

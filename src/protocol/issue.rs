@@ -97,14 +97,17 @@ pub fn issue_temporary(
     Ok(license)
 }
 
+/// `pack` as stored now: read in this statement after any write to it
+/// (`permanent_source` reads it; nothing in between writes a key pack
+/// that can issue a permanent CAL, or the caller reads it again).
 pub fn issue_permanent(
     cx: &mut Ctx,
     server: &ServerRec,
-    pack: &KeypackRec,
+    mut pack: KeypackRec,
     device: &DeviceRec,
     user: &str,
 ) -> Result<LicenseRec> {
-    let mut pack = cx.tx.keypack(pack.id)?.ok_or_else(|| Error::Storage("key pack vanished".into()))?;
+    debug_assert_eq!(cx.tx.keypack(pack.id)?.as_ref(), Some(&pack), "key pack {} read before a write", pack.id);
     assert!(pack.available().unwrap_or(0) > 0, "key pack {} has no CAL to issue", pack.id);
     let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
     let license = LicenseRec {

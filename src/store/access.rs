@@ -281,6 +281,20 @@ impl WriteTx {
         self.put_record(T::Sessions, &s.key(), s)
     }
 
+    /// Rewrites a live session that stays live on the same user and host
+    /// (a reconnection, found through its live entry): that entry already
+    /// names it.
+    pub fn update_live_session(&mut self, s: &SessionRec) -> Result<()> {
+        debug_assert!(s.state != SessionState::Ended, "an updated live session stays live");
+        debug_assert_eq!(
+            self.get(T::IdxSessionLive, &session_live_key(&s.user, &s.host))?,
+            Some(super::codec::encode(&s.id)?),
+            "session {} is not the live one of its user and host",
+            s.id
+        );
+        self.put_record(T::Sessions, &s.key(), s)
+    }
+
     /// Writes a session and keeps the live-session index in step.
     pub fn put_session(&mut self, s: &SessionRec) -> Result<()> {
         let live_key = session_live_key(&s.user, &s.host);
