@@ -468,6 +468,18 @@ pub trait Reader {
         Ok(out)
     }
 
+    /// The ids ending the keys of an index that start with `prefix`, in
+    /// key order.
+    fn index_ids(&self, t: T, prefix: &[u8]) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let end = keys::prefix_end(prefix);
+        self.scan(t, prefix, end.as_deref(), &mut |k, _| {
+            out.push(keys::trailing_id(k));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     /// The keys of an index that start with `prefix`, in order.
     fn index_keys(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();

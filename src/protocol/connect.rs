@@ -281,10 +281,12 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let Some(issuing) = issuing else { return Ok(Licensed::token(ReasonCode::Valid, t)) };
     end_grace(cx, host, &issuing)?;
     let current = current_license(cx, &issuing.name, &device.hwid, t.product)?;
-    let renewable = license_of(cx, &t)?
-        .filter(|l| l.status == LicenseStatus::Active && current.as_ref().is_some_and(|c| c.id == l.id));
+    // The token's license is renewable when it is the current one: then
+    // it is the record just read (`license_of` would read it again).
+    let renewable = current
+        .filter(|c| c.id == t.license && c.server == t.server && c.hwid == t.hwid && c.status == LicenseStatus::Active);
     if let Some(license) = renewable {
-        let license = renew(cx, license)?;
+        let license = renew(cx, &license)?;
         let token = place_token(cx, &device.name, t.slot, &license, &issuing)?;
         return Ok(Licensed::token(ReasonCode::Renewed, token));
     }

@@ -131,11 +131,13 @@ pub fn issue_permanent(
     Ok(license)
 }
 
-/// A new random expiry from now for the HWID's current, active license.
-pub fn renew(cx: &mut Ctx, mut license: LicenseRec) -> Result<LicenseRec> {
+/// A new random expiry from now for the HWID's current, active license
+/// (`old`, as stored).
+pub fn renew(cx: &mut Ctx, old: &LicenseRec) -> Result<LicenseRec> {
     let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
+    let mut license = old.clone();
     license.expires = cx.now.plus_days(days);
-    cx.tx.put_license(&license)?;
+    cx.tx.rewrite_license(Some(old), &license)?;
     Ok(license)
 }
 

@@ -61,19 +61,19 @@ pub trait Records: Reader {
     /// Ids of the licenses issued to a HWID, oldest first (index lookup).
     fn licenses_of_hwid(&self, hwid: &Hwid) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().hwid(hwid).done();
-        Ok(self.index_keys(T::IdxLicenseHwid, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+        self.index_ids(T::IdxLicenseHwid, &prefix)
     }
 
     /// Ids of the licenses issued to a computer name, oldest first.
     fn licenses_of_computer(&self, computer: &str) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().name(computer).done();
-        Ok(self.index_keys(T::IdxLicenseComputer, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+        self.index_ids(T::IdxLicenseComputer, &prefix)
     }
 
     /// Ids of the licenses drawn from a key pack.
     fn licenses_of_keypack(&self, keypack: u64) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().id(keypack).done();
-        Ok(self.index_keys(T::IdxLicenseKeypack, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+        self.index_ids(T::IdxLicenseKeypack, &prefix)
     }
 
     /// Names of the devices that hold a HWID.
