@@ -158,12 +158,12 @@ impl WriteTx {
         self.put_record(T::Licenses, &new.key(), new)?;
         let was = old.map(license_index_keys);
         for (i, (t, now)) in license_index_keys(new).into_iter().enumerate() {
-            let was = was.as_ref().and_then(|w| w[i].1.clone());
-            if was == now {
+            let was = was.as_ref().and_then(|w| w[i].1.as_deref());
+            if was == now.as_deref() {
                 continue;
             }
             if let Some(k) = was {
-                self.delete(t, &k)?;
+                self.delete(t, k)?;
             }
             if let Some(k) = now {
                 self.put(t, &k, b"")?;
