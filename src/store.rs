@@ -448,6 +448,38 @@ pub trait Reader {
         Ok(out)
     }
 
+    /// The first record, in key order, whose key starts with `prefix` and
+    /// for which `found` holds; the records after it are not read.
+    fn find_record<R: serde::de::DeserializeOwned>(
+        &self,
+        t: T,
+        prefix: &[u8],
+        found: &mut dyn FnMut(&R) -> bool,
+    ) -> Result<Option<R>> {
+        let mut out = None;
+        let end = keys::prefix_end(prefix);
+        self.scan(t, prefix, end.as_deref(), &mut |_, v| {
+            let r = codec::decode(v)?;
+            if found(&r) {
+                out = Some(r);
+            }
+            Ok(out.is_none())
+        })?;
+        Ok(out)
+    }
+
+    /// The ids ending the keys of an index that start with `prefix`, in
+    /// key order.
+    fn index_ids(&self, t: T, prefix: &[u8]) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let end = keys::prefix_end(prefix);
+        self.scan(t, prefix, end.as_deref(), &mut |k, _| {
+            out.push(keys::trailing_id(k));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     /// The keys of an index that start with `prefix`, in order.
     fn index_keys(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
@@ -520,11 +552,28 @@ impl Reader for ReadTx {
 
 /// A write transaction with every table open. Dropping it without `commit`
 /// aborts it: nothing it wrote is kept.
+///
+/// The state record is read once and then kept here: every statement reads
+/// and rewrites it, and inside a BEGIN block that was one decode, one
+/// encode and one B-tree insert per statement for a value only the commit
+/// needs on disk. `state()` returns the kept copy, `set_state` changes it,
+/// and `commit` writes it (the block is one transaction, so no reader
+/// outside it can tell).
 pub struct WriteTx {
     // Field order matters: the tables borrow the transaction and must drop
     // first.
     tables: Vec<redb::Table<'static, &'static [u8], &'static [u8]>>,
     txn: Box<redb::WriteTransaction>,
+    state: Option<State>,
+    /// Whether `state` differs from what `meta` holds.
+    state_unwritten: bool,
+    /// Where `put_record` encodes, reused: no allocation per record.
+    scratch: Vec<u8>,
+    /// No `idx_license_due` entry is due at or before this time: a check
+    /// that found nothing due sets it, and a due entry written since at or
+    /// before it clears it. The expiry check that runs before every
+    /// statement of a BEGIN block then reads nothing while nothing is due.
+    nothing_due_until: Option<crate::model::Time>,
 }
 
 impl WriteTx {
@@ -538,14 +587,31 @@ impl WriteTx {
         for t in T::ALL {
             tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);
         }
-        Ok(WriteTx { tables, txn })
+        Ok(WriteTx {
+            tables,
+            txn,
+            state: None,
+            state_unwritten: false,
+            scratch: Vec::with_capacity(256),
+            nothing_due_until: None,
+        })
     }
 
     fn table(&self, t: T) -> Option<&redb::Table<'static, &'static [u8], &'static [u8]>> {
+        self.refuse_stale_meta(t);
         Some(&self.tables[t as usize])
     }
 
+    /// `meta` read raw while the kept state is not written would show an
+    /// old state: `write_state` first.
+    fn refuse_stale_meta(&self, t: T) {
+        assert!(t != T::Meta || !self.state_unwritten, "meta read while the kept state record is not written");
+    }
+
     pub fn put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
+        if t == T::IdxLicenseDue && self.nothing_due_until.is_some_and(|until| keys::leading_time(key) <= until) {
+            self.nothing_due_until = None;
+        }
         self.tables[t as usize].insert(key, value).map_err(Error::storage)?;
         Ok(())
     }
@@ -557,8 +623,12 @@ impl WriteTx {
 
     /// Encodes and stores a record.
     pub fn put_record<R: serde::Serialize>(&mut self, t: T, key: &[u8], rec: &R) -> Result<()> {
-        let bytes = codec::encode(rec)?;
-        self.put(t, key, &bytes)
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        codec::encode_into(rec, &mut bytes)?;
+        let put = self.put(t, key, &bytes);
+        self.scratch = bytes;
+        put
     }
 
     /// Removes the entries with keys in `[from, to)` (`to: None` is
@@ -579,8 +649,25 @@ impl WriteTx {
         self.tables[t as usize].retain(|_, _| false).map_err(Error::storage)
     }
 
+    /// Changes the kept state; `commit` (or `write_state`) stores it.
     pub fn set_state(&mut self, state: &State) -> Result<()> {
-        self.put_record(T::Meta, STATE_KEY, state)
+        if self.state.as_ref() != Some(state) {
+            self.state = Some(state.clone());
+            self.state_unwritten = true;
+        }
+        Ok(())
+    }
+
+    /// Stores the kept state in `meta`, if it changed.
+    pub fn write_state(&mut self) -> Result<()> {
+        if self.state_unwritten {
+            let state = self.state.take().expect("an unwritten state is kept");
+            let put = self.put_record(T::Meta, STATE_KEY, &state);
+            self.state = Some(state);
+            put?;
+            self.state_unwritten = false;
+        }
+        Ok(())
     }
 
     /// Makes every write of this transaction durable, or none of them.
@@ -590,6 +677,7 @@ impl WriteTx {
     /// sync), so the error says the outcome is unknown rather than that
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
+        self.write_state()?;
         self.tables.clear();
         self.txn.commit().map_err(|e| {
             Error::Storage(format!(
@@ -602,6 +690,7 @@ impl WriteTx {
 
 impl Reader for WriteTx {
     fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.refuse_stale_meta(t);
         let table = &self.tables[t as usize];
         Ok(table.get(key).map_err(Error::storage)?.map(|v| v.value().to_vec()))
     }
@@ -610,6 +699,16 @@ impl Reader for WriteTx {
 
     fn count(&self, t: T) -> Result<u64> {
         self.tables[t as usize].len().map_err(Error::storage)
+    }
+
+    /// The kept state, read from `meta` the first time.
+    fn state(&self) -> Result<State> {
+        match &self.state {
+            Some(s) => Ok(s.clone()),
+            None => {
+                self.record(T::Meta, STATE_KEY)?.ok_or_else(|| Error::Storage("the state record is missing".into()))
+            }
+        }
     }
 }
 

@@ -2,10 +2,10 @@
 //! (protocol.md "CONNECT"; seed 000 figures 1 and 2, seeds 001 and 002).
 
 use super::discovery::{Discovery, discover, end_grace};
-use super::issue::{issue_permanent, issue_temporary, permanent_source, place_token, renew};
+use super::issue::{free_slot, issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
 use super::{Ctx, check_name, no_such};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;
 
@@ -85,7 +85,9 @@ pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
         if req.logon_failed {
             reason = ReasonCode::LogonFailed;
         } else {
-            if let Some(t) = &lic.token {
+            // A temporary license issued by this connection was issued
+            // validated (`no_token`): nothing to validate.
+            if let Some(t) = lic.token.as_ref().filter(|_| reason != ReasonCode::TemporaryIssued) {
                 validate_after_logon(cx, t)?;
             }
             session = Some(start_session(cx, &host, &device.name, &req.user)?);
@@ -163,16 +165,15 @@ pub const RENEWAL_WINDOW_DAYS: i64 = 7;
 /// The token the device presents to this host: permanent before temporary,
 /// then the latest expiry; tokens of a product older than the host's are
 /// not presented.
-fn presented_token(cx: &Ctx, host: &HostRec, device: &str) -> Result<Option<TokenRec>> {
-    let mut tokens: Vec<TokenRec> =
-        cx.tx.tokens(device)?.into_iter().filter(|t| host.product.host_accepts(t.product)).collect();
-    tokens.sort_by_key(|t| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot)));
-    Ok(tokens.pop())
+fn presented_token(host: &HostRec, tokens: &[TokenRec]) -> Option<TokenRec> {
+    let accepted = tokens.iter().filter(|t| host.product.host_accepts(t.product));
+    accepted.max_by_key(|t| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot))).cloned()
 }
 
 fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
-    match presented_token(cx, host, &device.name)? {
-        None => no_token(cx, host, device, user, logon_ok),
+    let tokens = cx.tx.tokens(&device.name)?;
+    match presented_token(host, &tokens) {
+        None => no_token(cx, host, device, user, logon_ok, free_slot(&tokens)),
         Some(t) if t.kind == LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
         Some(t) => permanent_token(cx, host, device, user, t),
     }
@@ -182,11 +183,19 @@ fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logo
 /// The logon that follows in the same transaction validates the new license
 /// (its issuing server was just found online), so it is issued validated
 /// rather than written twice.
-fn no_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
+/// `slot`: the device's lowest free token slot.
+fn no_token(
+    cx: &mut Ctx,
+    host: &HostRec,
+    device: &DeviceRec,
+    user: &str,
+    logon_ok: bool,
+    slot: u32,
+) -> Result<Licensed> {
     let d = discover(cx, host)?;
     let Some(server) = d.found else { return Ok(not_found(cx, host, &d)) };
     let license = issue_temporary(cx, &server, host, device, user, logon_ok)?;
-    let token = place_token(cx, &device.name, None, &license, &server)?;
+    let token = place_token(cx, &device.name, slot, &license, &server)?;
     Ok(Licensed::token(ReasonCode::TemporaryIssued, token))
 }
 
@@ -209,7 +218,10 @@ fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec) -> Result<Licens
 /// successfully) is upgraded: seed 000's guard against exhausting the pool.
 fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, t: TokenRec) -> Result<Licensed> {
     let d = discover(cx, host)?;
-    let validated = license_of(cx, &t)?.is_some_and(|l| l.validated);
+    // Read once: neither discovery nor the choice of a key pack writes a
+    // license.
+    let stored = license_of(cx, &t)?;
+    let validated = stored.as_ref().is_some_and(|l| l.validated);
     let Some(found) = d.found else {
         if expired(cx, &t) {
             return temporary_expired(cx, host, t);
@@ -223,17 +235,20 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
     }
     match permanent_source(cx, &found, host)? {
-        Some((server, pack)) => {
-            if let Some(mut old) = license_of(cx, &t)?
+        Some((server, mut pack)) => {
+            if let Some(old) = stored
                 && old.status == LicenseStatus::Temporary
             {
-                let was = old.status;
-                old.status = LicenseStatus::Upgraded;
-                cx.tx.put_license(&old)?;
-                super::time::release_from_pool(cx, old.keypack, was)?;
+                let mut new = old.clone();
+                new.status = LicenseStatus::Upgraded;
+                cx.tx.rewrite_license(Some(&old), &new)?;
+                super::time::release_from_pool(cx, old.keypack, old.status)?;
+                if old.keypack == pack.id {
+                    pack = cx.tx.keypack(pack.id)?.ok_or_else(|| Error::Storage("key pack vanished".into()))?;
+                }
             }
-            let license = issue_permanent(cx, &server, &pack, device, user)?;
-            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            let license = issue_permanent(cx, &server, pack, device, user)?;
+            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             Ok(Licensed::token(ReasonCode::Upgraded, token))
         }
         None => {
@@ -266,19 +281,21 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let Some(issuing) = issuing else { return Ok(Licensed::token(ReasonCode::Valid, t)) };
     end_grace(cx, host, &issuing)?;
     let current = current_license(cx, &issuing.name, &device.hwid, t.product)?;
-    let renewable = license_of(cx, &t)?
-        .filter(|l| l.status == LicenseStatus::Active && current.as_ref().is_some_and(|c| c.id == l.id));
+    // The token's license is renewable when it is the current one: then
+    // it is the record just read (`license_of` would read it again).
+    let renewable = current
+        .filter(|c| c.id == t.license && c.server == t.server && c.hwid == t.hwid && c.status == LicenseStatus::Active);
     if let Some(license) = renewable {
-        let license = renew(cx, license)?;
-        let token = place_token(cx, &device.name, Some(t.slot), &license, &issuing)?;
+        let license = renew(cx, &license)?;
+        let token = place_token(cx, &device.name, t.slot, &license, &issuing)?;
         return Ok(Licensed::token(ReasonCode::Renewed, token));
     }
     // Revoked, unknown after a rebuild, or made stale by a clone: reissue.
     let d = discover(cx, host)?;
     if let Some(found) = d.found {
         if let Some((server, pack)) = permanent_source(cx, &found, host)? {
-            let license = issue_permanent(cx, &server, &pack, device, user)?;
-            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            let license = issue_permanent(cx, &server, pack, device, user)?;
+            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             return Ok(Licensed::token(ReasonCode::Reissued, token));
         }
         no_permanent_event(cx, &found, host)?;
@@ -292,8 +309,8 @@ fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &st
     let d = discover(cx, host)?;
     if let Some(found) = &d.found {
         if let Some((server, pack)) = permanent_source(cx, found, host)? {
-            let license = issue_permanent(cx, &server, &pack, device, user)?;
-            let token = place_token(cx, &device.name, Some(t.slot), &license, &server)?;
+            let license = issue_permanent(cx, &server, pack, device, user)?;
+            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
             return Ok(Licensed::token(ReasonCode::Reissued, token));
         }
         no_permanent_event(cx, found, host)?;

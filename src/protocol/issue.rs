@@ -62,12 +62,9 @@ pub fn permanent_source(cx: &Ctx, found: &ServerRec, host: &HostRec) -> Result<O
 }
 
 fn temporary_pack(cx: &Ctx, server: &str) -> Result<KeypackRec> {
-    for k in cx.tx.keypacks()? {
-        if k.server == server && k.kind == KeypackType::Temporary {
-            return Ok(k);
-        }
-    }
-    Err(Error::Storage(format!("server '{server}' has no temporary key pack")))
+    let temporary = &mut |k: &KeypackRec| k.server == server && k.kind == KeypackType::Temporary;
+    let pack = cx.tx.find_record(T::Keypacks, b"", temporary)?;
+    pack.ok_or_else(|| Error::Storage(format!("server '{server}' has no temporary key pack")))
 }
 
 pub fn issue_temporary(
@@ -94,20 +91,23 @@ pub fn issue_temporary(
         validated,
         revoked: None,
     };
-    cx.tx.put_license(&license)?;
+    cx.tx.insert_license(&license)?;
     pack.issued += 1;
     cx.tx.put_keypack(&pack)?;
     Ok(license)
 }
 
+/// `pack` as stored now: read in this statement after any write to it
+/// (`permanent_source` reads it; nothing in between writes a key pack
+/// that can issue a permanent CAL, or the caller reads it again).
 pub fn issue_permanent(
     cx: &mut Ctx,
     server: &ServerRec,
-    pack: &KeypackRec,
+    mut pack: KeypackRec,
     device: &DeviceRec,
     user: &str,
 ) -> Result<LicenseRec> {
-    let mut pack = cx.tx.keypack(pack.id)?.ok_or_else(|| Error::Storage("key pack vanished".into()))?;
+    debug_assert_eq!(cx.tx.keypack(pack.id)?.as_ref(), Some(&pack), "key pack {} read before a write", pack.id);
     assert!(pack.available().unwrap_or(0) > 0, "key pack {} has no CAL to issue", pack.id);
     let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
     let license = LicenseRec {
@@ -125,36 +125,30 @@ pub fn issue_permanent(
         validated: true,
         revoked: None,
     };
-    cx.tx.put_license(&license)?;
+    cx.tx.insert_license(&license)?;
     pack.issued += 1;
     cx.tx.put_keypack(&pack)?;
     Ok(license)
 }
 
-/// A new random expiry from now for the HWID's current, active license.
-pub fn renew(cx: &mut Ctx, mut license: LicenseRec) -> Result<LicenseRec> {
+/// A new random expiry from now for the HWID's current, active license
+/// (`old`, as stored).
+pub fn renew(cx: &mut Ctx, old: &LicenseRec) -> Result<LicenseRec> {
     let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
+    let mut license = old.clone();
     license.expires = cx.now.plus_days(days);
-    cx.tx.put_license(&license)?;
+    cx.tx.rewrite_license(Some(old), &license)?;
     Ok(license)
 }
 
-/// Stores a license in the device's store: in `slot` (replacing the token
-/// there), or in the lowest free slot.
-pub fn place_token(
-    cx: &mut Ctx,
-    device: &str,
-    slot: Option<u32>,
-    l: &LicenseRec,
-    server: &ServerRec,
-) -> Result<TokenRec> {
-    let slot = match slot {
-        Some(s) => s,
-        None => {
-            let used: Vec<u32> = cx.tx.tokens(device)?.iter().map(|t| t.slot).collect();
-            (0..).find(|s| !used.contains(s)).unwrap_or(0)
-        }
-    };
+/// The lowest slot of a device's store that holds none of its `tokens`.
+pub fn free_slot(tokens: &[TokenRec]) -> u32 {
+    (0..).find(|s| !tokens.iter().any(|t| t.slot == *s)).unwrap_or(0)
+}
+
+/// Stores a license in the device's store, in `slot` (replacing the token
+/// there, if any).
+pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: &LicenseRec, server: &ServerRec) -> Result<TokenRec> {
     let token = TokenRec {
         device: device.to_string(),
         slot,

@@ -57,7 +57,7 @@ pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> 
         s.state = SessionState::Active;
         s.device = device.to_string();
         s.changed = cx.now;
-        cx.tx.put_session(&s)?;
+        cx.tx.update_live_session(&s)?;
         return Ok(s.id);
     }
     let s = SessionRec {
@@ -70,7 +70,7 @@ pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> 
         started: cx.now,
         changed: cx.now,
     };
-    cx.tx.put_session(&s)?;
+    cx.tx.insert_live_session(&s)?;
     Ok(s.id)
 }
 

@@ -182,7 +182,10 @@ impl Database {
     /// Runs `f` as one changing statement recorded as `text`: in its own
     /// committed transaction, or inside the open BEGIN block.
     fn in_write<R>(&mut self, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
-        self.refuse_if_read_only(&statement_name(text))?;
+        if self.options.read_only {
+            // Named only when refused: every changing statement passes here.
+            self.refuse_if_read_only(&statement_name(text))?;
+        }
         let mut standalone = None;
         let tx = match self.txn.as_mut() {
             Some(tx) => tx,
@@ -201,6 +204,8 @@ impl Database {
             let mut cx = Ctx::begin(tx, now)?;
             time::expire(&mut cx)?;
             cx.finish()?;
+            // The statement may read `meta` itself (BACKUP copies it).
+            tx.write_state()?;
             return run::read_statement(&*tx, stmt, &self.store, now).map(Some);
         }
         let rx = self.store.read()?;

@@ -57,7 +57,7 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
                 to: target_of(target),
                 logon_failed: *logon_failed,
             };
-            return Ok(Some(outcome_rows(&connect(cx, &req)?)));
+            return Ok(Some(outcome_rows(connect(cx, &req)?)));
         }
         S::DisconnectSession { id } => sessions::end_session(cx, *id, SessionState::Disconnected)?,
         S::LogoffSession { id } => sessions::end_session(cx, *id, SessionState::Ended)?,
@@ -102,17 +102,18 @@ pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Stor
     }
 }
 
-pub fn outcome_rows(o: &crate::protocol::Outcome) -> ResultSet {
+/// The outcome's names move into the row.
+pub fn outcome_rows(o: crate::protocol::Outcome) -> ResultSet {
     let mut rs = ResultSet::new(&[
         "outcome", "reason", "device", "user", "host", "server", "license", "kind", "expires", "session",
     ]);
     rs.push(vec![
         Value::text(if o.accepted() { "accepted" } else { "denied" }),
         Value::text(o.reason.as_str()),
-        Value::text(o.device.as_str()),
-        Value::text(o.user.as_str()),
-        Value::text(o.host.as_str()),
-        Value::opt_text(o.server.as_deref()),
+        Value::Text(o.device),
+        Value::Text(o.user),
+        Value::Text(o.host),
+        o.server.map_or(Value::Null, Value::Text),
         Value::opt_int(o.license),
         o.kind.map_or(Value::Null, |k| Value::text(k.as_str())),
         Value::opt_time(o.expires),

@@ -212,7 +212,7 @@ fn expiry_access(r: &(impl Reader + ?Sized), t: &Table, parts: &[&Cond]) -> Resu
     let to = hi.map(|h| keys::Key::new().time(h).done());
     let mut out = Vec::new();
     r.scan(T::IdxLicenseExpiry, &from, to.as_deref(), &mut |k, _| {
-        out.push(keys::id(keys::trailing_id(k)));
+        out.push(keys::id(keys::trailing_id(k)).to_vec());
         Ok(true)
     })?;
     out.sort();
@@ -225,29 +225,29 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value])
     let mut out = Vec::new();
     for v in values {
         match (t.name, column, v) {
-            ("servers" | "devices" | "hosts", "name", Value::Text(s)) => out.push(keys::name(s)),
+            ("servers" | "devices" | "hosts", "name", Value::Text(s)) => out.push(keys::name(s).to_vec()),
             ("keypacks" | "licenses" | "sessions", "id", Value::Int(i))
             | ("events" | "history", "seq", Value::Int(i)) => {
                 if let Ok(i) = u64::try_from(*i) {
-                    out.push(keys::id(i));
+                    out.push(keys::id(i).to_vec());
                 }
             }
             ("licenses", "hwid", Value::Text(s)) => {
                 if let Some(h) = Hwid::parse(s) {
-                    out.extend(r.licenses_of_hwid(&h)?.into_iter().map(keys::id));
+                    out.extend(r.licenses_of_hwid(&h)?.into_iter().map(|i| keys::id(i).to_vec()));
                 }
             }
             ("licenses", "computer", Value::Text(s)) => {
-                out.extend(r.licenses_of_computer(s)?.into_iter().map(keys::id))
+                out.extend(r.licenses_of_computer(s)?.into_iter().map(|i| keys::id(i).to_vec()))
             }
             ("licenses", "keypack", Value::Int(i)) => {
                 if let Ok(i) = u64::try_from(*i) {
-                    out.extend(r.licenses_of_keypack(i)?.into_iter().map(keys::id));
+                    out.extend(r.licenses_of_keypack(i)?.into_iter().map(|i| keys::id(i).to_vec()));
                 }
             }
             ("devices", "hwid", Value::Text(s)) => {
                 if let Some(h) = Hwid::parse(s) {
-                    out.extend(r.devices_of_hwid(&h)?.iter().map(|n| keys::name(n)));
+                    out.extend(r.devices_of_hwid(&h)?.iter().map(|n| keys::name(n).to_vec()));
                 }
             }
             ("tokens", "device", Value::Text(s)) => {
@@ -279,7 +279,7 @@ fn range_access(t: &Table, c: &Cond) -> Option<Access> {
         CompareOp::Le => (0, i.checked_add(1)),
         _ => return None,
     };
-    Some(Access::Range { from: keys::id(from), to: to.map(keys::id) })
+    Some(Access::Range { from: keys::id(from).to_vec(), to: to.map(|t| keys::id(t).to_vec()) })
 }
 
 pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
@@ -424,7 +424,7 @@ mod tests {
             select("SELECT id FROM licenses WHERE expires >= '2026-01-03' AND expires < '2026-01-06' AND user = 'u'");
         let cond = plan_cond(t, s.filter.as_ref().expect("filter")).expect("plan");
         let access = choose_access(&rx, t, Some(&cond)).expect("access");
-        assert_eq!(access, Access::Keys((3..=5).map(keys::id).collect()));
+        assert_eq!(access, Access::Keys((3..=5).map(|i| keys::id(i).to_vec()).collect()));
         let rows = run_select(&rx, &s).expect("select").rows;
         assert_eq!(rows, (3..=5).map(|i| vec![Value::Int(i)]).collect::<Vec<_>>());
         // The same rows as a filter the index cannot serve.

@@ -25,7 +25,7 @@ fn license_index_keys(l: &LicenseRec) -> [(T, Option<Vec<u8>>); 5] {
 /// Typed lookups, on read and write transactions alike.
 pub trait Records: Reader {
     fn server(&self, name: &str) -> Result<Option<ServerRec>> {
-        self.record(T::Servers, &keys::name(name))
+        self.record(T::Servers, keys::name(name))
     }
     fn servers(&self) -> Result<Vec<ServerRec>> {
         self.records(T::Servers, b"")
@@ -40,10 +40,10 @@ pub trait Records: Reader {
         self.record(T::Licenses, &keys::id(id))
     }
     fn device(&self, name: &str) -> Result<Option<DeviceRec>> {
-        self.record(T::Devices, &keys::name(name))
+        self.record(T::Devices, keys::name(name))
     }
     fn host(&self, name: &str) -> Result<Option<HostRec>> {
-        self.record(T::Hosts, &keys::name(name))
+        self.record(T::Hosts, keys::name(name))
     }
     fn hosts(&self) -> Result<Vec<HostRec>> {
         self.records(T::Hosts, b"")
@@ -61,19 +61,19 @@ pub trait Records: Reader {
     /// Ids of the licenses issued to a HWID, oldest first (index lookup).
     fn licenses_of_hwid(&self, hwid: &Hwid) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().hwid(hwid).done();
-        Ok(self.index_keys(T::IdxLicenseHwid, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+        self.index_ids(T::IdxLicenseHwid, &prefix)
     }
 
     /// Ids of the licenses issued to a computer name, oldest first.
     fn licenses_of_computer(&self, computer: &str) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().name(computer).done();
-        Ok(self.index_keys(T::IdxLicenseComputer, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+        self.index_ids(T::IdxLicenseComputer, &prefix)
     }
 
     /// Ids of the licenses drawn from a key pack.
     fn licenses_of_keypack(&self, keypack: u64) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().id(keypack).done();
-        Ok(self.index_keys(T::IdxLicenseKeypack, &prefix)?.iter().map(|k| keys::trailing_id(k)).collect())
+        self.index_ids(T::IdxLicenseKeypack, &prefix)
     }
 
     /// Names of the devices that hold a HWID.
@@ -113,7 +113,7 @@ impl<R: Reader + ?Sized> Records for R {}
 
 impl WriteTx {
     pub fn put_server(&mut self, s: &ServerRec) -> Result<()> {
-        self.put_record(T::Servers, &s.key(), s)
+        self.put_record(T::Servers, s.key(), s)
     }
 
     pub fn put_keypack(&mut self, k: &KeypackRec) -> Result<()> {
@@ -121,7 +121,7 @@ impl WriteTx {
     }
 
     pub fn put_host(&mut self, h: &HostRec) -> Result<()> {
-        self.put_record(T::Hosts, &h.key(), h)
+        self.put_record(T::Hosts, h.key(), h)
     }
 
     pub fn put_token(&mut self, t: &TokenRec) -> Result<()> {
@@ -144,6 +144,13 @@ impl WriteTx {
         self.rewrite_license(old.as_ref(), new)
     }
 
+    /// Writes a license with a new id (from the state's counter, which is
+    /// past every stored id): nothing to read first, no old index entries.
+    pub fn insert_license(&mut self, new: &LicenseRec) -> Result<()> {
+        debug_assert!(self.license(new.id)?.is_none(), "license {} is stored already", new.id);
+        self.rewrite_license(None, new)
+    }
+
     /// `put_license` when the caller has just read the stored record `old`
     /// (`None`: there is none), saving a second read and decode.
     pub fn rewrite_license(&mut self, old: Option<&LicenseRec>, new: &LicenseRec) -> Result<()> {
@@ -151,12 +158,12 @@ impl WriteTx {
         self.put_record(T::Licenses, &new.key(), new)?;
         let was = old.map(license_index_keys);
         for (i, (t, now)) in license_index_keys(new).into_iter().enumerate() {
-            let was = was.as_ref().and_then(|w| w[i].1.clone());
-            if was == now {
+            let was = was.as_ref().and_then(|w| w[i].1.as_deref());
+            if was == now.as_deref() {
                 continue;
             }
             if let Some(k) = was {
-                self.delete(t, &k)?;
+                self.delete(t, k)?;
             }
             if let Some(k) = now {
                 self.put(t, &k, b"")?;
@@ -209,11 +216,15 @@ impl WriteTx {
     /// range removal, not one delete each (an ADVANCE that expires a
     /// million licenses).
     pub fn retire_due_licenses(&mut self, now: Time, f: &mut dyn FnMut(&mut LicenseRec)) -> Result<()> {
-        let end = keys::Key::new().time(Time(now.0.saturating_add(1))).done();
-        let mut due = self.licenses_expiring_by(now)?;
-        if due.is_empty() {
+        if self.nothing_due_until.is_some_and(|until| now <= until) {
             return Ok(());
         }
+        let mut due = self.licenses_expiring_by(now)?;
+        if due.is_empty() {
+            self.nothing_due_until = Some(now);
+            return Ok(());
+        }
+        let end = keys::Key::new().time(Time(now.0.saturating_add(1))).done();
         // In id order, the licenses table is walked page by page: in expiry
         // order every rewrite lands on a random page, which the write
         // buffer evicts and reads back again and again.
@@ -257,8 +268,31 @@ impl WriteTx {
         if let Some(old) = self.device(&d.name)? {
             self.delete(T::IdxDeviceHwid, &idx_device_hwid(&old.hwid, &old.name))?;
         }
-        self.put_record(T::Devices, &d.key(), d)?;
+        self.put_record(T::Devices, d.key(), d)?;
         self.put(T::IdxDeviceHwid, &idx_device_hwid(&d.hwid, &d.name), b"")
+    }
+
+    /// Writes a session with a new id whose user has no live session on
+    /// its host (`live_session` found none): its live entry is written
+    /// without looking for one.
+    pub fn insert_live_session(&mut self, s: &SessionRec) -> Result<()> {
+        debug_assert!(s.state != SessionState::Ended, "a new session is live");
+        self.put(T::IdxSessionLive, &session_live_key(&s.user, &s.host), &super::codec::encode(&s.id)?)?;
+        self.put_record(T::Sessions, &s.key(), s)
+    }
+
+    /// Rewrites a live session that stays live on the same user and host
+    /// (a reconnection, found through its live entry): that entry already
+    /// names it.
+    pub fn update_live_session(&mut self, s: &SessionRec) -> Result<()> {
+        debug_assert!(s.state != SessionState::Ended, "an updated live session stays live");
+        debug_assert_eq!(
+            self.get(T::IdxSessionLive, &session_live_key(&s.user, &s.host))?,
+            Some(super::codec::encode(&s.id)?),
+            "session {} is not the live one of its user and host",
+            s.id
+        );
+        self.put_record(T::Sessions, &s.key(), s)
     }
 
     /// Writes a session and keeps the live-session index in step.

@@ -9,7 +9,26 @@ fn config() -> bincode::config::Configuration {
 }
 
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, config()).map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
+    let mut out = Vec::with_capacity(64);
+    encode_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the encoding of `value` to `out`. bincode's own `encode_to_vec`
+/// starts from an empty vector and grows it field by field: several
+/// reallocations per record.
+pub fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+    bincode::serde::encode_into_writer(value, Append(out), config())
+        .map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
+}
+
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// Decodes a whole value; trailing bytes mean a damaged record.

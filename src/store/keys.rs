@@ -5,12 +5,15 @@
 
 use crate::model::{Hwid, Time};
 
-pub fn id(n: u64) -> Vec<u8> {
-    n.to_be_bytes().to_vec()
+// The keys of single records borrow or sit on the stack: a lookup or a
+// write of a record allocates no key.
+
+pub fn id(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
 }
 
-pub fn name(s: &str) -> Vec<u8> {
-    s.as_bytes().to_vec()
+pub fn name(s: &str) -> &[u8] {
+    s.as_bytes()
 }
 
 /// Builds a composite key part by part.
@@ -53,6 +56,16 @@ impl Key {
     }
 }
 
+/// Reads the time that starts a key (`Key::time`); a key too short to hold
+/// one reads as the earliest time.
+pub fn leading_time(key: &[u8]) -> Time {
+    let mut b = [0u8; 8];
+    if key.len() >= 8 {
+        b.copy_from_slice(&key[..8]);
+    }
+    Time((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
 /// Reads the big-endian u64 ending a key.
 pub fn trailing_id(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
@@ -84,6 +97,13 @@ mod tests {
         let times = [Time(-5_000_000_000), Time(-1), Time(0), Time(1), Time(253_402_300_799)];
         let keys: Vec<Vec<u8>> = times.iter().map(|t| Key::new().time(*t).done()).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "time keys out of order");
+    }
+
+    #[test]
+    fn leading_time_reads_back_the_time_of_a_key() {
+        for t in [Time(-11_644_473_600), Time(-1), Time(0), Time(1_767_603_600)] {
+            assert_eq!(leading_time(&Key::new().time(t).id(7).done()), t);
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct ServerRec {
 }
 
 impl ServerRec {
-    pub fn key(&self) -> Vec<u8> {
+    pub fn key(&self) -> &[u8] {
         keys::name(&self.name)
     }
 }
@@ -80,7 +80,7 @@ pub struct KeypackRec {
 }
 
 impl KeypackRec {
-    pub fn key(&self) -> Vec<u8> {
+    pub fn key(&self) -> [u8; 8] {
         keys::id(self.id)
     }
 
@@ -107,7 +107,7 @@ pub struct LicenseRec {
 }
 
 impl LicenseRec {
-    pub fn key(&self) -> Vec<u8> {
+    pub fn key(&self) -> [u8; 8] {
         keys::id(self.id)
     }
 
@@ -125,7 +125,7 @@ pub struct DeviceRec {
 }
 
 impl DeviceRec {
-    pub fn key(&self) -> Vec<u8> {
+    pub fn key(&self) -> &[u8] {
         keys::name(&self.name)
     }
 }
@@ -175,7 +175,7 @@ pub struct HostRec {
 }
 
 impl HostRec {
-    pub fn key(&self) -> Vec<u8> {
+    pub fn key(&self) -> &[u8] {
         keys::name(&self.name)
     }
 }
@@ -193,7 +193,7 @@ pub struct SessionRec {
 }
 
 impl SessionRec {
-    pub fn key(&self) -> Vec<u8> {
+    pub fn key(&self) -> [u8; 8] {
         keys::id(self.id)
     }
 }
