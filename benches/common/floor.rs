@@ -53,8 +53,8 @@ enum Key {
 /// (`schema/caldb.schema`), with the key orders and record sizes `db_stats` counts on a
 /// generated database: the license and its five index
 /// entries (HWID and the two expiry ones random), the key pack's count, the
-/// client's token, the session and its live entry, the history row and the
-/// state row.
+/// client's token, the session and its live entry, the history row. (The
+/// state row is written once per transaction, at its commit.)
 const CONNECT: &[Write] = &[
     Write { table: "licenses", key: Key::Rising(8), value: 61 },
     Write { table: "idx_license_hwid", key: Key::Random(28), value: 0 },
@@ -67,7 +67,6 @@ const CONNECT: &[Write] = &[
     Write { table: "sessions", key: Key::Rising(8), value: 34 },
     Write { table: "idx_session_live", key: Key::Rising(10), value: 8 },
     Write { table: "history", key: Key::Rising(8), value: 40 },
-    Write { table: "meta", key: Key::Same, value: 40 },
 ];
 
 /// How many B-tree writes `connect_writes` replays per CONNECT.
