@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole performance table of design/quality.md (P1-P6), in one run:
 # builds release, then benches/table.rs measures every row side by side
-# (durable rows against the disk's own fdatasync rate and SQLite, P4-P6 on a
-# freshly generated 1,000,000-device database, each step in its own process).
+# (durable rows against the disk's own fdatasync rate, SQLite and what redb
+# alone reaches; P4-P6 on two freshly generated 1,000,000-device databases,
+# each step in its own process).
 #
-#   scripts/bench.sh              # full table (about 10 minutes on 2 cores)
+#   scripts/bench.sh              # full table (about 12 minutes on 2 cores)
+#   CALDB_BENCH_ONLY=p2 scripts/bench.sh          # only some rows (p1, p2, p3, p4)
 #   CALDB_BENCH_DEVICES=100000 scripts/bench.sh   # a smaller P4 database
 #   CALDB_BENCH_DIR=/path scripts/bench.sh        # where the files go (same disk as the DB under test)
 #   scripts/bench.sh --micro      # the criterion micro-benchmarks as well
