@@ -256,6 +256,8 @@ const BAD: &[(&str, u32, &str)] = &[
     ("licenses_multiline_extra_column.csv", 5, "IssueDate"),
     ("licenses_per_user_pack.csv", 3, "KeyPackId"),
     ("licenses_kind_disagrees.csv", 3, "Kind"),
+    ("licenses_cr_line_ends.csv", 4, "LicenseId"),
+    ("licenses_mixed_line_ends.csv", 5, "LicenseStatus"),
     ("keypacks_type_unknown.csv", 3, "KeyPackType"),
     ("keypacks_product_unknown.csv", 3, "ProductVersion"),
     ("keypacks_product_too_new.csv", 4, "ProductVersion"),

@@ -51,7 +51,8 @@ fn decode_utf16(bytes: &[u8], be: bool, name: &str) -> Result<String> {
 /// The body's bytes as the csv reader takes them, keeping the offsets of
 /// the line-end bytes (`\r`, `\n`) it has not been asked about yet: a
 /// record's line is counted from them (the csv crate's own line count lags
-/// by one after a CRLF). Only the reader's read-ahead is ever kept.
+/// by one after a CRLF), lines ending in `\n`, `\r\n` or a lone `\r`.
+/// Only the reader's read-ahead is ever kept.
 struct Tracked {
     inner: Box<dyn Read>,
     at: u64,
@@ -68,6 +69,27 @@ impl Read for Tracked {
         }
         self.at += n as u64;
         Ok(n)
+    }
+}
+
+/// Consumes one line and its end (`\n`, `\r\n` or a lone `\r`).
+fn skip_line(input: &mut dyn BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = input.fill_buf()?;
+        let Some(i) = buf.iter().position(|b| matches!(b, b'\r' | b'\n')) else {
+            if buf.is_empty() {
+                return Ok(());
+            }
+            let n = buf.len();
+            input.consume(n);
+            continue;
+        };
+        let cr = buf[i] == b'\r';
+        input.consume(i + 1);
+        if cr && input.fill_buf()?.first() == Some(&b'\n') {
+            input.consume(1);
+        }
+        return Ok(());
     }
 }
 
@@ -94,14 +116,13 @@ impl CsvFile {
         if input.fill_buf().map_err(cannot)?.starts_with("\u{feff}".as_bytes()) {
             input.consume(3);
         }
-        let mut first = Vec::new();
-        input.read_until(b'\n', &mut first).map_err(cannot)?;
-        let (body, skipped): (Box<dyn Read>, u64) = if first.starts_with(b"#TYPE") {
-            (Box::new(input), 1)
+        let skipped = if input.fill_buf().map_err(cannot)?.starts_with(b"#TYPE") {
+            skip_line(&mut input).map_err(cannot)?;
+            1
         } else {
-            (Box::new(std::io::Cursor::new(first).chain(input)), 0)
+            0
         };
-        let tracked = Tracked { inner: body, at: 0, ends: VecDeque::new() };
+        let tracked = Tracked { inner: Box::new(input), at: 0, ends: VecDeque::new() };
         let reader = csv::ReaderBuilder::new().flexible(true).from_reader(tracked);
         let head = Head { name: name.to_string(), columns: HashMap::new(), header_line: skipped + 1 };
         let mut file = CsvFile { head, reader, skipped, newlines: 0, size, record: csv::ByteRecord::new() };
@@ -168,8 +189,11 @@ impl CsvFile {
             if at == start {
                 start += 1;
             }
-            self.newlines += u64::from(b == b'\n');
             ends.pop_front();
+            // A line ends at `\n`, or at a `\r` not followed by one (the
+            // reader has read past it: a record starts after it)
+            let crlf = b == b'\r' && ends.front().is_some_and(|&(next, nb)| next == at + 1 && nb == b'\n');
+            self.newlines += u64::from(!crlf);
         }
         self.skipped + self.newlines + 1
     }
