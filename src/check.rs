@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::model::*;
 use crate::protocol::Ctx;
+use crate::protocol::admin::revoke_limit;
 use crate::store::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -114,7 +115,7 @@ fn check_revocations(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap
         *revoked.entry((l.server.clone(), l.product)).or_default() += 1;
     }
     for ((server, product), n) in revoked {
-        let limit = (installed.get(&(server.clone(), product)).copied().unwrap_or(0) / 5).max(1);
+        let limit = revoke_limit(installed.get(&(server.clone(), product)).copied().unwrap_or(0));
         if n > limit {
             p.add(
                 "5",
@@ -146,12 +147,10 @@ fn check_history(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<()> {
 fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTreeMap<T, BTreeSet<Vec<u8>>>> {
     let mut idx: BTreeMap<T, BTreeSet<Vec<u8>>> = BTreeMap::new();
     for l in licenses {
-        idx.entry(T::IdxLicenseHwid).or_default().insert(idx_license_hwid(&l.hwid, l.id));
-        idx.entry(T::IdxLicenseComputer).or_default().insert(idx_license_computer(&l.computer, l.id));
-        idx.entry(T::IdxLicenseKeypack).or_default().insert(idx_license_keypack(l.keypack, l.id));
-        idx.entry(T::IdxLicenseExpiry).or_default().insert(idx_license_expiry(l.expires, l.id));
-        if l.is_live() {
-            idx.entry(T::IdxLicenseDue).or_default().insert(idx_license_expiry(l.expires, l.id));
+        for (t, key) in license_index_keys(l) {
+            if let Some(k) = key {
+                idx.entry(t).or_default().insert(k);
+            }
         }
     }
     for d in r.records::<DeviceRec>(T::Devices, b"")? {

@@ -15,7 +15,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-pub use access::Records;
+pub use access::{Records, license_index_keys};
 pub use records::*;
 /// The seam for fault injection: any storage a redb database can live on.
 pub use redb::StorageBackend;
@@ -368,12 +368,17 @@ fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     if !(HEADER..=MAX_INITIAL).contains(&len) {
         return Ok(false);
     }
-    let mut all = vec![0u8; len as usize];
-    bytes.read(0, &mut all).map_err(Error::storage)?;
-    // The magic number missing, or torn: each byte zero or its own.
-    let head = &all[..all.len().min(REDB_MAGIC.len())];
-    let magic_incomplete = head != REDB_MAGIC && head.iter().zip(REDB_MAGIC).all(|(&b, &m)| b == 0 || b == m);
-    Ok(magic_incomplete && all.iter().skip(HEADER as usize).all(|&b| b == 0))
+    // The magic number missing, or torn: each byte zero or its own. A whole
+    // one (every healthy file) decides it without reading further.
+    let mut head = [0u8; REDB_MAGIC.len()];
+    bytes.read(0, &mut head).map_err(Error::storage)?;
+    let magic_incomplete = head != REDB_MAGIC && head.iter().zip(&REDB_MAGIC).all(|(&b, &m)| b == 0 || b == m);
+    if !magic_incomplete {
+        return Ok(false);
+    }
+    let mut rest = vec![0u8; (len - HEADER) as usize];
+    bytes.read(HEADER, &mut rest).map_err(Error::storage)?;
+    Ok(rest.iter().all(|&b| b == 0))
 }
 
 /// How caldb opens a file: a 64 MiB page cache, and redb's multi-writer
@@ -386,7 +391,7 @@ fn file_builder() -> redb::Builder {
 }
 
 /// redb's magic number, the first bytes of every redb file.
-const REDB_MAGIC: &[u8] = &[b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 fn check_magic(path: &Path) -> Result<()> {
     use std::io::Read;

@@ -81,12 +81,12 @@ pub fn build(path: &std::path::Path, n: u64) -> caldb::Result<()> {
 /// does: `n` active permanent CALs of key pack `keypack` on `ls1`, one per
 /// device `d0000000...`, license ids 1..=n.
 pub fn write_export(path: &std::path::Path, n: u64, keypack: u64) -> std::io::Result<()> {
+    use caldb::report::wmi;
     use std::io::Write;
     let start = caldb::Time::parse(START).expect("START is a time");
-    let wmi = |t: caldb::Time| t.to_chrono().format("%Y%m%d%H%M%S.000000+000").to_string();
     let mut rng = caldb::clock::Rng::seeded(42);
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "#TYPE System.Management.ManagementObject#root\\cimv2\\Win32_TSIssuedLicense")?;
+    writeln!(out, "{}", wmi::LICENSE_TYPE_LINE)?;
     writeln!(
         out,
         "\"LicenseId\",\"KeyPackId\",\"sIssuedToUser\",\"sIssuedToComputer\",\"LicenseStatus\",\"IssueDate\",\"ExpirationDate\",\"sHardwareId\",\"Server\""
@@ -96,7 +96,7 @@ pub fn write_export(path: &std::path::Path, n: u64, keypack: u64) -> std::io::Re
         let expires = issued.plus_days(rng.between(52, 89) as i64);
         let hwid = rng.hwid();
         let (id, user, computer) = (i + 1, user(i), device(i));
-        let (issued, expires) = (wmi(issued), wmi(expires));
+        let (issued, expires) = (wmi::format_time(issued), wmi::format_time(expires));
         writeln!(
             out,
             "\"{id}\",\"{keypack}\",\"{user}\",\"{computer}\",\"2\",\"{issued}\",\"{expires}\",\"{hwid}\",\"ls1\""

@@ -40,8 +40,15 @@ impl Budget {
     }
 }
 
-/// max(1, floor(20%)) of the installed per-device CALs of a product on a
-/// server may be in the revoked state at once (rds-facts section 2).
+/// The revoke limit of protocol.md: max(1, floor(20%)) of the installed
+/// per-device CALs of a product on a server may be in the revoked state at
+/// once (rds-facts section 2). CHECK, IMPORT and the reports apply it too.
+pub fn revoke_limit(installed: u64) -> u64 {
+    (installed / 5).max(1)
+}
+
+/// How many licenses of a product on a server may still be revoked: see
+/// `revoke_limit`.
 pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget> {
     let mut installed = 0u64;
     let mut revoked_expiries = Vec::new();
@@ -58,7 +65,7 @@ pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget
             }
         }
     }
-    Ok(Budget { installed, limit: (installed / 5).max(1), revoked_expiries })
+    Ok(Budget { installed, limit: revoke_limit(installed), revoked_expiries })
 }
 
 pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {

@@ -3,9 +3,10 @@
 //! cause and its fix. A HWID shared by several computers is reported once as
 //! `shared-hwid`, not again as `several-cals`.
 
-use super::{for_each_license, id_list, usage::revoke_limit};
+use super::{for_each_license, id_list};
 use crate::error::Result;
 use crate::model::*;
+use crate::protocol::admin::revoke_limit;
 use crate::store::{LicenseRec, Reader, Records, T, keys};
 use std::collections::{BTreeMap, BTreeSet};
 

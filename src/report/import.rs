@@ -11,7 +11,7 @@ use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::{KeypackRec, Records, State, WriteTx};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -32,7 +32,8 @@ pub struct CsvFile {
 /// The file's name and header: what each row's fields are looked up in.
 pub struct Head {
     pub name: String,
-    columns: HashMap<String, usize>,
+    /// The header's names, trimmed, each with its field's position.
+    columns: Vec<(String, usize)>,
     header_line: u64,
 }
 
@@ -124,7 +125,7 @@ impl CsvFile {
         };
         let tracked = Tracked { inner: Box::new(input), at: 0, ends: VecDeque::new() };
         let reader = csv::ReaderBuilder::new().flexible(true).from_reader(tracked);
-        let head = Head { name: name.to_string(), columns: HashMap::new(), header_line: skipped + 1 };
+        let head = Head { name: name.to_string(), columns: Vec::new(), header_line: skipped + 1 };
         let mut file = CsvFile { head, reader, skipped, newlines: 0, size, record: csv::ByteRecord::new() };
         let header = match file.reader.byte_headers() {
             Ok(h) => h.clone(),
@@ -134,7 +135,7 @@ impl CsvFile {
         if header.iter().all(|h| h.trim().is_empty()) {
             return Err(Error::plan(format!("{name}: line {}: no header row", skipped + 1)));
         }
-        file.head.columns = header.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect();
+        file.head.columns = header.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
         Ok(file)
     }
 
@@ -150,7 +151,7 @@ impl CsvFile {
     /// Errors unless the header names every column in `required`.
     pub fn require(&self, required: &[&str]) -> Result<()> {
         for col in required {
-            if !self.head.columns.contains_key(&col.to_ascii_lowercase()) {
+            if self.head.column(col).is_none() {
                 return Err(Error::plan(format!(
                     "{}: line {}, column {col}: the header has no such column",
                     self.head.name, self.head.header_line
@@ -217,6 +218,12 @@ impl CsvFile {
 }
 
 impl Head {
+    /// The position of column `col`, named in any case; of a name the header
+    /// repeats, the last.
+    fn column(&self, col: &str) -> Option<usize> {
+        self.columns.iter().rev().find(|(h, _)| h.eq_ignore_ascii_case(col)).map(|&(_, i)| i)
+    }
+
     pub fn row<'a>(&'a self, line: u64, record: &'a csv::StringRecord) -> Row<'a> {
         Row { file: self, line, record }
     }
@@ -243,13 +250,13 @@ impl Row<'_> {
 
     /// The field, or `None` when the file has no such column.
     pub fn opt(&self, col: &str) -> Option<&str> {
-        let i = *self.file.columns.get(&col.to_ascii_lowercase())?;
+        let i = self.file.column(col)?;
         Some(self.record.get(i).unwrap_or("").trim())
     }
 
     /// The field of a required column; a short row is an error.
     pub fn get(&self, col: &str) -> Result<&str> {
-        let i = self.file.columns.get(&col.to_ascii_lowercase()).copied().unwrap_or(usize::MAX);
+        let i = self.file.column(col).unwrap_or(usize::MAX);
         self.record.get(i).map(str::trim).ok_or_else(|| self.err(col, "the row has no field for this column"))
     }
 

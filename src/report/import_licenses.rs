@@ -7,9 +7,9 @@
 use super::export::LICENSE_COLUMNS;
 use super::import::{CsvFile, Row};
 use super::progress::Progress;
-use super::usage::revoke_limit;
 use crate::error::{Error, Result};
 use crate::model::*;
+use crate::protocol::admin::revoke_limit;
 use crate::store::{KeypackRec, LicenseRec, Records, State, WriteTx};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

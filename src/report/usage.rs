@@ -4,6 +4,7 @@
 use super::for_each_license;
 use crate::error::Result;
 use crate::model::*;
+use crate::protocol::admin::revoke_limit;
 use crate::store::{KeypackRec, Reader, Records, T, UserCalRec};
 use std::collections::BTreeMap;
 
@@ -16,12 +17,6 @@ struct Pool {
 }
 
 type PoolKey = (String, Product, CalType);
-
-/// The revoke limit of protocol.md, as `protocol::admin::budget` applies it:
-/// max(1, floor(20%)) of the installed per-device CALs.
-pub fn revoke_limit(installed: u64) -> u64 {
-    (installed / 5).max(1)
-}
 
 fn purchased(k: &KeypackRec) -> bool {
     k.kind != KeypackType::Temporary

@@ -9,9 +9,15 @@ use crate::error::Result;
 use crate::model::{Hwid, Product, SessionState, Time};
 
 /// An index table, the entry a record had there and the one it has now.
+/// The end (exclusive) of the `idx_license_due` range of licenses expiring
+/// at or before `t`.
+fn due_end(t: crate::model::Time) -> Vec<u8> {
+    keys::Key::new().time(crate::model::Time(t.0.saturating_add(1))).done()
+}
+
 /// A license's entry in each of its five indexes (`None`: it has none in
 /// that one, as a license that is not live has none in `idx_license_due`).
-fn license_index_keys(l: &LicenseRec) -> [(T, Option<Vec<u8>>); 5] {
+pub fn license_index_keys(l: &LicenseRec) -> [(T, Option<Vec<u8>>); 5] {
     let id = l.id;
     [
         (T::IdxLicenseHwid, Some(idx_license_hwid(&l.hwid, id))),
@@ -100,12 +106,21 @@ pub trait Records: Reader {
     /// Ids of live licenses whose expiry is at or before `t`, soonest first.
     fn licenses_expiring_by(&self, t: crate::model::Time) -> Result<Vec<u64>> {
         let mut out = Vec::new();
-        let end = keys::Key::new().time(crate::model::Time(t.0.saturating_add(1))).done();
-        self.scan(T::IdxLicenseDue, b"", Some(&end), &mut |k, _| {
+        self.scan(T::IdxLicenseDue, b"", Some(&due_end(t)), &mut |k, _| {
             out.push(keys::trailing_id(k));
             Ok(true)
         })?;
         Ok(out)
+    }
+
+    /// Whether any live license expires at or before `t` (stops at the first).
+    fn any_license_due_by(&self, t: crate::model::Time) -> Result<bool> {
+        let mut any = false;
+        self.scan(T::IdxLicenseDue, b"", Some(&due_end(t)), &mut |_, _| {
+            any = true;
+            Ok(false)
+        })?;
+        Ok(any)
     }
 }
 
