@@ -6,6 +6,7 @@
 use crate::dot;
 use crate::session::{Flow, Origin, Session};
 use crate::split::Splitter;
+use caldb::query::parse::is_word_char;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -22,10 +23,6 @@ const CONTINUATION: &str = "   ...> ";
 /// Completion from fixed words and the names last read from the database.
 pub struct ShellHelper {
     names: Vec<String>,
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
 impl ShellHelper {
@@ -138,13 +135,17 @@ fn read_loop(session: &mut Session, editor: &mut Editor<ShellHelper, DefaultHist
         if !line.trim().is_empty() {
             let _ = editor.add_history_entry(line.as_str());
         }
-        for item in splitter.push_line(&line) {
+        let items = splitter.push_line(&line);
+        for item in &items {
             // Bail stops scripts, not the person at the prompt.
-            if let Flow::Exit(code) = session.run_item(&item, &Origin::Interactive) {
+            if let Flow::Exit(code) = session.run_item(item, &Origin::Interactive) {
                 return code;
             }
         }
-        if let Some(helper) = editor.helper_mut() {
+        // Only something run can have changed the names
+        if !items.is_empty()
+            && let Some(helper) = editor.helper_mut()
+        {
             helper.set_names(session.completion_names());
         }
     }

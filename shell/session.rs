@@ -135,7 +135,8 @@ impl Session {
         let elapsed = started.elapsed();
         let printed = match &result {
             Ok(Some(rs)) => {
-                let terminal = self.out.is_terminal();
+                // Only a chart in table mode asks (an isatty per statement otherwise)
+                let terminal = self.config.mode == Mode::Table && rs.chart.is_some() && self.out.is_terminal();
                 output::render(self.out.writer(), rs, self.config.mode, self.config.headers, terminal)
             }
             _ => Ok(()),

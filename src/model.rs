@@ -44,7 +44,9 @@ impl Time {
 
     /// The date part, `YYYY-MM-DD`.
     pub fn date(self) -> String {
-        self.to_string()[..10].to_string()
+        let mut text = self.to_string();
+        text.truncate(10);
+        text
     }
 
     pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {

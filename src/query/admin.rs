@@ -19,10 +19,12 @@ pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> 
     let t = catalog::table("licenses").ok_or_else(|| Error::plan("no licenses table"))?;
     let cond = plan_cond(t, filter)?;
     let access = choose_access(&*cx.tx, t, Some(&cond))?;
-    let (id_col, kind_col, status_col) = (0, 3, 4);
+    let col = |name| t.column(name).ok_or_else(|| Error::plan(format!("no {name} column in licenses")));
+    let (id_col, kind_col, status_col) = (col("id")?, col("kind")?, col("status")?);
     let mut ids = Vec::new();
     scan_rows(&*cx.tx, t, &access, &mut |row| {
-        let revocable = row[kind_col] == Value::text("permanent") && row[status_col] == Value::text("active");
+        let text_is = |v: &Value, want: &str| matches!(v, Value::Text(s) if s == want);
+        let revocable = text_is(&row[kind_col], "permanent") && text_is(&row[status_col], "active");
         if revocable
             && eval(&cond, &row)
             && let Value::Int(id) = row[id_col]

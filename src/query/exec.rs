@@ -200,19 +200,23 @@ impl Database {
 
     fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
         if let Some(tx) = self.txn.as_mut() {
-            let now = time::statement_instant(&tx.state()?);
-            let mut cx = Ctx::begin(tx, now)?;
+            let state = tx.state()?;
+            let now = time::statement_instant(&state);
+            let mut cx = Ctx::with_state(tx, now, state);
             time::expire(&mut cx)?;
             cx.finish()?;
-            // The statement may read `meta` itself (BACKUP copies it).
-            tx.write_state()?;
+            // BACKUP copies `meta` itself; the other reads take the kept state.
+            if matches!(stmt, Statement::Backup { .. }) {
+                tx.write_state()?;
+            }
             return run::read_statement(&*tx, stmt, &self.store, now).map(Some);
         }
         let rx = self.store.read()?;
         let now = time::statement_instant(&rx.state()?);
-        let due = !rx.licenses_expiring_by(now)?.is_empty();
+        // Under -readonly nothing is expired, so nothing need be looked for
+        let due = !self.options.read_only && rx.any_license_due_by(now)?;
         drop(rx);
-        if due && !self.options.read_only {
+        if due {
             // Expiry runs before every statement, read-only ones too; it
             // records no history row of its own.
             let mut tx = self.store.write()?;

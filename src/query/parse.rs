@@ -12,7 +12,7 @@ mod lex;
 mod select;
 mod stmt;
 
-pub use lex::{KEYWORDS, is_bare_name};
+pub use lex::{KEYWORDS, is_bare_name, is_word_char};
 pub use select::{MAX_DEPTH, MAX_PREDICATES};
 
 use crate::error::{Error, Result};

@@ -307,7 +307,9 @@ pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
     if let Some(l) = s.limit {
         rows.truncate(usize::try_from(l).unwrap_or(usize::MAX));
     }
-    let rows = rows.into_iter().map(|row| positions.iter().map(|p| row[*p].clone()).collect()).collect();
+    if !matches!(s.projection, Projection::Star) {
+        rows = rows.into_iter().map(|row| positions.iter().map(|p| row[*p].clone()).collect()).collect();
+    }
     Ok(ResultSet { columns: names, rows, chart: None })
 }
 
