@@ -44,10 +44,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Writes the state back (the caller does so before committing).
-    pub fn finish(mut self) -> Result<State> {
+    pub fn finish(mut self) -> Result<()> {
         self.state.rng = self.rng.state();
-        self.tx.set_state(&self.state)?;
-        Ok(self.state)
+        self.tx.set_state(&self.state)
     }
 
     pub fn next_license_id(&mut self) -> u64 {

@@ -47,13 +47,19 @@ pub fn revoke_limit(installed: u64) -> u64 {
     (installed / 5).max(1)
 }
 
+/// Whether key pack `k` is one of the installed per-device CALs a budget
+/// counts, and its revoked licenses against it.
+fn counts_toward(k: &KeypackRec, server: &str, product: Product) -> bool {
+    k.server == server && k.product == product && k.cal == CalType::Device && k.kind != KeypackType::Temporary
+}
+
 /// How many licenses of a product on a server may still be revoked: see
 /// `revoke_limit`.
 pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget> {
     let mut installed = 0u64;
     let mut revoked_expiries = Vec::new();
     for k in tx.keypacks()? {
-        if k.server != server || k.product != product || k.cal != CalType::Device || k.kind == KeypackType::Temporary {
+        if !counts_toward(&k, server, product) {
             continue;
         }
         installed += k.total.unwrap_or(0);
@@ -76,7 +82,7 @@ pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
             l.status, l.kind
         )));
     }
-    let b = budget(&*cx.tx, &l.server, l.product)?;
+    let mut b = budget(&*cx.tx, &l.server, l.product)?;
     if b.remaining() == 0 {
         return Err(Error::plan(format!(
             "server '{}' already has {} {} licenses revoked, its limit of {} (20% of {} installed, at least 1); the next revoke is allowed on {}",
@@ -94,13 +100,17 @@ pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
     super::time::release_from_pool(cx, l.keypack, LicenseStatus::Active)?;
     let msg = format!("license {id} of '{}' revoked; its CAL is back in key pack {}", l.computer, l.keypack);
     cx.event(EventSource::LicenseServer, &l.server, 0, EventLevel::Info, msg)?;
-    let after = budget(&*cx.tx, &l.server, l.product)?;
+    // The budget after it: this license now counts, if its pack does
+    let pack = cx.tx.keypack(l.keypack)?;
+    if pack.is_some_and(|k| counts_toward(&k, &l.server, l.product)) {
+        b.revoked_expiries.push(l.expires);
+    }
     Ok(Revoked {
         license: id,
         server: l.server,
         product: l.product,
-        revocable: after.remaining(),
-        next_allowed: after.next_allowed(cx.now),
+        revocable: b.remaining(),
+        next_allowed: b.next_allowed(cx.now),
     })
 }
 

@@ -222,18 +222,12 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     // license.
     let stored = license_of(cx, &t)?;
     let validated = stored.as_ref().is_some_and(|l| l.validated);
-    let Some(found) = d.found else {
+    let Some(found) = d.found.filter(|_| validated) else {
         if expired(cx, &t) {
             return temporary_expired(cx, host, t);
         }
         return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
     };
-    if !validated {
-        if expired(cx, &t) {
-            return temporary_expired(cx, host, t);
-        }
-        return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
-    }
     match permanent_source(cx, &found, host)? {
         Some((server, mut pack)) => {
             if let Some(old) = stored
@@ -291,34 +285,45 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         return Ok(Licensed::token(ReasonCode::Renewed, token));
     }
     // Revoked, unknown after a rebuild, or made stale by a clone: reissue.
-    let d = discover(cx, host)?;
-    if let Some(found) = d.found {
-        if let Some((server, pack)) = permanent_source(cx, &found, host)? {
-            let license = issue_permanent(cx, &server, pack, device, user)?;
-            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
-            return Ok(Licensed::token(ReasonCode::Reissued, token));
-        }
-        no_permanent_event(cx, &found, host)?;
+    match reissue(cx, host, device, user, t.slot)? {
+        Reissue::Token(token) => Ok(Licensed::token(ReasonCode::Reissued, token)),
+        Reissue::NoCal { .. } => Ok(Licensed::token(ReasonCode::Valid, t)),
     }
-    Ok(Licensed::token(ReasonCode::Valid, t))
+}
+
+/// What a reissue from what discovery finds gave.
+enum Reissue {
+    Token(TokenRec),
+    /// No permanent CAL: the server discovery found, if any (event 21 is
+    /// logged on it).
+    NoCal {
+        found: Option<String>,
+    },
+}
+
+/// Issues a permanent CAL into the token's slot from the server discovery
+/// finds, or from a peer of it.
+fn reissue(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, slot: u32) -> Result<Reissue> {
+    let Some(found) = discover(cx, host)?.found else { return Ok(Reissue::NoCal { found: None }) };
+    if let Some((server, pack)) = permanent_source(cx, &found, host)? {
+        let license = issue_permanent(cx, &server, pack, device, user)?;
+        return place_token(cx, &device.name, slot, &license, &server).map(Reissue::Token);
+    }
+    no_permanent_event(cx, &found, host)?;
+    Ok(Reissue::NoCal { found: Some(found.name) })
 }
 
 /// An expired permanent token: reissue, or deny. A device that has held a
 /// permanent CAL never gets a temporary one again.
 fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, t: TokenRec) -> Result<Licensed> {
-    let d = discover(cx, host)?;
-    if let Some(found) = &d.found {
-        if let Some((server, pack)) = permanent_source(cx, found, host)? {
-            let license = issue_permanent(cx, &server, pack, device, user)?;
-            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
-            return Ok(Licensed::token(ReasonCode::Reissued, token));
-        }
-        no_permanent_event(cx, found, host)?;
-    }
+    let found = match reissue(cx, host, device, user, t.slot)? {
+        Reissue::Token(token) => return Ok(Licensed::token(ReasonCode::Reissued, token)),
+        Reissue::NoCal { found } => found,
+    };
     let msg = format!("the permanent license of '{}' has expired and could not be renewed", device.name);
     cx.event(EventSource::Host, &host.name, 1028, EventLevel::Error, msg)?;
     let mut lic = Licensed::token(ReasonCode::CannotRenew, t);
-    lic.server = d.found.map(|s| s.name);
+    lic.server = found;
     Ok(lic)
 }
 

@@ -127,11 +127,7 @@ fn revocable(r: &(impl Reader + ?Sized)) -> Result<BTreeMap<(String, Product), u
 /// The ids of the live licenses (temporary, active, revoked), sorted: the
 /// due index holds exactly those.
 fn live_ids(r: &(impl Reader + ?Sized)) -> Result<Vec<u64>> {
-    let mut ids = Vec::with_capacity(usize::try_from(r.count(T::IdxLicenseDue)?).unwrap_or(0));
-    r.scan(T::IdxLicenseDue, b"", None, &mut |k, _| {
-        ids.push(keys::trailing_id(k));
-        Ok(true)
-    })?;
+    let mut ids = r.index_ids(T::IdxLicenseDue, b"")?;
     ids.sort_unstable();
     Ok(ids)
 }
@@ -155,7 +151,8 @@ fn live_groups(
                 f(&group, std::mem::take(&mut ids));
             }
             ids.clear();
-            group = prefix.to_vec();
+            group.clear();
+            group.extend_from_slice(prefix);
         }
         if live.binary_search(&id).is_ok() {
             ids.push(id);
