@@ -3,6 +3,8 @@
 //! malformed files (each an error naming its line and column, with nothing
 //! imported), and a realistic server export diagnosed end to end.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/db.rs"]
 mod db;
 
@@ -16,10 +18,7 @@ fn data(name: &str) -> String {
 
 /// A fresh directory for one test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caldb-import-export-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+    bin::scratch_dir(&format!("import-export-{test}"))
 }
 
 fn p(path: &Path) -> String {

@@ -6,11 +6,14 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/workload.rs"]
 mod workload;
 
 use bin::scratch_dir;
-use caldb::{Database, OpenOptions, ResultSet, Value};
+use caldb::{Database, OpenOptions, Value};
+use db::{col, query};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Output;
@@ -22,18 +25,6 @@ fn db_with(setup: &str) -> Database {
         db.execute(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     }
     db
-}
-
-fn rows(db: &mut Database, query: &str) -> ResultSet {
-    db.execute(query).unwrap_or_else(|e| panic!("{query}: {e}")).expect("rows")
-}
-
-fn column(rs: &ResultSet, name: &str) -> usize {
-    rs.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"))
-}
-
-fn text(v: &Value) -> String {
-    v.to_string()
 }
 
 const DEPLOYMENT: &str = "
@@ -57,10 +48,10 @@ fn s1_ten_thousand_fresh_devices_whose_logons_fail_consume_no_permanent_cal() {
             // The first attempt gets a temporary CAL, the second would be
             // the upgrade: neither may take a permanent one.
             for _ in 0..2 {
-                let rs = rows(&mut db, &format!("CONNECT bot{i} AS mallory TO rdsh1 LOGON FAILED"));
+                let rs = query(&mut db, &format!("CONNECT bot{i} AS mallory TO rdsh1 LOGON FAILED"));
                 let row = &rs.rows[0];
-                assert_eq!(text(&row[column(&rs, "outcome")]), "denied");
-                assert_eq!(text(&row[column(&rs, "reason")]), "logon-failed");
+                assert_eq!(row[col(&rs, "outcome")].to_string(), "denied");
+                assert_eq!(row[col(&rs, "reason")].to_string(), "logon-failed");
                 denied += 1;
             }
         }
@@ -74,8 +65,8 @@ fn s1_ten_thousand_fresh_devices_whose_logons_fail_consume_no_permanent_cal() {
     // The pool is intact for a real user: the guard is not a denial of all.
     db.execute("CREATE DEVICE pc1").expect("create");
     db.execute("CONNECT pc1 AS alice TO rdsh1").expect("connect");
-    let rs = rows(&mut db, "CONNECT pc1 AS alice TO rdsh1");
-    assert_eq!(text(&rs.rows[0][column(&rs, "reason")]), "upgraded");
+    let rs = query(&mut db, "CONNECT pc1 AS alice TO rdsh1");
+    assert_eq!(rs.rows[0][col(&rs, "reason")].to_string(), "upgraded");
 }
 
 #[test]
@@ -95,10 +86,10 @@ SET SERVER ls1 SECURITY GROUP (inside)
                 db.execute(&format!("CREATE DEVICE pc{i}")).expect("create");
             }
             for host in ["outside", "roamer"] {
-                let rs = rows(&mut db, &format!("CONNECT pc{i} AS u{i} TO {host}"));
+                let rs = query(&mut db, &format!("CONNECT pc{i} AS u{i} TO {host}"));
                 let row = &rs.rows[0];
-                assert_ne!(text(&row[column(&rs, "server")]), "ls1", "{host} got a CAL from ls1: {row:?}");
-                outcomes.push(text(&row[column(&rs, "reason")]));
+                assert_ne!(row[col(&rs, "server")].to_string(), "ls1", "{host} got a CAL from ls1: {row:?}");
+                outcomes.push(row[col(&rs, "reason")].to_string());
             }
         }
         // Past the grace period the refused hosts are denied outright.
@@ -114,8 +105,8 @@ SET SERVER ls1 SECURITY GROUP (inside)
     assert!(refused >= 15, "only {refused} events 4141");
     // The host inside the group is served.
     db.execute("CREATE DEVICE ok1").expect("create");
-    let rs = rows(&mut db, "CONNECT ok1 AS alice TO inside");
-    assert_eq!(text(&rs.rows[0][column(&rs, "server")]), "ls1");
+    let rs = query(&mut db, "CONNECT ok1 AS alice TO inside");
+    assert_eq!(rs.rows[0][col(&rs, "server")].to_string(), "ls1");
     assert!(check_problems(&mut db).is_empty());
 }
 
@@ -127,7 +118,7 @@ fn revocable_db() -> (Database, Vec<i64>) {
         db.execute(&format!("CONNECT pc{i} AS u{i} TO rdsh1")).expect("connect");
         db.execute(&format!("CONNECT pc{i} AS u{i} TO rdsh1")).expect("upgrade");
     }
-    let rs = rows(&mut db, "SELECT id FROM licenses WHERE status = 'active' ORDER BY id");
+    let rs = query(&mut db, "SELECT id FROM licenses WHERE status = 'active' ORDER BY id");
     let ids: Vec<i64> = rs.rows.iter().map(|r| if let Value::Int(n) = r[0] { n } else { panic!("{r:?}") }).collect();
     assert_eq!(ids.len(), 6);
     (db, ids)

@@ -228,7 +228,7 @@ impl Database {
         // CHECK also runs redb's own integrity check (checksums of every
         // page), which needs no transaction open.
         let integrity = match stmt {
-            Statement::Check if !self.options.read_only => Some(self.store.check_integrity()?),
+            Statement::Check if !self.options.read_only => Some(self.check_integrity()?),
             _ => None,
         };
         let rx = self.store.read()?;

@@ -2,7 +2,7 @@
 
 use super::ast::{Projection, Select, SelectItem};
 use super::catalog::{Access, Table, scan_rows};
-use super::select::{Cond, compare_values, eval, sort_rows};
+use super::select::{Cond, compare_values, eval, resolve_column, sort_rows};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::Reader;
@@ -39,13 +39,7 @@ pub fn run_grouped(
     cond: Option<&Cond>,
     access: &Access,
 ) -> Result<ResultSet> {
-    let group_cols: Vec<usize> = s
-        .group_by
-        .iter()
-        .map(|g| {
-            t.column(g).ok_or_else(|| Error::plan_near(format!("no column '{g}' in table '{}'", t.name), g.as_str()))
-        })
-        .collect::<Result<_>>()?;
+    let group_cols: Vec<usize> = s.group_by.iter().map(|g| resolve_column(t, g)).collect::<Result<_>>()?;
     let Projection::Items(items) = &s.projection else {
         return Err(Error::plan("SELECT * cannot be grouped: name the GROUP BY columns and COUNT(*)"));
     };
@@ -59,9 +53,7 @@ pub fn run_grouped(
                 names.push("count(*)".to_string());
             }
             SelectItem::Column(c) => {
-                let i = t
-                    .column(c)
-                    .ok_or_else(|| Error::plan_near(format!("no column '{c}' in table '{}'", t.name), c.as_str()))?;
+                let i = resolve_column(t, c)?;
                 let g = group_cols.iter().position(|x| *x == i).ok_or_else(|| {
                     Error::plan_near(
                         format!("column '{c}' must appear in GROUP BY to be selected with COUNT(*)"),

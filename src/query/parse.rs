@@ -13,7 +13,6 @@ mod select;
 mod stmt;
 
 pub use lex::{KEYWORDS, is_bare_name, is_word_char};
-pub use select::{MAX_DEPTH, MAX_PREDICATES};
 
 use crate::error::{Error, Result};
 use crate::query::ast::Statement;

@@ -24,7 +24,7 @@ pub fn resolve_table(name: &str) -> Result<&'static Table> {
     catalog::table(name).ok_or_else(|| Error::plan_near(format!("no table named '{name}'"), name))
 }
 
-fn resolve_column(t: &Table, name: &str) -> Result<usize> {
+pub(super) fn resolve_column(t: &Table, name: &str) -> Result<usize> {
     t.column(name).ok_or_else(|| Error::plan_near(format!("no column '{name}' in table '{}'", t.name), name))
 }
 

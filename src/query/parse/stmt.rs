@@ -406,24 +406,17 @@ fn exportable<'a>(i: &'a str, after: &str) -> Res<'a, Exportable> {
 
 fn export(i: &str) -> Res<'_, Statement> {
     let (i, what) = exportable(i, "after EXPORT")?;
-    let (i, ()) = expect(i, "TO", &format!("after {}", what_word(what)))?;
+    let (i, ()) = expect(i, "TO", &format!("after {what}"))?;
     let (i, file) = file(i)?;
     Ok((i, Statement::Export { what, file }))
 }
 
 fn import(i: &str) -> Res<'_, Statement> {
     let (i, what) = exportable(i, "after IMPORT")?;
-    let (i, ()) = expect(i, "FROM", &format!("after {}", what_word(what)))?;
+    let (i, ()) = expect(i, "FROM", &format!("after {what}"))?;
     let (i, file) = file(i)?;
     let (i, ()) = expect(i, "INTO", "after the file name")?;
     let (i, ()) = expect(i, "SERVER", "after INTO")?;
     let (i, server) = name(i, "a server name")?;
     Ok((i, Statement::Import { what, file, server }))
-}
-
-fn what_word(what: Exportable) -> &'static str {
-    match what {
-        Exportable::Licenses => "LICENSES",
-        Exportable::Keypacks => "KEYPACKS",
-    }
 }
