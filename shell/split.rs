@@ -48,7 +48,7 @@ struct Scan {
 fn scan(text: &str) -> Scan {
     let mut scan = Scan { statements: Vec::new(), rest: text.len(), open_start: None };
     for piece in caldb::query::split_statements(text) {
-        let start = piece.offset + (piece.text.len() - significant(piece.text).len());
+        let start = piece.offset + piece.content;
         if piece.terminated {
             scan.statements.push((start, piece.offset + piece.text.len()));
         } else {
@@ -57,17 +57,6 @@ fn scan(text: &str) -> Scan {
         }
     }
     scan
-}
-
-/// The text from its first character that is neither blank nor comment.
-fn significant(mut text: &str) -> &str {
-    loop {
-        text = text.trim_start();
-        match text.strip_prefix("--") {
-            Some(rest) => text = rest.split_once('\n').map_or("", |(_, after)| after),
-            None => return text,
-        }
-    }
 }
 
 fn is_dot_command(line: &str) -> bool {

@@ -24,6 +24,9 @@ pub struct StatementText<'a> {
     pub text: &'a str,
     /// Byte offset of `text` within the script.
     pub offset: usize,
+    /// Byte offset within `text` of its first character that is neither
+    /// blank nor comment.
+    pub content: usize,
     /// 1-based line of the statement's first non-blank character.
     pub line: usize,
     /// Whether the statement was terminated by `;` (false only for the last).
@@ -65,8 +68,9 @@ fn piece(script: &str, start: usize, end: usize, line: usize, terminated: bool) 
     if content.is_empty() {
         return None;
     }
-    let line = line + text[..text.len() - content.len()].matches('\n').count();
-    Some(StatementText { text, offset: start, line, terminated })
+    let skipped = text.len() - content.len();
+    let line = line + text[..skipped].matches('\n').count();
+    Some(StatementText { text, offset: start, content: skipped, line, terminated })
 }
 
 /// Whether `buffer` holds at least one statement and ends (but for blanks and
