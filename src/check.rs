@@ -38,12 +38,7 @@ fn expected_issued(licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) -
     let mut n: BTreeMap<u64, u64> = packs.keys().map(|id| (*id, 0)).collect();
     for l in licenses {
         let Some(k) = packs.get(&l.keypack) else { continue };
-        let counts = if k.kind == KeypackType::Temporary {
-            l.status == LicenseStatus::Temporary
-        } else {
-            l.status == LicenseStatus::Active
-        };
-        if counts {
+        if k.holds_cal(l.status) {
             *n.entry(l.keypack).or_default() += 1;
         }
     }

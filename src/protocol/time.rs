@@ -73,11 +73,17 @@ pub fn expire(cx: &mut Ctx) -> Result<()> {
         l.status = LicenseStatus::Expired;
     })?;
     for (keypack, n) in released {
-        if let Some(mut k) = cx.tx.keypack(keypack)? {
-            assert!(k.issued >= n, "key pack {} issued count would go negative", k.id);
-            k.issued -= n;
-            cx.tx.put_keypack(&k)?;
-        }
+        give_back(cx, keypack, n)?;
+    }
+    Ok(())
+}
+
+/// `n` CALs go back to key pack `keypack`'s pool.
+fn give_back(cx: &mut Ctx, keypack: u64, n: u64) -> Result<()> {
+    if let Some(mut k) = cx.tx.keypack(keypack)? {
+        assert!(k.issued >= n, "key pack {} issued count would go negative", k.id);
+        k.issued -= n;
+        cx.tx.put_keypack(&k)?;
     }
     Ok(())
 }
@@ -92,10 +98,5 @@ pub fn release_from_pool(cx: &mut Ctx, keypack: u64, was: LicenseStatus) -> Resu
     if !holds_pool(was) {
         return Ok(());
     }
-    if let Some(mut k) = cx.tx.keypack(keypack)? {
-        assert!(k.issued > 0, "key pack {} issued count would go negative", k.id);
-        k.issued -= 1;
-        cx.tx.put_keypack(&k)?;
-    }
-    Ok(())
+    give_back(cx, keypack, 1)
 }

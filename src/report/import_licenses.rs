@@ -50,12 +50,7 @@ impl Pools {
     /// Counts a license against its pack and the revoke limit.
     fn take(&mut self, row: &Row, l: &LicenseRec) -> Result<()> {
         let pack = self.packs.get_mut(&l.keypack).ok_or_else(|| Error::plan("key pack vanished"))?;
-        let holds = if pack.kind == KeypackType::Temporary {
-            l.status == LicenseStatus::Temporary
-        } else {
-            l.status == LicenseStatus::Active
-        };
-        if holds {
+        if pack.holds_cal(l.status) {
             if let Some(total) = pack.total
                 && pack.issued >= total
             {

@@ -84,6 +84,16 @@ impl KeypackRec {
         keys::id(self.id)
     }
 
+    /// Whether a license of this pack in `status` holds one of its CALs: a
+    /// temporary pack's while temporary, a purchased pack's while active.
+    pub fn holds_cal(&self, status: LicenseStatus) -> bool {
+        if self.kind == KeypackType::Temporary {
+            status == LicenseStatus::Temporary
+        } else {
+            status == LicenseStatus::Active
+        }
+    }
+
     pub fn available(&self) -> Option<u64> {
         self.total.map(|t| t.saturating_sub(self.issued))
     }
