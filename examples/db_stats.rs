@@ -3,7 +3,7 @@
 //! db_stats -- big.redb`). Reads through redb directly: a diagnostic for
 //! benches/README.md, not part of caldb.
 
-use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle};
+use redb::{ReadableDatabase, ReadableTableMetadata, TableHandle};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: db_stats FILE")?;
@@ -17,14 +17,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut total = (0, 0, 0);
     for handle in rx.list_tables()? {
-        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(handle.name());
-        let t = rx.open_table(def)?;
+        let name = handle.name().to_string();
+        let t = rx.open_untyped_table(handle)?;
         let s = t.stats()?;
         let stored = s.stored_bytes() + s.metadata_bytes();
         total = (total.0 + stored, total.1 + s.leaf_pages() + s.branch_pages(), total.2 + s.fragmented_bytes());
         println!(
             "{:<22} {:>10} {:>12} {:>10} {:>10} {:>12}",
-            handle.name(),
+            name,
             t.len()?,
             stored,
             s.leaf_pages(),

@@ -98,13 +98,181 @@ impl T {
         }
     }
 
-    fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-        TableDefinition::new(self.name())
+    /// How redb stores the table's keys and values. Each is bytes, as
+    /// `store::keys` and `store::codec` make them; where every key (or
+    /// value) has the same width, redb is told so: a leaf of fixed-width
+    /// entries keeps no offset per entry, and an insert into a leaf of
+    /// variable-width ones rewrites the offsets of all its entries.
+    pub fn shape(self) -> Shape {
+        match self {
+            T::Keypacks | T::Licenses | T::Sessions | T::Events | T::History => Shape::IdVar,
+            T::IdxLicenseHwid => Shape::Fixed28Empty,
+            T::IdxLicenseExpiry | T::IdxLicenseDue | T::IdxLicenseKeypack => Shape::Fixed16Empty,
+            T::IdxLicenseComputer | T::IdxDeviceHwid => Shape::VarEmpty,
+            T::Meta | T::Servers | T::Devices | T::Tokens | T::Hosts | T::UserCals | T::IdxSessionLive => Shape::VarVar,
+        }
     }
 }
 
+/// A table's key and value widths (`T::shape`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Variable keys, variable values.
+    VarVar,
+    /// Variable keys, empty values (an index).
+    VarEmpty,
+    /// 8-byte keys (a big-endian id), variable values (records).
+    IdVar,
+    /// 16-byte keys (a time or id, then an id), empty values.
+    Fixed16Empty,
+    /// 28-byte keys (a HWID, then an id), empty values.
+    Fixed28Empty,
+}
+
+impl Shape {
+    /// The width of every key, when fixed.
+    pub fn key_width(self) -> Option<usize> {
+        match self {
+            Shape::VarVar | Shape::VarEmpty => None,
+            Shape::IdVar => Some(8),
+            Shape::Fixed16Empty => Some(16),
+            Shape::Fixed28Empty => Some(28),
+        }
+    }
+
+    /// The width of every value, when fixed.
+    pub fn value_width(self) -> Option<usize> {
+        match self {
+            Shape::VarVar | Shape::IdVar => None,
+            Shape::VarEmpty | Shape::Fixed16Empty | Shape::Fixed28Empty => Some(0),
+        }
+    }
+
+    /// Whether `key` and `value` have the widths this shape stores.
+    fn fits(self, key: &[u8], value: &[u8]) -> bool {
+        self.key_width().is_none_or(|w| w == key.len()) && self.value_width().is_none_or(|w| w == value.len())
+    }
+}
+
+/// redb's type for byte strings of one width `N`: the bytes as they are,
+/// ordered as bytes (like `&[u8]`), but fixed-width.
+#[derive(Debug)]
+pub struct Fixed<const N: usize>;
+
+impl<const N: usize> redb::Value for Fixed<N> {
+    type SelfType<'a> = &'a [u8];
+    type AsBytes<'a> = &'a [u8];
+
+    fn fixed_width() -> Option<usize> {
+        Some(N)
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        data
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a &'b [u8]) -> &'a [u8] {
+        value
+    }
+
+    fn type_name() -> redb::TypeName {
+        redb::TypeName::new(&format!("caldb::Fixed<{N}>"))
+    }
+}
+
+impl<const N: usize> redb::Key for Fixed<N> {
+    fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+        a.cmp(b)
+    }
+}
+
+type Raw = &'static [u8];
+type WT<K, V> = redb::Table<'static, K, V>;
+type RT<K, V> = redb::ReadOnlyTable<K, V>;
+
+/// A table as redb holds it: one variant per `Shape`. `with_table!` runs
+/// the same code on whichever it is (every variant reads and writes
+/// `&[u8]`).
+macro_rules! shaped {
+    ($name:ident, $table:ident) => {
+        enum $name {
+            VarVar($table<Raw, Raw>),
+            VarEmpty($table<Raw, Fixed<0>>),
+            IdVar($table<Fixed<8>, Raw>),
+            Fixed16Empty($table<Fixed<16>, Fixed<0>>),
+            Fixed28Empty($table<Fixed<28>, Fixed<0>>),
+        }
+    };
+}
+
+shaped!(WTable, WT);
+shaped!(RTable, RT);
+
+macro_rules! with_table {
+    ($kind:ident, $table:expr, |$t:ident| $body:expr) => {
+        match $table {
+            $kind::VarVar($t) => $body,
+            $kind::VarEmpty($t) => $body,
+            $kind::IdVar($t) => $body,
+            $kind::Fixed16Empty($t) => $body,
+            $kind::Fixed28Empty($t) => $body,
+        }
+    };
+}
+
+/// Opens table `t` with its shape, through `open` (a write or read
+/// transaction's `open_table`).
+macro_rules! open_shaped {
+    ($kind:ident, $t:expr, |$def:ident| $open:expr) => {{
+        let name = $t.name();
+        match $t.shape() {
+            Shape::VarVar => {
+                let $def = TableDefinition::<Raw, Raw>::new(name);
+                $open.map($kind::VarVar)
+            }
+            Shape::VarEmpty => {
+                let $def = TableDefinition::<Raw, Fixed<0>>::new(name);
+                $open.map($kind::VarEmpty)
+            }
+            Shape::IdVar => {
+                let $def = TableDefinition::<Fixed<8>, Raw>::new(name);
+                $open.map($kind::IdVar)
+            }
+            Shape::Fixed16Empty => {
+                let $def = TableDefinition::<Fixed<16>, Fixed<0>>::new(name);
+                $open.map($kind::Fixed16Empty)
+            }
+            Shape::Fixed28Empty => {
+                let $def = TableDefinition::<Fixed<28>, Fixed<0>>::new(name);
+                $open.map($kind::Fixed28Empty)
+            }
+        }
+    }};
+}
+
+/// `key` as a bound of a table whose keys are `width` bytes: a shorter
+/// bound (a prefix, or a prefix's end) is padded with zeros, which keeps
+/// exactly the same keys on each side of it.
+fn widen(key: &[u8], width: Option<usize>) -> std::borrow::Cow<'_, [u8]> {
+    match width {
+        Some(w) if key.len() < w => {
+            let mut k = key.to_vec();
+            k.resize(w, 0);
+            std::borrow::Cow::Owned(k)
+        }
+        _ => std::borrow::Cow::Borrowed(key),
+    }
+}
+
+/// `meta` as every format version has it: the format version is read
+/// through it before any other table is opened with this version's types.
+const META: TableDefinition<'static, Raw, Raw> = TableDefinition::new("meta");
+
 /// The format version written in `meta`; a file with another one is refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const FORMAT_KEY: &[u8] = b"format";
 const STATE_KEY: &[u8] = b"state";
 
@@ -151,9 +319,7 @@ impl Store {
         }
         if existed {
             check_magic(path)?;
-            if is_foreign(path) {
-                return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
-            }
+            refuse_foreign(path)?;
         }
         // redb panics on some damaged files; that is a damaged file, not a
         // crash of caldb.
@@ -171,9 +337,7 @@ impl Store {
     /// so; opening it once for writing recovers it.
     pub fn open_read_only(path: &Path) -> Result<Store> {
         check_magic(path)?;
-        if is_foreign(path) {
-            return Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())));
-        }
+        refuse_foreign(path)?;
         let opened = std::panic::catch_unwind(|| {
             let db = file_builder().open_read_only(path).map_err(|e| match e {
                 redb::DatabaseError::RepairAborted => Error::Storage(format!(
@@ -214,17 +378,10 @@ impl Store {
 
     fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
         let store = Store { db, path };
-        let rx = store.read()?;
-        let format = rx.get(T::Meta, FORMAT_KEY)?;
-        drop(rx);
-        match format {
-            Some(v) => {
-                let version: u32 = codec::decode(&v)?;
+        match store.format_version()? {
+            Some(version) => {
                 if version != FORMAT_VERSION {
-                    return Err(Error::Storage(format!(
-                        "{}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}",
-                        store.describe()
-                    )));
+                    return Err(wrong_version(&store.describe(), version));
                 }
             }
             None if existed && store.has_foreign_tables()? => {
@@ -239,6 +396,18 @@ impl Store {
             None => store.create_tables()?,
         }
         Ok(store)
+    }
+
+    /// The format version in `meta`, if there is one.
+    fn format_version(&self) -> Result<Option<u32>> {
+        let rx = self.db.begin_read().map_err(Error::storage)?;
+        let meta = match rx.open_table(META) {
+            Ok(meta) => meta,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(Error::storage(e)),
+        };
+        let version = meta.get(FORMAT_KEY).map_err(Error::storage)?;
+        version.map(|v| codec::decode(v.value())).transpose()
     }
 
     fn describe(&self) -> String {
@@ -276,7 +445,7 @@ impl Store {
         let txn = self.db.begin_read().map_err(Error::storage)?;
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            match txn.open_table(t.def()) {
+            match open_shaped!(RTable, t, |def| txn.open_table(def)) {
                 Ok(table) => tables.push(Some(table)),
                 Err(redb::TableError::TableDoesNotExist(_)) => tables.push(None),
                 Err(e) => return Err(Error::storage(e)),
@@ -305,23 +474,45 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "internal error".to_string())
 }
 
-/// Whether an existing file is a redb database of another program: tables,
-/// but not caldb's `meta`. Looked at read-only, so such a file is refused
-/// without a byte of it written; when a read-only look is not possible (a
-/// file that needs recovery, say), the writable open decides.
-fn is_foreign(path: &Path) -> bool {
-    let look = || -> Option<bool> {
+/// Refuses, without a byte of it written, an existing file that is a redb
+/// database of another program (tables, but not caldb's `meta`) or of
+/// another caldb format version. Looked at read-only; when a read-only
+/// look is not possible (a file that needs recovery, say), the writable
+/// open decides.
+fn refuse_foreign(path: &Path) -> Result<()> {
+    enum Look {
+        Foreign,
+        Version(u32),
+        Fine,
+    }
+    let look = || -> Option<Look> {
         let mut builder = redb::Builder::new();
         builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
         let db = builder.open_read_only(path).ok()?;
         let rx = db.begin_read().ok()?;
-        match rx.open_table(T::Meta.def()) {
-            Ok(_) => Some(false),
-            Err(redb::TableError::TableDoesNotExist(_)) => Some(rx.list_tables().ok()?.count() > 0),
+        match rx.open_table(META) {
+            Ok(meta) => {
+                let version = meta.get(FORMAT_KEY).ok()??;
+                let version: u32 = codec::decode(version.value()).ok()?;
+                Some(if version == FORMAT_VERSION { Look::Fine } else { Look::Version(version) })
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                Some(if rx.list_tables().ok()?.count() > 0 { Look::Foreign } else { Look::Fine })
+            }
             Err(_) => None,
         }
     };
-    std::panic::catch_unwind(look).ok().flatten().unwrap_or(false)
+    match std::panic::catch_unwind(look).ok().flatten() {
+        Some(Look::Foreign) => {
+            Err(Error::Storage(format!("{}: is a redb database but not a caldb database", path.display())))
+        }
+        Some(Look::Version(v)) => Err(wrong_version(&path.display().to_string(), v)),
+        Some(Look::Fine) | None => Ok(()),
+    }
+}
+
+fn wrong_version(what: &str, version: u32) -> Error {
+    Error::Storage(format!("{what}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}"))
 }
 
 /// Random access to the bytes of a file or a backend.
@@ -506,53 +697,72 @@ fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&
     (Bound::Included(from), to.map_or(Bound::Unbounded, Bound::Excluded))
 }
 
-macro_rules! impl_scan {
-    () => {
+/// The reads of a read or a write transaction, on `$kind` tables.
+macro_rules! impl_reads {
+    ($kind:ident) => {
+        fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            self.with_value(t, key, &mut |v| Ok(v.to_vec()))
+        }
+
         fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
             // Decodes straight from redb's page: no copy of the value.
-            let Some(table) = self.table(t) else { return Ok(None) };
-            match table.get(key).map_err(Error::storage)? {
-                Some(v) => codec::decode(v.value()).map(Some),
-                None => Ok(None),
-            }
+            self.with_value(t, key, &mut |v| codec::decode(v))
         }
 
         fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
             let Some(table) = self.table(t) else { return Ok(()) };
-            let range = table.range::<&[u8]>(bounds(from, to)).map_err(Error::storage)?;
-            for entry in range {
-                let (k, v) = entry.map_err(Error::storage)?;
-                if !f(k.value(), v.value())? {
-                    break;
+            let width = t.shape().key_width();
+            let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
+            with_table!($kind, table, |table| {
+                let range = table.range::<&[u8]>(bounds(&from, to.as_deref())).map_err(Error::storage)?;
+                for entry in range {
+                    let (k, v) = entry.map_err(Error::storage)?;
+                    if !f(k.value(), v.value())? {
+                        break;
+                    }
                 }
-            }
+            });
             Ok(())
+        }
+
+        fn count(&self, t: T) -> Result<u64> {
+            self.table(t).map_or(Ok(0), |table| with_table!($kind, table, |table| table.len().map_err(Error::storage)))
+        }
+    };
+}
+
+/// Runs `f` on the value stored under `key` in a `$kind` table, in place
+/// on redb's page. A key of another width than the table's is not there.
+macro_rules! with_value {
+    ($kind:ident) => {
+        fn with_value<X>(&self, t: T, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<X>) -> Result<Option<X>> {
+            let Some(table) = self.table(t) else { return Ok(None) };
+            if t.shape().key_width().is_some_and(|w| w != key.len()) {
+                return Ok(None);
+            }
+            with_table!($kind, table, |table| match table.get(key).map_err(Error::storage)? {
+                Some(v) => f(v.value()).map(Some),
+                None => Ok(None),
+            })
         }
     };
 }
 
 /// A read snapshot with its tables open.
 pub struct ReadTx {
-    tables: Vec<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>>,
+    tables: Vec<Option<RTable>>,
 }
 
 impl ReadTx {
-    fn table(&self, t: T) -> Option<&redb::ReadOnlyTable<&'static [u8], &'static [u8]>> {
+    fn table(&self, t: T) -> Option<&RTable> {
         self.tables[t as usize].as_ref()
     }
+
+    with_value!(RTable);
 }
 
 impl Reader for ReadTx {
-    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let Some(table) = self.table(t) else { return Ok(None) };
-        Ok(table.get(key).map_err(Error::storage)?.map(|v| v.value().to_vec()))
-    }
-
-    impl_scan!();
-
-    fn count(&self, t: T) -> Result<u64> {
-        self.table(t).map_or(Ok(0), |table| table.len().map_err(Error::storage))
-    }
+    impl_reads!(RTable);
 }
 
 /// A write transaction with every table open. Dropping it without `commit`
@@ -567,7 +777,7 @@ impl Reader for ReadTx {
 pub struct WriteTx {
     // Field order matters: the tables borrow the transaction and must drop
     // first.
-    tables: Vec<redb::Table<'static, &'static [u8], &'static [u8]>>,
+    tables: Vec<WTable>,
     txn: Box<redb::WriteTransaction>,
     state: Option<State>,
     /// Whether `state` differs from what `meta` holds.
@@ -590,7 +800,7 @@ impl WriteTx {
         let txn_ref: &'static redb::WriteTransaction = unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            tables.push(txn_ref.open_table(t.def()).map_err(Error::storage)?);
+            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(Error::storage)?);
         }
         Ok(WriteTx {
             tables,
@@ -602,10 +812,12 @@ impl WriteTx {
         })
     }
 
-    fn table(&self, t: T) -> Option<&redb::Table<'static, &'static [u8], &'static [u8]>> {
+    fn table(&self, t: T) -> Option<&WTable> {
         self.refuse_stale_meta(t);
         Some(&self.tables[t as usize])
     }
+
+    with_value!(WTable);
 
     /// `meta` read raw while the kept state is not written would show an
     /// old state: `write_state` first.
@@ -617,13 +829,28 @@ impl WriteTx {
         if t == T::IdxLicenseDue && self.nothing_due_until.is_some_and(|until| keys::leading_time(key) <= until) {
             self.nothing_due_until = None;
         }
-        self.tables[t as usize].insert(key, value).map_err(Error::storage)?;
+        if !t.shape().fits(key, value) {
+            return Err(Error::Storage(format!(
+                "internal: a {}-byte key or {}-byte value does not fit table {}",
+                key.len(),
+                value.len(),
+                t.name()
+            )));
+        }
+        with_table!(WTable, &mut self.tables[t as usize], |table| {
+            table.insert(key, value).map_err(Error::storage)?;
+        });
         Ok(())
     }
 
     /// Removes `key`; whether it was there.
     pub fn delete(&mut self, t: T, key: &[u8]) -> Result<bool> {
-        Ok(self.tables[t as usize].remove(key).map_err(Error::storage)?.is_some())
+        if t.shape().key_width().is_some_and(|w| w != key.len()) {
+            return Ok(false);
+        }
+        with_table!(WTable, &mut self.tables[t as usize], |table| {
+            Ok(table.remove(key).map_err(Error::storage)?.is_some())
+        })
     }
 
     /// Encodes and stores a record.
@@ -646,12 +873,16 @@ impl WriteTx {
         to: Option<&[u8]>,
         keep: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<()> {
-        self.tables[t as usize].retain_in::<&[u8], _>(bounds(from, to), |k, _| keep(k)).map_err(Error::storage)
+        let width = t.shape().key_width();
+        let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
+        with_table!(WTable, &mut self.tables[t as usize], |table| {
+            table.retain_in::<&[u8], _>(bounds(&from, to.as_deref()), |k, _| keep(k)).map_err(Error::storage)
+        })
     }
 
     /// Removes every entry of a table.
     pub fn clear(&mut self, t: T) -> Result<()> {
-        self.tables[t as usize].retain(|_, _| false).map_err(Error::storage)
+        with_table!(WTable, &mut self.tables[t as usize], |table| table.retain(|_, _| false).map_err(Error::storage))
     }
 
     /// Changes the kept state; `commit` (or `write_state`) stores it.
@@ -694,17 +925,7 @@ impl WriteTx {
 }
 
 impl Reader for WriteTx {
-    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.refuse_stale_meta(t);
-        let table = &self.tables[t as usize];
-        Ok(table.get(key).map_err(Error::storage)?.map(|v| v.value().to_vec()))
-    }
-
-    impl_scan!();
-
-    fn count(&self, t: T) -> Result<u64> {
-        self.tables[t as usize].len().map_err(Error::storage)
-    }
+    impl_reads!(WTable);
 
     /// The kept state, read from `meta` the first time.
     fn state(&self) -> Result<State> {

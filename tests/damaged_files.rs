@@ -165,6 +165,40 @@ fn a_redb_file_of_another_program_is_refused_as_not_caldb_and_left_alone() {
 }
 
 #[test]
+fn a_file_of_another_caldb_format_is_refused_with_its_version_and_left_alone() {
+    let dir = scratch_dir("format1");
+    let file = dir.join("old.redb");
+    {
+        // Format 1 kept every table as bytes to bytes; `meta` holds the
+        // version, bincode's varint 1.
+        let db = redb::Database::create(&file).expect("create a format-1 file");
+        let tx = db.begin_write().expect("write");
+        for name in ["meta", "licenses", "idx_license_due"] {
+            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+            let mut t = tx.open_table(def).expect("open a table");
+            if name == "meta" {
+                t.insert(&b"format"[..], &[1u8][..]).expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let before = std::fs::read(&file).expect("read");
+    for flags in [&[][..], &["-readonly"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_caldb"))
+            .args(flags)
+            .arg(&file)
+            .arg("SELECT COUNT(*) FROM licenses;")
+            .output()
+            .expect("run caldb");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("caldb format version 1, this caldb reads version 2"), "{flags:?}: {stderr}");
+    }
+    assert!(std::fs::read(&file).expect("read back") == before, "the old file was changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_empty_file_opens_as_a_new_database() {
     let dir = scratch_dir("empty");
     let file = dir.join("empty.redb");

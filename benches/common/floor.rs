@@ -1,7 +1,10 @@
-//! What redb 4.6 itself can do on this disk and CPU, with no caldb code in
-//! the way: the limits the P1-P3 rows are read against. Files are opened
-//! as caldb opens its own (multi-writer mode, a 64 MiB cache).
+//! What redb 4.6 itself can do on this disk and CPU, with no caldb
+//! protocol code in the way: the limits the P1-P3 rows are read against.
+//! Files are opened as caldb opens its own (multi-writer mode, a 64 MiB
+//! cache); the replays of a CONNECT's writes go through caldb's store
+//! (`WriteTx::put`: its tables, as redb holds them, and nothing else).
 
+use caldb::store::{Store, T};
 use redb::{Builder, ConcurrencyMode, Database, TableDefinition};
 use std::path::Path;
 use std::time::Instant;
@@ -34,13 +37,13 @@ pub fn one_row_commits(dir: &Path, n: u64) -> f64 {
 
 /// A table of the replay: its name, how its keys run, and the value size.
 struct Write {
-    table: &'static str,
+    table: T,
     key: Key,
     value: usize,
 }
 
 enum Key {
-    /// One key, rewritten each time (a counter, the state row).
+    /// One 8-byte key, rewritten each time (a key pack's count).
     Same,
     /// An increasing id or name, `len` bytes.
     Rising(usize),
@@ -55,24 +58,24 @@ enum Key {
 /// client's token, the session and its live entry, the history row. (The
 /// state row is written once per transaction, at its commit.)
 const CONNECT: &[Write] = &[
-    Write { table: "licenses", key: Key::Rising(8), value: 61 },
-    Write { table: "idx_license_hwid", key: Key::Random(28), value: 0 },
-    Write { table: "idx_license_computer", key: Key::Rising(17), value: 0 },
-    Write { table: "idx_license_keypack", key: Key::Rising(16), value: 0 },
-    Write { table: "idx_license_expiry", key: Key::Random(16), value: 0 },
-    Write { table: "idx_license_due", key: Key::Random(16), value: 0 },
-    Write { table: "keypacks", key: Key::Same, value: 22 },
-    Write { table: "tokens", key: Key::Rising(13), value: 75 },
-    Write { table: "sessions", key: Key::Rising(8), value: 34 },
-    Write { table: "idx_session_live", key: Key::Rising(10), value: 8 },
-    Write { table: "history", key: Key::Rising(8), value: 40 },
+    Write { table: T::Licenses, key: Key::Rising(8), value: 61 },
+    Write { table: T::IdxLicenseHwid, key: Key::Random(28), value: 0 },
+    Write { table: T::IdxLicenseComputer, key: Key::Rising(17), value: 0 },
+    Write { table: T::IdxLicenseKeypack, key: Key::Rising(16), value: 0 },
+    Write { table: T::IdxLicenseExpiry, key: Key::Random(16), value: 0 },
+    Write { table: T::IdxLicenseDue, key: Key::Random(16), value: 0 },
+    Write { table: T::Keypacks, key: Key::Same, value: 22 },
+    Write { table: T::Tokens, key: Key::Rising(13), value: 75 },
+    Write { table: T::Sessions, key: Key::Rising(8), value: 34 },
+    Write { table: T::IdxSessionLive, key: Key::Rising(10), value: 8 },
+    Write { table: T::History, key: Key::Rising(8), value: 40 },
 ];
 
 /// The writes of `CONNECT` no format needs for what language.md and
 /// protocol.md ask: the fewest writes any format could make are the license,
 /// the indexes lookups must use (HWID, computer, expiry), the key pack's
 /// issued count, the client's token, the session, and the history row.
-const NOT_REQUIRED: &[&str] = &["idx_license_keypack", "idx_license_due", "idx_session_live"];
+const NOT_REQUIRED: &[T] = &[T::IdxLicenseKeypack, T::IdxLicenseDue, T::IdxSessionLive];
 
 /// Which writes a replay makes per CONNECT.
 #[derive(Clone, Copy)]
@@ -95,13 +98,13 @@ impl WriteSet {
     }
 }
 
-/// Replays the writes of `n` CAL-issuing CONNECTs in one transaction, commit
-/// included: operations per second.
+/// Replays the writes of `n` CAL-issuing CONNECTs in one transaction of
+/// caldb's store, commit included: operations per second.
 pub fn connect_writes(dir: &Path, n: u64, set: WriteSet) -> f64 {
     let path = dir.join("floor-writes.redb");
-    let db = open(&path);
+    let _ = std::fs::remove_file(&path);
+    let store = Store::open(&path).expect("a caldb file");
     let writes = set.writes();
-    let defs: Vec<TableDefinition<&[u8], &[u8]>> = writes.iter().map(|w| TableDefinition::new(w.table)).collect();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut random = move || {
         x ^= x << 13;
@@ -111,33 +114,30 @@ pub fn connect_writes(dir: &Path, n: u64, set: WriteSet) -> f64 {
     };
     let value = [7u8; 128];
     let t = Instant::now();
-    let w = db.begin_write().expect("write");
-    {
-        let mut tables: Vec<_> = defs.iter().map(|d| w.open_table(*d).expect("table")).collect();
-        let mut key = Vec::with_capacity(32);
-        for i in 0..n {
-            for (w, table) in writes.iter().zip(tables.iter_mut()) {
-                key.clear();
-                match w.key {
-                    Key::Same => key.push(0),
-                    Key::Rising(len) => {
-                        key.resize(len - 8, b'k');
-                        key.extend_from_slice(&i.to_be_bytes());
-                    }
-                    Key::Random(len) => {
-                        while key.len() < len {
-                            key.extend_from_slice(&random().to_be_bytes());
-                        }
-                        key.truncate(len);
-                    }
+    let mut w = store.write().expect("write");
+    let mut key = Vec::with_capacity(32);
+    for i in 0..n {
+        for write in &writes {
+            key.clear();
+            match write.key {
+                Key::Same => key.extend_from_slice(&[0; 8]),
+                Key::Rising(len) => {
+                    key.resize(len - 8, b'k');
+                    key.extend_from_slice(&i.to_be_bytes());
                 }
-                table.insert(&key[..], &value[..w.value]).expect("insert");
+                Key::Random(len) => {
+                    while key.len() < len {
+                        key.extend_from_slice(&random().to_be_bytes());
+                    }
+                    key.truncate(len);
+                }
             }
+            w.put(write.table, &key, &value[..write.value]).expect("insert");
         }
     }
     w.commit().expect("commit");
     let r = n as f64 / t.elapsed().as_secs_f64();
-    drop(db);
+    drop(store);
     std::fs::remove_file(&path).ok();
     r
 }

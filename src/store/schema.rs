@@ -169,9 +169,16 @@ pub fn describe() -> Result<String> {
     );
     let _ = writeln!(out, "encoding values: serde + bincode 2.0.1 standard config (varint little-endian)");
     let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "redb types: var = &[u8]; fixed N = caldb::Fixed<N>, N bytes compared as bytes (no per-entry offsets)"
+    );
+    let _ = writeln!(out);
     for t in T::ALL {
         let (key, value) = layout(t);
-        let _ = writeln!(out, "table {}: key {key}; value {value}", t.name());
+        let width = |w: Option<usize>| w.map_or("var".to_string(), |n| format!("fixed {n}"));
+        let (kw, vw) = (width(t.shape().key_width()), width(t.shape().value_width()));
+        let _ = writeln!(out, "table {}: key {key} [{kw}]; value {value} [{vw}]", t.name());
     }
     let _ = writeln!(out);
     for (name, bytes) in samples()? {
