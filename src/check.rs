@@ -138,38 +138,69 @@ fn check_history(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<()> {
     Ok(())
 }
 
+/// An index's entries: key to value.
+type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// The index entries that the license, device and session rows imply.
-fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTreeMap<T, BTreeSet<Vec<u8>>>> {
-    let mut idx: BTreeMap<T, BTreeSet<Vec<u8>>> = BTreeMap::new();
+fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTreeMap<T, Entries>> {
+    let mut idx: BTreeMap<T, Entries> = BTreeMap::new();
     for l in licenses {
-        for (t, key) in license_index_keys(l) {
-            if let Some(k) = key {
-                idx.entry(t).or_default().insert(k);
-            }
+        for (t, key, value) in license_index_keys(l) {
+            idx.entry(t).or_default().insert(key, value.to_vec());
         }
     }
     for d in r.records::<DeviceRec>(T::Devices, b"")? {
-        idx.entry(T::IdxDeviceHwid).or_default().insert(idx_device_hwid(&d.hwid, &d.name));
+        idx.entry(T::IdxDeviceHwid).or_default().insert(idx_device_hwid(&d.hwid, &d.name), Vec::new());
     }
     for s in r.records::<SessionRec>(T::Sessions, b"")? {
         if s.state != SessionState::Ended {
-            idx.entry(T::IdxSessionLive).or_default().insert(session_live_key(&s.user, &s.host));
+            let id = codec::encode(&s.id)?;
+            idx.entry(T::IdxSessionLive).or_default().insert(session_live_key(&s.user, &s.host), id);
         }
     }
     Ok(idx)
 }
 
+/// An index's entries as stored.
+fn stored_entries(r: &(impl Reader + ?Sized), t: T) -> Result<Entries> {
+    let mut have = Entries::new();
+    r.scan(t, b"", None, &mut |k, v| {
+        have.insert(k.to_vec(), v.to_vec());
+        Ok(true)
+    })?;
+    Ok(have)
+}
+
+/// How many entries `want` has that `have` lacks, the other way round,
+/// and how many both have with different values.
+fn differences(want: &Entries, have: &Entries) -> (usize, usize, usize) {
+    let missing = want.keys().filter(|k| !have.contains_key(*k)).count();
+    let extra = have.keys().filter(|k| !want.contains_key(*k)).count();
+    let wrong = want.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v)).count();
+    (missing, extra, wrong)
+}
+
 fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[LicenseRec]) -> Result<()> {
     let want = derived_indexes(r, licenses)?;
     for &t in T::indexes() {
-        let have: BTreeSet<Vec<u8>> = r.index_keys(t, b"")?.into_iter().collect();
-        let empty = BTreeSet::new();
-        let want = want.get(&t).unwrap_or(&empty);
-        let missing = want.difference(&have).count();
-        let extra = have.difference(want).count();
-        if missing + extra > 0 {
-            p.add("index", t.name().into(), format!("{missing} entries missing, {extra} entries stale"));
+        let have = stored_entries(r, t)?;
+        let empty = Entries::new();
+        let (missing, extra, wrong) = differences(want.get(&t).unwrap_or(&empty), &have);
+        if missing + extra + wrong > 0 {
+            let mut msg = format!("{missing} entries missing, {extra} entries stale");
+            if wrong > 0 {
+                msg.push_str(&format!(", {wrong} with a wrong value"));
+            }
+            p.add("index", t.name().into(), msg);
         }
+    }
+    let through = r.expired_through()?;
+    if let Some(l) = licenses.iter().find(|l| l.is_live() && l.expires <= through) {
+        p.add(
+            "index",
+            "idx_license_expiry".into(),
+            format!("license {} is live but expires at or before {through}, up to when all have expired", l.id),
+        );
     }
     Ok(())
 }
@@ -193,27 +224,31 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
         }
     }
     let want = derived_indexes(&*cx.tx, &licenses)?;
-    let sessions: BTreeMap<Vec<u8>, u64> = cx
-        .tx
-        .records::<SessionRec>(T::Sessions, b"")?
-        .into_iter()
-        .filter(|s| s.state != SessionState::Ended)
-        .map(|s| (session_live_key(&s.user, &s.host), s.id))
-        .collect();
     for &t in T::indexes() {
-        let have: BTreeSet<Vec<u8>> = cx.tx.index_keys(t, b"")?.into_iter().collect();
-        let empty = BTreeSet::new();
+        let have = stored_entries(&*cx.tx, t)?;
+        let empty = Entries::new();
         let want = want.get(&t).unwrap_or(&empty);
         if &have == want {
             continue;
         }
         cx.tx.clear(t)?;
-        for k in want {
-            let v = if t == T::IdxSessionLive { codec::encode(&sessions[k])? } else { Vec::new() };
-            cx.tx.put(t, k, &v)?;
+        for (k, v) in want {
+            cx.tx.put(t, k, v)?;
         }
-        let (missing, extra) = (want.difference(&have).count(), have.difference(want).count());
-        fixes.push(vec![Value::text(t.name()), Value::text(format!("rebuilt: {missing} added, {extra} removed"))]);
+        let (missing, extra, wrong) = differences(want, &have);
+        let mut fixed = format!("rebuilt: {missing} added, {extra} removed");
+        if wrong > 0 {
+            fixed.push_str(&format!(", {wrong} corrected"));
+        }
+        fixes.push(vec![Value::text(t.name()), Value::text(fixed)]);
+    }
+    let through = cx.tx.expired_through()?;
+    if let Some(first) = licenses.iter().filter(|l| l.is_live()).map(|l| l.expires).min()
+        && first <= through
+    {
+        let back = Time(first.0.saturating_sub(1));
+        cx.tx.set_expired_through(back)?;
+        fixes.push(vec![Value::text("expired_through"), Value::text(format!("{through} -> {back}"))]);
     }
     Ok(fixes)
 }

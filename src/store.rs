@@ -39,13 +39,12 @@ pub enum T {
     IdxLicenseHwid,
     IdxLicenseComputer,
     IdxLicenseExpiry,
-    IdxLicenseDue,
     IdxLicenseKeypack,
     IdxDeviceHwid,
     IdxSessionLive,
 }
 
-pub const TABLE_COUNT: usize = 18;
+pub const TABLE_COUNT: usize = 17;
 
 impl T {
     pub const ALL: [T; TABLE_COUNT] = [
@@ -63,7 +62,6 @@ impl T {
         T::IdxLicenseHwid,
         T::IdxLicenseComputer,
         T::IdxLicenseExpiry,
-        T::IdxLicenseDue,
         T::IdxLicenseKeypack,
         T::IdxDeviceHwid,
         T::IdxSessionLive,
@@ -91,7 +89,6 @@ impl T {
             T::IdxLicenseHwid => "idx_license_hwid",
             T::IdxLicenseComputer => "idx_license_computer",
             T::IdxLicenseExpiry => "idx_license_expiry",
-            T::IdxLicenseDue => "idx_license_due",
             T::IdxLicenseKeypack => "idx_license_keypack",
             T::IdxDeviceHwid => "idx_device_hwid",
             T::IdxSessionLive => "idx_session_live",
@@ -107,7 +104,8 @@ impl T {
         match self {
             T::Keypacks | T::Licenses | T::Sessions | T::Events | T::History => Shape::IdVar,
             T::IdxLicenseHwid => Shape::Fixed28Empty,
-            T::IdxLicenseExpiry | T::IdxLicenseDue | T::IdxLicenseKeypack => Shape::Fixed16Empty,
+            T::IdxLicenseExpiry => Shape::Fixed16Flag,
+            T::IdxLicenseKeypack => Shape::Fixed16Empty,
             T::IdxLicenseComputer | T::IdxDeviceHwid => Shape::VarEmpty,
             T::Meta | T::Servers | T::Devices | T::Tokens | T::Hosts | T::UserCals | T::IdxSessionLive => Shape::VarVar,
         }
@@ -125,6 +123,8 @@ pub enum Shape {
     IdVar,
     /// 16-byte keys (a time or id, then an id), empty values.
     Fixed16Empty,
+    /// 16-byte keys, one-byte values (a flag).
+    Fixed16Flag,
     /// 28-byte keys (a HWID, then an id), empty values.
     Fixed28Empty,
 }
@@ -135,7 +135,7 @@ impl Shape {
         match self {
             Shape::VarVar | Shape::VarEmpty => None,
             Shape::IdVar => Some(8),
-            Shape::Fixed16Empty => Some(16),
+            Shape::Fixed16Empty | Shape::Fixed16Flag => Some(16),
             Shape::Fixed28Empty => Some(28),
         }
     }
@@ -145,6 +145,7 @@ impl Shape {
         match self {
             Shape::VarVar | Shape::IdVar => None,
             Shape::VarEmpty | Shape::Fixed16Empty | Shape::Fixed28Empty => Some(0),
+            Shape::Fixed16Flag => Some(1),
         }
     }
 
@@ -203,6 +204,7 @@ macro_rules! shaped {
             VarEmpty($table<Raw, Fixed<0>>),
             IdVar($table<Fixed<8>, Raw>),
             Fixed16Empty($table<Fixed<16>, Fixed<0>>),
+            Fixed16Flag($table<Fixed<16>, Fixed<1>>),
             Fixed28Empty($table<Fixed<28>, Fixed<0>>),
         }
     };
@@ -218,6 +220,7 @@ macro_rules! with_table {
             $kind::VarEmpty($t) => $body,
             $kind::IdVar($t) => $body,
             $kind::Fixed16Empty($t) => $body,
+            $kind::Fixed16Flag($t) => $body,
             $kind::Fixed28Empty($t) => $body,
         }
     };
@@ -244,6 +247,10 @@ macro_rules! open_shaped {
             Shape::Fixed16Empty => {
                 let $def = TableDefinition::<Fixed<16>, Fixed<0>>::new(name);
                 $open.map($kind::Fixed16Empty)
+            }
+            Shape::Fixed16Flag => {
+                let $def = TableDefinition::<Fixed<16>, Fixed<1>>::new(name);
+                $open.map($kind::Fixed16Flag)
             }
             Shape::Fixed28Empty => {
                 let $def = TableDefinition::<Fixed<28>, Fixed<0>>::new(name);
@@ -275,6 +282,10 @@ const META: TableDefinition<'static, Raw, Raw> = TableDefinition::new("meta");
 pub const FORMAT_VERSION: u32 = 2;
 const FORMAT_KEY: &[u8] = b"format";
 const STATE_KEY: &[u8] = b"state";
+/// `meta`'s `expired_through`: every license expiring at or before this
+/// time has been expired (is not live). Expiry visits the licenses of
+/// `idx_license_expiry` after it only.
+const EXPIRED_THROUGH_KEY: &[u8] = b"expired_through";
 
 /// An open database file (or an in-memory one).
 pub struct Store {
@@ -691,6 +702,12 @@ pub trait Reader {
     fn state(&self) -> Result<State> {
         self.record(T::Meta, STATE_KEY)?.ok_or_else(|| Error::Storage("the state record is missing".into()))
     }
+
+    /// Up to when every license has been expired: no live license expires
+    /// at or before it (the earliest time while nothing has been).
+    fn expired_through(&self) -> Result<crate::model::Time> {
+        Ok(self.record(T::Meta, EXPIRED_THROUGH_KEY)?.unwrap_or(crate::model::Time(i64::MIN)))
+    }
 }
 
 fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
@@ -784,11 +801,14 @@ pub struct WriteTx {
     state_unwritten: bool,
     /// Where `put_record` encodes, reused: no allocation per record.
     scratch: Vec<u8>,
-    /// No `idx_license_due` entry is due at or before this time: a check
-    /// that found nothing due sets it, and a due entry written since at or
-    /// before it clears it. The expiry check that runs before every
-    /// statement of a BEGIN block then reads nothing while nothing is due.
-    nothing_due_until: Option<crate::model::Time>,
+    /// `expired_through`, kept like the state (read once, written at the
+    /// commit when it changed): expiry moves it forward, and a live license
+    /// written expiring at or before it moves it back. The expiry check
+    /// that runs before every statement then reads nothing while nothing
+    /// is due.
+    expired_through: Option<crate::model::Time>,
+    /// Whether `expired_through` differs from what `meta` holds.
+    expired_through_unwritten: bool,
 }
 
 impl WriteTx {
@@ -808,7 +828,8 @@ impl WriteTx {
             state: None,
             state_unwritten: false,
             scratch: Vec::with_capacity(256),
-            nothing_due_until: None,
+            expired_through: None,
+            expired_through_unwritten: false,
         })
     }
 
@@ -826,9 +847,6 @@ impl WriteTx {
     }
 
     pub fn put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
-        if t == T::IdxLicenseDue && self.nothing_due_until.is_some_and(|until| keys::leading_time(key) <= until) {
-            self.nothing_due_until = None;
-        }
         if !t.shape().fits(key, value) {
             return Err(Error::Storage(format!(
                 "internal: a {}-byte key or {}-byte value does not fit table {}",
@@ -894,6 +912,33 @@ impl WriteTx {
         Ok(())
     }
 
+    /// `meta`'s `expired_through` (not the state row, so readable while
+    /// the kept state is unwritten).
+    fn stored_expired_through(&self) -> Result<crate::model::Time> {
+        let WTable::VarVar(meta) = &self.tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
+        match meta.get(EXPIRED_THROUGH_KEY).map_err(Error::storage)? {
+            Some(v) => codec::decode(v.value()),
+            None => Ok(crate::model::Time(i64::MIN)),
+        }
+    }
+
+    /// `expired_through`, read from `meta` once and then kept.
+    pub fn kept_expired_through(&mut self) -> Result<crate::model::Time> {
+        if self.expired_through.is_none() {
+            self.expired_through = Some(self.stored_expired_through()?);
+        }
+        Ok(self.expired_through.expect("just kept"))
+    }
+
+    /// Sets `expired_through`; `commit` stores it.
+    pub fn set_expired_through(&mut self, t: crate::model::Time) -> Result<()> {
+        if self.kept_expired_through()? != t {
+            self.expired_through = Some(t);
+            self.expired_through_unwritten = true;
+        }
+        Ok(())
+    }
+
     /// Stores the kept state in `meta`, if it changed.
     pub fn write_state(&mut self) -> Result<()> {
         if self.state_unwritten {
@@ -914,6 +959,10 @@ impl WriteTx {
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
         self.write_state()?;
+        if self.expired_through_unwritten {
+            let t = self.expired_through.expect("an unwritten expired_through is kept");
+            self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
+        }
         self.tables.clear();
         self.txn.commit().map_err(|e| {
             Error::Storage(format!(
@@ -926,6 +975,14 @@ impl WriteTx {
 
 impl Reader for WriteTx {
     impl_reads!(WTable);
+
+    /// The kept `expired_through`, else `meta`'s.
+    fn expired_through(&self) -> Result<crate::model::Time> {
+        match self.expired_through {
+            Some(t) => Ok(t),
+            None => self.stored_expired_through(),
+        }
+    }
 
     /// The kept state, read from `meta` the first time.
     fn state(&self) -> Result<State> {

@@ -9,7 +9,7 @@ use caldb::store::{LicenseRec, Reader, Store, T};
 use caldb::{Hwid, Time};
 
 /// `n` licenses in a shuffled id order, with random HWIDs and expiries,
-/// some of them not live (so without an `idx_license_due` entry) and some
+/// some of them not live (their `idx_license_expiry` entry flagged 0) and some
 /// sharing a HWID or a computer.
 fn licenses(n: u64) -> Vec<LicenseRec> {
     let mut rng = Rng::seeded(7);
@@ -41,8 +41,11 @@ fn licenses(n: u64) -> Vec<LicenseRec> {
     ls
 }
 
-/// Every entry of the licenses table and of each index, as bytes.
-fn entries(store: &Store) -> Vec<(T, Vec<u8>, Vec<u8>)> {
+/// Every entry of the licenses table and of each index, as bytes, and
+/// `expired_through`.
+type Entry = (T, Vec<u8>, Vec<u8>);
+
+fn entries(store: &Store) -> (Vec<Entry>, Time) {
     let r = store.read().expect("read");
     let mut out = Vec::new();
     for &t in [T::Licenses].iter().chain(T::indexes()) {
@@ -52,7 +55,7 @@ fn entries(store: &Store) -> Vec<(T, Vec<u8>, Vec<u8>)> {
         })
         .expect("scan");
     }
-    out
+    (out, r.expired_through().expect("expired_through"))
 }
 
 #[test]
@@ -65,8 +68,9 @@ fn bulk_inserted_licenses_leave_what_one_by_one_writes_leave() {
     }
     tx.commit().expect("commit");
     let expected = entries(&one);
-    assert!(expected.iter().any(|(t, _, _)| *t == T::IdxLicenseDue), "some licenses are live");
-    assert!(expected.len() > all.len() * 5, "every license has at least four index entries");
+    let flags = |v: u8| expected.0.iter().filter(|(t, _, f)| *t == T::IdxLicenseExpiry && f[..] == [v]).count();
+    assert!(flags(1) > 0 && flags(0) > 0, "some licenses are live, some not");
+    assert!(expected.0.len() == all.len() * 5, "every license has four index entries");
 
     for chunk in [1, 7, 500, 2_000] {
         let bulk = Store::in_memory().expect("store");

@@ -182,6 +182,20 @@ fn import_reads_bare_fields_reordered_columns_iso_times_and_no_type_line() {
 }
 
 #[test]
+fn imported_live_licenses_already_past_their_expiry_expire_at_the_next_statement() {
+    // The clock moves past the file's expiries first: expiry has visited
+    // everything up to then, and must still visit what the import adds.
+    let mut db = server1();
+    exec(&mut db, "ADVANCE 60 DAYS");
+    exec(&mut db, &format!("IMPORT LICENSES FROM '{}' INTO SERVER server1", data("licenses_small.csv")));
+    let rs = query(&mut db, "SELECT id, status FROM licenses");
+    assert_eq!(text_rows(&rs), [["1", "expired"], ["2", "expired"], ["3", "temporary"]]);
+    let packs = query(&mut db, "SELECT id, issued FROM keypacks WHERE id IN (2, 3)");
+    assert_eq!(text_rows(&packs), [["2", "1"], ["3", "0"]], "the expired CALs went back to their pack");
+    assert!(query(&mut db, "CHECK").rows.is_empty());
+}
+
+#[test]
 fn import_accepts_a_byte_order_mark_and_wmi_offsets() {
     let dir = scratch("bom");
     let file = dir.join("bom.csv");

@@ -53,8 +53,8 @@ enum Key {
 
 /// The B-tree writes a CAL-issuing CONNECT makes in caldb's format
 /// (`schema/caldb.schema`), with the key orders and record sizes `db_stats` counts on a
-/// generated database: the license and its five index
-/// entries (HWID and the two expiry ones random), the key pack's count, the
+/// generated database: the license and its four index
+/// entries (HWID and expiry random), the key pack's count, the
 /// client's token, the session and its live entry, the history row. (The
 /// state row is written once per transaction, at its commit.)
 const CONNECT: &[Write] = &[
@@ -62,8 +62,7 @@ const CONNECT: &[Write] = &[
     Write { table: T::IdxLicenseHwid, key: Key::Random(28), value: 0 },
     Write { table: T::IdxLicenseComputer, key: Key::Rising(17), value: 0 },
     Write { table: T::IdxLicenseKeypack, key: Key::Rising(16), value: 0 },
-    Write { table: T::IdxLicenseExpiry, key: Key::Random(16), value: 0 },
-    Write { table: T::IdxLicenseDue, key: Key::Random(16), value: 0 },
+    Write { table: T::IdxLicenseExpiry, key: Key::Random(16), value: 1 },
     Write { table: T::Keypacks, key: Key::Same, value: 22 },
     Write { table: T::Tokens, key: Key::Rising(13), value: 75 },
     Write { table: T::Sessions, key: Key::Rising(8), value: 34 },
@@ -75,7 +74,7 @@ const CONNECT: &[Write] = &[
 /// protocol.md ask: the fewest writes any format could make are the license,
 /// the indexes lookups must use (HWID, computer, expiry), the key pack's
 /// issued count, the client's token, the session, and the history row.
-const NOT_REQUIRED: &[T] = &[T::IdxLicenseKeypack, T::IdxLicenseDue, T::IdxSessionLive];
+const NOT_REQUIRED: &[T] = &[T::IdxLicenseKeypack, T::IdxSessionLive];
 
 /// Which writes a replay makes per CONNECT.
 #[derive(Clone, Copy)]

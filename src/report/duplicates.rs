@@ -124,14 +124,6 @@ fn revocable(r: &(impl Reader + ?Sized)) -> Result<BTreeMap<(String, Product), u
         .collect())
 }
 
-/// The ids of the live licenses (temporary, active, revoked), sorted: the
-/// due index holds exactly those.
-fn live_ids(r: &(impl Reader + ?Sized)) -> Result<Vec<u64>> {
-    let mut ids = r.index_ids(T::IdxLicenseDue, b"")?;
-    ids.sort_unstable();
-    Ok(ids)
-}
-
 /// Walks an index whose keys are `group ++ id` (8-byte id last), calling
 /// `f` with each group's key prefix and the live ids in it, for the groups
 /// holding at least `min` of them. Only the index keys are read.
@@ -173,7 +165,7 @@ fn fetch(r: &(impl Reader + ?Sized), ids: &[u64]) -> Result<Vec<LicenseRec>> {
 /// hold two live licenses or more (or HWIDs on two devices) are read in
 /// full, so a million healthy devices cost one pass over three indexes.
 pub fn duplicates(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
-    let live = live_ids(r)?;
+    let live = r.live_license_ids()?;
     let mut findings: Vec<Finding> = Vec::new();
     let mut by_hwid: BTreeMap<Hwid, (BTreeSet<String>, Vec<u64>)> = BTreeMap::new();
     for (hwid, names) in shared_device_hwids(r)? {

@@ -8,23 +8,29 @@ use super::{Reader, T, WriteTx};
 use crate::error::Result;
 use crate::model::{Hwid, Product, SessionState, Time};
 
-/// An index table, the entry a record had there and the one it has now.
-/// The end (exclusive) of the `idx_license_due` range of licenses expiring
-/// at or before `t`.
-fn due_end(t: crate::model::Time) -> Vec<u8> {
-    keys::Key::new().time(crate::model::Time(t.0.saturating_add(1))).done()
+/// The start of the `idx_license_expiry` range of licenses expiring after
+/// `t`.
+fn expiring_after(t: Time) -> Vec<u8> {
+    keys::Key::new().time(Time(t.0.saturating_add(1))).done()
 }
 
-/// A license's entry in each of its five indexes (`None`: it has none in
-/// that one, as a license that is not live has none in `idx_license_due`).
-pub fn license_index_keys(l: &LicenseRec) -> [(T, Option<Vec<u8>>); 5] {
+/// The value of a license's `idx_license_expiry` entry: 1 while it is live
+/// (temporary, active or revoked: what expiry must visit), else 0.
+pub fn expiry_flag(live: bool) -> &'static [u8] {
+    if live { &[1] } else { &[0] }
+}
+
+/// An index entry: the table, the key and the value.
+pub type IndexEntry = (T, Vec<u8>, &'static [u8]);
+
+/// A license's entry in each of its four indexes.
+pub fn license_index_keys(l: &LicenseRec) -> [IndexEntry; 4] {
     let id = l.id;
     [
-        (T::IdxLicenseHwid, Some(idx_license_hwid(&l.hwid, id))),
-        (T::IdxLicenseComputer, Some(idx_license_computer(&l.computer, id))),
-        (T::IdxLicenseKeypack, Some(idx_license_keypack(l.keypack, id))),
-        (T::IdxLicenseExpiry, Some(idx_license_expiry(l.expires, id))),
-        (T::IdxLicenseDue, l.is_live().then(|| idx_license_expiry(l.expires, id))),
+        (T::IdxLicenseHwid, idx_license_hwid(&l.hwid, id), b""),
+        (T::IdxLicenseComputer, idx_license_computer(&l.computer, id), b""),
+        (T::IdxLicenseKeypack, idx_license_keypack(l.keypack, id), b""),
+        (T::IdxLicenseExpiry, idx_license_expiry(l.expires, id), expiry_flag(l.is_live())),
     ]
 }
 
@@ -103,24 +109,45 @@ pub trait Records: Reader {
         }
     }
 
+    /// Visits the `idx_license_expiry` keys of the live licenses expiring
+    /// at or before `until` (`None`: whenever), soonest first, until `f`
+    /// returns false. Only the entries after `expired_through` are read:
+    /// none before it is live.
+    fn visit_live_expiries(&self, until: Option<Time>, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        let from = expiring_after(self.expired_through()?);
+        let to = until.map(expiring_after);
+        self.scan(T::IdxLicenseExpiry, &from, to.as_deref(), &mut |k, v| Ok(v != expiry_flag(true) || f(k)))
+    }
+
     /// Ids of live licenses whose expiry is at or before `t`, soonest first.
-    fn licenses_expiring_by(&self, t: crate::model::Time) -> Result<Vec<u64>> {
+    fn licenses_expiring_by(&self, t: Time) -> Result<Vec<u64>> {
         let mut out = Vec::new();
-        self.scan(T::IdxLicenseDue, b"", Some(&due_end(t)), &mut |k, _| {
+        self.visit_live_expiries(Some(t), &mut |k| {
             out.push(keys::trailing_id(k));
-            Ok(true)
+            true
         })?;
         Ok(out)
     }
 
     /// Whether any live license expires at or before `t` (stops at the first).
-    fn any_license_due_by(&self, t: crate::model::Time) -> Result<bool> {
+    fn any_license_due_by(&self, t: Time) -> Result<bool> {
         let mut any = false;
-        self.scan(T::IdxLicenseDue, b"", Some(&due_end(t)), &mut |_, _| {
+        self.visit_live_expiries(Some(t), &mut |_| {
             any = true;
-            Ok(false)
+            false
         })?;
         Ok(any)
+    }
+
+    /// Ids of every live license (temporary, active, revoked), sorted.
+    fn live_license_ids(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.visit_live_expiries(None, &mut |k| {
+            out.push(keys::trailing_id(k));
+            true
+        })?;
+        out.sort_unstable();
+        Ok(out)
     }
 }
 
@@ -172,17 +199,27 @@ impl WriteTx {
         debug_assert!(old.is_none_or(|o| o.id == new.id), "a license rewritten under another id");
         self.put_record(T::Licenses, &new.key(), new)?;
         let was = old.map(license_index_keys);
-        for (i, (t, now)) in license_index_keys(new).into_iter().enumerate() {
-            let was = was.as_ref().and_then(|w| w[i].1.as_deref());
-            if was == now.as_deref() {
+        for (i, (t, key, value)) in license_index_keys(new).into_iter().enumerate() {
+            let was = was.as_ref().map(|w| (&w[i].1, w[i].2));
+            if was == Some((&key, value)) {
                 continue;
             }
-            if let Some(k) = was {
-                self.delete(t, k)?;
+            // A changed key moves the entry; a changed value alone is
+            // rewritten in place.
+            if let Some((old_key, _)) = was.filter(|(k, _)| **k != key) {
+                self.delete(t, old_key)?;
             }
-            if let Some(k) = now {
-                self.put(t, &k, b"")?;
-            }
+            self.put(t, &key, value)?;
+        }
+        self.keep_expiry_behind(new)
+    }
+
+    /// A live license written expiring at or before `expired_through`
+    /// (an import of an old export, say) moves it back, so expiry visits
+    /// that license.
+    fn keep_expiry_behind(&mut self, l: &LicenseRec) -> Result<()> {
+        if l.is_live() && l.expires <= self.kept_expired_through()? {
+            self.set_expired_through(Time(l.expires.0.saturating_sub(1)))?;
         }
         Ok(())
     }
@@ -196,7 +233,7 @@ impl WriteTx {
             debug_assert!(self.license(l.id)?.is_none(), "license {} is stored already", l.id);
             self.put_record(T::Licenses, &l.key(), l)?;
         }
-        let mut entries: Vec<Vec<(T, Option<Vec<u8>>)>> = Vec::new();
+        let mut entries: Vec<Vec<IndexEntry>> = Vec::new();
         for l in ls.iter() {
             for (i, e) in license_index_keys(l).into_iter().enumerate() {
                 if entries.len() <= i {
@@ -204,54 +241,45 @@ impl WriteTx {
                 }
                 entries[i].push(e);
             }
+            self.keep_expiry_behind(l)?;
         }
         for mut index in entries {
             index.sort_unstable_by(|a, b| a.1.cmp(&b.1));
-            for (t, key) in index {
-                if let Some(k) = key {
-                    self.put(t, &k, b"")?;
-                }
+            for (t, key, value) in index {
+                self.put(t, &key, value)?;
             }
         }
         Ok(())
     }
 
     fn unindex_license(&mut self, l: &LicenseRec) -> Result<()> {
-        for (t, key) in license_index_keys(l) {
-            if let Some(k) = key {
-                self.delete(t, &k)?;
-            }
+        for (t, key, _) in license_index_keys(l) {
+            self.delete(t, &key)?;
         }
         Ok(())
     }
 
     /// Rewrites each license due by `now` (live, expiring at or before it)
     /// with `f`, which must make it not live and change nothing an index
-    /// keys on but the status. Their `idx_license_due` entries go in one
-    /// range removal, not one delete each (an ADVANCE that expires a
-    /// million licenses).
+    /// keys on but the status, and moves `expired_through` to `now`: only
+    /// the expiry index entries after it are read.
     pub fn retire_due_licenses(&mut self, now: Time, f: &mut dyn FnMut(&mut LicenseRec)) -> Result<()> {
-        if self.nothing_due_until.is_some_and(|until| now <= until) {
+        if now <= self.kept_expired_through()? {
             return Ok(());
         }
-        let mut due = self.licenses_expiring_by(now)?;
-        if due.is_empty() {
-            self.nothing_due_until = Some(now);
-            return Ok(());
-        }
-        let end = keys::Key::new().time(Time(now.0.saturating_add(1))).done();
+        let mut due = Vec::new();
+        self.visit_live_expiries(Some(now), &mut |k| {
+            due.push(k.to_vec());
+            true
+        })?;
         // In id order, the licenses table is walked page by page: in expiry
         // order every rewrite lands on a random page, which the write
         // buffer evicts and reads back again and again.
-        due.sort_unstable();
-        let mut keep = std::collections::HashSet::new();
-        for id in due {
-            let Some(old) = self.license(id)? else {
-                keep.insert(id);
-                continue;
-            };
+        let mut ids: Vec<u64> = due.iter().map(|k| keys::trailing_id(k)).collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some(old) = self.license(id)? else { continue };
             if !old.is_live() || old.expires > now {
-                keep.insert(id);
                 continue;
             }
             let mut new = old.clone();
@@ -267,7 +295,11 @@ impl WriteTx {
             );
             self.put_record(T::Licenses, &new.key(), &new)?;
         }
-        self.remove_range(T::IdxLicenseDue, b"", Some(&end), &mut |k| keep.contains(&keys::trailing_id(k)))
+        // Their expiry entries, in key order: page after page.
+        for k in &due {
+            self.put(T::IdxLicenseExpiry, k, expiry_flag(false))?;
+        }
+        self.set_expired_through(now)
     }
 
     /// Deletes a license and its index entries.

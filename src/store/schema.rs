@@ -12,7 +12,7 @@ use std::fmt::Write;
 /// What each table's key and value are.
 fn layout(t: T) -> (&'static str, &'static str) {
     match t {
-        T::Meta => ("b\"format\" | b\"state\"", "u32 format version | State"),
+        T::Meta => ("b\"format\" | b\"state\" | b\"expired_through\"", "u32 format version | State | time"),
         T::Servers => ("name", "ServerRec"),
         T::Keypacks => ("id u64", "KeypackRec"),
         T::Licenses => ("id u64", "LicenseRec"),
@@ -25,8 +25,10 @@ fn layout(t: T) -> (&'static str, &'static str) {
         T::History => ("seq u64", "HistoryRec"),
         T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
         T::IdxLicenseComputer => ("computer NUL license u64", "empty (index of licenses by computer)"),
-        T::IdxLicenseExpiry => ("expires time license u64", "empty (index of licenses by expiry)"),
-        T::IdxLicenseDue => ("expires time license u64", "empty (live licenses only: what expiry must visit)"),
+        T::IdxLicenseExpiry => (
+            "expires time license u64",
+            "u8 1 while the license is live, else 0 (index of licenses by expiry; expiry visits the live ones after meta's expired_through)",
+        ),
         T::IdxLicenseKeypack => ("keypack u64 license u64", "empty (index of licenses by key pack)"),
         T::IdxDeviceHwid => ("hwid [u8; 20] device NUL", "empty (index of devices by HWID)"),
         T::IdxSessionLive => ("user NUL host NUL", "session id u64 (live sessions only)"),
