@@ -12,6 +12,8 @@ pub mod schema;
 
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -714,19 +716,24 @@ fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&
     (Bound::Included(from), to.map_or(Bound::Unbounded, Bound::Excluded))
 }
 
-/// The reads of a read or a write transaction, on `$kind` tables.
-macro_rules! impl_reads {
+/// The reads of a read or a write transaction straight from redb, on
+/// `$kind` tables (inherent methods; `Reader` is built on them).
+macro_rules! raw_reads {
     ($kind:ident) => {
-        fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
-            self.with_value(t, key, &mut |v| Ok(v.to_vec()))
+        /// Runs `f` on the value stored under `key`, in place on redb's
+        /// page. A key of another width than the table's is not there.
+        fn raw_with_value<X>(&self, t: T, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<X>) -> Result<Option<X>> {
+            let Some(table) = self.table(t) else { return Ok(None) };
+            if t.shape().key_width().is_some_and(|w| w != key.len()) {
+                return Ok(None);
+            }
+            with_table!($kind, table, |table| match table.get(key).map_err(Error::storage)? {
+                Some(v) => f(v.value()).map(Some),
+                None => Ok(None),
+            })
         }
 
-        fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
-            // Decodes straight from redb's page: no copy of the value.
-            self.with_value(t, key, &mut |v| codec::decode(v))
-        }
-
-        fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
+        fn raw_scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
             let Some(table) = self.table(t) else { return Ok(()) };
             let width = t.shape().key_width();
             let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
@@ -742,25 +749,8 @@ macro_rules! impl_reads {
             Ok(())
         }
 
-        fn count(&self, t: T) -> Result<u64> {
+        fn raw_count(&self, t: T) -> Result<u64> {
             self.table(t).map_or(Ok(0), |table| with_table!($kind, table, |table| table.len().map_err(Error::storage)))
-        }
-    };
-}
-
-/// Runs `f` on the value stored under `key` in a `$kind` table, in place
-/// on redb's page. A key of another width than the table's is not there.
-macro_rules! with_value {
-    ($kind:ident) => {
-        fn with_value<X>(&self, t: T, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<X>) -> Result<Option<X>> {
-            let Some(table) = self.table(t) else { return Ok(None) };
-            if t.shape().key_width().is_some_and(|w| w != key.len()) {
-                return Ok(None);
-            }
-            with_table!($kind, table, |table| match table.get(key).map_err(Error::storage)? {
-                Some(v) => f(v.value()).map(Some),
-                None => Ok(None),
-            })
         }
     };
 }
@@ -775,11 +765,26 @@ impl ReadTx {
         self.tables[t as usize].as_ref()
     }
 
-    with_value!(RTable);
+    raw_reads!(RTable);
 }
 
 impl Reader for ReadTx {
-    impl_reads!(RTable);
+    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.raw_with_value(t, key, &mut |v| Ok(v.to_vec()))
+    }
+
+    fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
+        // Decodes straight from redb's page: no copy of the value.
+        self.raw_with_value(t, key, &mut |v| codec::decode(v))
+    }
+
+    fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
+        self.raw_scan(t, from, to, f)
+    }
+
+    fn count(&self, t: T) -> Result<u64> {
+        self.raw_count(t)
+    }
 }
 
 /// A write transaction with every table open. Dropping it without `commit`
@@ -809,6 +814,22 @@ pub struct WriteTx {
     expired_through: Option<crate::model::Time>,
     /// Whether `expired_through` differs from what `meta` holds.
     expired_through_unwritten: bool,
+    /// The `KEPT` tables, each whole in memory from its first use to the
+    /// commit, which writes back what changed.
+    kept: [OnceCell<Kept>; KEPT.len()],
+}
+
+/// Tables a write transaction keeps whole in memory: every CONNECT reads
+/// the servers and a server's key packs and rewrites a key pack's count,
+/// and a deployment has a handful of each. Reads inside the transaction
+/// come from the kept rows, writes go to them, and the commit writes what
+/// changed to redb (nothing at all for a transaction that changed none).
+const KEPT: [T; 2] = [T::Keypacks, T::Servers];
+
+/// A kept table: its rows, and the keys written or deleted since loaded.
+struct Kept {
+    rows: BTreeMap<Vec<u8>, Vec<u8>>,
+    changed: BTreeSet<Vec<u8>>,
 }
 
 impl WriteTx {
@@ -830,6 +851,7 @@ impl WriteTx {
             scratch: Vec::with_capacity(256),
             expired_through: None,
             expired_through_unwritten: false,
+            kept: Default::default(),
         })
     }
 
@@ -838,7 +860,30 @@ impl WriteTx {
         Some(&self.tables[t as usize])
     }
 
-    with_value!(WTable);
+    raw_reads!(WTable);
+
+    /// The kept rows of `t`, loaded from redb at the first use, if `t` is
+    /// one of the `KEPT` tables.
+    fn kept(&self, t: T) -> Result<Option<&Kept>> {
+        let Some(slot) = KEPT.iter().position(|k| *k == t) else { return Ok(None) };
+        if self.kept[slot].get().is_none() {
+            let mut rows = BTreeMap::new();
+            self.raw_scan(t, b"", None, &mut |k, v| {
+                rows.insert(k.to_vec(), v.to_vec());
+                Ok(true)
+            })?;
+            let _ = self.kept[slot].set(Kept { rows, changed: BTreeSet::new() });
+        }
+        Ok(self.kept[slot].get())
+    }
+
+    fn kept_mut(&mut self, t: T) -> Result<Option<&mut Kept>> {
+        if self.kept(t)?.is_none() {
+            return Ok(None);
+        }
+        let slot = KEPT.iter().position(|k| *k == t).expect("a kept table");
+        Ok(self.kept[slot].get_mut())
+    }
 
     /// `meta` read raw while the kept state is not written would show an
     /// old state: `write_state` first.
@@ -855,6 +900,15 @@ impl WriteTx {
                 t.name()
             )));
         }
+        if let Some(kept) = self.kept_mut(t)? {
+            kept.rows.insert(key.to_vec(), value.to_vec());
+            kept.changed.insert(key.to_vec());
+            return Ok(());
+        }
+        self.raw_put(t, key, value)
+    }
+
+    fn raw_put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
         with_table!(WTable, &mut self.tables[t as usize], |table| {
             table.insert(key, value).map_err(Error::storage)?;
         });
@@ -863,6 +917,14 @@ impl WriteTx {
 
     /// Removes `key`; whether it was there.
     pub fn delete(&mut self, t: T, key: &[u8]) -> Result<bool> {
+        if let Some(kept) = self.kept_mut(t)? {
+            kept.changed.insert(key.to_vec());
+            return Ok(kept.rows.remove(key).is_some());
+        }
+        self.raw_delete(t, key)
+    }
+
+    fn raw_delete(&mut self, t: T, key: &[u8]) -> Result<bool> {
         if t.shape().key_width().is_some_and(|w| w != key.len()) {
             return Ok(false);
         }
@@ -891,6 +953,17 @@ impl WriteTx {
         to: Option<&[u8]>,
         keep: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<()> {
+        if let Some(kept) = self.kept_mut(t)? {
+            if to.is_some_and(|to| from > to) {
+                return Ok(());
+            }
+            let gone: Vec<Vec<u8>> = kept.rows.range::<[u8], _>(bounds(from, to)).map(|(k, _)| k.clone()).collect();
+            for k in gone.into_iter().filter(|k| !keep(k)) {
+                kept.rows.remove(&k);
+                kept.changed.insert(k);
+            }
+            return Ok(());
+        }
         let width = t.shape().key_width();
         let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
         with_table!(WTable, &mut self.tables[t as usize], |table| {
@@ -900,6 +973,9 @@ impl WriteTx {
 
     /// Removes every entry of a table.
     pub fn clear(&mut self, t: T) -> Result<()> {
+        if self.kept(t)?.is_some() {
+            return self.remove_range(t, b"", None, &mut |_| false);
+        }
         with_table!(WTable, &mut self.tables[t as usize], |table| table.retain(|_, _| false).map_err(Error::storage))
     }
 
@@ -959,6 +1035,15 @@ impl WriteTx {
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
         self.write_state()?;
+        for (slot, t) in KEPT.into_iter().enumerate() {
+            let Some(kept) = self.kept[slot].take() else { continue };
+            for k in &kept.changed {
+                match kept.rows.get(k) {
+                    Some(v) => self.raw_put(t, k, v)?,
+                    None => self.raw_delete(t, k).map(drop)?,
+                }
+            }
+        }
         if self.expired_through_unwritten {
             let t = self.expired_through.expect("an unwritten expired_through is kept");
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
@@ -974,7 +1059,42 @@ impl WriteTx {
 }
 
 impl Reader for WriteTx {
-    impl_reads!(WTable);
+    fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(kept) = self.kept(t)? {
+            return Ok(kept.rows.get(key).cloned());
+        }
+        self.raw_with_value(t, key, &mut |v| Ok(v.to_vec()))
+    }
+
+    fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
+        if let Some(kept) = self.kept(t)? {
+            return kept.rows.get(key).map(|v| codec::decode(v)).transpose();
+        }
+        // Decodes straight from redb's page: no copy of the value.
+        self.raw_with_value(t, key, &mut |v| codec::decode(v))
+    }
+
+    fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
+        if let Some(kept) = self.kept(t)? {
+            if to.is_some_and(|to| from > to) {
+                return Ok(());
+            }
+            for (k, v) in kept.rows.range::<[u8], _>(bounds(from, to)) {
+                if !f(k, v)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        self.raw_scan(t, from, to, f)
+    }
+
+    fn count(&self, t: T) -> Result<u64> {
+        if let Some(kept) = self.kept(t)? {
+            return Ok(kept.rows.len() as u64);
+        }
+        self.raw_count(t)
+    }
 
     /// The kept `expired_through`, else `meta`'s.
     fn expired_through(&self) -> Result<crate::model::Time> {
