@@ -1117,7 +1117,57 @@ impl Reader for WriteTx {
 
 #[cfg(test)]
 mod tests {
-    use super::T;
+    use super::{Reader, Store, T};
+
+    fn rows(r: &impl Reader, t: T) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        r.scan(t, b"", None, &mut |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        })
+        .expect("scan");
+        out
+    }
+
+    #[test]
+    fn a_kept_table_reads_its_own_writes_and_only_a_commit_stores_them() {
+        let store = Store::in_memory().expect("store");
+        let id = |n: u64| n.to_be_bytes().to_vec();
+        let mut tx = store.write().expect("write");
+        for n in 1..=5 {
+            tx.put(T::Keypacks, &id(n), &[n as u8]).expect("put");
+        }
+        tx.commit().expect("commit");
+
+        let mut tx = store.write().expect("write");
+        tx.put(T::Keypacks, &id(2), b"two").expect("rewrite");
+        assert!(tx.delete(T::Keypacks, &id(3)).expect("delete"));
+        assert!(!tx.delete(T::Keypacks, &id(9)).expect("delete a missing key"));
+        tx.remove_range(T::Keypacks, &id(4), None, &mut |k| k == id(5)).expect("remove 4");
+        let want = vec![(id(1), vec![1]), (id(2), b"two".to_vec()), (id(5), vec![5])];
+        assert_eq!(rows(&tx, T::Keypacks), want, "the transaction reads its writes");
+        assert_eq!(tx.count(T::Keypacks).expect("count"), 3);
+        assert_eq!(tx.get(T::Keypacks, &id(2)).expect("get"), Some(b"two".to_vec()));
+        let mut seen = Vec::new();
+        tx.scan(T::Keypacks, &id(2), Some(&id(5)), &mut |k, _| {
+            seen.push(k.to_vec());
+            Ok(true)
+        })
+        .expect("bounded scan");
+        assert_eq!(seen, [id(2)]);
+        assert_eq!(rows(&store.read().expect("read"), T::Keypacks).len(), 5, "others see nothing before the commit");
+        drop(tx);
+        assert_eq!(rows(&store.read().expect("read"), T::Keypacks).len(), 5, "an abort keeps nothing");
+
+        let mut tx = store.write().expect("write");
+        tx.put(T::Keypacks, &id(2), b"two").expect("rewrite");
+        assert!(tx.delete(T::Keypacks, &id(3)).expect("delete"));
+        tx.commit().expect("commit");
+        let r = store.read().expect("read");
+        assert_eq!(r.get(T::Keypacks, &id(2)).expect("get"), Some(b"two".to_vec()));
+        assert_eq!(r.get(T::Keypacks, &id(3)).expect("get"), None);
+        assert_eq!(r.count(T::Keypacks).expect("count"), 4);
+    }
 
     #[test]
     fn the_indexes_are_exactly_the_idx_tables() {
