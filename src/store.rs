@@ -6,6 +6,7 @@
 pub mod access;
 pub mod backup;
 pub mod codec;
+pub mod history;
 pub mod keys;
 pub mod records;
 pub mod schema;
@@ -752,7 +753,62 @@ macro_rules! raw_reads {
         fn raw_count(&self, t: T) -> Result<u64> {
             self.table(t).map_or(Ok(0), |table| with_table!($kind, table, |table| table.len().map_err(Error::storage)))
         }
+
+        /// The stored history rows with sequence numbers in `[from, to)`,
+        /// each under its own key, from the chunks that hold them.
+        fn stored_history(&self, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<bool> {
+            let (from, to) = (history::seq_of(from), to.map(history::seq_of));
+            let mut more = true;
+            // The first chunk that can hold `from` is the first whose last
+            // row is at or after it.
+            self.raw_scan(T::History, &from.to_be_bytes(), None, &mut |_, chunk| {
+                history::visit(chunk, &mut |seq, row| {
+                    if seq < from {
+                        return Ok(true);
+                    }
+                    more = to.is_none_or(|to| seq < to) && f(&seq.to_be_bytes(), row)?;
+                    Ok(more)
+                })
+            })?;
+            Ok(more)
+        }
+
+        fn stored_history_count(&self) -> Result<u64> {
+            let mut n = 0;
+            self.raw_scan(T::History, b"", None, &mut |_, chunk| {
+                n += history::row_count(chunk)?;
+                Ok(true)
+            })?;
+            Ok(n)
+        }
     };
+}
+
+/// History rows are only appended (a whole table is cleared at most).
+fn refuse_history_edit(t: T) -> Result<()> {
+    if t == T::History {
+        return Err(Error::Storage("internal: history rows are never deleted one by one".into()));
+    }
+    Ok(())
+}
+
+/// A scan of one table from a key to another.
+type RangeScan<'s> = dyn FnMut(&[u8], &[u8], &mut Visit) -> Result<()> + 's;
+
+/// The history row stored under `key` (a sequence number), through
+/// `scan` (a table scan from, to).
+fn history_row(key: &[u8], scan: &mut RangeScan) -> Result<Option<Vec<u8>>> {
+    if key.len() != 8 {
+        return Ok(None);
+    }
+    let seq = history::seq_of(key);
+    let mut out = None;
+    let Some(next) = seq.checked_add(1) else { return Ok(None) };
+    scan(key, &next.to_be_bytes(), &mut |_, v| {
+        out = Some(v.to_vec());
+        Ok(false)
+    })?;
+    Ok(out)
 }
 
 /// A read snapshot with its tables open.
@@ -770,19 +826,31 @@ impl ReadTx {
 
 impl Reader for ReadTx {
     fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if t == T::History {
+            return history_row(key, &mut |from, to, f| self.scan(t, from, Some(to), f));
+        }
         self.raw_with_value(t, key, &mut |v| Ok(v.to_vec()))
     }
 
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
+        if t == T::History {
+            return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
+        }
         // Decodes straight from redb's page: no copy of the value.
         self.raw_with_value(t, key, &mut |v| codec::decode(v))
     }
 
     fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
+        if t == T::History {
+            return self.stored_history(from, to, f).map(drop);
+        }
         self.raw_scan(t, from, to, f)
     }
 
     fn count(&self, t: T) -> Result<u64> {
+        if t == T::History {
+            return self.stored_history_count();
+        }
         self.raw_count(t)
     }
 }
@@ -817,6 +885,12 @@ pub struct WriteTx {
     /// The `KEPT` tables, each whole in memory from its first use to the
     /// commit, which writes back what changed.
     kept: [OnceCell<Kept>; KEPT.len()],
+    /// The history rows this transaction appended (sequence number, row),
+    /// written in chunks at its commit (`store::history`).
+    history: Vec<(u64, Vec<u8>)>,
+    /// The last stored history row's sequence number, once looked up: a
+    /// row is only ever appended after it.
+    history_last: Option<u64>,
 }
 
 /// Tables a write transaction keeps whole in memory: every CONNECT reads
@@ -852,6 +926,8 @@ impl WriteTx {
             expired_through: None,
             expired_through_unwritten: false,
             kept: Default::default(),
+            history: Vec::new(),
+            history_last: None,
         })
     }
 
@@ -905,7 +981,42 @@ impl WriteTx {
             kept.changed.insert(key.to_vec());
             return Ok(());
         }
+        if t == T::History {
+            return self.append_history(history::seq_of(key), value);
+        }
         self.raw_put(t, key, value)
+    }
+
+    /// Appends a history row; it must come after every row there is.
+    fn append_history(&mut self, seq: u64, row: &[u8]) -> Result<()> {
+        let last = match self.history.last() {
+            Some((last, _)) => *last,
+            None => self.last_stored_history()?,
+        };
+        if seq <= last {
+            return Err(Error::Storage(format!("internal: history row {seq} written after row {last}")));
+        }
+        self.history.push((seq, row.to_vec()));
+        Ok(())
+    }
+
+    /// The sequence number of the last stored history row (0: none).
+    fn last_stored_history(&mut self) -> Result<u64> {
+        if let Some(last) = self.history_last {
+            return Ok(last);
+        }
+        let WTable::IdVar(table) = &self.tables[T::History as usize] else { unreachable!("history is keyed by id") };
+        let last = table.last().map_err(Error::storage)?.map_or(0, |(k, _)| history::seq_of(k.value()));
+        self.history_last = Some(last);
+        Ok(last)
+    }
+
+    /// The rows of `history` in `[from, to)`.
+    fn pending_history(&self, from: &[u8], to: Option<&[u8]>) -> &[(u64, Vec<u8>)] {
+        let (from, to) = (history::seq_of(from), to.map(history::seq_of));
+        let start = self.history.partition_point(|(s, _)| *s < from);
+        let end = to.map_or(self.history.len(), |to| self.history.partition_point(|(s, _)| *s < to));
+        &self.history[start..end.max(start)]
     }
 
     fn raw_put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
@@ -917,6 +1028,7 @@ impl WriteTx {
 
     /// Removes `key`; whether it was there.
     pub fn delete(&mut self, t: T, key: &[u8]) -> Result<bool> {
+        refuse_history_edit(t)?;
         if let Some(kept) = self.kept_mut(t)? {
             kept.changed.insert(key.to_vec());
             return Ok(kept.rows.remove(key).is_some());
@@ -953,6 +1065,7 @@ impl WriteTx {
         to: Option<&[u8]>,
         keep: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<()> {
+        refuse_history_edit(t)?;
         if let Some(kept) = self.kept_mut(t)? {
             if to.is_some_and(|to| from > to) {
                 return Ok(());
@@ -973,6 +1086,10 @@ impl WriteTx {
 
     /// Removes every entry of a table.
     pub fn clear(&mut self, t: T) -> Result<()> {
+        if t == T::History {
+            self.history.clear();
+            self.history_last = Some(0);
+        }
         if self.kept(t)?.is_some() {
             return self.remove_range(t, b"", None, &mut |_| false);
         }
@@ -1035,6 +1152,9 @@ impl WriteTx {
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
         self.write_state()?;
+        for (key, chunk) in history::chunks(&std::mem::take(&mut self.history)) {
+            self.raw_put(T::History, &key, &chunk)?;
+        }
         for (slot, t) in KEPT.into_iter().enumerate() {
             let Some(kept) = self.kept[slot].take() else { continue };
             for k in &kept.changed {
@@ -1060,6 +1180,9 @@ impl WriteTx {
 
 impl Reader for WriteTx {
     fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if t == T::History {
+            return history_row(key, &mut |from, to, f| self.scan(t, from, Some(to), f));
+        }
         if let Some(kept) = self.kept(t)? {
             return Ok(kept.rows.get(key).cloned());
         }
@@ -1067,6 +1190,9 @@ impl Reader for WriteTx {
     }
 
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
+        if t == T::History {
+            return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
+        }
         if let Some(kept) = self.kept(t)? {
             return kept.rows.get(key).map(|v| codec::decode(v)).transpose();
         }
@@ -1075,6 +1201,16 @@ impl Reader for WriteTx {
     }
 
     fn scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
+        if t == T::History {
+            if self.stored_history(from, to, f)? {
+                for (seq, row) in self.pending_history(from, to) {
+                    if !f(&seq.to_be_bytes(), row)? {
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        }
         if let Some(kept) = self.kept(t)? {
             if to.is_some_and(|to| from > to) {
                 return Ok(());
@@ -1090,6 +1226,9 @@ impl Reader for WriteTx {
     }
 
     fn count(&self, t: T) -> Result<u64> {
+        if t == T::History {
+            return Ok(self.stored_history_count()? + self.history.len() as u64);
+        }
         if let Some(kept) = self.kept(t)? {
             return Ok(kept.rows.len() as u64);
         }

@@ -122,7 +122,7 @@ pub fn connect_writes(dir: &Path, n: u64, set: WriteSet) -> f64 {
                 Key::Same => key.extend_from_slice(&[0; 8]),
                 Key::Rising(len) => {
                     key.resize(len - 8, b'k');
-                    key.extend_from_slice(&i.to_be_bytes());
+                    key.extend_from_slice(&(i + 1).to_be_bytes());
                 }
                 Key::Random(len) => {
                     while key.len() < len {

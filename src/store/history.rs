@@ -1,0 +1,129 @@
+//! The history table on disk: rows in chunks. Every changing statement
+//! appends a row, and a BEGIN block of 50,000 statements appended 50,000
+//! B-tree entries; a transaction now writes its rows at its commit, up to
+//! `CHUNK_ROWS` of them (and about `CHUNK_BYTES`) to one entry, keyed by
+//! the sequence number of the chunk's last row. Readers see rows, one per
+//! sequence number, as before: `Reader::scan(T::History, ..)` walks the
+//! chunks and yields each row under its own key.
+//!
+//! A chunk: the row count (u32 LE), then per row its sequence number (u64
+//! BE), its length (u32 LE) and the row (a `HistoryRec`, bincode).
+
+use crate::error::{Error, Result};
+
+/// At most this many rows to a chunk.
+pub const CHUNK_ROWS: usize = 64;
+/// A chunk is closed once it holds this many bytes (a row longer than that
+/// is a chunk of its own), so it stays on one redb page.
+pub const CHUNK_BYTES: usize = 1800;
+
+/// The sequence number a key names: a key shorter than 8 bytes (a bound)
+/// is padded with zeros, as it sorts.
+pub fn seq_of(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Appends the rows, in order, to chunks: (key, chunk) pairs.
+pub fn chunks(rows: &[(u64, Vec<u8>)]) -> Vec<([u8; 8], Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < rows.len() && end - start < CHUNK_ROWS && (end == start || bytes < CHUNK_BYTES) {
+            bytes += 12 + rows[end].1.len();
+            end += 1;
+        }
+        let part = &rows[start..end];
+        let mut chunk = Vec::with_capacity(4 + bytes);
+        chunk.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        for (seq, row) in part {
+            chunk.extend_from_slice(&seq.to_be_bytes());
+            chunk.extend_from_slice(&(row.len() as u32).to_le_bytes());
+            chunk.extend_from_slice(row);
+        }
+        out.push((part[part.len() - 1].0.to_be_bytes(), chunk));
+        start = end;
+    }
+    out
+}
+
+/// The number of rows of a chunk.
+pub fn row_count(chunk: &[u8]) -> Result<u64> {
+    let head = chunk.get(..4).ok_or_else(damaged)?;
+    Ok(u64::from(u32::from_le_bytes(head.try_into().expect("4 bytes"))))
+}
+
+/// Visits the rows of a chunk, in order, until `f` returns false; whether
+/// it went to the end.
+pub fn visit(chunk: &[u8], f: &mut dyn FnMut(u64, &[u8]) -> Result<bool>) -> Result<bool> {
+    let n = row_count(chunk)?;
+    let mut at = 4;
+    for _ in 0..n {
+        let head = chunk.get(at..at + 12).ok_or_else(damaged)?;
+        let seq = u64::from_be_bytes(head[..8].try_into().expect("8 bytes"));
+        let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
+        let row = chunk.get(at + 12..at + 12 + len).ok_or_else(damaged)?;
+        at += 12 + len;
+        if !f(seq, row)? {
+            return Ok(false);
+        }
+    }
+    if at != chunk.len() {
+        return Err(damaged());
+    }
+    Ok(true)
+}
+
+fn damaged() -> Error {
+    Error::Storage("a history chunk is damaged".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(chunks: &[([u8; 8], Vec<u8>)]) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (key, c) in chunks {
+            let mut last = 0;
+            visit(c, &mut |seq, row| {
+                out.push((seq, row.to_vec()));
+                last = seq;
+                Ok(true)
+            })
+            .expect("visit");
+            assert_eq!(seq_of(key), last, "a chunk is keyed by its last row");
+        }
+        out
+    }
+
+    #[test]
+    fn rows_come_back_in_order_from_chunks_of_bounded_size() {
+        let rows: Vec<(u64, Vec<u8>)> = (1..=300).map(|s| (s, vec![s as u8; (s as usize * 7) % 250])).collect();
+        let made = chunks(&rows);
+        assert_eq!(read_all(&made), rows);
+        assert!(made.len() > 300 / CHUNK_ROWS, "byte-bounded chunks: {}", made.len());
+        for (_, c) in &made {
+            assert!(row_count(c).expect("count") as usize <= CHUNK_ROWS);
+            assert!(c.len() <= 4 + CHUNK_BYTES + 12 + 250, "a chunk of {} bytes", c.len());
+        }
+        let long = vec![(7, vec![1; 5000]), (8, vec![2; 3])];
+        assert_eq!(chunks(&long).len(), 2, "a long row is a chunk of its own");
+        assert_eq!(read_all(&chunks(&long)), long);
+    }
+
+    #[test]
+    fn a_damaged_chunk_is_an_error_not_a_panic() {
+        let good = chunks(&[(1, b"abc".to_vec()), (2, b"de".to_vec())]).remove(0).1;
+        for cut in 0..good.len() {
+            assert!(visit(&good[..cut], &mut |_, _| Ok(true)).is_err(), "cut at {cut}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(visit(&longer, &mut |_, _| Ok(true)).is_err());
+    }
+}
