@@ -146,7 +146,9 @@ fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Resul
     let mut idx: BTreeMap<T, Entries> = BTreeMap::new();
     for l in licenses {
         for (t, key, value) in license_index_keys(l) {
-            idx.entry(t).or_default().insert(key, value.to_vec());
+            if let Some(key) = key {
+                idx.entry(t).or_default().insert(key, value.to_vec());
+            }
         }
     }
     for d in r.records::<DeviceRec>(T::Devices, b"")? {

@@ -42,7 +42,7 @@ pub enum T {
     IdxLicenseHwid,
     IdxLicenseComputer,
     IdxLicenseExpiry,
-    IdxLicenseKeypack,
+    IdxLicenseRevoked,
     IdxDeviceHwid,
     IdxSessionLive,
 }
@@ -65,7 +65,7 @@ impl T {
         T::IdxLicenseHwid,
         T::IdxLicenseComputer,
         T::IdxLicenseExpiry,
-        T::IdxLicenseKeypack,
+        T::IdxLicenseRevoked,
         T::IdxDeviceHwid,
         T::IdxSessionLive,
     ];
@@ -92,7 +92,7 @@ impl T {
             T::IdxLicenseHwid => "idx_license_hwid",
             T::IdxLicenseComputer => "idx_license_computer",
             T::IdxLicenseExpiry => "idx_license_expiry",
-            T::IdxLicenseKeypack => "idx_license_keypack",
+            T::IdxLicenseRevoked => "idx_license_revoked",
             T::IdxDeviceHwid => "idx_device_hwid",
             T::IdxSessionLive => "idx_session_live",
         }
@@ -108,7 +108,7 @@ impl T {
             T::Keypacks | T::Licenses | T::Sessions | T::Events | T::History => Shape::IdVar,
             T::IdxLicenseHwid => Shape::Fixed28Empty,
             T::IdxLicenseExpiry => Shape::Fixed16Flag,
-            T::IdxLicenseKeypack => Shape::Fixed16Empty,
+            T::IdxLicenseRevoked => Shape::Fixed16Empty,
             T::IdxLicenseComputer | T::IdxDeviceHwid => Shape::VarEmpty,
             T::Meta | T::Servers | T::Devices | T::Tokens | T::Hosts | T::UserCals | T::IdxSessionLive => Shape::VarVar,
         }

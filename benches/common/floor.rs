@@ -53,7 +53,7 @@ enum Key {
 
 /// The B-tree writes a CAL-issuing CONNECT makes in caldb's format
 /// (`schema/caldb.schema`), with the key orders and record sizes `db_stats` counts on a
-/// generated database: the license and its four index
+/// generated database: the license and its three index
 /// entries (HWID and expiry random), the key pack's count, the
 /// client's token, the session and its live entry, the history row. (The
 /// state row is written once per transaction, at its commit.)
@@ -61,7 +61,6 @@ const CONNECT: &[Write] = &[
     Write { table: T::Licenses, key: Key::Rising(8), value: 61 },
     Write { table: T::IdxLicenseHwid, key: Key::Random(28), value: 0 },
     Write { table: T::IdxLicenseComputer, key: Key::Rising(17), value: 0 },
-    Write { table: T::IdxLicenseKeypack, key: Key::Rising(16), value: 0 },
     Write { table: T::IdxLicenseExpiry, key: Key::Random(16), value: 1 },
     Write { table: T::Keypacks, key: Key::Same, value: 22 },
     Write { table: T::Tokens, key: Key::Rising(13), value: 75 },
@@ -74,7 +73,7 @@ const CONNECT: &[Write] = &[
 /// protocol.md ask: the fewest writes any format could make are the license,
 /// the indexes lookups must use (HWID, computer, expiry), the key pack's
 /// issued count, the client's token, the session, and the history row.
-const NOT_REQUIRED: &[T] = &[T::IdxLicenseKeypack, T::IdxSessionLive];
+const NOT_REQUIRED: &[T] = &[T::IdxSessionLive];
 
 /// Which writes a replay makes per CONNECT.
 #[derive(Clone, Copy)]

@@ -63,7 +63,7 @@ pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget
             continue;
         }
         installed += k.total.unwrap_or(0);
-        for id in tx.licenses_of_keypack(k.id)? {
+        for id in tx.revoked_of_keypack(k.id)? {
             if let Some(l) = tx.license(id)?
                 && l.status == LicenseStatus::Revoked
             {
@@ -144,13 +144,15 @@ pub fn revoke_set(cx: &mut Ctx, ids: &[u64]) -> Result<Vec<Revoked>> {
 /// recreated, as the real server recreates it with its database.
 pub fn rebuild(cx: &mut Ctx, name: &str, reinstall: bool) -> Result<(u64, u64)> {
     let server = cx.tx.server(name)?.ok_or_else(|| no_such("server", name))?;
-    let mut licenses = 0u64;
     let mut packs = 0u64;
-    for mut k in cx.tx.keypacks()?.into_iter().filter(|k| k.server == server.name) {
-        for id in cx.tx.licenses_of_keypack(k.id)? {
-            cx.tx.delete_license(id)?;
-            licenses += 1;
-        }
+    let own: Vec<KeypackRec> = cx.tx.keypacks()?.into_iter().filter(|k| k.server == server.name).collect();
+    let ids: Vec<u64> = own.iter().map(|k| k.id).collect();
+    let doomed = cx.tx.licenses_of_keypacks(&ids)?;
+    for id in &doomed {
+        cx.tx.delete_license(*id)?;
+    }
+    let licenses = doomed.len() as u64;
+    for mut k in own {
         k.issued = 0;
         if k.kind == KeypackType::Temporary || reinstall {
             k.installed = cx.now;

@@ -150,9 +150,10 @@ pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
             k.server
         )));
     }
+    let held = cx.tx.licenses_of_keypacks(&[id])?;
     let mut live = 0u64;
-    for lid in cx.tx.licenses_of_keypack(id)? {
-        if cx.tx.license(lid)?.is_some_and(|l| l.status == LicenseStatus::Active || l.status == LicenseStatus::Revoked)
+    for lid in &held {
+        if cx.tx.license(*lid)?.is_some_and(|l| l.status == LicenseStatus::Active || l.status == LicenseStatus::Revoked)
         {
             live += 1;
         }
@@ -162,7 +163,7 @@ pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
             "key pack {id} has {live} issued licenses; revoke them or let them expire first"
         )));
     }
-    for lid in cx.tx.licenses_of_keypack(id)? {
+    for lid in held {
         cx.tx.delete_license(lid)?;
     }
     cx.tx.delete(T::Keypacks, &keys::id(id))?;

@@ -240,11 +240,6 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value])
             ("licenses", "computer", Value::Text(s)) => {
                 out.extend(r.licenses_of_computer(s)?.into_iter().map(|i| keys::id(i).to_vec()))
             }
-            ("licenses", "keypack", Value::Int(i)) => {
-                if let Ok(i) = u64::try_from(*i) {
-                    out.extend(r.licenses_of_keypack(i)?.into_iter().map(|i| keys::id(i).to_vec()));
-                }
-            }
             ("devices", "hwid", Value::Text(s)) => {
                 if let Some(h) = Hwid::parse(s) {
                     out.extend(r.devices_of_hwid(&h)?.iter().map(|n| keys::name(n).to_vec()));

@@ -395,7 +395,7 @@ fn take_temporary(tx: &mut WriteTx, row: &Row, mut k: KeypackRec) -> Result<()> 
         k.issued = own.issued;
         return tx.put_keypack(&k);
     }
-    if !tx.licenses_of_keypack(own.id)?.is_empty() {
+    if !tx.licenses_of_keypacks(&[own.id])?.is_empty() {
         return Err(row.err(
             "KeyPackId",
             format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.id),

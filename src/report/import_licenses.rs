@@ -35,7 +35,7 @@ impl Pools {
             if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
                 revoke.entry(k.product).or_default().0 += k.total.unwrap_or(0);
             }
-            for id in tx.licenses_of_keypack(k.id)? {
+            for id in tx.revoked_of_keypack(k.id)? {
                 if let Some(l) = tx.license(id)?
                     && l.status == LicenseStatus::Revoked
                 {

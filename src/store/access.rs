@@ -6,7 +6,7 @@ use super::keys;
 use super::records::*;
 use super::{Reader, T, WriteTx};
 use crate::error::Result;
-use crate::model::{Hwid, Product, SessionState, Time};
+use crate::model::{Hwid, LicenseStatus, Product, SessionState, Time};
 
 /// The start of the `idx_license_expiry` range of licenses expiring after
 /// `t`.
@@ -20,17 +20,19 @@ pub fn expiry_flag(live: bool) -> &'static [u8] {
     if live { &[1] } else { &[0] }
 }
 
-/// An index entry: the table, the key and the value.
-pub type IndexEntry = (T, Vec<u8>, &'static [u8]);
+/// An index entry: the table, the key (`None`: the license has no entry
+/// there) and the value.
+pub type IndexEntry = (T, Option<Vec<u8>>, &'static [u8]);
 
-/// A license's entry in each of its four indexes.
+/// A license's entry in each of its four indexes; only a revoked license
+/// has one in `idx_license_revoked`.
 pub fn license_index_keys(l: &LicenseRec) -> [IndexEntry; 4] {
     let id = l.id;
     [
-        (T::IdxLicenseHwid, idx_license_hwid(&l.hwid, id), b""),
-        (T::IdxLicenseComputer, idx_license_computer(&l.computer, id), b""),
-        (T::IdxLicenseKeypack, idx_license_keypack(l.keypack, id), b""),
-        (T::IdxLicenseExpiry, idx_license_expiry(l.expires, id), expiry_flag(l.is_live())),
+        (T::IdxLicenseHwid, Some(idx_license_hwid(&l.hwid, id)), b""),
+        (T::IdxLicenseComputer, Some(idx_license_computer(&l.computer, id)), b""),
+        (T::IdxLicenseExpiry, Some(idx_license_expiry(l.expires, id)), expiry_flag(l.is_live())),
+        (T::IdxLicenseRevoked, (l.status == LicenseStatus::Revoked).then(|| idx_license_revoked(l.keypack, id)), b""),
     ]
 }
 
@@ -82,10 +84,25 @@ pub trait Records: Reader {
         self.index_ids(T::IdxLicenseComputer, &prefix)
     }
 
-    /// Ids of the licenses drawn from a key pack.
-    fn licenses_of_keypack(&self, keypack: u64) -> Result<Vec<u64>> {
+    /// Ids of the licenses drawn from any of `keypacks`, in id order. No
+    /// index: it reads every license (uninstall, rebuild and IMPORT
+    /// KEYPACKS ask it, not the allocation path).
+    fn licenses_of_keypacks(&self, keypacks: &[u64]) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.scan(T::Licenses, b"", None, &mut |_, v| {
+            let l: LicenseRec = super::codec::decode(v)?;
+            if keypacks.contains(&l.keypack) {
+                out.push(l.id);
+            }
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Ids of the revoked licenses drawn from a key pack (index lookup).
+    fn revoked_of_keypack(&self, keypack: u64) -> Result<Vec<u64>> {
         let prefix = super::keys::Key::new().id(keypack).done();
-        self.index_ids(T::IdxLicenseKeypack, &prefix)
+        self.index_ids(T::IdxLicenseRevoked, &prefix)
     }
 
     /// Names of the devices that hold a HWID.
@@ -200,16 +217,18 @@ impl WriteTx {
         self.put_record(T::Licenses, &new.key(), new)?;
         let was = old.map(license_index_keys);
         for (i, (t, key, value)) in license_index_keys(new).into_iter().enumerate() {
-            let was = was.as_ref().map(|w| (&w[i].1, w[i].2));
-            if was == Some((&key, value)) {
+            let was = was.as_ref().and_then(|w| w[i].1.as_ref().map(|k| (k, w[i].2)));
+            if was.is_some_and(|w| Some(w.0) == key.as_ref() && w.1 == value) {
                 continue;
             }
             // A changed key moves the entry; a changed value alone is
             // rewritten in place.
-            if let Some((old_key, _)) = was.filter(|(k, _)| **k != key) {
+            if let Some((old_key, _)) = was.filter(|(k, _)| Some(*k) != key.as_ref()) {
                 self.delete(t, old_key)?;
             }
-            self.put(t, &key, value)?;
+            if let Some(key) = key {
+                self.put(t, &key, value)?;
+            }
         }
         self.keep_expiry_behind(new)
     }
@@ -246,7 +265,9 @@ impl WriteTx {
         for mut index in entries {
             index.sort_unstable_by(|a, b| a.1.cmp(&b.1));
             for (t, key, value) in index {
-                self.put(t, &key, value)?;
+                if let Some(key) = key {
+                    self.put(t, &key, value)?;
+                }
             }
         }
         Ok(())
@@ -254,7 +275,9 @@ impl WriteTx {
 
     fn unindex_license(&mut self, l: &LicenseRec) -> Result<()> {
         for (t, key, _) in license_index_keys(l) {
-            self.delete(t, &key)?;
+            if let Some(key) = key {
+                self.delete(t, &key)?;
+            }
         }
         Ok(())
     }
@@ -294,6 +317,9 @@ impl WriteTx {
                 "retiring license {id} changed more than its status"
             );
             self.put_record(T::Licenses, &new.key(), &new)?;
+            if old.status == LicenseStatus::Revoked {
+                self.delete(T::IdxLicenseRevoked, &idx_license_revoked(old.keypack, id))?;
+            }
         }
         // Their expiry entries, in key order: page after page.
         for k in &due {

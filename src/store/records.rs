@@ -265,7 +265,7 @@ pub fn idx_license_expiry(expires: Time, license: u64) -> Vec<u8> {
     Key::new().time(expires).id(license).done()
 }
 
-pub fn idx_license_keypack(keypack: u64, license: u64) -> Vec<u8> {
+pub fn idx_license_revoked(keypack: u64, license: u64) -> Vec<u8> {
     Key::new().id(keypack).id(license).done()
 }
 

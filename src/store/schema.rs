@@ -32,7 +32,9 @@ fn layout(t: T) -> (&'static str, &'static str) {
             "expires time license u64",
             "u8 1 while the license is live, else 0 (index of licenses by expiry; expiry visits the live ones after meta's expired_through)",
         ),
-        T::IdxLicenseKeypack => ("keypack u64 license u64", "empty (index of licenses by key pack)"),
+        T::IdxLicenseRevoked => {
+            ("keypack u64 license u64", "empty (revoked licenses only, by key pack: what the revoke limit counts)")
+        }
         T::IdxDeviceHwid => ("hwid [u8; 20] device NUL", "empty (index of devices by HWID)"),
         T::IdxSessionLive => ("user NUL host NUL", "session id u64 (live sessions only)"),
     }
