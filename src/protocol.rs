@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::{EventLevel, EventSource, NAME_MAX_LEN, Time};
 use crate::store::{EventRec, Reader, State, T, WriteTx};
 
-pub use connect::{ConnectRequest, Destination, Outcome, connect};
+pub use connect::{ConnectRequest, ConnectTo, Destination, Outcome, connect, connect_to};
 
 /// Everything one statement works with: its transaction, its instant and
 /// the database-wide state (random source, id counters).

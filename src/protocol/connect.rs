@@ -27,6 +27,28 @@ pub struct ConnectRequest {
     pub logon_failed: bool,
 }
 
+/// A connection request that borrows its names: CONNECT's statement holds
+/// them, and copying them for every statement was three allocations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConnectTo<'a> {
+    pub device: &'a str,
+    pub user: &'a str,
+    /// A host, or (`farm`) a farm whose session directory picks the host.
+    pub to: &'a str,
+    pub farm: bool,
+    pub logon_failed: bool,
+}
+
+impl ConnectRequest {
+    pub fn borrowed(&self) -> ConnectTo<'_> {
+        let (to, farm) = match &self.to {
+            Destination::Host(h) => (h.as_str(), false),
+            Destination::Farm(f) => (f.as_str(), true),
+        };
+        ConnectTo { device: &self.device, user: &self.user, to, farm, logon_failed: self.logon_failed }
+    }
+}
+
 /// What a connection came to. A denial is an outcome, not an error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
@@ -68,16 +90,21 @@ impl Licensed {
 }
 
 pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
-    check_name("user", &req.user)?;
-    let device = cx.tx.device(&req.device)?.ok_or_else(|| no_such("device", &req.device))?;
-    let host = match &req.to {
-        Destination::Host(h) => cx.tx.host(h)?.ok_or_else(|| no_such("host", h))?,
-        Destination::Farm(f) => choose_farm_host(cx, f, &req.user)?,
+    connect_to(cx, req.borrowed())
+}
+
+/// `connect`, with the request's names borrowed.
+pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
+    check_name("user", req.user)?;
+    let device = cx.tx.device(req.device)?.ok_or_else(|| no_such("device", req.device))?;
+    let host = match req.farm {
+        false => cx.tx.host(req.to)?.ok_or_else(|| no_such("host", req.to))?,
+        true => choose_farm_host(cx, req.to, req.user)?,
     };
     let lic = match host.mode {
         Mode::Unset => unset_mode(cx, &host)?,
-        Mode::User => per_user(cx, &host, &req.user)?,
-        Mode::Device => per_device(cx, &host, &device, &req.user, !req.logon_failed)?,
+        Mode::User => per_user(cx, &host, req.user)?,
+        Mode::Device => per_device(cx, &host, &device, req.user, !req.logon_failed)?,
     };
     let mut reason = lic.reason;
     let mut session = None;
@@ -90,13 +117,13 @@ pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
             if let Some(t) = lic.token.as_ref().filter(|_| reason != ReasonCode::TemporaryIssued) {
                 validate_after_logon(cx, t)?;
             }
-            session = Some(start_session(cx, &host, &device.name, &req.user)?);
+            session = Some(start_session(cx, &host, &device.name, req.user)?);
         }
     }
     Ok(Outcome {
         reason,
         device: device.name,
-        user: req.user.clone(),
+        user: req.user.to_string(),
         host: host.name,
         server: lic.server,
         license: lic.token.as_ref().map(|t| t.license),

@@ -310,10 +310,3 @@ fn write_statement<R>(tx: &mut WriteTx, text: &str, f: impl FnOnce(&mut Ctx) -> 
     cx.finish()?;
     Ok(out)
 }
-
-pub(crate) fn target_of(t: &Target) -> crate::protocol::Destination {
-    match t {
-        Target::Host(h) => crate::protocol::Destination::Host(h.clone()),
-        Target::Farm(f) => crate::protocol::Destination::Farm(f.clone()),
-    }
-}

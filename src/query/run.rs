@@ -1,12 +1,11 @@
 //! Dispatch: each statement to the protocol, report or check function that
 //! carries it out, and its result to rows.
 
-use super::ast::{Exportable, Statement};
-use super::exec::target_of;
+use super::ast::{Exportable, Statement, Target};
 use super::select::run_select;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::protocol::{ConnectRequest, Ctx, admin, connect, deploy, sessions, time};
+use crate::protocol::{ConnectTo, Ctx, admin, connect_to, deploy, sessions, time};
 use crate::store::{Reader, Store};
 
 /// Runs a statement that changes the database.
@@ -51,13 +50,12 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
         S::ReimageDevice { name } | S::ClearDeviceLicensing { name } => deploy::reset_device(cx, name, true)?,
         S::ClearDeviceStore { name } => deploy::reset_device(cx, name, false)?,
         S::Connect { device, user, target, logon_failed } => {
-            let req = ConnectRequest {
-                device: device.clone(),
-                user: user.clone(),
-                to: target_of(target),
-                logon_failed: *logon_failed,
+            let (to, farm) = match target {
+                Target::Host(h) => (h.as_str(), false),
+                Target::Farm(f) => (f.as_str(), true),
             };
-            return Ok(Some(outcome_rows(connect(cx, &req)?)));
+            let req = ConnectTo { device, user, to, farm, logon_failed: *logon_failed };
+            return Ok(Some(outcome_rows(connect_to(cx, req)?)));
         }
         S::DisconnectSession { id } => sessions::end_session(cx, *id, SessionState::Disconnected)?,
         S::LogoffSession { id } => sessions::end_session(cx, *id, SessionState::Ended)?,
