@@ -222,7 +222,7 @@ fn no_token(
     let d = discover(cx, host)?;
     let Some(server) = d.found else { return Ok(not_found(cx, host, &d)) };
     let license = issue_temporary(cx, &server, host, device, user, logon_ok)?;
-    let token = place_token(cx, &device.name, slot, &license, &server)?;
+    let token = place_token(cx, &device.name, slot, license, &server)?;
     Ok(Licensed::token(ReasonCode::TemporaryIssued, token))
 }
 
@@ -269,7 +269,7 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
                 }
             }
             let license = issue_permanent(cx, &server, pack, device, user)?;
-            let token = place_token(cx, &device.name, t.slot, &license, &server)?;
+            let token = place_token(cx, &device.name, t.slot, license, &server)?;
             Ok(Licensed::token(ReasonCode::Upgraded, token))
         }
         None => {
@@ -308,7 +308,7 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         .filter(|c| c.id == t.license && c.server == t.server && c.hwid == t.hwid && c.status == LicenseStatus::Active);
     if let Some(license) = renewable {
         let license = renew(cx, &license)?;
-        let token = place_token(cx, &device.name, t.slot, &license, &issuing)?;
+        let token = place_token(cx, &device.name, t.slot, license, &issuing)?;
         return Ok(Licensed::token(ReasonCode::Renewed, token));
     }
     // Revoked, unknown after a rebuild, or made stale by a clone: reissue.
@@ -334,7 +334,7 @@ fn reissue(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, slot: u
     let Some(found) = discover(cx, host)?.found else { return Ok(Reissue::NoCal { found: None }) };
     if let Some((server, pack)) = permanent_source(cx, &found, host)? {
         let license = issue_permanent(cx, &server, pack, device, user)?;
-        return place_token(cx, &device.name, slot, &license, &server).map(Reissue::Token);
+        return place_token(cx, &device.name, slot, license, &server).map(Reissue::Token);
     }
     no_permanent_event(cx, &found, host)?;
     Ok(Reissue::NoCal { found: Some(found.name) })

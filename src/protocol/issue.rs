@@ -147,18 +147,19 @@ pub fn free_slot(tokens: &[TokenRec]) -> u32 {
 }
 
 /// Stores a license in the device's store, in `slot` (replacing the token
-/// there, if any).
-pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: &LicenseRec, server: &ServerRec) -> Result<TokenRec> {
+/// there, if any). The token takes the license's names: every caller is done
+/// with the license then.
+pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server: &ServerRec) -> Result<TokenRec> {
     let token = TokenRec {
         device: device.to_string(),
         slot,
         license: l.id,
-        server: l.server.clone(),
+        server: l.server,
         scope: server.scope.clone(),
         kind: l.kind,
         product: l.product,
-        computer: l.computer.clone(),
-        user: l.user.clone(),
+        computer: l.computer,
+        user: l.user,
         issued: l.issued,
         expires: l.expires,
         hwid: l.hwid,

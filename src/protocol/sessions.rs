@@ -55,7 +55,9 @@ fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String,
 pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> Result<u64> {
     if let Some(mut s) = cx.tx.live_session(user, &host.name)? {
         s.state = SessionState::Active;
-        s.device = device.to_string();
+        // In place: the stored name's buffer usually holds the new one.
+        s.device.clear();
+        s.device.push_str(device);
         s.changed = cx.now;
         cx.tx.update_live_session(&s)?;
         return Ok(s.id);
