@@ -2,7 +2,7 @@
 //! keywords, names, quoted text and numbers, and the error type that records
 //! where parsing failed.
 
-use nom::bytes::complete::{tag, take_till, take_while1};
+use nom::bytes::complete::{tag, take_till};
 use nom::character::complete::char;
 use nom::error::{ErrorKind, ParseError};
 use nom::{IResult, Parser};
@@ -163,6 +163,14 @@ fn comment(i: &str) -> IResult<&str, &str, PErr> {
 
 /// Skips blanks and `--` comments.
 pub fn ws(mut i: &str) -> &str {
+    // Most calls start at a token: one byte tells.
+    if let Some(&b) = i.as_bytes().first()
+        && b.is_ascii()
+        && b != b'-'
+        && !(b as char).is_whitespace()
+    {
+        return i;
+    }
     loop {
         i = i.trim_start();
         match comment(i) {
@@ -181,16 +189,34 @@ pub fn fail<T>(i: &str, msg: impl Into<String>) -> Res<'_, T> {
 /// A word stops before `--`.
 pub fn word(i: &str) -> Option<(&str, &str)> {
     let i = ws(i);
-    let r: Res<'_, &str> = take_while1(is_word_char).parse(i);
-    let (_, w) = r.ok()?;
-    // A byte search: `str::find` with a `&str` pattern builds a two-way
-    // searcher for every word of every statement.
-    let w = match w.as_bytes().windows(2).position(|p| p == b"--") {
-        Some(0) => return None,
-        Some(n) => &w[..n],
-        None => w,
-    };
-    Some((&i[w.len()..], w))
+    let n = word_len(i);
+    if n == 0 {
+        return None;
+    }
+    Some((&i[n..], &i[..n]))
+}
+
+/// The length in bytes of the word characters that start `i`, up to the
+/// first `--`. One pass over the bytes; a character is decoded only when
+/// it is not ASCII (every word of every statement goes through here).
+fn word_len(i: &str) -> usize {
+    let b = i.as_bytes();
+    let mut n = 0;
+    while let Some(&c) = b.get(n) {
+        if c.is_ascii() {
+            let word_char = c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
+            if !word_char || (c == b'-' && b.get(n + 1) == Some(&b'-')) {
+                break;
+            }
+            n += 1;
+        } else {
+            match i[n..].chars().next() {
+                Some(ch) if is_word_char(ch) => n += ch.len_utf8(),
+                _ => break,
+            }
+        }
+    }
+    n
 }
 
 /// Consumes the keyword `k` if it comes next.
@@ -331,17 +357,19 @@ pub fn text<'a>(i: &'a str, what: &str) -> Res<'a, String> {
 /// `what` names it in messages (`a server name`).
 pub fn name<'a>(i: &'a str, what: &str) -> Res<'a, String> {
     let start = ws(i);
-    let (rest, n) = match quoted(start) {
-        Err(nom::Err::Error(_)) => match word(start) {
+    let (rest, n) = if start.starts_with('\'') {
+        quoted(start)?
+    } else {
+        match word(start) {
             Some((rest, w)) => (rest, w.to_string()),
             None => return expected(start, what, ""),
-        },
-        other => other?,
+        }
     };
     if n.is_empty() {
         return fail(start, format!("expected {what}, found an empty name"));
     }
-    if n.chars().count() > NAME_MAX_LEN {
+    // No more characters than bytes: a short name need not be counted.
+    if n.len() > NAME_MAX_LEN && n.chars().count() > NAME_MAX_LEN {
         return fail(start, format!("name longer than {NAME_MAX_LEN} characters: '{}'", show(&n)));
     }
     Ok((rest, n))

@@ -14,7 +14,18 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
     let Some((rest, w)) = word(start) else {
         return fail(start, format!("expected a statement, found {}", found(start)));
     };
-    match w.to_ascii_uppercase().as_str() {
+    // Upper-cased on the stack: no keyword is longer than 16 bytes, so a
+    // longer word is no statement.
+    let mut buf = [0u8; 16];
+    let upper = match buf.get_mut(..w.len()) {
+        Some(b) => {
+            b.copy_from_slice(w.as_bytes());
+            b.make_ascii_uppercase();
+            std::str::from_utf8(b).unwrap_or("")
+        }
+        None => "",
+    };
+    match upper {
         "CREATE" => create(rest),
         "ACTIVATE" | "DEACTIVATE" => activate(rest, w.eq_ignore_ascii_case("ACTIVATE")),
         "SET" => set(rest),
