@@ -977,8 +977,20 @@ impl WriteTx {
             )));
         }
         if let Some(kept) = self.kept_mut(t)? {
-            kept.rows.insert(key.to_vec(), value.to_vec());
-            kept.changed.insert(key.to_vec());
+            // A rewrite (a key pack's count, most often) reuses the kept
+            // row's buffer.
+            match kept.rows.get_mut(key) {
+                Some(row) => {
+                    row.clear();
+                    row.extend_from_slice(value);
+                }
+                None => {
+                    kept.rows.insert(key.to_vec(), value.to_vec());
+                }
+            }
+            if !kept.changed.contains(key) {
+                kept.changed.insert(key.to_vec());
+            }
             return Ok(());
         }
         if t == T::History {
