@@ -51,12 +51,13 @@ enum Key {
     Random(usize),
 }
 
-/// The B-tree writes a CAL-issuing CONNECT makes in caldb's format
-/// (`schema/caldb.schema`), with the key orders and record sizes `db_stats` counts on a
-/// generated database: the license and its three index
-/// entries (HWID and expiry random), the key pack's count, the
-/// client's token, the session and its live entry, the history row. (The
-/// state row is written once per transaction, at its commit.)
+/// The writes a CAL-issuing CONNECT that starts a session makes in caldb's
+/// format (`schema/caldb.schema`), with the key orders and record sizes
+/// `db_stats` counts on a generated database: the license and its three
+/// index entries (HWID and expiry random), the key pack's count (kept in
+/// the transaction, written at its commit), the client's token, the session
+/// and its live entry, the history row (written at the commit, in chunks).
+/// The state row is written once per transaction, at its commit.
 const CONNECT: &[Write] = &[
     Write { table: T::Licenses, key: Key::Rising(8), value: 61 },
     Write { table: T::IdxLicenseHwid, key: Key::Random(28), value: 0 },
@@ -69,40 +70,17 @@ const CONNECT: &[Write] = &[
     Write { table: T::History, key: Key::Rising(8), value: 40 },
 ];
 
-/// The writes of `CONNECT` no format needs for what language.md and
-/// protocol.md ask: the fewest writes any format could make are the license,
-/// the indexes lookups must use (HWID, computer, expiry), the key pack's
-/// issued count, the client's token, the session, and the history row.
-const NOT_REQUIRED: &[T] = &[T::IdxSessionLive];
-
-/// Which writes a replay makes per CONNECT.
-#[derive(Clone, Copy)]
-pub enum WriteSet {
-    /// caldb's format.
-    Caldb,
-    /// The fewest any format could make.
-    Fewest,
-}
-
-impl WriteSet {
-    fn writes(self) -> Vec<&'static Write> {
-        let required = |w: &&Write| matches!(self, WriteSet::Caldb) || !NOT_REQUIRED.contains(&w.table);
-        CONNECT.iter().filter(required).collect()
-    }
-
-    /// How many B-tree writes the replay makes per CONNECT.
-    pub fn len(self) -> usize {
-        self.writes().len()
-    }
+/// How many writes the replay makes per CONNECT.
+pub fn writes_per_connect() -> usize {
+    CONNECT.len()
 }
 
 /// Replays the writes of `n` CAL-issuing CONNECTs in one transaction of
 /// caldb's store, commit included: operations per second.
-pub fn connect_writes(dir: &Path, n: u64, set: WriteSet) -> f64 {
+pub fn connect_writes(dir: &Path, n: u64) -> f64 {
     let path = dir.join("floor-writes.redb");
     let _ = std::fs::remove_file(&path);
     let store = Store::open(&path).expect("a caldb file");
-    let writes = set.writes();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut random = move || {
         x ^= x << 13;
@@ -115,7 +93,7 @@ pub fn connect_writes(dir: &Path, n: u64, set: WriteSet) -> f64 {
     let mut w = store.write().expect("write");
     let mut key = Vec::with_capacity(32);
     for i in 0..n {
-        for write in &writes {
+        for write in CONNECT {
             key.clear();
             match write.key {
                 Key::Same => key.extend_from_slice(&[0; 8]),
