@@ -245,7 +245,7 @@ fn p2(dir: &Path, s: &Sizes, table: &mut Table) {
 /// The median of rates, and their range as text.
 fn median_and_range(rates: &mut [f64]) -> (f64, String) {
     rates.sort_by(f64::total_cmp);
-    let range = format!("{}-{}/s", per_s(rates[0]).trim_end_matches("/s"), per_s(rates[rates.len() - 1]));
+    let range = format!("{}-{}", per_s(rates[0]).trim_end_matches("/s"), per_s(rates[rates.len() - 1]));
     (rates[rates.len() / 2], range)
 }
 
