@@ -1,7 +1,10 @@
 //! The SQLite baseline of P3: the same device lifecycle as caldb's
 //! statements, written as SQL transactions through rusqlite. The schema has
-//! the same tables and the same secondary indexes as caldb's store (a
-//! partial index for `idx_license_due` and `idx_session_live`), and each
+//! the same tables and the lookups caldb's store indexes, each as SQLite
+//! does it best: HWID, computer and expiry indexes, the live licenses by
+//! expiry as a partial index (caldb flags them in its expiry index), the
+//! revoked licenses by key pack and the live sessions as partial indexes,
+//! the devices by HWID. Each
 //! operation does what caldb's protocol does for it: expiry at the
 //! statement's instant, discovery, the license and token writes, the key
 //! pack counts, the session, a history row and the state row.
@@ -15,6 +18,7 @@ const TEMPORARY: i64 = 0;
 const ACTIVE: i64 = 1;
 const UPGRADED: i64 = 2;
 const EXPIRED: i64 = 3;
+// (4 is revoked: the lifecycle never revokes, so `idx_license_revoked` stays empty.)
 // Key pack kinds.
 const PACK_TEMPORARY: i64 = 4;
 const PACK_RETAIL: i64 = 1;
@@ -32,7 +36,7 @@ CREATE TABLE licenses(id INTEGER PRIMARY KEY, keypack INT, server TEXT, kind INT
   hwid BLOB, computer TEXT, user TEXT, product INT, issued INT, expires INT, validated INT, revoked INT);
 CREATE INDEX idx_license_hwid ON licenses(hwid);
 CREATE INDEX idx_license_computer ON licenses(computer);
-CREATE INDEX idx_license_keypack ON licenses(keypack);
+CREATE INDEX idx_license_revoked ON licenses(keypack) WHERE status = 4;
 CREATE INDEX idx_license_expiry ON licenses(expires);
 CREATE INDEX idx_license_due ON licenses(expires) WHERE status IN (0, 1);
 CREATE TABLE devices(name TEXT PRIMARY KEY, hwid BLOB, created INT) WITHOUT ROWID;
