@@ -874,12 +874,12 @@ pub struct WriteTx {
     state_unwritten: bool,
     /// Where `put_record` encodes, reused: no allocation per record.
     scratch: Vec<u8>,
-    /// `expired_through`, kept like the state (read once, written at the
-    /// commit when it changed): expiry moves it forward, and a live license
-    /// written expiring at or before it moves it back. The expiry check
-    /// that runs before every statement then reads nothing while nothing
-    /// is due.
-    expired_through: Option<crate::model::Time>,
+    /// `expired_through`, read when the transaction begins and written at
+    /// its commit when it changed: expiry moves it forward, and a live
+    /// license written expiring at or before it moves it back. The expiry
+    /// check that runs before every statement then reads nothing while
+    /// nothing is due.
+    expired_through: crate::model::Time,
     /// Whether `expired_through` differs from what `meta` holds.
     expired_through_unwritten: bool,
     /// The `KEPT` tables, each whole in memory from its first use to the
@@ -917,13 +917,18 @@ impl WriteTx {
         for t in T::ALL {
             tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(Error::storage)?);
         }
+        let WTable::VarVar(meta) = &tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
+        let expired_through = match meta.get(EXPIRED_THROUGH_KEY).map_err(Error::storage)? {
+            Some(v) => codec::decode(v.value())?,
+            None => crate::model::Time(i64::MIN),
+        };
         Ok(WriteTx {
             tables,
             txn,
             state: None,
             state_unwritten: false,
             scratch: Vec::with_capacity(256),
-            expired_through: None,
+            expired_through,
             expired_through_unwritten: false,
             kept: Default::default(),
             history: Vec::new(),
@@ -1117,31 +1122,12 @@ impl WriteTx {
         Ok(())
     }
 
-    /// `meta`'s `expired_through` (not the state row, so readable while
-    /// the kept state is unwritten).
-    fn stored_expired_through(&self) -> Result<crate::model::Time> {
-        let WTable::VarVar(meta) = &self.tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
-        match meta.get(EXPIRED_THROUGH_KEY).map_err(Error::storage)? {
-            Some(v) => codec::decode(v.value()),
-            None => Ok(crate::model::Time(i64::MIN)),
-        }
-    }
-
-    /// `expired_through`, read from `meta` once and then kept.
-    pub fn kept_expired_through(&mut self) -> Result<crate::model::Time> {
-        if self.expired_through.is_none() {
-            self.expired_through = Some(self.stored_expired_through()?);
-        }
-        Ok(self.expired_through.expect("just kept"))
-    }
-
     /// Sets `expired_through`; `commit` stores it.
-    pub fn set_expired_through(&mut self, t: crate::model::Time) -> Result<()> {
-        if self.kept_expired_through()? != t {
-            self.expired_through = Some(t);
+    pub fn set_expired_through(&mut self, t: crate::model::Time) {
+        if self.expired_through != t {
+            self.expired_through = t;
             self.expired_through_unwritten = true;
         }
-        Ok(())
     }
 
     /// Stores the kept state in `meta`, if it changed.
@@ -1177,7 +1163,7 @@ impl WriteTx {
             }
         }
         if self.expired_through_unwritten {
-            let t = self.expired_through.expect("an unwritten expired_through is kept");
+            let t = self.expired_through;
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
         }
         self.tables.clear();
@@ -1247,12 +1233,9 @@ impl Reader for WriteTx {
         self.raw_count(t)
     }
 
-    /// The kept `expired_through`, else `meta`'s.
+    /// The kept `expired_through`.
     fn expired_through(&self) -> Result<crate::model::Time> {
-        match self.expired_through {
-            Some(t) => Ok(t),
-            None => self.stored_expired_through(),
-        }
+        Ok(self.expired_through)
     }
 
     /// The kept state, read from `meta` the first time.

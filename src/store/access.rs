@@ -237,8 +237,8 @@ impl WriteTx {
     /// (an import of an old export, say) moves it back, so expiry visits
     /// that license.
     fn keep_expiry_behind(&mut self, l: &LicenseRec) -> Result<()> {
-        if l.is_live() && l.expires <= self.kept_expired_through()? {
-            self.set_expired_through(Time(l.expires.0.saturating_sub(1)))?;
+        if l.is_live() && l.expires <= self.expired_through()? {
+            self.set_expired_through(Time(l.expires.0.saturating_sub(1)));
         }
         Ok(())
     }
@@ -287,7 +287,7 @@ impl WriteTx {
     /// keys on but the status, and moves `expired_through` to `now`: only
     /// the expiry index entries after it are read.
     pub fn retire_due_licenses(&mut self, now: Time, f: &mut dyn FnMut(&mut LicenseRec)) -> Result<()> {
-        if now <= self.kept_expired_through()? {
+        if now <= self.expired_through()? {
             return Ok(());
         }
         // Expiry index keys are 16 bytes: kept as arrays, a million of
@@ -327,7 +327,8 @@ impl WriteTx {
         for k in &due {
             self.put(T::IdxLicenseExpiry, k, expiry_flag(false))?;
         }
-        self.set_expired_through(now)
+        self.set_expired_through(now);
+        Ok(())
     }
 
     /// Deletes a license and its index entries.
