@@ -414,14 +414,7 @@ impl Store {
 
     /// The format version in `meta`, if there is one.
     fn format_version(&self) -> Result<Option<u32>> {
-        let rx = self.db.begin_read().map_err(Error::storage)?;
-        let meta = match rx.open_table(META) {
-            Ok(meta) => meta,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(Error::storage(e)),
-        };
-        let version = meta.get(FORMAT_KEY).map_err(Error::storage)?;
-        version.map(|v| codec::decode(v.value())).transpose()
+        format_version(&self.db.begin_read().map_err(Error::storage)?)
     }
 
     fn describe(&self) -> String {
@@ -504,17 +497,12 @@ fn refuse_foreign(path: &Path) -> Result<()> {
         builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
         let db = builder.open_read_only(path).ok()?;
         let rx = db.begin_read().ok()?;
-        match rx.open_table(META) {
-            Ok(meta) => {
-                let version = meta.get(FORMAT_KEY).ok()??;
-                let version: u32 = codec::decode(version.value()).ok()?;
-                Some(if version == FORMAT_VERSION { Look::Fine } else { Look::Version(version) })
-            }
-            Err(redb::TableError::TableDoesNotExist(_)) => {
-                Some(if rx.list_tables().ok()?.count() > 0 { Look::Foreign } else { Look::Fine })
-            }
-            Err(_) => None,
-        }
+        Some(match format_version(&rx).ok()? {
+            Some(version) if version == FORMAT_VERSION => Look::Fine,
+            Some(version) => Look::Version(version),
+            None if rx.list_tables().ok()?.count() > 0 => Look::Foreign,
+            None => Look::Fine,
+        })
     };
     match std::panic::catch_unwind(look).ok().flatten() {
         Some(Look::Foreign) => {
@@ -523,6 +511,18 @@ fn refuse_foreign(path: &Path) -> Result<()> {
         Some(Look::Version(v)) => Err(wrong_version(&path.display().to_string(), v)),
         Some(Look::Fine) | None => Ok(()),
     }
+}
+
+/// The format version in a snapshot's `meta`, read through `META` (the
+/// same in every format), if it holds one.
+fn format_version(rx: &redb::ReadTransaction) -> Result<Option<u32>> {
+    let meta = match rx.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(Error::storage(e)),
+    };
+    let version = meta.get(FORMAT_KEY).map_err(Error::storage)?;
+    version.map(|v| codec::decode(v.value())).transpose()
 }
 
 fn wrong_version(what: &str, version: u32) -> Error {
