@@ -204,8 +204,7 @@ fn word_len(i: &str) -> usize {
     let mut n = 0;
     while let Some(&c) = b.get(n) {
         if c.is_ascii() {
-            let word_char = c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
-            if !word_char || (c == b'-' && b.get(n + 1) == Some(&b'-')) {
+            if !is_word_char(c as char) || (c == b'-' && b.get(n + 1) == Some(&b'-')) {
                 break;
             }
             n += 1;
