@@ -66,7 +66,7 @@ pub fn with_bars(rs: &ResultSet) -> ResultSet {
     };
     let max = rs.rows.iter().map(|r| value(r)).max().unwrap_or(0).max(1);
     let mut out = rs.clone();
-    out.columns.push("bar".to_string());
+    out.columns.push("bar".into());
     for row in &mut out.rows {
         let n = value(row);
         let width = if n == 0 { 0 } else { (n * BAR_WIDTH + max - 1) / max };
@@ -100,7 +100,7 @@ fn render_table(w: &mut dyn Write, rs: &ResultSet) -> io::Result<()> {
     let rule: String = widths.iter().map(|&n| format!("+{}", "-".repeat(n + 2))).collect();
     let rule = format!("{rule}+\n");
     w.write_all(rule.as_bytes())?;
-    let names: Vec<(&str, bool)> = rs.columns.iter().map(|c| (c.as_str(), false)).collect();
+    let names: Vec<(&str, bool)> = rs.columns.iter().map(|c| (c.as_ref(), false)).collect();
     write_table_row(w, &names, &widths)?;
     w.write_all(rule.as_bytes())?;
     for (row, values) in cells.iter().zip(&rs.rows) {
@@ -164,7 +164,7 @@ fn value_text(v: &Value) -> Cow<'_, str> {
 
 fn render_csv(w: &mut dyn Write, rs: &ResultSet, headers: bool) -> io::Result<()> {
     if headers {
-        csv_line(w, rs.columns.iter().map(|c| Cow::Borrowed(c.as_str())))?;
+        csv_line(w, rs.columns.iter().map(|c| Cow::Borrowed(c.as_ref())))?;
     }
     for row in &rs.rows {
         csv_line(w, row.iter().map(value_text))?;

@@ -87,7 +87,7 @@ fn csv_line(out: &mut String, fields: impl Iterator<Item = String>) {
 /// A result as `caldb -header -csv` prints it.
 fn render(rs: &ResultSet) -> String {
     let mut out = String::new();
-    csv_line(&mut out, rs.columns.iter().cloned());
+    csv_line(&mut out, rs.columns.iter().map(|c| c.to_string()));
     for row in &rs.rows {
         csv_line(&mut out, row.iter().map(Value::to_string));
     }

@@ -40,7 +40,7 @@ fn device_usage(db: &mut Database) -> std::collections::BTreeMap<String, String>
     let rs = query(db, "REPORT USAGE");
     let row = text_rows(&rs).into_iter().find(|r| r[0] == "ls1" && r[1] == "WS2025" && r[2] == "device");
     let row = row.unwrap_or_else(|| panic!("no device row: {rs:?}"));
-    rs.columns.iter().cloned().zip(row).collect()
+    rs.columns.iter().map(|c| c.to_string()).zip(row).collect()
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn a_sound_database_has_no_duplicates() {
 fn only_finding(db: &mut Database) -> std::collections::BTreeMap<String, String> {
     let rs = query(db, "REPORT DUPLICATES");
     assert_eq!(rs.rows.len(), 1, "{rs:?}");
-    rs.columns.iter().cloned().zip(text_rows(&rs).remove(0)).collect()
+    rs.columns.iter().map(|c| c.to_string()).zip(text_rows(&rs).remove(0)).collect()
 }
 
 #[test]

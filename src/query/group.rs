@@ -6,6 +6,7 @@ use super::select::{Cond, compare_values, eval, resolve_column, sort_rows};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::Reader;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A group's key, ordered as its values are.
@@ -50,7 +51,7 @@ pub fn run_grouped(
         match item {
             SelectItem::CountStar => {
                 out.push(None);
-                names.push("count(*)".to_string());
+                names.push(Cow::Borrowed("count(*)"));
             }
             SelectItem::Column(c) => {
                 let i = resolve_column(t, c)?;
@@ -61,7 +62,7 @@ pub fn run_grouped(
                     )
                 })?;
                 out.push(Some(g));
-                names.push(t.columns[i].0.to_string());
+                names.push(Cow::Borrowed(t.columns[i].0));
             }
         }
     }

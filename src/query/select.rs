@@ -6,6 +6,7 @@ use super::catalog::{self, Access, Table, Type, scan_rows};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::{Reader, Records, T, keys, records};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// A condition with its columns resolved to positions and literals typed.
@@ -327,25 +328,23 @@ fn count_whole_table(
     if s.limit == Some(0) {
         rows.clear();
     }
-    Ok(Some(ResultSet { columns: vec!["count(*)".to_string(); items.len()], rows, chart: None }))
+    Ok(Some(ResultSet { columns: vec!["count(*)".into(); items.len()], rows, chart: None }))
 }
 
 fn has_count(p: &Projection) -> bool {
     matches!(p, Projection::Items(items) if items.contains(&SelectItem::CountStar))
 }
 
-fn projection(t: &Table, p: &Projection) -> Result<(Vec<String>, Vec<usize>)> {
+fn projection(t: &Table, p: &Projection) -> Result<(Vec<Cow<'static, str>>, Vec<usize>)> {
     match p {
-        Projection::Star => {
-            Ok((t.column_names().iter().map(|c| c.to_string()).collect(), (0..t.columns.len()).collect()))
-        }
+        Projection::Star => Ok((t.column_names().iter().map(|&c| c.into()).collect(), (0..t.columns.len()).collect())),
         Projection::Items(items) => {
             let mut names = Vec::new();
             let mut pos = Vec::new();
             for item in items {
                 let SelectItem::Column(c) = item else { unreachable!("COUNT(*) is a grouped query") };
                 pos.push(resolve_column(t, c)?);
-                names.push(t.columns[*pos.last().unwrap_or(&0)].0.to_string());
+                names.push(t.columns[*pos.last().unwrap_or(&0)].0.into());
             }
             Ok((names, pos))
         }
