@@ -8,7 +8,7 @@ use super::{parse_statement, run};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
-use crate::store::{HistoryRec, Reader, Records, Store, T, WriteTx, keys};
+use crate::store::{HistoryRow, Reader, Records, Store, T, WriteTx, keys};
 use std::path::Path;
 
 /// How to open a database.
@@ -305,7 +305,7 @@ fn write_statement<R>(tx: &mut WriteTx, text: &str, f: impl FnOnce(&mut Ctx) -> 
     cx.state.next_history += 1;
     let after = cx.now;
     cx.state.last_time = Some(cx.state.last_time.map_or(after, |t| t.max(after)));
-    let rec = HistoryRec { seq, time: after, statement: text.to_string() };
+    let rec = HistoryRow { seq, time: after, statement: text };
     cx.tx.put_record(T::History, &keys::id(seq), &rec)?;
     cx.finish()?;
     Ok(out)

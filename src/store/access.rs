@@ -120,8 +120,9 @@ pub trait Records: Reader {
 
     /// The live session of a user on a host, if any.
     fn live_session(&self, user: &str, host: &str) -> Result<Option<SessionRec>> {
-        match self.get(T::IdxSessionLive, &session_live_key(user, host))? {
-            Some(v) => self.session(super::codec::decode(&v)?),
+        // The entry's id is decoded where it lies: no copy of it first.
+        match self.record(T::IdxSessionLive, &session_live_key(user, host))? {
+            Some(id) => self.session(id),
             None => Ok(None),
         }
     }

@@ -250,6 +250,16 @@ pub struct HistoryRec {
     pub statement: String,
 }
 
+/// A `HistoryRec` to write, its statement borrowed: serde writes a `&str`
+/// as it writes a `String`, so the bytes are the same, and the statement's
+/// text is not copied once more for every statement run.
+#[derive(Serialize)]
+pub struct HistoryRow<'a> {
+    pub seq: u64,
+    pub time: Time,
+    pub statement: &'a str,
+}
+
 // Index keys. Each index maps its key to an empty value, except
 // `idx_session_live`, whose value is the session id.
 
@@ -271,4 +281,17 @@ pub fn idx_license_revoked(keypack: u64, license: u64) -> Vec<u8> {
 
 pub fn idx_device_hwid(hwid: &Hwid, device: &str) -> Vec<u8> {
     Key::new().hwid(hwid).name(device).done()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_row_encodes_as_its_history_record() {
+        let rec = HistoryRec { seq: 7, time: Time(1_767_603_600), statement: "CONNECT pc1 AS alice TO h1".into() };
+        let row = HistoryRow { seq: rec.seq, time: rec.time, statement: &rec.statement };
+        let (a, b) = (crate::store::codec::encode(&rec).unwrap(), crate::store::codec::encode(&row).unwrap());
+        assert_eq!(a, b);
+    }
 }
