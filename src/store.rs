@@ -647,11 +647,18 @@ pub trait Reader {
         self.get(t, key)?.map(|v| codec::decode(&v)).transpose()
     }
 
+    /// Visits the entries whose keys start with `prefix`, in key order,
+    /// until `f` returns false. The scan has no end key and stops at the
+    /// first key past the prefix: building the end (`keys::prefix_end`)
+    /// and redb's copy of it were two allocations per prefix lookup.
+    fn scan_prefix(&self, t: T, prefix: &[u8], f: &mut Visit) -> Result<()> {
+        self.scan(t, prefix, None, &mut |k, v| if k.starts_with(prefix) { f(k, v) } else { Ok(false) })
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     fn records<R: serde::de::DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<R>> {
         let mut out = Vec::new();
-        let end = keys::prefix_end(prefix);
-        self.scan(t, prefix, end.as_deref(), &mut |_, v| {
+        self.scan_prefix(t, prefix, &mut |_, v| {
             out.push(codec::decode(v)?);
             Ok(true)
         })?;
@@ -667,8 +674,7 @@ pub trait Reader {
         found: &mut dyn FnMut(&R) -> bool,
     ) -> Result<Option<R>> {
         let mut out = None;
-        let end = keys::prefix_end(prefix);
-        self.scan(t, prefix, end.as_deref(), &mut |_, v| {
+        self.scan_prefix(t, prefix, &mut |_, v| {
             let r = codec::decode(v)?;
             if found(&r) {
                 out = Some(r);
@@ -682,8 +688,7 @@ pub trait Reader {
     /// key order.
     fn index_ids(&self, t: T, prefix: &[u8]) -> Result<Vec<u64>> {
         let mut out = Vec::new();
-        let end = keys::prefix_end(prefix);
-        self.scan(t, prefix, end.as_deref(), &mut |k, _| {
+        self.scan_prefix(t, prefix, &mut |k, _| {
             out.push(keys::trailing_id(k));
             Ok(true)
         })?;
@@ -693,8 +698,7 @@ pub trait Reader {
     /// The keys of an index that start with `prefix`, in order.
     fn index_keys(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
-        let end = keys::prefix_end(prefix);
-        self.scan(t, prefix, end.as_deref(), &mut |k, _| {
+        self.scan_prefix(t, prefix, &mut |k, _| {
             out.push(k.to_vec());
             Ok(true)
         })?;
@@ -894,11 +898,12 @@ pub struct WriteTx {
 }
 
 /// Tables a write transaction keeps whole in memory: every CONNECT reads
-/// the servers and a server's key packs and rewrites a key pack's count,
-/// and a deployment has a handful of each. Reads inside the transaction
-/// come from the kept rows, writes go to them, and the commit writes what
-/// changed to redb (nothing at all for a transaction that changed none).
-const KEPT: [T; 2] = [T::Keypacks, T::Servers];
+/// the servers, a server's key packs and its host, and rewrites a key
+/// pack's count, and a deployment has a handful of each. Reads inside the
+/// transaction come from the kept rows, writes go to them, and the commit
+/// writes what changed to redb (nothing at all for a transaction that
+/// changed none).
+const KEPT: [T; 3] = [T::Keypacks, T::Servers, T::Hosts];
 
 /// A kept table: its rows, and the keys written or deleted since loaded.
 struct Kept {
