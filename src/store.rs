@@ -649,8 +649,8 @@ pub trait Reader {
 
     /// Visits the entries whose keys start with `prefix`, in key order,
     /// until `f` returns false. The scan has no end key and stops at the
-    /// first key past the prefix: building the end (`keys::prefix_end`)
-    /// and redb's copy of it were two allocations per prefix lookup.
+    /// first key past the prefix: an end key, and redb's copy of it, were
+    /// two allocations per prefix lookup.
     fn scan_prefix(&self, t: T, prefix: &[u8], f: &mut Visit) -> Result<()> {
         self.scan(t, prefix, None, &mut |k, v| if k.starts_with(prefix) { f(k, v) } else { Ok(false) })
     }
@@ -1266,6 +1266,28 @@ mod tests {
         })
         .expect("scan");
         out
+    }
+
+    #[test]
+    fn a_prefix_scan_stops_at_the_first_key_past_the_prefix() {
+        let store = Store::in_memory().expect("store");
+        let key = |name: &str, slot: u32| super::keys::Key::new().name(name).slot(slot).done();
+        let mut tx = store.write().expect("write");
+        // Tokens (a redb table) and hosts (a kept one), each with a name
+        // that the prefix's own name is a prefix of ("pc" and "pc1").
+        for t in [T::Tokens, T::Hosts] {
+            for (name, slot) in [("pb", 9), ("pc", 0), ("pc", 1), ("pc1", 0), ("pd", 0)] {
+                tx.put(t, &key(name, slot), name.as_bytes()).expect("put");
+            }
+            let prefix = super::keys::Key::new().name("pc").done();
+            let mut seen = Vec::new();
+            tx.scan_prefix(t, &prefix, &mut |k, _| {
+                seen.push(k.to_vec());
+                Ok(true)
+            })
+            .expect("scan");
+            assert_eq!(seen, vec![key("pc", 0), key("pc", 1)], "{t:?}");
+        }
     }
 
     #[test]

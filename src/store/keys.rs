@@ -75,19 +75,6 @@ pub fn trailing_id(key: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// The smallest key greater than every key starting with `prefix`, or
-/// `None` when there is none (an empty or all-0xFF prefix).
-pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xFF {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,15 +98,5 @@ mod tests {
         let short = Key::new().name("pc").slot(9).done();
         let long = Key::new().name("pc1").slot(0).done();
         assert!(short < long, "the NUL separator keeps 'pc' before 'pc1'");
-    }
-
-    #[test]
-    fn prefix_end_bounds_exactly_the_keys_with_that_prefix() {
-        let p = Key::new().name("ab").done();
-        let end = prefix_end(&p).expect("an end exists");
-        assert!(Key::new().name("ab").id(u64::MAX).done() < end);
-        assert!(Key::new().name("ab0").done() >= end || !Key::new().name("ab0").done().starts_with(&p));
-        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
-        assert_eq!(prefix_end(&[1, 0xFF]), Some(vec![2]));
     }
 }
