@@ -142,20 +142,23 @@ fn a_text_file_is_not_a_caldb_database_and_is_left_alone() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A redb file that is not caldb's: `fill` writes its tables, and the
+/// file is committed and closed.
+fn redb_file(file: &Path, fill: impl FnOnce(&redb::WriteTransaction)) {
+    let db = redb::Database::create(file).expect("create a redb file");
+    let tx = db.begin_write().expect("write");
+    fill(&tx);
+    tx.commit().expect("commit");
+}
+
 #[test]
 fn a_redb_file_of_another_program_is_refused_as_not_caldb_and_left_alone() {
     let dir = scratch_dir("foreign");
     let file = dir.join("other.redb");
-    {
-        let db = redb::Database::create(&file).expect("create a foreign redb file");
-        let tx = db.begin_write().expect("write");
-        {
-            let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("accounts");
-            let mut t = tx.open_table(def).expect("open a table");
-            t.insert("alice", 42).expect("insert");
-        }
-        tx.commit().expect("commit");
-    }
+    redb_file(&file, |tx| {
+        let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("accounts");
+        tx.open_table(def).expect("open a table").insert("alice", 42).expect("insert");
+    });
     let before = std::fs::read(&file).expect("read");
     let (code, _, stderr) = run(&file, "CREATE SERVER ls1;\n");
     assert_eq!(code, 2, "{stderr}");
@@ -168,11 +171,9 @@ fn a_redb_file_of_another_program_is_refused_as_not_caldb_and_left_alone() {
 fn a_file_of_another_caldb_format_is_refused_with_its_version_and_left_alone() {
     let dir = scratch_dir("format1");
     let file = dir.join("old.redb");
-    {
-        // Format 1 kept every table as bytes to bytes; `meta` holds the
-        // version, bincode's varint 1.
-        let db = redb::Database::create(&file).expect("create a format-1 file");
-        let tx = db.begin_write().expect("write");
+    // Format 1 kept every table as bytes to bytes; `meta` holds the
+    // version, bincode's varint 1.
+    redb_file(&file, |tx| {
         for name in ["meta", "licenses", "idx_license_due"] {
             let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
             let mut t = tx.open_table(def).expect("open a table");
@@ -180,8 +181,7 @@ fn a_file_of_another_caldb_format_is_refused_with_its_version_and_left_alone() {
                 t.insert(&b"format"[..], &[1u8][..]).expect("insert");
             }
         }
-        tx.commit().expect("commit");
-    }
+    });
     let before = std::fs::read(&file).expect("read");
     for flags in [&[][..], &["-readonly"][..]] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_caldb"))
