@@ -289,6 +289,8 @@ const STATE_KEY: &[u8] = b"state";
 /// time has been expired (is not live). Expiry visits the licenses of
 /// `idx_license_expiry` after it only.
 const EXPIRED_THROUGH_KEY: &[u8] = b"expired_through";
+/// `expired_through` before anything has been expired: the earliest time.
+const NOTHING_EXPIRED: crate::model::Time = crate::model::Time(i64::MIN);
 
 /// An open database file (or an in-memory one).
 pub struct Store {
@@ -713,7 +715,7 @@ pub trait Reader {
     /// Up to when every license has been expired: no live license expires
     /// at or before it (the earliest time while nothing has been).
     fn expired_through(&self) -> Result<crate::model::Time> {
-        Ok(self.record(T::Meta, EXPIRED_THROUGH_KEY)?.unwrap_or(crate::model::Time(i64::MIN)))
+        Ok(self.record(T::Meta, EXPIRED_THROUGH_KEY)?.unwrap_or(NOTHING_EXPIRED))
     }
 }
 
@@ -925,7 +927,7 @@ impl WriteTx {
         let WTable::VarVar(meta) = &tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
         let expired_through = match meta.get(EXPIRED_THROUGH_KEY).map_err(Error::storage)? {
             Some(v) => codec::decode(v.value())?,
-            None => crate::model::Time(i64::MIN),
+            None => NOTHING_EXPIRED,
         };
         Ok(WriteTx {
             tables,
@@ -951,6 +953,12 @@ impl WriteTx {
     /// The kept rows of `t`, loaded from redb at the first use, if `t` is
     /// one of the `KEPT` tables.
     fn kept(&self, t: T) -> Result<Option<&Kept>> {
+        let Some(slot) = self.loaded_slot(t)? else { return Ok(None) };
+        Ok(self.kept[slot].get())
+    }
+
+    /// The slot of a kept table, its rows loaded at first use.
+    fn loaded_slot(&self, t: T) -> Result<Option<usize>> {
         let Some(slot) = KEPT.iter().position(|k| *k == t) else { return Ok(None) };
         if self.kept[slot].get().is_none() {
             let mut rows = BTreeMap::new();
@@ -960,14 +968,11 @@ impl WriteTx {
             })?;
             let _ = self.kept[slot].set(Kept { rows, changed: BTreeSet::new() });
         }
-        Ok(self.kept[slot].get())
+        Ok(Some(slot))
     }
 
     fn kept_mut(&mut self, t: T) -> Result<Option<&mut Kept>> {
-        if self.kept(t)?.is_none() {
-            return Ok(None);
-        }
-        let slot = KEPT.iter().position(|k| *k == t).expect("a kept table");
+        let Some(slot) = self.loaded_slot(t)? else { return Ok(None) };
         Ok(self.kept[slot].get_mut())
     }
 
