@@ -183,14 +183,11 @@ fn a_file_of_another_caldb_format_is_refused_with_its_version_and_left_alone() {
         }
     });
     let before = std::fs::read(&file).expect("read");
+    let path = file.to_str().expect("a UTF-8 path");
     for flags in [&[][..], &["-readonly"][..]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_caldb"))
-            .args(flags)
-            .arg(&file)
-            .arg("SELECT COUNT(*) FROM licenses;")
-            .output()
-            .expect("run caldb");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let args: Vec<&str> = flags.iter().copied().chain([path, "SELECT COUNT(*) FROM licenses;"]).collect();
+        let out = bin::run(&args, None, b"");
+        let stderr = bin::stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("caldb format version 1, this caldb reads version 2"), "{flags:?}: {stderr}");
     }
