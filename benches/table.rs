@@ -131,19 +131,6 @@ fn exec(db: &mut Database, s: &str) -> Option<caldb::ResultSet> {
     db.execute(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-/// A file database with the deployment and `n` devices `d0000000...`
-/// created (no connections yet).
-fn deployed(path: &Path, n: u64) -> Database {
-    let mut db = Database::open(path, &OpenOptions::default()).expect("open");
-    generate::setup(&mut db).expect("setup");
-    exec(&mut db, "BEGIN");
-    for i in 0..n {
-        exec(&mut db, &format!("CREATE DEVICE {}", generate::device(i)));
-    }
-    exec(&mut db, "COMMIT");
-    db
-}
-
 /// The raw rate of the disk: overwrite one 4 KiB block and fdatasync it.
 fn fdatasync_rate(dir: &Path, n: u64) -> f64 {
     let path = dir.join("fdatasync.bin");
@@ -167,7 +154,7 @@ fn fdatasync_rate(dir: &Path, n: u64) -> f64 {
 /// commits measured between them. Returns that commit rate.
 fn p1(dir: &Path, s: &Sizes, table: &mut Table) -> f64 {
     let path = dir.join("p1.redb");
-    let mut db = deployed(&path, s.durable);
+    let mut db = generate::deployed(&path, s.durable).expect("a deployed database");
     let before = fdatasync_rate(dir, s.durable);
     let t = Instant::now();
     for i in 0..s.durable {
@@ -210,7 +197,7 @@ fn p2(dir: &Path, s: &Sizes, table: &mut Table) {
     let mut least = Vec::new();
     for _ in 0..P2_ROUNDS {
         let path = dir.join("p2.redb");
-        let mut db = deployed(&path, s.batched);
+        let mut db = generate::deployed(&path, s.batched).expect("a deployed database");
         let t = Instant::now();
         exec(&mut db, "BEGIN");
         for i in 0..s.batched {

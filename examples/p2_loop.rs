@@ -11,8 +11,6 @@
 //! valgrind --tool=callgrind target/release/examples/p2_loop /tmp/p2.redb 20000 setup-only
 //! ```
 
-use caldb::{Database, OpenOptions};
-
 #[path = "../benches/common/gen.rs"]
 mod generate;
 
@@ -25,13 +23,7 @@ fn main() {
     let path = std::path::PathBuf::from(&args[1]);
     let n: u64 = args[2].parse().expect("N is a number");
     let _ = std::fs::remove_file(&path);
-    let mut db = Database::open(&path, &OpenOptions::default()).expect("open");
-    generate::setup(&mut db).expect("setup");
-    db.execute("BEGIN").expect("begin");
-    for i in 0..n {
-        db.execute(&format!("CREATE DEVICE {}", generate::device(i))).expect("create");
-    }
-    db.execute("COMMIT").expect("commit");
+    let mut db = generate::deployed(&path, n).expect("the deployment and its devices");
     if args.len() > 3 {
         return;
     }

@@ -46,6 +46,20 @@ pub fn setup(db: &mut Database) -> caldb::Result<()> {
     Ok(())
 }
 
+/// A file database at `path` (which must not exist) with the deployment
+/// and `n` devices `d0000000...` created in one block (no connections yet):
+/// where P1 and P2 start.
+pub fn deployed(path: &std::path::Path, n: u64) -> caldb::Result<Database> {
+    let mut db = Database::open(path, &caldb::OpenOptions::default())?;
+    setup(&mut db)?;
+    db.execute("BEGIN")?;
+    for i in 0..n {
+        db.execute(&format!("CREATE DEVICE {}", device(i)))?;
+    }
+    db.execute("COMMIT")?;
+    Ok(db)
+}
+
 /// Devices `from..to`, each with a permanent CAL, `batch` devices per
 /// transaction.
 pub fn devices(db: &mut Database, from: u64, to: u64, batch: u64) -> caldb::Result<()> {
