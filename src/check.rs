@@ -197,7 +197,7 @@ fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[Licen
         }
     }
     let through = r.expired_through()?;
-    if let Some(l) = licenses.iter().find(|l| l.is_live() && l.expires <= through) {
+    if let Some(l) = licenses.iter().find(|l| l.missed_by_expiry(through)) {
         p.add(
             "index",
             "idx_license_expiry".into(),
@@ -245,10 +245,8 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
         fixes.push(vec![Value::text(t.name()), Value::text(fixed)]);
     }
     let through = cx.tx.expired_through()?;
-    if let Some(first) = licenses.iter().filter(|l| l.is_live()).map(|l| l.expires).min()
-        && first <= through
-    {
-        let back = Time(first.0.saturating_sub(1));
+    if let Some(first) = licenses.iter().filter(|l| l.missed_by_expiry(through)).min_by_key(|l| l.expires) {
+        let back = first.catch_up();
         cx.tx.set_expired_through(back);
         fixes.push(vec![Value::text("expired_through"), Value::text(format!("{through} -> {back}"))]);
     }

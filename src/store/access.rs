@@ -238,8 +238,8 @@ impl WriteTx {
     /// (an import of an old export, say) moves it back, so expiry visits
     /// that license.
     fn keep_expiry_behind(&mut self, l: &LicenseRec) -> Result<()> {
-        if l.is_live() && l.expires <= self.expired_through()? {
-            self.set_expired_through(Time(l.expires.0.saturating_sub(1)));
+        if l.missed_by_expiry(self.expired_through()?) {
+            self.set_expired_through(l.catch_up());
         }
         Ok(())
     }

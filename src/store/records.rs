@@ -125,6 +125,18 @@ impl LicenseRec {
     pub fn is_live(&self) -> bool {
         !matches!(self.status, LicenseStatus::Expired | LicenseStatus::Upgraded)
     }
+
+    /// Whether expiry would pass this license by: it is live but expires
+    /// at or before `expired_through`, up to when expiry has visited every
+    /// license. `expired_through` must then move back to `catch_up`.
+    pub fn missed_by_expiry(&self, expired_through: Time) -> bool {
+        self.is_live() && self.expires <= expired_through
+    }
+
+    /// The `expired_through` that has expiry visit this license again.
+    pub fn catch_up(&self) -> Time {
+        Time(self.expires.0.saturating_sub(1))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
