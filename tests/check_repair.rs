@@ -31,8 +31,11 @@ fn deployed(path: &std::path::Path) {
     }
 }
 
+/// An index entry: its table, key and value.
+type Entry = (T, Vec<u8>, Vec<u8>);
+
 /// Every entry of every index, as bytes, and `expired_through`.
-fn indexes(path: &std::path::Path) -> (Vec<(T, Vec<u8>, Vec<u8>)>, Time) {
+fn indexes(path: &std::path::Path) -> (Vec<Entry>, Time) {
     let store = Store::open(path).expect("store");
     let r = store.read().expect("read");
     let mut out = Vec::new();
