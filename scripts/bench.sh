@@ -12,7 +12,10 @@
 #   scripts/bench.sh --micro      # the criterion micro-benchmarks as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(df -h "${CALDB_BENCH_DIR:-${TMPDIR:-/tmp}}" | awk 'NR==2 {print $1}')"
+# The CPU is named because P2 is a rate, not a ratio: on 2026-11-23 P2 ran
+# at 84k/s on one machine of this kind and at 149k/s on another (commits
+# 56b7257 and 17594b4, apart only by review mends).
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(df -h "${CALDB_BENCH_DIR:-${TMPDIR:-/tmp}}" | awk 'NR==2 {print $1}')"
 cargo bench --bench table
 if [[ "${1:-}" == "--micro" ]]; then
     cargo bench --bench micro
