@@ -13,7 +13,7 @@ pub mod schema;
 
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-use std::cell::OnceCell;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -888,9 +888,9 @@ pub struct WriteTx {
     expired_through: crate::model::Time,
     /// Whether `expired_through` differs from what `meta` holds.
     expired_through_unwritten: bool,
-    /// The `KEPT` tables, each whole in memory from its first use to the
-    /// commit, which writes back what changed.
-    kept: [OnceCell<Kept>; KEPT.len()],
+    /// The `KEPT` tables: the rows read or written so far, held from
+    /// their first use to the commit, which writes back what changed.
+    kept: [RefCell<Kept>; KEPT.len()],
     /// The history rows this transaction appended (sequence number, row),
     /// written in chunks at its commit (`store::history`).
     history: Vec<(u64, Vec<u8>)>,
@@ -899,17 +899,23 @@ pub struct WriteTx {
     history_last: Option<u64>,
 }
 
-/// Tables a write transaction keeps whole in memory: every CONNECT reads
-/// the servers, a server's key packs and its host, and rewrites a key
-/// pack's count, and a deployment has a handful of each. Reads inside the
-/// transaction come from the kept rows, writes go to them, and the commit
+/// Tables whose rows a write transaction keeps in memory: every CONNECT
+/// reads the servers, a server's key packs and its host, and rewrites a
+/// key pack's count. A row is read from redb once, when the transaction
+/// first reads or writes it; a scan or count reads the whole table once.
+/// Later reads come from the kept rows, writes go to them, and the commit
 /// writes what changed to redb (nothing at all for a transaction that
-/// changed none).
+/// changed none). Only the rows a transaction touches are read, so a
+/// statement run on its own costs the same with ten hosts or ten thousand.
 const KEPT: [T; 3] = [T::Keypacks, T::Servers, T::Hosts];
 
-/// A kept table: its rows, and the keys written or deleted since loaded.
+/// A kept table's rows read or written so far (`None`: known to be
+/// absent, or deleted), whether that is every row it has, and the keys
+/// written or deleted.
+#[derive(Default)]
 struct Kept {
-    rows: BTreeMap<Vec<u8>, Vec<u8>>,
+    rows: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    complete: bool,
     changed: BTreeSet<Vec<u8>>,
 }
 
@@ -950,30 +956,51 @@ impl WriteTx {
 
     raw_reads!(WTable);
 
-    /// The kept rows of `t`, loaded from redb at the first use, if `t` is
-    /// one of the `KEPT` tables.
-    fn kept(&self, t: T) -> Result<Option<&Kept>> {
-        let Some(slot) = self.loaded_slot(t)? else { return Ok(None) };
-        Ok(self.kept[slot].get())
+    /// The slot of `t` among the `KEPT` tables, if it is one.
+    fn kept_slot(t: T) -> Option<usize> {
+        KEPT.iter().position(|k| *k == t)
     }
 
-    /// The slot of a kept table, its rows loaded at first use.
-    fn loaded_slot(&self, t: T) -> Result<Option<usize>> {
-        let Some(slot) = KEPT.iter().position(|k| *k == t) else { return Ok(None) };
-        if self.kept[slot].get().is_none() {
-            let mut rows = BTreeMap::new();
-            self.raw_scan(t, b"", None, &mut |k, v| {
-                rows.insert(k.to_vec(), v.to_vec());
-                Ok(true)
-            })?;
-            let _ = self.kept[slot].set(Kept { rows, changed: BTreeSet::new() });
+    /// `f` of a kept table's row (`None`: there is none), read from redb
+    /// and kept if this transaction has not read or written it yet.
+    fn kept_row<X>(&self, slot: usize, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> Result<X>) -> Result<X> {
+        {
+            let kept = self.kept[slot].borrow();
+            match kept.rows.get(key) {
+                Some(row) => return f(row.as_deref()),
+                None if kept.complete => return f(None),
+                None => {}
+            }
         }
-        Ok(Some(slot))
+        let row = self.raw_with_value(KEPT[slot], key, &mut |v| Ok(v.to_vec()))?;
+        let out = f(row.as_deref());
+        // Busy only while a visitor of this table's own scan reads it; the
+        // row is then simply not kept.
+        if let Ok(mut kept) = self.kept[slot].try_borrow_mut() {
+            kept.rows.insert(key.to_vec(), row);
+        }
+        out
     }
 
-    fn kept_mut(&mut self, t: T) -> Result<Option<&mut Kept>> {
-        let Some(slot) = self.loaded_slot(t)? else { return Ok(None) };
-        Ok(self.kept[slot].get_mut())
+    /// Reads every row of a kept table from redb that this transaction has
+    /// not read or written yet, once: a scan or a count needs them all.
+    fn kept_complete(&self, slot: usize) -> Result<()> {
+        if self.kept[slot].borrow().complete {
+            return Ok(());
+        }
+        let mut stored = Vec::new();
+        self.raw_scan(KEPT[slot], b"", None, &mut |k, v| {
+            stored.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        })?;
+        let mut kept = self.kept[slot]
+            .try_borrow_mut()
+            .map_err(|_| Error::Storage(format!("internal: table {} read while it is loaded", KEPT[slot].name())))?;
+        for (k, v) in stored {
+            kept.rows.entry(k).or_insert(Some(v));
+        }
+        kept.complete = true;
+        Ok(())
     }
 
     /// `meta` read raw while the kept state is not written would show an
@@ -991,16 +1018,18 @@ impl WriteTx {
                 t.name()
             )));
         }
-        if let Some(kept) = self.kept_mut(t)? {
+        if let Some(slot) = Self::kept_slot(t) {
+            let kept = self.kept[slot].get_mut();
             // A rewrite (a key pack's count, most often) reuses the kept
             // row's buffer.
             match kept.rows.get_mut(key) {
-                Some(row) => {
+                Some(Some(row)) => {
                     row.clear();
                     row.extend_from_slice(value);
                 }
+                Some(row) => *row = Some(value.to_vec()),
                 None => {
-                    kept.rows.insert(key.to_vec(), value.to_vec());
+                    kept.rows.insert(key.to_vec(), Some(value.to_vec()));
                 }
             }
             if !kept.changed.contains(key) {
@@ -1056,9 +1085,12 @@ impl WriteTx {
     /// Removes `key`; whether it was there.
     pub fn delete(&mut self, t: T, key: &[u8]) -> Result<bool> {
         refuse_history_edit(t)?;
-        if let Some(kept) = self.kept_mut(t)? {
+        if let Some(slot) = Self::kept_slot(t) {
+            let was = self.kept_row(slot, key, |row| Ok(row.is_some()))?;
+            let kept = self.kept[slot].get_mut();
+            kept.rows.insert(key.to_vec(), None);
             kept.changed.insert(key.to_vec());
-            return Ok(kept.rows.remove(key).is_some());
+            return Ok(was);
         }
         self.raw_delete(t, key)
     }
@@ -1093,13 +1125,16 @@ impl WriteTx {
         keep: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<()> {
         refuse_history_edit(t)?;
-        if let Some(kept) = self.kept_mut(t)? {
+        if let Some(slot) = Self::kept_slot(t) {
             if to.is_some_and(|to| from > to) {
                 return Ok(());
             }
-            let gone: Vec<Vec<u8>> = kept.rows.range::<[u8], _>(bounds(from, to)).map(|(k, _)| k.clone()).collect();
-            for k in gone.into_iter().filter(|k| !keep(k)) {
-                kept.rows.remove(&k);
+            self.kept_complete(slot)?;
+            let kept = self.kept[slot].get_mut();
+            let present = kept.rows.range::<[u8], _>(bounds(from, to)).filter(|(_, v)| v.is_some());
+            let gone: Vec<Vec<u8>> = present.map(|(k, _)| k.clone()).filter(|k| !keep(k)).collect();
+            for k in gone {
+                kept.rows.insert(k.clone(), None);
                 kept.changed.insert(k);
             }
             return Ok(());
@@ -1117,7 +1152,7 @@ impl WriteTx {
             self.history.clear();
             self.history_last = Some(0);
         }
-        if self.kept(t)?.is_some() {
+        if Self::kept_slot(t).is_some() {
             return self.remove_range(t, b"", None, &mut |_| false);
         }
         with_table!(WTable, &mut self.tables[t as usize], |table| table.retain(|_, _| false).map_err(Error::storage))
@@ -1164,11 +1199,11 @@ impl WriteTx {
             self.raw_put(T::History, &key, &chunk)?;
         }
         for (slot, t) in KEPT.into_iter().enumerate() {
-            let Some(kept) = self.kept[slot].take() else { continue };
+            let kept = self.kept[slot].take();
             for k in &kept.changed {
                 match kept.rows.get(k) {
-                    Some(v) => self.raw_put(t, k, v)?,
-                    None => self.raw_delete(t, k).map(drop)?,
+                    Some(Some(v)) => self.raw_put(t, k, v)?,
+                    _ => self.raw_delete(t, k).map(drop)?,
                 }
             }
         }
@@ -1191,8 +1226,8 @@ impl Reader for WriteTx {
         if t == T::History {
             return history_row(key, &mut |from, to, f| self.scan(t, from, Some(to), f));
         }
-        if let Some(kept) = self.kept(t)? {
-            return Ok(kept.rows.get(key).cloned());
+        if let Some(slot) = Self::kept_slot(t) {
+            return self.kept_row(slot, key, |row| Ok(row.map(<[u8]>::to_vec)));
         }
         self.raw_with_value(t, key, &mut |v| Ok(v.to_vec()))
     }
@@ -1201,8 +1236,8 @@ impl Reader for WriteTx {
         if t == T::History {
             return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
         }
-        if let Some(kept) = self.kept(t)? {
-            return kept.rows.get(key).map(|v| codec::decode(v)).transpose();
+        if let Some(slot) = Self::kept_slot(t) {
+            return self.kept_row(slot, key, |row| row.map(codec::decode).transpose());
         }
         // Decodes straight from redb's page: no copy of the value.
         self.raw_with_value(t, key, &mut |v| codec::decode(v))
@@ -1219,12 +1254,16 @@ impl Reader for WriteTx {
             }
             return Ok(());
         }
-        if let Some(kept) = self.kept(t)? {
+        if let Some(slot) = Self::kept_slot(t) {
             if to.is_some_and(|to| from > to) {
                 return Ok(());
             }
+            self.kept_complete(slot)?;
+            let kept = self.kept[slot].borrow();
             for (k, v) in kept.rows.range::<[u8], _>(bounds(from, to)) {
-                if !f(k, v)? {
+                if let Some(v) = v
+                    && !f(k, v)?
+                {
                     break;
                 }
             }
@@ -1237,8 +1276,9 @@ impl Reader for WriteTx {
         if t == T::History {
             return Ok(self.stored_history_count()? + self.history.len() as u64);
         }
-        if let Some(kept) = self.kept(t)? {
-            return Ok(kept.rows.len() as u64);
+        if let Some(slot) = Self::kept_slot(t) {
+            self.kept_complete(slot)?;
+            return Ok(self.kept[slot].borrow().rows.values().filter(|v| v.is_some()).count() as u64);
         }
         self.raw_count(t)
     }
@@ -1333,6 +1373,49 @@ mod tests {
         assert_eq!(r.get(T::Keypacks, &id(2)).expect("get"), Some(b"two".to_vec()));
         assert_eq!(r.get(T::Keypacks, &id(3)).expect("get"), None);
         assert_eq!(r.count(T::Keypacks).expect("count"), 4);
+    }
+
+    #[test]
+    fn a_kept_table_reads_only_the_rows_a_transaction_touches() {
+        let store = Store::in_memory().expect("store");
+        let host = |n: u64| super::keys::name(&format!("h{n:04}")).to_vec();
+        let mut tx = store.write().expect("write");
+        for n in 0..100 {
+            tx.put(T::Hosts, &host(n), &[n as u8]).expect("put");
+        }
+        tx.commit().expect("commit");
+
+        let mut tx = store.write().expect("write");
+        let slot = super::WriteTx::kept_slot(T::Hosts).expect("hosts are kept");
+        assert_eq!(tx.get(T::Hosts, &host(7)).expect("get"), Some(vec![7]));
+        assert_eq!(tx.get(T::Hosts, &host(7)).expect("get again"), Some(vec![7]));
+        assert_eq!(tx.get(T::Hosts, &host(1000)).expect("get a missing host"), None);
+        {
+            let kept = tx.kept[slot].borrow();
+            assert_eq!((kept.rows.len(), kept.complete), (2, false), "one host read, one looked for");
+        }
+        assert!(tx.delete(T::Hosts, &host(8)).expect("delete a host not read yet"));
+        assert!(!tx.delete(T::Hosts, &host(8)).expect("delete it again"));
+        tx.put(T::Hosts, &host(100), b"new").expect("put");
+        // A scan reads the rest of the table once; its visitor may read
+        // the same table again.
+        let mut seen = 0;
+        tx.scan(T::Hosts, b"", None, &mut |k, v| {
+            assert_eq!(tx.get(T::Hosts, k)?.as_deref(), Some(v));
+            seen += 1;
+            Ok(true)
+        })
+        .expect("scan");
+        assert_eq!(seen, 100, "99 stored hosts and the new one");
+        assert_eq!(tx.count(T::Hosts).expect("count"), 100);
+        assert!(tx.kept[slot].borrow().complete);
+        tx.commit().expect("commit");
+
+        let r = store.read().expect("read");
+        assert_eq!(r.count(T::Hosts).expect("count"), 100);
+        assert_eq!(r.get(T::Hosts, &host(8)).expect("get"), None);
+        assert_eq!(r.get(T::Hosts, &host(100)).expect("get"), Some(b"new".to_vec()));
+        assert_eq!(r.get(T::Hosts, &host(7)).expect("get"), Some(vec![7]), "a row only read is stored as it was");
     }
 
     #[test]
