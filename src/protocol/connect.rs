@@ -192,17 +192,23 @@ pub const RENEWAL_WINDOW_DAYS: i64 = 7;
 /// The token the device presents to this host: permanent before temporary,
 /// then the latest expiry; tokens of a product older than the host's are
 /// not presented.
-fn presented_token(host: &HostRec, tokens: &[TokenRec]) -> Option<TokenRec> {
-    let accepted = tokens.iter().filter(|t| host.product.host_accepts(t.product));
-    accepted.max_by_key(|t| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot))).cloned()
+/// Its index in `tokens`: the caller takes it out rather than copy it.
+fn presented_token(host: &HostRec, tokens: &[TokenRec]) -> Option<usize> {
+    let accepted = tokens.iter().enumerate().filter(|(_, t)| host.product.host_accepts(t.product));
+    accepted
+        .max_by_key(|(_, t)| (t.kind == LicenseKind::Permanent, t.expires, std::cmp::Reverse(t.slot)))
+        .map(|(i, _)| i)
 }
 
 fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
-    let tokens = cx.tx.tokens(&device.name)?;
-    match presented_token(host, &tokens) {
-        None => no_token(cx, host, device, user, logon_ok, free_slot(&tokens)),
-        Some(t) if t.kind == LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
-        Some(t) => permanent_token(cx, host, device, user, t),
+    let mut tokens = cx.tx.tokens(&device.name)?;
+    let Some(i) = presented_token(host, &tokens) else {
+        return no_token(cx, host, device, user, logon_ok, free_slot(&tokens));
+    };
+    let t = tokens.swap_remove(i);
+    match t.kind {
+        LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
+        LicenseKind::Permanent => permanent_token(cx, host, device, user, t),
     }
 }
 
