@@ -230,7 +230,8 @@ pub fn create_device(cx: &mut Ctx, name: &str, hwid: Option<Hwid>) -> Result<()>
         return Err(Error::plan_near(format!("device '{name}' already exists"), name));
     }
     let hwid = hwid.unwrap_or_else(|| cx.rng.hwid());
-    cx.tx.put_device(&DeviceRec { name: name.to_string(), hwid, created: cx.now })
+    // Just found absent: written without looking for it again.
+    cx.tx.insert_device(&DeviceRec { name: name.to_string(), hwid, created: cx.now })
 }
 
 fn device_mut(cx: &Ctx, name: &str) -> Result<DeviceRec> {

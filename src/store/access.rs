@@ -349,6 +349,17 @@ impl WriteTx {
         if let Some(old) = self.device(&d.name)? {
             self.delete(T::IdxDeviceHwid, &idx_device_hwid(&old.hwid, &old.name))?;
         }
+        self.write_device(d)
+    }
+
+    /// Writes a device that is not stored yet (its creator looked): no old
+    /// HWID entry to look for.
+    pub fn insert_device(&mut self, d: &DeviceRec) -> Result<()> {
+        debug_assert!(self.device(&d.name)?.is_none(), "device {} is stored already", d.name);
+        self.write_device(d)
+    }
+
+    fn write_device(&mut self, d: &DeviceRec) -> Result<()> {
         self.put_record(T::Devices, d.key(), d)?;
         self.put(T::IdxDeviceHwid, &idx_device_hwid(&d.hwid, &d.name), b"")
     }
