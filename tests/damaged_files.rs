@@ -204,3 +204,27 @@ fn an_empty_file_opens_as_a_new_database() {
     assert_eq!((code, stdout.trim()), (0, "ls1"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A record whose length prefix claims more than any record holds (here a
+/// device's name claiming 2^40 bytes, as a garbled varint can): the
+/// statements that read it report a damaged record. Decoding used to
+/// allocate the claimed length first, and the failed allocation aborted
+/// the process.
+#[test]
+fn a_record_claiming_a_huge_length_is_reported_damaged_not_an_abort() {
+    let dir = scratch_dir("huge-length");
+    let db = dir.join("huge.redb");
+    std::fs::write(&db, sound_file(&dir)).expect("copy the sound file");
+    {
+        let store = caldb::store::Store::open(&db).expect("open the store");
+        let mut tx = store.write().expect("write");
+        let garbled = [253, 0, 0, 0, 0, 0, 1, 0, 0];
+        tx.put(caldb::store::T::Devices, caldb::store::keys::name("pc3"), &garbled).expect("put");
+        tx.commit().expect("commit");
+    }
+    let (code, _, stderr) = run(&db, "SELECT * FROM devices WHERE name = 'pc3';\nCONNECT pc3 AS u3 TO rdsh1;\n");
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "one error per statement: {stderr}");
+    assert!(stderr.lines().all(|l| l.starts_with("error: line ") && l.contains("damaged")), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,8 +4,24 @@
 
 use crate::error::{Error, Result};
 
+/// The most a record's decoding may claim, over all its strings and
+/// lists: records are far smaller. A damaged record's length prefix can
+/// claim anything (2^64 bytes); without a limit bincode would allocate it
+/// before finding the bytes missing, and a failed allocation aborts the
+/// process. With the limit it is an error like any other damage. Decoding
+/// only: the bytes written are the same.
+const DECODE_LIMIT: usize = 64 << 20;
+
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
+}
+
+fn decode_config() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+> {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -39,7 +55,7 @@ impl bincode::enc::write::Writer for Append<'_> {
 
 /// Decodes a whole value; trailing bytes mean a damaged record.
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config())
+    let (value, used) = bincode::serde::decode_from_slice(bytes, decode_config())
         .map_err(|e| Error::Storage(format!("a stored record is damaged: {e}")))?;
     if used != bytes.len() {
         return Err(Error::Storage("a stored record is damaged: trailing bytes".into()));
