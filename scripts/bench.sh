@@ -5,7 +5,7 @@
 # alone reaches; P4-P6 on two freshly generated 1,000,000-device databases,
 # each step in its own process).
 #
-#   scripts/bench.sh              # full table (about 12 minutes on 2 cores)
+#   scripts/bench.sh              # full table (1.5-5 minutes on 2 cores)
 #   CALDB_BENCH_ONLY=p2 scripts/bench.sh          # only some rows (p1, p2, p3, p4)
 #   CALDB_BENCH_DEVICES=100000 scripts/bench.sh   # a smaller P4 database
 #   CALDB_BENCH_DIR=/path scripts/bench.sh        # where the files go (same disk as the DB under test)
