@@ -912,6 +912,12 @@ const KEPT: [T; 3] = [T::Keypacks, T::Servers, T::Hosts];
 /// A kept table's rows read or written so far (`None`: known to be
 /// absent, or deleted), whether that is every row it has, and the keys
 /// written or deleted.
+///
+/// Reads borrow it only while they look at rows already kept, and a scan
+/// makes the table `complete` before it borrows it for its visitor, so a
+/// visitor that reads the same table finds every row kept: the mutable
+/// borrow that keeps a row read from redb is never taken while another
+/// borrow lives.
 #[derive(Default)]
 struct Kept {
     rows: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -974,11 +980,7 @@ impl WriteTx {
         }
         let row = self.raw_with_value(KEPT[slot], key, &mut |v| Ok(v.to_vec()))?;
         let out = f(row.as_deref());
-        // Busy only while a visitor of this table's own scan reads it; the
-        // row is then simply not kept.
-        if let Ok(mut kept) = self.kept[slot].try_borrow_mut() {
-            kept.rows.insert(key.to_vec(), row);
-        }
+        self.kept[slot].borrow_mut().rows.insert(key.to_vec(), row);
         out
     }
 
@@ -993,9 +995,7 @@ impl WriteTx {
             stored.push((k.to_vec(), v.to_vec()));
             Ok(true)
         })?;
-        let mut kept = self.kept[slot]
-            .try_borrow_mut()
-            .map_err(|_| Error::Storage(format!("internal: table {} read while it is loaded", KEPT[slot].name())))?;
+        let mut kept = self.kept[slot].borrow_mut();
         for (k, v) in stored {
             kept.rows.entry(k).or_insert(Some(v));
         }

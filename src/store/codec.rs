@@ -16,14 +16,6 @@ fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
-fn decode_config() -> bincode::config::Configuration<
-    bincode::config::LittleEndian,
-    bincode::config::Varint,
-    bincode::config::Limit<DECODE_LIMIT>,
-> {
-    bincode::config::standard().with_limit::<DECODE_LIMIT>()
-}
-
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64);
     encode_into(value, &mut out)?;
@@ -55,7 +47,7 @@ impl bincode::enc::write::Writer for Append<'_> {
 
 /// Decodes a whole value; trailing bytes mean a damaged record.
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let (value, used) = bincode::serde::decode_from_slice(bytes, decode_config())
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config().with_limit::<DECODE_LIMIT>())
         .map_err(|e| Error::Storage(format!("a stored record is damaged: {e}")))?;
     if used != bytes.len() {
         return Err(Error::Storage("a stored record is damaged: trailing bytes".into()));
