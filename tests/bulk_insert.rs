@@ -3,10 +3,14 @@
 //! that writing the same licenses one at a time leaves, whatever the order
 //! of the licenses and however they are chunked.
 
+#[path = "support/store.rs"]
+mod stored;
+
 use caldb::clock::Rng;
 use caldb::model::{LicenseKind, LicenseStatus, Product};
-use caldb::store::{LicenseRec, Reader, Store, T};
+use caldb::store::{LicenseRec, Store, T};
 use caldb::{Hwid, Time};
+use stored::Entry;
 
 /// `n` licenses in a shuffled id order, with random HWIDs and expiries,
 /// some of them not live (their `idx_license_expiry` entry flagged 0) and some
@@ -43,19 +47,9 @@ fn licenses(n: u64) -> Vec<LicenseRec> {
 
 /// Every entry of the licenses table and of each index, as bytes, and
 /// `expired_through`.
-type Entry = (T, Vec<u8>, Vec<u8>);
-
 fn entries(store: &Store) -> (Vec<Entry>, Time) {
-    let r = store.read().expect("read");
-    let mut out = Vec::new();
-    for &t in [T::Licenses].iter().chain(T::indexes()) {
-        r.scan(t, b"", None, &mut |k, v| {
-            out.push((t, k.to_vec(), v.to_vec()));
-            Ok(true)
-        })
-        .expect("scan");
-    }
-    (out, r.expired_through().expect("expired_through"))
+    let tables: Vec<T> = [T::Licenses].iter().chain(T::indexes()).copied().collect();
+    stored::entries(store, &tables)
 }
 
 #[test]

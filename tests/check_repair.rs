@@ -10,6 +10,8 @@
 mod bin;
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/store.rs"]
+mod stored;
 
 use caldb::store::{LicenseRec, Reader, Records, Store, T};
 use caldb::{Database, OpenOptions, Time};
@@ -31,22 +33,9 @@ fn deployed(path: &std::path::Path) {
     }
 }
 
-/// An index entry: its table, key and value.
-type Entry = (T, Vec<u8>, Vec<u8>);
-
 /// Every entry of every index, as bytes, and `expired_through`.
-fn indexes(path: &std::path::Path) -> (Vec<Entry>, Time) {
-    let store = Store::open(path).expect("store");
-    let r = store.read().expect("read");
-    let mut out = Vec::new();
-    for &t in T::indexes() {
-        r.scan(t, b"", None, &mut |k, v| {
-            out.push((t, k.to_vec(), v.to_vec()));
-            Ok(true)
-        })
-        .expect("scan");
-    }
-    (out, r.expired_through().expect("expired_through"))
+fn indexes(path: &std::path::Path) -> (Vec<stored::Entry>, Time) {
+    stored::entries(&Store::open(path).expect("store"), T::indexes())
 }
 
 /// The first entry of `t` whose value `keep` accepts.
