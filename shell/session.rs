@@ -53,11 +53,14 @@ pub struct Session {
     pub out: Output,
     pub failed: bool,
     pub read_depth: usize,
+    /// The line of the error that rolled the open block back, while the
+    /// block waits for its COMMIT or ROLLBACK.
+    pub aborted_at: Option<usize>,
 }
 
 impl Session {
     pub fn new(db: Database, config: Config) -> Session {
-        Session { db, config, out: Output::stdout(), failed: false, read_depth: 0 }
+        Session { db, config, out: Output::stdout(), failed: false, read_depth: 0, aborted_at: None }
     }
 
     /// The exit status so far: 0, or 1 once anything has failed.
@@ -96,6 +99,7 @@ impl Session {
 
     /// Runs one item and reports its error, if any.
     pub fn run_item(&mut self, item: &Item, origin: &Origin) -> Flow {
+        let open_before = self.db.in_transaction() && !self.db.is_aborted();
         // A panic below (redb meeting a damaged page, say) is this item's
         // error, not the end of the session.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match item {
@@ -106,6 +110,7 @@ impl Session {
             let message = caldb::store::panic_message(&*panic);
             Err(Failure::Db(Error::Storage(format!("internal error: {message}"))))
         });
+        let result = self.note_block(open_before, item, result);
         let ended = self.out.end_command();
         let flow = match result {
             Ok(flow) => flow,
@@ -147,6 +152,25 @@ impl Session {
         result?;
         printed?;
         Ok(Flow::Continue)
+    }
+
+    /// Keeps the line of the error that aborted the open block, and names it
+    /// in the refusals that follow ("rolled back at line N").
+    fn note_block(&mut self, open_before: bool, item: &Item, result: Result<Flow, Failure>) -> Result<Flow, Failure> {
+        if open_before && self.db.is_aborted() {
+            self.aborted_at = Some(item.first_line());
+        }
+        let aborted_at = self.aborted_at;
+        if !self.db.in_transaction() {
+            self.aborted_at = None;
+        }
+        match (result, aborted_at) {
+            (Err(Failure::Db(Error::Aborted { at_commit, .. })), Some(line)) => {
+                let then = Error::aborted_consequence(at_commit);
+                Err(Failure::Shell(format!("the transaction was rolled back at line {line}; {then}")))
+            }
+            (result, _) => result,
+        }
     }
 
     /// `.read FILE`: the file's text, run with script semantics.

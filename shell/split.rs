@@ -14,6 +14,13 @@ pub enum Item {
 }
 
 impl Item {
+    /// The 1-based line the item starts on.
+    pub fn first_line(&self) -> usize {
+        match self {
+            Item::Dot { line, .. } | Item::Statement { line, .. } => *line,
+        }
+    }
+
     /// The 1-based line the item ends on.
     pub fn last_line(&self) -> usize {
         match self {
