@@ -98,6 +98,15 @@ impl Hwid {
     }
 }
 
+impl Hwid {
+    /// The client platform id: the HWID's first four bytes, as the client
+    /// builds it (`PlatformId || ...`, MS-RDPELE's CLIENT_HARDWARE_ID), in
+    /// hexadecimal.
+    pub fn platform_id(&self) -> String {
+        format!("0x{:08X}", u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]))
+    }
+}
+
 impl fmt::Display for Hwid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0 {
@@ -155,6 +164,20 @@ impl Product {
     /// WS2012 CALs).
     pub fn cal_product(self) -> Product {
         if self == Product::Ws2012R2 { Product::Ws2012 } else { self }
+    }
+
+    /// The Windows NT version of this product (WS2008R2 is 6.1, every product
+    /// since WS2016 is 10.0): what SHOW DEVICE gives as the issuing license
+    /// server's certificate version.
+    pub fn nt_version(self) -> &'static str {
+        match self {
+            Product::Ws2003 => "5.2",
+            Product::Ws2008 => "6.0",
+            Product::Ws2008R2 => "6.1",
+            Product::Ws2012 => "6.2",
+            Product::Ws2012R2 => "6.3",
+            Product::Ws2016 | Product::Ws2019 | Product::Ws2022 | Product::Ws2025 => "10.0",
+        }
     }
 
     /// Whether a host of product `self` accepts a CAL of product `cal`: its own

@@ -1,7 +1,7 @@
 //! CONNECT: one connection of a device to a host, as one transaction
 //! (protocol.md "CONNECT"; seed 000 figures 1 and 2, seeds 001 and 002).
 
-use super::discovery::{Discovery, discover, end_grace};
+use super::discovery::{Discovery, accepts, discover, end_grace, refused};
 use super::issue::{free_slot, issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
 use super::{Ctx, check_name, no_such};
@@ -103,7 +103,7 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
     };
     let lic = match host.mode {
         Mode::Unset => unset_mode(cx, &host)?,
-        Mode::User => per_user(cx, &host, req.user)?,
+        Mode::User => per_user(cx, &host, req.user, !req.logon_failed)?,
         Mode::Device => per_device(cx, &host, &device, req.user, !req.logon_failed)?,
     };
     let mut reason = lic.reason;
@@ -156,10 +156,15 @@ fn not_found(cx: &Ctx, host: &HostRec, d: &Discovery) -> Licensed {
 }
 
 /// seed 000 figure 1: the license server tracks the user's CAL and never
-/// decrements a per-user pool.
-fn per_user(cx: &mut Ctx, host: &HostRec, user: &str) -> Result<Licensed> {
+/// decrements a per-user pool. Only a successful logon is tracked: a
+/// per-user CAL is stamped on the signed-in user's account, and a user whose
+/// credentials were refused never signed in.
+fn per_user(cx: &mut Ctx, host: &HostRec, user: &str, logon_ok: bool) -> Result<Licensed> {
     let d = discover(cx, host)?;
     let Some(server) = &d.found else { return Ok(not_found(cx, host, &d)) };
+    if !logon_ok {
+        return Ok(Licensed::bare(ReasonCode::PerUser, Some(server.name.clone())));
+    }
     let product = host.product.cal_product();
     let rec = match cx.tx.user_cal(&server.name, user, product)? {
         Some(mut u) if cx.now < u.expires => {
@@ -241,10 +246,13 @@ fn license_of(cx: &Ctx, t: &TokenRec) -> Result<Option<LicenseRec>> {
     Ok(cx.tx.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
 }
 
-fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec) -> Result<Licensed> {
+/// A denial caused by an expired temporary CAL (`temporary-expired`, or
+/// `no-license` when no permanent CAL could replace it): host event 1011
+/// either way.
+fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec, reason: ReasonCode) -> Result<Licensed> {
     let msg = format!("the temporary license of '{}' has expired", t.computer);
     cx.event(EventSource::Host, &host.name, 1011, EventLevel::Error, msg)?;
-    Ok(Licensed::token(ReasonCode::TemporaryExpired, t))
+    Ok(Licensed::token(reason, t))
 }
 
 /// Case B: a temporary token. Only a validated one (its user logged on
@@ -257,14 +265,16 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let validated = stored.as_ref().is_some_and(|l| l.validated);
     let Some(found) = d.found.filter(|_| validated) else {
         if expired(cx, &t) {
-            return temporary_expired(cx, host, t);
+            return temporary_expired(cx, host, t, ReasonCode::TemporaryExpired);
         }
         return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
     };
     match permanent_source(cx, &found, host)? {
         Some((server, mut pack)) => {
+            // An expired temporary license is upgraded too: the permanent
+            // CAL replaces it whatever the clock did to it.
             if let Some(old) = stored
-                && old.status == LicenseStatus::Temporary
+                && matches!(old.status, LicenseStatus::Temporary | LicenseStatus::Expired)
             {
                 let mut new = old.clone();
                 new.status = LicenseStatus::Upgraded;
@@ -281,7 +291,7 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         None => {
             no_permanent_event(cx, &found, host)?;
             if expired(cx, &t) {
-                let mut lic = Licensed::token(ReasonCode::NoLicense, t);
+                let mut lic = temporary_expired(cx, host, t, ReasonCode::NoLicense)?;
                 lic.server = Some(found.name.clone());
                 return Ok(lic);
             }
@@ -306,6 +316,12 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     }
     let issuing = cx.tx.server(&t.server)?.filter(|s| s.online);
     let Some(issuing) = issuing else { return Ok(Licensed::token(ReasonCode::Valid, t)) };
+    // Its security group applies to a renewal as to a discovery: a refused
+    // host keeps the CAL it has until it expires.
+    if !accepts(&issuing, &host.name) {
+        refused(cx, &issuing, host)?;
+        return Ok(Licensed::token(ReasonCode::Valid, t));
+    }
     end_grace(cx, host, &issuing)?;
     let current = current_license(cx, &issuing.name, &device.hwid, t.product)?;
     // The token's license is renewable when it is the current one: then

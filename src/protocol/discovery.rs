@@ -37,10 +37,15 @@ pub fn discover(cx: &mut Ctx, host: &HostRec) -> Result<Discovery> {
             return Ok(Discovery { found: Some(s), refused });
         }
         refused = true;
-        let msg = format!("host '{}' is not in the license server's security group", host.name);
-        cx.event(EventSource::LicenseServer, &s.name, 4141, EventLevel::Warning, msg)?;
+        self::refused(cx, &s, host)?;
     }
     Ok(Discovery { found: None, refused })
+}
+
+/// A server's security group refused a host: event 4141 on that server.
+pub fn refused(cx: &mut Ctx, server: &ServerRec, host: &HostRec) -> Result<()> {
+    let msg = format!("host '{}' is not in the license server's security group", host.name);
+    cx.event(EventSource::LicenseServer, &server.name, 4141, EventLevel::Warning, msg)
 }
 
 /// Whether a server's security group lets a host in.

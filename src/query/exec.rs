@@ -161,7 +161,7 @@ impl Database {
             logon_failed: req.logon_failed,
         };
         let text = stmt.to_string();
-        self.guarded(&text, |db| db.in_write(&text, |cx| crate::protocol::connect(cx, req)))
+        self.guarded(&text, |db| db.in_write(&text, false, |cx| crate::protocol::connect(cx, req)))
     }
 
     /// Runs a parsed statement; `text` is what `history` records.
@@ -215,12 +215,15 @@ impl Database {
     }
 
     fn run_write(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
-        self.in_write(text, |cx| run::write_statement(cx, stmt))
+        let sets_clock = matches!(stmt, Statement::SetClock { .. } | Statement::SetClockWall);
+        self.in_write(text, sets_clock, |cx| run::write_statement(cx, stmt))
     }
 
     /// Runs `f` as one changing statement recorded as `text`: in its own
     /// committed transaction, or inside the open BEGIN block.
-    fn in_write<R>(&mut self, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
+    /// `sets_clock`: the statement moves the clock, and expiry runs at the
+    /// instant it sets, not first at the one it leaves.
+    fn in_write<R>(&mut self, text: &str, sets_clock: bool, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
         if self.options.read_only {
             // Named only when refused: every changing statement passes here.
             self.refuse_if_read_only(&statement_name(text))?;
@@ -230,7 +233,7 @@ impl Database {
             Block::Open(tx) => tx,
             _ => standalone.insert(self.store.write()?),
         };
-        let out = write_statement(tx, text, f)?;
+        let out = write_statement(tx, text, sets_clock, f)?;
         if let Some(tx) = standalone {
             tx.commit()?;
         }
@@ -360,11 +363,22 @@ fn statement_name(text: &str) -> String {
 
 /// One changing statement inside `tx`: expiry at the statement's instant,
 /// the statement, then its history row with the clock's value after it.
-fn write_statement<R>(tx: &mut WriteTx, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
+/// A statement that sets the clock expires at the instant it sets (its own
+/// call to expiry): expiring first at the wall clock would move
+/// `expired_through` to a time the database never reaches when a new
+/// database's clock is set into the past.
+fn write_statement<R>(
+    tx: &mut WriteTx,
+    text: &str,
+    sets_clock: bool,
+    f: impl FnOnce(&mut Ctx) -> Result<R>,
+) -> Result<R> {
     let state = tx.state()?;
     let now = time::statement_instant(&state);
     let mut cx = Ctx::with_state(tx, now, state);
-    time::expire(&mut cx)?;
+    if !sets_clock {
+        time::expire(&mut cx)?;
+    }
     let out = f(&mut cx)?;
     let seq = cx.state.next_history;
     cx.state.next_history += 1;

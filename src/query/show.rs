@@ -23,9 +23,15 @@ pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<
         "valid_from",
         "expires_on",
         "hardware_id",
+        "server_certificate_version",
+        "client_platform_id",
+        "company_name",
         "state",
     ]);
     for t in r.tokens(&d.name)? {
+        // TSCTST /A's fields: what the issuing server's certificate and the
+        // client's hardware id say (NULL once the server is gone).
+        let certificate = r.server(&t.server)?.map(|s| Value::text(s.product.nt_version()));
         rs.push(vec![
             Value::text(format!("LICENSE{:03}", t.slot)),
             Value::text(t.server.as_str()),
@@ -38,11 +44,17 @@ pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<
             Value::Time(t.issued),
             Value::Time(t.expires),
             Value::text(t.hwid.to_string()),
+            certificate.unwrap_or(Value::Null),
+            Value::text(t.hwid.platform_id()),
+            Value::text(COMPANY_NAME),
             Value::text(token_state(r, &d, &t, now)?),
         ]);
     }
     Ok(rs)
 }
+
+/// The company a Microsoft license server's CALs name (their product info).
+const COMPANY_NAME: &str = "Microsoft Corporation";
 
 /// How the token stands: against the clock, the device's HWID and the
 /// issuing server's database.
