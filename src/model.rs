@@ -292,6 +292,8 @@ word_enum!(
         CannotRenew = "cannot-renew",
         ModeNotConfigured = "mode-not-configured",
         LogonFailed = "logon-failed",
+        Admin = "admin",
+        AdminSessionsFull = "admin-sessions-full",
     }
 );
 
@@ -307,6 +309,7 @@ impl ReasonCode {
                 | ReasonCode::Valid
                 | ReasonCode::Renewed
                 | ReasonCode::Reissued
+                | ReasonCode::Admin
         )
     }
 }

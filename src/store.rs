@@ -282,7 +282,7 @@ fn widen(key: &[u8], width: Option<usize>) -> std::borrow::Cow<'_, [u8]> {
 const META: TableDefinition<'static, Raw, Raw> = TableDefinition::new("meta");
 
 /// The format version written in `meta`; a file with another one is refused.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_KEY: &[u8] = b"format";
 const STATE_KEY: &[u8] = b"state";
 /// `meta`'s `expired_through`: every license expiring at or before this

@@ -168,6 +168,7 @@ fn protocol_time_and_administration_build_the_expected_ast() {
             device: "pc1".into(),
             user: "DOMAIN\\bob".into(),
             target: Target::Farm("f1".into()),
+            admin: false,
             logon_failed: true
         }
     );
@@ -177,8 +178,23 @@ fn protocol_time_and_administration_build_the_expected_ast() {
             device: "pc1".into(),
             user: "user".into(),
             target: Target::Host("farm".into()),
+            admin: false,
             logon_failed: false
         }
+    );
+    assert_eq!(
+        rt("connect pc1 as u to h1 admin logon failed"),
+        Statement::Connect {
+            device: "pc1".into(),
+            user: "u".into(),
+            target: Target::Host("h1".into()),
+            admin: true,
+            logon_failed: true
+        }
+    );
+    assert_eq!(
+        rt("SET SERVER ls1 PREVENT UPGRADE on"),
+        Statement::SetServerPreventUpgrade { name: "ls1".into(), on: true }
     );
     assert_eq!(rt("ADVANCE 1 hour"), Statement::Advance { amount: 1, unit: TimeUnit::Hours });
     assert_eq!(rt("SET CLOCK '2026-03-01 12:34:56'"), Statement::SetClock { at: time("2026-03-01 12:34:56") });

@@ -22,6 +22,8 @@ pub struct ConnectRequest {
     pub device: String,
     pub user: String,
     pub to: Destination,
+    /// Remote Desktop for Administration (`mstsc /admin`): no CAL.
+    pub admin: bool,
     /// The user's credentials were refused: licensing runs, nothing is
     /// validated and no session starts.
     pub logon_failed: bool,
@@ -36,6 +38,7 @@ pub struct ConnectTo<'a> {
     /// A host, or (`farm`) a farm whose session directory picks the host.
     pub to: &'a str,
     pub farm: bool,
+    pub admin: bool,
     pub logon_failed: bool,
 }
 
@@ -45,7 +48,14 @@ impl ConnectRequest {
             Destination::Host(h) => (h.as_str(), false),
             Destination::Farm(f) => (f.as_str(), true),
         };
-        ConnectTo { device: &self.device, user: &self.user, to, farm, logon_failed: self.logon_failed }
+        ConnectTo {
+            device: &self.device,
+            user: &self.user,
+            to,
+            farm,
+            admin: self.admin,
+            logon_failed: self.logon_failed,
+        }
     }
 }
 
@@ -101,6 +111,9 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
         false => cx.tx.host(req.to)?.ok_or_else(|| no_such("host", req.to))?,
         true => choose_farm_host(cx, req.to, req.user)?,
     };
+    if req.admin {
+        return admin_connection(cx, &host, &device.name, req);
+    }
     let lic = match host.mode {
         Mode::Unset => unset_mode(cx, &host)?,
         Mode::User => per_user(cx, &host, req.user, !req.logon_failed)?,
@@ -117,7 +130,7 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
             if let Some(t) = lic.token.as_ref().filter(|_| reason != ReasonCode::TemporaryIssued) {
                 validate_after_logon(cx, t)?;
             }
-            session = Some(start_session(cx, &host, &device.name, req.user)?);
+            session = Some(start_session(cx, &host, &device.name, req.user, false)?);
         }
     }
     Ok(Outcome {
@@ -131,6 +144,51 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
         expires: lic.token.as_ref().map(|t| t.expires).or(lic.user_cal_expires),
         session,
     })
+}
+
+/// At most this many live Remote Desktop for Administration sessions on a
+/// host (protocol.md "ADMIN").
+pub const ADMIN_SESSIONS_MAX: usize = 2;
+
+/// protocol.md "ADMIN": Remote Desktop for Administration needs no CAL. No
+/// licensing runs (no discovery: the grace period is neither used nor
+/// ended); a logon starts, or reconnects, the user's session on the host as
+/// an admin one, up to two live admin sessions per host.
+fn admin_connection(cx: &mut Ctx, host: &HostRec, device: &str, req: ConnectTo<'_>) -> Result<Outcome> {
+    let outcome = |reason, session| Outcome {
+        reason,
+        device: device.to_string(),
+        user: req.user.to_string(),
+        host: host.name.clone(),
+        server: None,
+        license: None,
+        kind: None,
+        expires: None,
+        session,
+    };
+    if req.logon_failed {
+        return Ok(outcome(ReasonCode::LogonFailed, None));
+    }
+    let own = cx.tx.live_session(req.user, &host.name)?;
+    if !own.is_some_and(|s| s.admin) && live_admin_sessions(cx, &host.name)? >= ADMIN_SESSIONS_MAX {
+        return Ok(outcome(ReasonCode::AdminSessionsFull, None));
+    }
+    let session = start_session(cx, host, device, req.user, true)?;
+    Ok(outcome(ReasonCode::Admin, Some(session)))
+}
+
+/// The live admin sessions on a host.
+fn live_admin_sessions(cx: &Ctx, host: &str) -> Result<usize> {
+    let mut ids = Vec::new();
+    cx.tx.scan(T::IdxSessionLive, b"", None, &mut |_, v| {
+        ids.push(codec::decode::<u64>(v)?);
+        Ok(true)
+    })?;
+    let mut n = 0;
+    for id in ids {
+        n += usize::from(cx.tx.session(id)?.is_some_and(|s| s.admin && s.host == host));
+    }
+    Ok(n)
 }
 
 fn in_grace(cx: &Ctx, host: &HostRec) -> bool {

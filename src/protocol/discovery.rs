@@ -16,19 +16,8 @@ pub struct Discovery {
 /// host's scope by name. The first online server that accepts the host is
 /// found; a refusal is event 4141 on the refusing server.
 pub fn discover(cx: &mut Ctx, host: &HostRec) -> Result<Discovery> {
-    let candidates: Vec<ServerRec> = if host.license_servers.is_empty() {
-        cx.tx.servers()?.into_iter().filter(|s| s.scope == host.scope).collect()
-    } else {
-        let mut v = Vec::new();
-        for name in &host.license_servers {
-            if let Some(s) = cx.tx.server(name)? {
-                v.push(s);
-            }
-        }
-        v
-    };
     let mut refused = false;
-    for s in candidates {
+    for s in candidates(&*cx.tx, host)?.into_iter().filter_map(|(_, s)| s) {
         if !s.online {
             continue;
         }
@@ -46,6 +35,17 @@ pub fn discover(cx: &mut Ctx, host: &HostRec) -> Result<Discovery> {
 pub fn refused(cx: &mut Ctx, server: &ServerRec, host: &HostRec) -> Result<()> {
     let msg = format!("host '{}' is not in the license server's security group", host.name);
     cx.event(EventSource::LicenseServer, &server.name, 4141, EventLevel::Warning, msg)
+}
+
+/// The servers a host asks, in order, by name, with the record of each
+/// that exists: its own list; only if that is empty, every server of its
+/// scope by name. CONNECT's discovery and SHOW HOST's diagnosis both walk it.
+pub fn candidates(r: &(impl Reader + ?Sized), host: &HostRec) -> Result<Vec<(String, Option<ServerRec>)>> {
+    if host.license_servers.is_empty() {
+        let in_scope = r.servers()?.into_iter().filter(|s| s.scope == host.scope);
+        return Ok(in_scope.map(|s| (s.name.clone(), Some(s))).collect());
+    }
+    host.license_servers.iter().map(|n| Ok((n.clone(), r.server(n)?))).collect()
 }
 
 /// Whether a server's security group lets a host in.

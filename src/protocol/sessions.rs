@@ -52,9 +52,12 @@ fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String,
 
 /// After a successful logon: reconnect the user's live session on the
 /// host, or start one.
-pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> Result<u64> {
+/// `admin`: a Remote Desktop for Administration session (a reconnected
+/// session becomes what the connection asked for).
+pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str, admin: bool) -> Result<u64> {
     if let Some(mut s) = cx.tx.live_session(user, &host.name)? {
         s.state = SessionState::Active;
+        s.admin = admin;
         // In place: the stored name's buffer usually holds the new one.
         s.device.clear();
         s.device.push_str(device);
@@ -71,6 +74,7 @@ pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> 
         state: SessionState::Active,
         started: cx.now,
         changed: cx.now,
+        admin,
     };
     cx.tx.insert_live_session(&s)?;
     Ok(s.id)

@@ -27,6 +27,11 @@ pub enum Statement {
         name: String,
         hosts: Option<Vec<String>>,
     },
+    /// "Prevent License Upgrade" on or off.
+    SetServerPreventUpgrade {
+        name: String,
+        on: bool,
+    },
     InstallKeypack {
         server: String,
         product: Product,
@@ -77,6 +82,8 @@ pub enum Statement {
         device: String,
         user: String,
         target: Target,
+        /// Remote Desktop for Administration: no CAL.
+        admin: bool,
         logon_failed: bool,
     },
     DisconnectSession {

@@ -141,6 +141,7 @@ impl Database {
     ///     device: "pc1".into(),
     ///     user: "alice".into(),
     ///     to: Destination::Host("rdsh1".into()),
+    ///     admin: false,
     ///     logon_failed: false,
     /// };
     /// let first = db.connect(&req)?;
@@ -158,6 +159,7 @@ impl Database {
                 Destination::Host(h) => Target::Host(h.clone()),
                 Destination::Farm(f) => Target::Farm(f.clone()),
             },
+            admin: req.admin,
             logon_failed: req.logon_failed,
         };
         let text = stmt.to_string();

@@ -75,6 +75,9 @@ impl Display for Statement {
             S::SetServerSecurityGroup { name, hosts: Some(h) } => {
                 write!(f, "SET SERVER {} SECURITY GROUP {}", Name(name), NameList(h))
             }
+            S::SetServerPreventUpgrade { name, on } => {
+                write!(f, "SET SERVER {} PREVENT UPGRADE {}", Name(name), if *on { "ON" } else { "OFF" })
+            }
             S::InstallKeypack { .. } => fmt_install(self, f),
             S::UninstallKeypack { id } => write!(f, "UNINSTALL KEYPACK {id}"),
             S::CreateHost { .. } => fmt_create_host(self, f),
@@ -147,8 +150,11 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReimageDevice { name } => write!(f, "REIMAGE DEVICE {}", Name(name)),
         S::ClearDeviceStore { name } => write!(f, "CLEAR DEVICE {} STORE", Name(name)),
         S::ClearDeviceLicensing { name } => write!(f, "CLEAR DEVICE {} LICENSING", Name(name)),
-        S::Connect { device, user, target, logon_failed } => {
+        S::Connect { device, user, target, admin, logon_failed } => {
             write!(f, "CONNECT {} AS {} TO {target}", Name(device), Name(user))?;
+            if *admin {
+                f.write_str(" ADMIN")?;
+            }
             if *logon_failed {
                 f.write_str(" LOGON FAILED")?;
             }

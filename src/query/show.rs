@@ -5,7 +5,8 @@
 use crate::error::Result;
 use crate::model::*;
 use crate::protocol::connect::RENEWAL_WINDOW_DAYS;
-use crate::protocol::discovery::accepts;
+use crate::protocol::discovery::{accepts, candidates};
+use crate::protocol::issue::pack_serves;
 use crate::protocol::no_such;
 use crate::store::*;
 
@@ -110,18 +111,6 @@ pub fn show_host(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<Re
     Ok(d.rs)
 }
 
-fn candidates(r: &(impl Reader + ?Sized), h: &HostRec) -> Result<Vec<(String, Option<ServerRec>)>> {
-    if h.license_servers.is_empty() {
-        return Ok(r
-            .servers()?
-            .into_iter()
-            .filter(|s| s.scope == h.scope)
-            .map(|s| (s.name.clone(), Some(s)))
-            .collect());
-    }
-    h.license_servers.iter().map(|n| Ok((n.clone(), r.server(n)?))).collect()
-}
-
 fn diagnose_servers(r: &(impl Reader + ?Sized), h: &HostRec, d: &mut Diagnosis) -> Result<Option<ServerRec>> {
     let mut found = None;
     for (name, s) in candidates(r, h)? {
@@ -167,23 +156,23 @@ fn diagnose_problems(
         let cal = h.product.cal_product();
         let mut available = 0u64;
         for k in r.keypacks()? {
-            let ok = k.server == s.name
-                && k.cal == CalType::Device
-                && k.kind != KeypackType::Temporary
-                && k.expires.is_none_or(|e| e > now)
-                && h.product.host_accepts(k.product);
-            if ok {
+            if pack_serves(&k, s, h.product, now) {
                 available += k.available().unwrap_or(0);
             }
         }
-        d.add("compatible device CALs", available.to_string(), format!("on '{}', {cal} or newer", s.name));
+        let which = if s.prevent_upgrade { "only (Prevent License Upgrade)" } else { "or newer" };
+        d.add("compatible device CALs", available.to_string(), format!("on '{}', {cal} {which}", s.name));
         if h.mode == Mode::Device && !s.activated {
             problems.push(("the license server is not activated: it issues temporary CALs only", "ACTIVATE SERVER"));
         }
         if h.mode == Mode::Device && available == 0 {
             problems.push((
                 "no compatible per-device CAL is available on the found server",
-                "INSTALL KEYPACK of the host's product or newer",
+                if s.prevent_upgrade {
+                    "INSTALL KEYPACK of the host's product (Prevent License Upgrade is on)"
+                } else {
+                    "INSTALL KEYPACK of the host's product or newer"
+                },
             ));
         }
     }

@@ -56,6 +56,8 @@ pub struct ServerRec {
     /// The hosts in the group, by name.
     pub group_hosts: Vec<String>,
     pub created: Time,
+    /// "Prevent License Upgrade": CALs of exactly the host's product only.
+    pub prevent_upgrade: bool,
 }
 
 impl ServerRec {
@@ -212,6 +214,8 @@ pub struct SessionRec {
     pub state: SessionState,
     pub started: Time,
     pub changed: Time,
+    /// Remote Desktop for Administration (`CONNECT ... ADMIN`): no CAL.
+    pub admin: bool,
 }
 
 impl SessionRec {

@@ -203,11 +203,18 @@ fn set(i: &str) -> Res<'_, Statement> {
 
 fn set_server(i: &str) -> Res<'_, Statement> {
     let (i, name) = name(i, "a server name")?;
-    let Some((i, n)) = eat_any(i, &["ONLINE", "OFFLINE", "SECURITY"]) else {
-        return expected(i, "ONLINE, OFFLINE or SECURITY GROUP", "after the server name");
+    let Some((i, n)) = eat_any(i, &["ONLINE", "OFFLINE", "SECURITY", "PREVENT"]) else {
+        return expected(i, "ONLINE, OFFLINE, SECURITY GROUP or PREVENT UPGRADE", "after the server name");
     };
     if n < 2 {
         return Ok((i, Statement::SetServerOnline { name, online: n == 0 }));
+    }
+    if n == 3 {
+        let (i, ()) = expect(i, "UPGRADE", "after PREVENT")?;
+        let Some((i, off)) = eat_any(i, &["ON", "OFF"]) else {
+            return expected(i, "ON or OFF", "after PREVENT UPGRADE");
+        };
+        return Ok((i, Statement::SetServerPreventUpgrade { name, on: off == 0 }));
     }
     let (i, ()) = expect(i, "GROUP", "after SECURITY")?;
     if let Some(i) = eat(i, "OFF") {
@@ -308,11 +315,15 @@ fn connect(i: &str) -> Res<'_, Statement> {
         Some(i) => name(i, "a farm name").map(|(i, f)| (i, Target::Farm(f)))?,
         None => name(i, "a host name or FARM").map(|(i, h)| (i, Target::Host(h)))?,
     };
+    let (i, admin) = match eat(i, "ADMIN") {
+        Some(i) => (i, true),
+        None => (i, false),
+    };
     let (i, logon_failed) = match eat(i, "LOGON") {
         Some(i) => (expect(i, "FAILED", "after LOGON")?.0, true),
         None => (i, false),
     };
-    Ok((i, Statement::Connect { device, user, target, logon_failed }))
+    Ok((i, Statement::Connect { device, user, target, admin, logon_failed }))
 }
 
 fn session_op(i: &str, logoff: bool) -> Res<'_, Statement> {
