@@ -237,6 +237,13 @@ word_enum!(
 );
 
 impl LicenseStatus {
+    /// Whether a license in this status holds a CAL of its key pack: a
+    /// temporary license while temporary, a permanent one while active.
+    /// Expiry, revocation, upgrade, CHECK and IMPORT all count by this.
+    pub fn holds_cal(self) -> bool {
+        matches!(self, LicenseStatus::Active | LicenseStatus::Temporary)
+    }
+
     /// The numeric LicenseStatus of Win32_TSIssuedLicense. `expired` has no
     /// code of its own in WMI (the real server deletes such rows); it is
     /// written as 0, unknown.
@@ -359,8 +366,7 @@ impl fmt::Display for Value {
 /// The answer of one statement: named columns and rows of values.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ResultSet {
-    /// Column names; a statement's fixed names are borrowed, not copied
-    /// (a CONNECT's ten names were ten allocations per statement).
+    /// Column names; a statement's fixed names are borrowed, not copied.
     pub columns: Vec<std::borrow::Cow<'static, str>>,
     pub rows: Vec<Vec<Value>>,
     /// A column of counts that a person at a terminal sees drawn as a bar

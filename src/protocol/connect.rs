@@ -29,8 +29,8 @@ pub struct ConnectRequest {
     pub logon_failed: bool,
 }
 
-/// A connection request that borrows its names: CONNECT's statement holds
-/// them, and copying them for every statement was three allocations.
+/// A connection request that borrows its names from the CONNECT statement
+/// that holds them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ConnectTo<'a> {
     pub device: &'a str,
@@ -299,9 +299,11 @@ fn expired(cx: &Ctx, t: &TokenRec) -> bool {
     cx.now >= t.expires
 }
 
-/// The license row behind a token, if its server still knows it.
-fn license_of(cx: &Ctx, t: &TokenRec) -> Result<Option<LicenseRec>> {
-    Ok(cx.tx.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
+/// The license row behind a token, if its server still knows it (the same
+/// id on the same server for the same HWID: after a rebuild the id may name
+/// another license). CONNECT and SHOW DEVICE both ask this.
+pub fn license_of(r: &(impl Reader + ?Sized), t: &TokenRec) -> Result<Option<LicenseRec>> {
+    Ok(r.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
 }
 
 /// A denial caused by an expired temporary CAL (`temporary-expired`, or
@@ -319,7 +321,7 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let d = discover(cx, host)?;
     // Read once: neither discovery nor the choice of a key pack writes a
     // license.
-    let stored = license_of(cx, &t)?;
+    let stored = license_of(&*cx.tx, &t)?;
     let validated = stored.as_ref().is_some_and(|l| l.validated);
     let Some(found) = d.found.filter(|_| validated) else {
         if expired(cx, &t) {
@@ -459,7 +461,7 @@ fn validate_after_logon(cx: &mut Ctx, t: &TokenRec) -> Result<()> {
     if !cx.tx.server(&t.server)?.is_some_and(|s| s.online) {
         return Ok(());
     }
-    if let Some(mut l) = license_of(cx, t)?
+    if let Some(mut l) = license_of(&*cx.tx, t)?
         && !l.validated
         && l.status == LicenseStatus::Temporary
     {

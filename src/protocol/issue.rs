@@ -23,11 +23,7 @@ pub fn pack_serves(k: &KeypackRec, server: &ServerRec, host_product: Product, no
         true => k.product == host_product.cal_product(),
         false => host_product.host_accepts(k.product),
     };
-    k.server == server.name
-        && k.cal == CalType::Device
-        && k.kind != KeypackType::Temporary
-        && k.expires.is_none_or(|e| e > now)
-        && product_fits
+    k.server == server.name && k.is_purchased_device() && k.expires.is_none_or(|e| e > now) && product_fits
 }
 
 /// The key pack a server would draw a permanent CAL from for a host: among

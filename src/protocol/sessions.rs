@@ -31,8 +31,7 @@ pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec>
 }
 
 /// The number of active sessions of every host, in one pass over the live
-/// sessions (it was one pass per host of the farm: hosts x sessions reads
-/// per farm CONNECT).
+/// sessions.
 fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String, u64>> {
     let mut ids = Vec::new();
     cx.tx.scan(T::IdxSessionLive, b"", None, &mut |_, v| {

@@ -8,7 +8,7 @@ use super::{parse_statement, run};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
-use crate::store::{HistoryRow, Reader, Records, Store, T, WriteTx, keys, panic_message};
+use crate::store::{Reader, Records, Store, T, WriteTx, panic_message};
 use std::path::Path;
 
 /// How to open a database.
@@ -235,7 +235,7 @@ impl Database {
             Block::Open(tx) => tx,
             _ => standalone.insert(self.store.write()?),
         };
-        let out = write_statement(tx, text, sets_clock, f)?;
+        let out = crate::protocol::statement(tx, text, sets_clock, f)?;
         if let Some(tx) = standalone {
             tx.commit()?;
         }
@@ -244,11 +244,7 @@ impl Database {
 
     fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
         if let Block::Open(tx) = &mut self.block {
-            let state = tx.state()?;
-            let now = time::statement_instant(&state);
-            let mut cx = Ctx::with_state(tx, now, state);
-            time::expire(&mut cx)?;
-            cx.finish()?;
+            let now = crate::protocol::expire_before_read(tx)?;
             // BACKUP copies `meta` itself; the other reads take the kept state.
             if matches!(stmt, Statement::Backup { .. }) {
                 tx.write_state()?;
@@ -261,12 +257,8 @@ impl Database {
         let due = !self.options.read_only && rx.any_license_due_by(now)?;
         drop(rx);
         if due {
-            // Expiry runs before every statement, read-only ones too; it
-            // records no history row of its own.
             let mut tx = self.store.write()?;
-            let mut cx = Ctx::begin(&mut tx, now)?;
-            time::expire(&mut cx)?;
-            cx.finish()?;
+            crate::protocol::expire_before_read(&mut tx)?;
             tx.commit()?;
         }
         // CHECK also runs redb's own integrity check (checksums of every
@@ -361,33 +353,4 @@ fn rolled_back(e: Error) -> Error {
 /// The first words of a statement, to name it in a refusal.
 fn statement_name(text: &str) -> String {
     text.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase()
-}
-
-/// One changing statement inside `tx`: expiry at the statement's instant,
-/// the statement, then its history row with the clock's value after it.
-/// A statement that sets the clock expires at the instant it sets (its own
-/// call to expiry): expiring first at the wall clock would move
-/// `expired_through` to a time the database never reaches when a new
-/// database's clock is set into the past.
-fn write_statement<R>(
-    tx: &mut WriteTx,
-    text: &str,
-    sets_clock: bool,
-    f: impl FnOnce(&mut Ctx) -> Result<R>,
-) -> Result<R> {
-    let state = tx.state()?;
-    let now = time::statement_instant(&state);
-    let mut cx = Ctx::with_state(tx, now, state);
-    if !sets_clock {
-        time::expire(&mut cx)?;
-    }
-    let out = f(&mut cx)?;
-    let seq = cx.state.next_history;
-    cx.state.next_history += 1;
-    let after = cx.now;
-    cx.state.last_time = Some(cx.state.last_time.map_or(after, |t| t.max(after)));
-    let rec = HistoryRow { seq, time: after, statement: text };
-    cx.tx.put_record(T::History, &keys::id(seq), &rec)?;
-    cx.finish()?;
-    Ok(out)
 }

@@ -4,8 +4,8 @@
 
 use crate::error::Result;
 use crate::model::*;
-use crate::protocol::connect::RENEWAL_WINDOW_DAYS;
-use crate::protocol::discovery::{accepts, candidates};
+use crate::protocol::connect::{RENEWAL_WINDOW_DAYS, license_of};
+use crate::protocol::discovery::{Verdict, decide};
 use crate::protocol::issue::pack_serves;
 use crate::protocol::no_such;
 use crate::store::*;
@@ -63,7 +63,7 @@ fn token_state(r: &(impl Reader + ?Sized), d: &DeviceRec, t: &TokenRec, now: Tim
     if now >= t.expires {
         return Ok("expired".into());
     }
-    let license = r.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid);
+    let license = license_of(r, t)?;
     let Some(l) = license else { return Ok("unknown to its license server".into()) };
     if l.hwid != d.hwid {
         return Ok(format!("issued to HWID {}, not this device's", l.hwid));
@@ -112,22 +112,17 @@ pub fn show_host(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<Re
 }
 
 fn diagnose_servers(r: &(impl Reader + ?Sized), h: &HostRec, d: &mut Diagnosis) -> Result<Option<ServerRec>> {
-    let mut found = None;
-    for (name, s) in candidates(r, h)? {
-        let verdict = match &s {
-            None => "not usable: no such server".to_string(),
-            Some(s) if !s.online => "not usable: offline".to_string(),
-            Some(s) if !accepts(s, &h.name) => "not usable: the host is not in its security group (event 4141)".into(),
-            Some(s) if found.is_some() => {
-                format!("usable, after {}", found.as_ref().map_or("", |f: &ServerRec| &f.name))
-            }
-            Some(s) => {
-                found = Some(s.clone());
-                if s.activated {
-                    "found: activated".into()
-                } else {
-                    "found: not activated (temporary CALs only)".into()
-                }
+    let mut found: Option<ServerRec> = None;
+    for (name, s, verdict) in decide(r, h)? {
+        let verdict = match (verdict, s) {
+            (Verdict::Missing, _) => "not usable: no such server".to_string(),
+            (Verdict::Offline, _) => "not usable: offline".to_string(),
+            (Verdict::Refused, _) => "not usable: the host is not in its security group (event 4141)".into(),
+            (Verdict::After, _) => format!("usable, after {}", found.as_ref().map_or("", |f| &f.name)),
+            (Verdict::Found, s) => {
+                let activated = s.as_ref().is_some_and(|s| s.activated);
+                found = s;
+                if activated { "found: activated".into() } else { "found: not activated (temporary CALs only)".into() }
             }
         };
         d.add("license server", name, verdict);

@@ -32,7 +32,7 @@ impl Pools {
         let mut packs = BTreeMap::new();
         let mut revoke: BTreeMap<Product, (u64, u64)> = BTreeMap::new();
         for k in tx.keypacks()?.into_iter().filter(|k| k.server == server) {
-            if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
+            if k.is_purchased_device() {
                 revoke.entry(k.product).or_default().0 += k.total.unwrap_or(0);
             }
             for id in tx.revoked_of_keypack(k.id)? {
