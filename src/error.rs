@@ -16,6 +16,10 @@ pub enum Error {
     Plan { message: String, near: Option<String> },
     /// The database file or the disk failed.
     Storage(String),
+    /// The statement was stopped by `InterruptHandle::interrupt` (Ctrl-C in
+    /// the shell); like any failed statement, it changed nothing. Inside
+    /// BEGIN ... COMMIT the whole block was rolled back (`block`).
+    Interrupted { block: bool },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -38,6 +42,8 @@ impl Error {
         match self {
             Error::Parse { message, .. } | Error::Plan { message, .. } => message,
             Error::Storage(m) => m,
+            Error::Interrupted { block: false } => "interrupted",
+            Error::Interrupted { block: true } => "interrupted; the transaction was rolled back",
         }
     }
 }
@@ -50,6 +56,7 @@ impl fmt::Display for Error {
             }
             Error::Plan { message, .. } => f.write_str(message),
             Error::Storage(m) => write!(f, "storage: {m}"),
+            Error::Interrupted { .. } => f.write_str(self.message()),
         }
     }
 }

@@ -118,6 +118,8 @@ pub enum Statement {
     Rollback,
     // Inspection
     Select(Select),
+    /// The database's clock (simulated or wall) and random seed.
+    ShowClock,
     ShowDevice {
         name: String,
     },
@@ -253,6 +255,7 @@ impl Statement {
         matches!(
             self,
             Statement::Select(_)
+                | Statement::ShowClock
                 | Statement::ShowDevice { .. }
                 | Statement::ShowHost { .. }
                 | Statement::ReportUsage

@@ -6,6 +6,7 @@
 use super::ast::{Statement, Target};
 use super::{parse_statement, run};
 use crate::error::{Error, Result};
+use crate::interrupt::{self, InterruptHandle, ProgressFn};
 use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
 use crate::store::{HistoryRow, Reader, Records, Store, T, WriteTx, keys};
@@ -25,6 +26,8 @@ pub struct Database {
     options: OpenOptions,
     /// The open BEGIN block.
     txn: Option<WriteTx>,
+    interrupt: InterruptHandle,
+    progress: Option<ProgressFn>,
 }
 
 impl Database {
@@ -34,17 +37,34 @@ impl Database {
             return Err(Error::Storage(format!("{}: no such file (opened read-only)", path.display())));
         }
         let store = if options.read_only { Store::open_read_only(path)? } else { Store::open(path)? };
-        Ok(Database { store, options: options.clone(), txn: None })
+        Ok(Database::with_store(store, options.clone()))
     }
 
     /// A new temporary database in memory.
     pub fn open_in_memory() -> Result<Database> {
-        Ok(Database { store: Store::in_memory()?, options: OpenOptions::default(), txn: None })
+        Ok(Database::with_store(Store::in_memory()?, OpenOptions::default()))
     }
 
     /// On any redb storage backend (fault injection).
     pub fn open_backend(backend: impl crate::store::StorageBackend) -> Result<Database> {
-        Ok(Database { store: Store::with_backend(backend)?, options: OpenOptions::default(), txn: None })
+        Ok(Database::with_store(Store::with_backend(backend)?, OpenOptions::default()))
+    }
+
+    fn with_store(store: Store, options: OpenOptions) -> Database {
+        Database { store, options, txn: None, interrupt: InterruptHandle::default(), progress: None }
+    }
+
+    /// A handle that stops this database's running statement from another
+    /// thread (a Ctrl-C handler): the statement fails with
+    /// `Error::Interrupted` and changes nothing.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
+    /// Calls `progress` now and then while a long statement runs (IMPORT,
+    /// the reports, every large scan); `None` stops the calls.
+    pub fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
     }
 
     /// The file, or `None` for an in-memory database.
@@ -64,6 +84,13 @@ impl Database {
     /// Parses and runs one statement. Statements that return nothing give
     /// `Ok(None)`.
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
+        let (handle, mut progress) = (self.interrupt.clone(), self.progress.take());
+        let out = interrupt::watch(&handle, &mut progress, || self.execute_watched(text));
+        self.progress = progress;
+        out
+    }
+
+    fn execute_watched(&mut self, text: &str) -> Result<Option<ResultSet>> {
         match parse_statement(text) {
             Ok(stmt) => self.run(&stmt, text.trim()),
             Err(e) => self.abort_on_error(Err(e)),
@@ -84,6 +111,7 @@ impl Database {
             }
             Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
             Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
+            Error::Interrupted { .. } => Error::Interrupted { block: true },
         })
     }
 
@@ -238,6 +266,18 @@ impl Database {
             rs.push(vec![Value::text("integrity"), Value::text("file"), Value::text(problem)]);
         }
         Ok(Some(rs))
+    }
+
+    /// What SHOW CLOCK shows (`now`, `clock`, `seed`), read without running
+    /// a statement: no expiry, no history row (the shell's `.show`).
+    pub fn clock(&mut self) -> Result<ResultSet> {
+        match &self.txn {
+            Some(tx) => super::show::show_clock(tx, time::statement_instant(&tx.state()?)),
+            None => {
+                let rx = self.store.read()?;
+                super::show::show_clock(&rx, time::statement_instant(&rx.state()?))
+            }
+        }
     }
 
     /// Every table, every row, in key order (`.dump`).

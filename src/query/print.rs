@@ -183,6 +183,7 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::Commit => f.write_str("COMMIT"),
         S::Rollback => f.write_str("ROLLBACK"),
         S::Select(sel) => sel.fmt(f),
+        S::ShowClock => f.write_str("SHOW CLOCK"),
         S::ShowDevice { name } => write!(f, "SHOW DEVICE {}", Name(name)),
         S::ShowHost { name } => write!(f, "SHOW HOST {}", Name(name)),
         S::ReportUsage => f.write_str("REPORT USAGE"),

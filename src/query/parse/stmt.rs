@@ -382,7 +382,10 @@ fn transaction<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
 }
 
 fn show_stmt(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["DEVICE", "HOST"], "after SHOW")?;
+    let (i, n) = expect_any(i, &["DEVICE", "HOST", "CLOCK"], "after SHOW")?;
+    if n == 2 {
+        return Ok((i, Statement::ShowClock));
+    }
     if n == 0 {
         let (i, name) = name(i, "a device name")?;
         return Ok((i, Statement::ShowDevice { name }));
