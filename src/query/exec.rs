@@ -171,6 +171,7 @@ impl Database {
             Statement::Begin => self.begin(),
             Statement::Commit => self.commit(),
             Statement::Rollback => self.rollback(),
+            s if s.is_restore() => self.run_restore(s),
             s if s.is_read_only() => self.run_read(s),
             s => self.run_write(s, text),
         }
@@ -201,6 +202,23 @@ impl Database {
             return Err(Error::plan(format!("the database is open read-only: {what} would change it")));
         }
         Ok(())
+    }
+
+    /// `.dump`'s restore form: records written as the dump holds them,
+    /// with no expiry and no history row (`query::dump`).
+    fn run_restore(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
+        self.refuse_if_read_only("a restore")?;
+        let in_block = self.txn.is_some();
+        let mut standalone = None;
+        let tx = match self.txn.as_mut() {
+            Some(tx) => tx,
+            None => standalone.insert(self.store.write()?),
+        };
+        super::dump::restore(tx, stmt, in_block)?;
+        if let Some(tx) = standalone {
+            tx.commit()?;
+        }
+        Ok(None)
     }
 
     fn run_write(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {

@@ -9,6 +9,7 @@
 //! buffer ends a statement.
 
 mod lex;
+mod restore;
 mod select;
 mod stmt;
 

@@ -46,6 +46,7 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "REPORT" => report(rest),
         "EXPORT" => export(rest),
         "IMPORT" => import(rest),
+        "INSERT" => super::restore::insert(rest),
         _ => fail(start, format!("expected a statement, found {}", found(start))),
     }
 }
@@ -111,11 +112,12 @@ fn time(i: &str) -> Res<'_, Time> {
 }
 
 fn create(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE"], "after CREATE")?;
+    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE", "TABLE"], "after CREATE")?;
     match n {
         0 => create_server(i),
         1 => create_host(i),
-        _ => create_device(i),
+        2 => create_device(i),
+        _ => super::restore::create_table(i),
     }
 }
 
