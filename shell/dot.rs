@@ -200,20 +200,20 @@ impl Session {
             return Err(shell_error(format!(".help: nothing matches '{topic}' (try .help alone)")));
         }
         let w = self.out.writer();
+        let gap = |before: bool| if before { "\n" } else { "" };
+        let listed = !commands.is_empty();
         for (usage, text) in commands {
             writeln!(w, "{usage:<22} {text}")?;
         }
         if modes {
-            writeln!(w, "\nModes:")?;
+            writeln!(w, "{}Modes:", gap(listed))?;
             for (name, text) in MODES {
                 writeln!(w, "  {name:<10} {text}")?;
             }
         }
         if !statements.is_empty() {
-            writeln!(
-                w,
-                "\nStatements end with ';' and may span lines; keywords in any case; -- and /* */ are comments:"
-            )?;
+            let rules = "Statements end with ';' and may span lines; keywords in any case; -- and /* */ are comments:";
+            writeln!(w, "{}{rules}", gap(listed || modes))?;
             for line in statements {
                 writeln!(w, "  {line}")?;
             }
