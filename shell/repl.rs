@@ -301,6 +301,24 @@ mod tests {
     }
 
     #[test]
+    fn keywords_outside_quotes_are_highlighted() {
+        let shown = highlighted("select name from devices where name = 'from'", 0);
+        assert!(shown.starts_with(&format!("{KEYWORD_ON}select{OFF} name {KEYWORD_ON}from{OFF} devices ")), "{shown}");
+        assert!(shown.ends_with("= 'from'"), "text in quotes is left alone: {shown}");
+    }
+
+    #[test]
+    fn the_bracket_matching_the_cursor_is_highlighted() {
+        let line = "SET HOST h LICENSE SERVERS (ls1, (x))";
+        let open = line.find('(').expect("a bracket");
+        assert_eq!(matching_bracket(line, open), Some((open, line.len() - 1)));
+        assert_eq!(matching_bracket(line, line.len()), Some((line.len() - 1, open)), "just after the close");
+        assert_eq!(matching_bracket("a (b", 2), None, "an unmatched bracket has no pair");
+        let shown = highlighted(line, open);
+        assert_eq!(shown.matches(BRACKET_ON).count(), 2, "{shown}");
+    }
+
+    #[test]
     fn completes_dot_commands_at_line_start() {
         let helper = ShellHelper::new(Vec::new());
         assert_eq!(helper.candidates(".ti", 3), (0, vec![".timer".to_string()]));

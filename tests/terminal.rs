@@ -55,7 +55,7 @@ fn plain(bytes: &[u8]) -> String {
             '\u{1b}' => {
                 if chars.peek() == Some(&'[') {
                     chars.next();
-                    while let Some(c) = chars.next() {
+                    for c in chars.by_ref() {
                         if c.is_ascii_alphabetic() {
                             break;
                         }
@@ -182,4 +182,22 @@ fn two_ctrl_c_in_a_row_at_the_prompt_leave_and_one_clears_the_statement() {
     pty.send(ControlCode::EndOfText).expect("Ctrl-C");
     pty.send(ControlCode::EndOfText).expect("Ctrl-C");
     pty.expect(Eof).expect("the second one in a row leaves");
+}
+
+#[test]
+fn up_brings_back_a_multi_line_statement_whole() {
+    let dir = bin::scratch_dir("term-up");
+    let mut pty = terminal(&dir, ":memory:", 100);
+    type_line(&mut pty, "CREATE SERVER ls1;");
+    pty.expect(READING).expect("the prompt comes back");
+    type_line(&mut pty, "SELECT name");
+    pty.expect("...> ").expect("a continuation prompt");
+    let first = run(&mut pty, "FROM servers;");
+    assert!(first.contains("| ls1  |"), "{first}");
+    // Up once: the whole two-line statement, not its last line.
+    pty.send("\u{1b}[A\r").expect("Up, Enter");
+    pty.expect(ACCEPTED).expect("the line is accepted");
+    let again = plain(pty.expect(READING).expect("the prompt comes back").before());
+    assert!(again.contains("| ls1  |"), "the recalled statement ran: {again}");
+    assert!(!again.contains("error"), "{again}");
 }
