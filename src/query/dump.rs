@@ -27,9 +27,11 @@ use std::fmt::Write;
 /// The table of stored records in a dump.
 pub const STORE_TABLE: &str = "caldb_store";
 const STORE_COLUMNS: [(&str, &str); 3] = [("tbl", "TEXT"), ("key", "BLOB"), ("value", "BLOB")];
-/// `meta`'s records in a dump (the format version is the reader's own).
+/// `meta`'s record in a dump: the state. The format version is the
+/// reader's own, and how far expiry has looked (`expired_through`) is a
+/// cache that a crash or a read-only statement's expiry may leave at
+/// another value for the same data: the restored database looks again.
 const META_STATE: &[u8] = b"state";
-const META_EXPIRED_THROUGH: &[u8] = b"expired_through";
 
 fn literal(v: &Value) -> String {
     match v {
@@ -84,7 +86,6 @@ pub fn dump(r: &(impl Reader + ?Sized)) -> Result<String> {
             Ok(true)
         })?;
     }
-    store_row(&mut out, T::Meta.name(), META_EXPIRED_THROUGH, &codec::encode(&r.expired_through()?)?);
     store_row(&mut out, T::Meta.name(), META_STATE, &codec::encode(&s)?);
     for t in TABLES {
         let _ = writeln!(out, "{}", create_table(t.name, &declared(t)));
@@ -175,10 +176,6 @@ fn restore_meta(tx: &mut WriteTx, key: &[u8], value: &[u8]) -> Result<()> {
                 return Err(Error::plan("the dump's state says no statement has run: nothing to restore"));
             }
             tx.set_state(&state)
-        }
-        META_EXPIRED_THROUGH => {
-            tx.set_expired_through(codec::decode(value)?);
-            Ok(())
         }
         other => Err(Error::plan(format!("no meta record '{}' in a dump", String::from_utf8_lossy(other)))),
     }
