@@ -24,6 +24,10 @@ pub enum Error {
     /// or ROLLBACK ends the block. `at_commit`: it was that COMMIT, which
     /// ended the block and committed nothing.
     Aborted { cause: String, at_commit: bool },
+    /// The statement was stopped by `InterruptHandle::interrupt` (Ctrl-C in
+    /// the shell); like any failed statement, it changed nothing. Inside
+    /// BEGIN ... COMMIT the whole block was rolled back (`block`).
+    Interrupted { block: bool },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,6 +51,8 @@ impl Error {
             Error::Parse { message, .. } | Error::Plan { message, .. } => message.clone(),
             Error::Storage(m) | Error::Internal(m) => m.clone(),
             Error::Aborted { .. } => self.to_string(),
+            Error::Interrupted { block: false } => "interrupted".into(),
+            Error::Interrupted { block: true } => "interrupted; the transaction was rolled back".into(),
         }
     }
 
@@ -75,6 +81,7 @@ impl fmt::Display for Error {
                 let then = Error::aborted_consequence(*at_commit);
                 write!(f, "the transaction was rolled back by the error in {cause}; {then}")
             }
+            Error::Interrupted { .. } => f.write_str(&self.message()),
         }
     }
 }

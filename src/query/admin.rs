@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Revokes every active permanent license the condition selects, all or
 /// nothing: one refusal and none is revoked (the caller's transaction is
-/// dropped).
+/// dropped). None selected revokes nothing and returns no rows.
 pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> {
     let t = catalog::table("licenses").ok_or_else(|| Error::plan("no licenses table"))?;
     let cond = plan_cond(t, filter)?;
@@ -37,8 +37,10 @@ pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> 
             ids.push(id);
         }
     }
+    // None matching is an empty result, not an error: a nightly script
+    // that finds nothing to revoke has not failed (docs/choices.md 12).
     if ids.is_empty() {
-        return Err(Error::plan("no active permanent license matches the condition"));
+        return Ok(Vec::new());
     }
     admin::revoke_set(cx, &ids)
 }

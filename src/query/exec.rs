@@ -6,6 +6,7 @@
 use super::ast::{Statement, Target};
 use super::{parse_statement, run};
 use crate::error::{Error, Result};
+use crate::interrupt::{self, InterruptHandle, ProgressFn};
 use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
 use crate::store::{Reader, Records, Store, T, WriteTx, panic_message};
@@ -24,6 +25,8 @@ pub struct Database {
     store: Store,
     options: OpenOptions,
     block: Block,
+    interrupt: InterruptHandle,
+    progress: Option<ProgressFn>,
 }
 
 /// The connection's BEGIN ... COMMIT block.
@@ -46,17 +49,34 @@ impl Database {
             return Err(Error::Storage(format!("{}: no such file (opened read-only)", path.display())));
         }
         let store = if options.read_only { Store::open_read_only(path)? } else { Store::open(path)? };
-        Ok(Database { store, options: options.clone(), block: Block::None })
+        Ok(Database::with_store(store, options.clone()))
     }
 
     /// A new temporary database in memory.
     pub fn open_in_memory() -> Result<Database> {
-        Ok(Database { store: Store::in_memory()?, options: OpenOptions::default(), block: Block::None })
+        Ok(Database::with_store(Store::in_memory()?, OpenOptions::default()))
     }
 
     /// On any redb storage backend (fault injection).
     pub fn open_backend(backend: impl crate::store::StorageBackend) -> Result<Database> {
-        Ok(Database { store: Store::with_backend(backend)?, options: OpenOptions::default(), block: Block::None })
+        Ok(Database::with_store(Store::with_backend(backend)?, OpenOptions::default()))
+    }
+
+    fn with_store(store: Store, options: OpenOptions) -> Database {
+        Database { store, options, block: Block::None, interrupt: InterruptHandle::default(), progress: None }
+    }
+
+    /// A handle that stops this database's running statement from another
+    /// thread (a Ctrl-C handler): the statement fails with
+    /// `Error::Interrupted` and changes nothing.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
+    /// Calls `progress` now and then while a long statement runs (IMPORT,
+    /// the reports, every large scan); `None` stops the calls.
+    pub fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
     }
 
     /// The file, or `None` for an in-memory database.
@@ -83,8 +103,13 @@ impl Database {
     /// Parses and runs one statement. Statements that return nothing give
     /// `Ok(None)`.
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
-        let stmt = parse_statement(text);
-        self.guarded(text.trim(), |db| db.run_one(&stmt?, text.trim()))
+        let (handle, mut progress) = (self.interrupt.clone(), self.progress.take());
+        let out = interrupt::watch(&handle, &mut progress, || {
+            let stmt = parse_statement(text);
+            self.guarded(text.trim(), |db| db.run_one(&stmt?, text.trim()))
+        });
+        self.progress = progress;
+        out
     }
 
     /// Runs one statement's work `f`, so that it cannot half-commit: in an
@@ -176,6 +201,7 @@ impl Database {
             Statement::Begin => self.begin(),
             Statement::Commit => self.commit(),
             Statement::Rollback => self.rollback(),
+            s if s.is_restore() => self.run_restore(s),
             s if s.is_read_only() => self.run_read(s),
             s => self.run_write(s, text),
         }
@@ -214,6 +240,23 @@ impl Database {
             return Err(Error::plan(format!("the database is open read-only: {what} would change it")));
         }
         Ok(())
+    }
+
+    /// `.dump`'s restore form: records written as the dump holds them,
+    /// with no expiry and no history row (`query::dump`).
+    fn run_restore(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
+        self.refuse_if_read_only("a restore")?;
+        let in_block = matches!(self.block, Block::Open(_));
+        let mut standalone = None;
+        let tx = match &mut self.block {
+            Block::Open(tx) => tx,
+            _ => standalone.insert(self.store.write()?),
+        };
+        super::dump::restore(tx, stmt, in_block)?;
+        if let Some(tx) = standalone {
+            tx.commit()?;
+        }
+        Ok(None)
     }
 
     fn run_write(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
@@ -274,6 +317,18 @@ impl Database {
             rs.push(vec![Value::text("integrity"), Value::text("file"), Value::text(problem)]);
         }
         Ok(Some(rs))
+    }
+
+    /// What SHOW CLOCK shows (`now`, `clock`, `seed`), read without running
+    /// a statement: no expiry, no history row (the shell's `.show`).
+    pub fn clock(&mut self) -> Result<ResultSet> {
+        match &self.block {
+            Block::Open(tx) => super::show::show_clock(&**tx, time::statement_instant(&tx.state()?)),
+            _ => {
+                let rx = self.store.read()?;
+                super::show::show_clock(&rx, time::statement_instant(&rx.state()?))
+            }
+        }
     }
 
     /// Every table, every row, in key order (`.dump`).
@@ -346,6 +401,7 @@ fn rolled_back(e: Error) -> Error {
         Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
         Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
         Error::Internal(message) => Error::Internal(message + ROLLED_BACK),
+        Error::Interrupted { .. } => Error::Interrupted { block: true },
         other => other,
     }
 }

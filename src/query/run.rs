@@ -89,6 +89,7 @@ pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Stor
     match stmt {
         S::Select(s) => run_select(r, s),
         S::Check => crate::check::check(r),
+        S::ShowClock => super::show::show_clock(r, now),
         S::ShowDevice { name } => super::show::show_device(r, name, now),
         S::ShowHost { name } => super::show::show_host(r, name, now),
         S::ReportUsage => crate::report::usage(r, now),

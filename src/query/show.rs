@@ -179,3 +179,13 @@ fn diagnose_problems(
     }
     Ok(())
 }
+
+/// SHOW CLOCK: one row (`now`: the statement's instant, `clock`:
+/// `simulated` or `wall`, `seed`): every result depends on these.
+pub fn show_clock(r: &(impl Reader + ?Sized), now: Time) -> Result<ResultSet> {
+    let state = r.state()?;
+    let mut rs = ResultSet::new(&["now", "clock", "seed"]);
+    let clock = if state.clock.is_some() { "simulated" } else { "wall" };
+    rs.push(vec![Value::Time(now), Value::text(clock), Value::Int(state.seed as i64)]);
+    Ok(rs)
+}

@@ -89,7 +89,7 @@ pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &
     let mut chunk = Vec::new();
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
-        bar.tick(file.position());
+        bar.tick(file.position())?;
         if !row.is_for(server) {
             continue;
         }

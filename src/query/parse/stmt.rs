@@ -46,6 +46,7 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "REPORT" => report(rest),
         "EXPORT" => export(rest),
         "IMPORT" => import(rest),
+        "INSERT" => super::restore::insert(rest),
         _ => fail(start, format!("expected a statement, found {}", found(start))),
     }
 }
@@ -111,11 +112,12 @@ fn time(i: &str) -> Res<'_, Time> {
 }
 
 fn create(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE"], "after CREATE")?;
+    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE", "TABLE"], "after CREATE")?;
     match n {
         0 => create_server(i),
         1 => create_host(i),
-        _ => create_device(i),
+        2 => create_device(i),
+        _ => super::restore::create_table(i),
     }
 }
 
@@ -393,7 +395,10 @@ fn transaction<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
 }
 
 fn show_stmt(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["DEVICE", "HOST"], "after SHOW")?;
+    let (i, n) = expect_any(i, &["DEVICE", "HOST", "CLOCK"], "after SHOW")?;
+    if n == 2 {
+        return Ok((i, Statement::ShowClock));
+    }
     if n == 0 {
         let (i, name) = name(i, "a device name")?;
         return Ok((i, Statement::ShowDevice { name }));
