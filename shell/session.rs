@@ -52,17 +52,21 @@ pub struct Session {
     pub config: Config,
     pub out: Output,
     pub failed: bool,
+    /// Whether damage was found in a database of this session: the file
+    /// cannot be trusted, and the exit status is 2.
+    pub damaged: bool,
     pub read_depth: usize,
 }
 
 impl Session {
     pub fn new(db: Database, config: Config) -> Session {
-        Session { db, config, out: Output::stdout(), failed: false, read_depth: 0 }
+        Session { db, config, out: Output::stdout(), failed: false, damaged: false, read_depth: 0 }
     }
 
-    /// The exit status so far: 0, or 1 once anything has failed.
+    /// The exit status so far: 0, 1 once anything has failed, 2 once
+    /// damage was found in the database (quality.md R6).
     pub fn status(&self) -> i32 {
-        i32::from(self.failed)
+        if self.damaged { 2 } else { i32::from(self.failed) }
     }
 
     /// Runs a whole text (a script, a `.read` file, a command-line argument).
@@ -106,6 +110,7 @@ impl Session {
             let message = caldb::store::panic_message(&*panic);
             Err(Failure::Db(Error::Storage(format!("internal error: {message}"))))
         });
+        self.damaged |= self.db.damage().is_some();
         let ended = self.out.end_command();
         let flow = match result {
             Ok(flow) => flow,
@@ -113,6 +118,7 @@ impl Session {
                 return Flow::Exit(self.status());
             }
             Err(failure) => {
+                self.damaged |= matches!(&failure, Failure::Db(e) if e.is_damage());
                 self.report(&failure, item, origin);
                 self.failed = true;
                 if self.config.bail { Flow::Bail } else { Flow::Continue }

@@ -6,10 +6,12 @@
 pub mod access;
 pub mod backup;
 pub mod codec;
+pub mod envelope;
 pub mod history;
 pub mod keys;
 pub mod records;
 pub mod schema;
+pub mod upgrade;
 
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -17,6 +19,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use access::{Records, license_index_keys};
 pub use records::*;
@@ -143,7 +147,8 @@ impl Shape {
         }
     }
 
-    /// The width of every value, when fixed.
+    /// The width of every value's payload, when fixed; redb stores it with
+    /// its checksum (`envelope`), `envelope::CHECKSUM_LEN` bytes more.
     pub fn value_width(self) -> Option<usize> {
         match self {
             Shape::VarVar | Shape::IdVar => None,
@@ -204,11 +209,11 @@ macro_rules! shaped {
     ($name:ident, $table:ident) => {
         enum $name {
             VarVar($table<Raw, Raw>),
-            VarEmpty($table<Raw, Fixed<0>>),
+            VarEmpty($table<Raw, Fixed<4>>),
             IdVar($table<Fixed<8>, Raw>),
-            Fixed16Empty($table<Fixed<16>, Fixed<0>>),
-            Fixed16Flag($table<Fixed<16>, Fixed<1>>),
-            Fixed28Empty($table<Fixed<28>, Fixed<0>>),
+            Fixed16Empty($table<Fixed<16>, Fixed<4>>),
+            Fixed16Flag($table<Fixed<16>, Fixed<5>>),
+            Fixed28Empty($table<Fixed<28>, Fixed<4>>),
         }
     };
 }
@@ -240,7 +245,7 @@ macro_rules! open_shaped {
                 $open.map($kind::VarVar)
             }
             Shape::VarEmpty => {
-                let $def = TableDefinition::<Raw, Fixed<0>>::new(name);
+                let $def = TableDefinition::<Raw, Fixed<4>>::new(name);
                 $open.map($kind::VarEmpty)
             }
             Shape::IdVar => {
@@ -248,15 +253,15 @@ macro_rules! open_shaped {
                 $open.map($kind::IdVar)
             }
             Shape::Fixed16Empty => {
-                let $def = TableDefinition::<Fixed<16>, Fixed<0>>::new(name);
+                let $def = TableDefinition::<Fixed<16>, Fixed<4>>::new(name);
                 $open.map($kind::Fixed16Empty)
             }
             Shape::Fixed16Flag => {
-                let $def = TableDefinition::<Fixed<16>, Fixed<1>>::new(name);
+                let $def = TableDefinition::<Fixed<16>, Fixed<5>>::new(name);
                 $open.map($kind::Fixed16Flag)
             }
             Shape::Fixed28Empty => {
-                let $def = TableDefinition::<Fixed<28>, Fixed<0>>::new(name);
+                let $def = TableDefinition::<Fixed<28>, Fixed<4>>::new(name);
                 $open.map($kind::Fixed28Empty)
             }
         }
@@ -282,8 +287,11 @@ fn widen(key: &[u8], width: Option<usize>) -> std::borrow::Cow<'_, [u8]> {
 const META: TableDefinition<'static, Raw, Raw> = TableDefinition::new("meta");
 
 /// The format version written in `meta`; a file with another one is refused.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_KEY: &[u8] = b"format";
+/// `meta`'s record of damage found by a writable open: what was found.
+/// REPAIR removes it when it fixed everything.
+const DAMAGED_KEY: &[u8] = b"damaged";
 const STATE_KEY: &[u8] = b"state";
 /// `meta`'s `expired_through`: every license expiring at or before this
 /// time has been expired (is not live). Expiry visits the licenses of
@@ -296,6 +304,68 @@ const NOTHING_EXPIRED: crate::model::Time = crate::model::Time(i64::MIN);
 pub struct Store {
     db: Handle,
     path: Option<PathBuf>,
+    /// Damage found in the file, by this store or any of its transactions.
+    damage: Arc<Latch>,
+}
+
+/// The first damage found in a file, shared by a store and its
+/// transactions: once set, no transaction but REPAIR's commits, and a
+/// writable store records it in `meta` (`DAMAGED_KEY`) when it closes, so
+/// the next process to open the file refuses writes too.
+#[derive(Default)]
+struct Latch {
+    found: AtomicBool,
+    first: std::sync::Mutex<Option<String>>,
+}
+
+impl Latch {
+    /// Latches `e` if it is damage.
+    fn note(&self, e: &Error) {
+        if e.is_damage() {
+            let mut first = self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            first.get_or_insert_with(|| e.to_string().trim_start_matches("damaged: ").to_string());
+            self.found.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        if !self.found.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn clear(&self) {
+        *self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.found.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` (redb reading or writing table `t` near `key`), turning a
+/// panic of redb's on a damaged page into the damaged error it means.
+fn guarded<X>(t: T, key: &[u8], f: impl FnOnce() -> Result<X>) -> Result<X> {
+    // redb's panic text ("entered unreachable code", an index out of
+    // range) means nothing to a user: the table and the key do.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(envelope::damaged(t, key, "a page of the table cannot be read")))
+}
+
+/// A redb error met reading or writing `t` near `key`: damage when redb
+/// says the file is corrupted.
+fn redb_error(t: T, key: &[u8], e: impl Into<redb::StorageError>) -> Error {
+    match e.into() {
+        redb::StorageError::Corrupted(m) => envelope::damaged(t, key, format!("redb: {m}")),
+        e => Error::storage(e),
+    }
+}
+
+/// The payload of a stored value, its checksum verified (`meta`'s format
+/// entry is bare: it is read before the envelope is known).
+fn open_stored<'a>(t: T, key: &[u8], stored: &'a [u8]) -> Result<&'a [u8]> {
+    if t == T::Meta && key == FORMAT_KEY {
+        return Ok(stored);
+    }
+    envelope::open(t, key, stored)
 }
 
 /// redb's handle: for reading and writing, or read-only (`-readonly`), which
@@ -312,6 +382,12 @@ impl Handle {
             Handle::Rw(db) => db.begin_read(),
             Handle::Ro(db) => db.begin_read(),
         }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.write_damage_marker();
     }
 }
 
@@ -343,9 +419,7 @@ impl Store {
             let db = file_builder().create(path).map_err(|e| open_error(path, e))?;
             Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
         });
-        opened.unwrap_or_else(|panic| {
-            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
-        })
+        opened.unwrap_or_else(|_| Err(damaged_pages(path)))
     }
 
     /// Opens an existing file for reading only: not a byte of it is
@@ -364,9 +438,7 @@ impl Store {
             })?;
             Store::init(Handle::Ro(db), Some(path.to_path_buf()), true)
         });
-        opened.unwrap_or_else(|panic| {
-            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
-        })
+        opened.unwrap_or_else(|_| Err(damaged_pages(path)))
     }
 
     /// A new empty database in memory.
@@ -393,7 +465,7 @@ impl Store {
     }
 
     fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
-        let store = Store { db, path };
+        let store = Store { db, path, damage: Arc::default() };
         match store.format_version()? {
             Some(version) => {
                 if version != FORMAT_VERSION {
@@ -411,7 +483,56 @@ impl Store {
             }
             None => store.create_tables()?,
         }
+        store.read_damage_marker()?;
         Ok(store)
+    }
+
+    /// Latches the damage a writable open recorded in `meta` earlier.
+    fn read_damage_marker(&self) -> Result<()> {
+        let rx = self.db.begin_read().map_err(Error::storage)?;
+        let found = guarded(T::Meta, DAMAGED_KEY, || {
+            let meta = rx.open_table(META).map_err(Error::storage)?;
+            let marker = meta.get(DAMAGED_KEY).map_err(|e| redb_error(T::Meta, DAMAGED_KEY, e))?;
+            Ok(marker.map(|v| match open_stored(T::Meta, DAMAGED_KEY, v.value()) {
+                Ok(text) => String::from_utf8_lossy(text).into_owned(),
+                Err(e) => e.to_string(),
+            }))
+        });
+        match found {
+            Ok(Some(first)) => self.damage.note(&Error::damaged(format!("recorded by an earlier open: {first}"))),
+            Ok(None) => {}
+            Err(e) => self.damage.note(&e),
+        }
+        Ok(())
+    }
+
+    /// The first damage found in the file (by this open, or recorded by an
+    /// earlier writable one), if any: no write but REPAIR's is accepted.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.get()
+    }
+
+    /// Latches `e` if it is damage (found outside the store's own reads).
+    pub fn note_damage(&self, e: &Error) {
+        self.damage.note(e);
+    }
+
+    /// Records the latched damage in `meta`, so that a later open refuses
+    /// writes too; best effort, when no other writer holds the file.
+    fn write_damage_marker(&self) {
+        let (Handle::Rw(db), Some(first)) = (&self.db, self.damage.get()) else { return };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let Ok(tx) = db.try_begin_write() else { return };
+            let put = tx.open_table(META).map(|mut meta| {
+                let recorded = meta.get(DAMAGED_KEY).ok().flatten().is_some();
+                let mut sealed = Vec::new();
+                envelope::seal_into(T::Meta, DAMAGED_KEY, first.as_bytes(), &mut sealed);
+                !recorded && meta.insert(DAMAGED_KEY, &sealed[..]).is_ok()
+            });
+            if matches!(put, Ok(true)) {
+                let _ = tx.commit();
+            }
+        }));
     }
 
     /// The format version in `meta`, if there is one.
@@ -446,7 +567,8 @@ impl Store {
             return Err(Error::Storage(format!("{} is open read-only", self.describe())));
         };
         let txn = db.begin_write().map_err(Error::storage)?;
-        WriteTx::new(txn)
+        let tx = guarded(T::Meta, b"", || WriteTx::new(txn, self.damage.clone()));
+        tx.inspect_err(|e| self.damage.note(e))
     }
 
     /// A consistent snapshot for reading.
@@ -454,24 +576,38 @@ impl Store {
         let txn = self.db.begin_read().map_err(Error::storage)?;
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            match open_shaped!(RTable, t, |def| txn.open_table(def)) {
+            match guarded(t, b"", || Ok(open_shaped!(RTable, t, |def| txn.open_table(def))))? {
                 Ok(table) => tables.push(Some(table)),
                 Err(redb::TableError::TableDoesNotExist(_)) => tables.push(None),
+                Err(redb::TableError::Storage(e)) => {
+                    return Err(redb_error(t, b"", e)).inspect_err(|e| self.damage.note(e));
+                }
                 Err(e) => return Err(Error::storage(e)),
             }
         }
-        Ok(ReadTx { tables })
+        Ok(ReadTx { tables, damage: self.damage.clone() })
     }
 
     /// redb's own integrity check (checksums of every page).
     pub fn check_integrity(&mut self) -> Result<bool> {
         match &mut self.db {
-            Handle::Rw(db) => db.check_integrity().map_err(Error::storage),
+            Handle::Rw(db) => guarded(T::Meta, b"", || {
+                db.check_integrity().map_err(|e| match e {
+                    redb::DatabaseError::Storage(e) => redb_error(T::Meta, b"", e),
+                    e => Error::storage(e),
+                })
+            })
+            .inspect_err(|e| self.damage.note(e)),
             // Checking repairs, which writes: a read-only handle trusts the
             // checksums redb verifies as it reads.
             Handle::Ro(_) => Ok(true),
         }
     }
+}
+
+/// A file whose pages redb cannot read (it panicked opening it).
+fn damaged_pages(path: &Path) -> Error {
+    Error::damaged(format!("{}: a page of the file cannot be read", path.display()))
 }
 
 /// The text of a caught panic.
@@ -528,7 +664,13 @@ fn format_version(rx: &redb::ReadTransaction) -> Result<Option<u32>> {
 }
 
 fn wrong_version(what: &str, version: u32) -> Error {
-    Error::Storage(format!("{what}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}"))
+    let how = match envelope::Envelope::of_version(version) {
+        Some(_) if version < FORMAT_VERSION => {
+            format!(" (carry it over, whole, with: caldb -upgrade '{what}' NEW.redb)")
+        }
+        _ => String::new(),
+    };
+    Error::Storage(format!("{what}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}{how}"))
 }
 
 /// Random access to the bytes of a file or a backend.
@@ -644,6 +786,15 @@ pub trait Reader {
     /// The number of entries of a table.
     fn count(&self, t: T) -> Result<u64>;
 
+    /// Every damaged entry of a table as stored (CHECK and REPAIR): each
+    /// entry's checksum verified, going on past a damaged one. A damaged
+    /// page that ends the walk is the error.
+    fn damaged_entries(&self, t: T) -> Result<Vec<Error>>;
+
+    /// Whether damage has been found in the file (by this transaction, its
+    /// store, or an earlier writable open).
+    fn damage_found(&self) -> bool;
+
     /// Decodes the record under `key`.
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
         self.get(t, key)?.map(|v| codec::decode(&v)).transpose()
@@ -734,30 +885,103 @@ macro_rules! raw_reads {
             if t.shape().key_width().is_some_and(|w| w != key.len()) {
                 return Ok(None);
             }
-            with_table!($kind, table, |table| match table.get(key).map_err(Error::storage)? {
-                Some(v) => f(v.value()).map(Some),
-                None => Ok(None),
-            })
+            let got = guarded(t, key, || {
+                with_table!($kind, table, |table| match table.get(key).map_err(|e| redb_error(t, key, e))? {
+                    Some(v) => f(open_stored(t, key, v.value())?).map(Some),
+                    None => Ok(None),
+                })
+            });
+            got.map_err(|e| self.noted(envelope::at(e, t, key)))
         }
 
+        /// Visits the entries in `[from, to)`, each value's checksum
+        /// verified. A key outside the range or out of order, or a whole
+        /// table holding another number of entries than its header says,
+        /// is a damaged page (redb follows page pointers and counts
+        /// without verifying their checksums).
         fn raw_scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
             let Some(table) = self.table(t) else { return Ok(()) };
+            let whole = from.is_empty() && to.is_none();
             let width = t.shape().key_width();
             let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
-            with_table!($kind, table, |table| {
-                let range = table.range::<&[u8]>(bounds(&from, to.as_deref())).map_err(Error::storage)?;
-                for entry in range {
-                    let (k, v) = entry.map_err(Error::storage)?;
-                    if !f(k.value(), v.value())? {
-                        break;
+            let mut last = Vec::new();
+            let (mut seen, mut ended) = (0u64, true);
+            let scanned = guarded(t, &from, || {
+                with_table!($kind, table, |table| {
+                    let range =
+                        table.range::<&[u8]>(bounds(&from, to.as_deref())).map_err(|e| redb_error(t, &from, e))?;
+                    for entry in range {
+                        let (k, v) = entry.map_err(|e| redb_error(t, &last, e))?;
+                        let k = k.value();
+                        let outside = k < &from[..] || to.as_deref().is_some_and(|to| k >= to);
+                        if outside || (seen > 0 && k <= &last[..]) {
+                            return Err(envelope::damaged(t, k, "a key out of order (a damaged page)"));
+                        }
+                        seen += 1;
+                        last.clear();
+                        last.extend_from_slice(k);
+                        if !f(k, open_stored(t, k, v.value())?).map_err(|e| envelope::at(e, t, k))? {
+                            ended = false;
+                            break;
+                        }
                     }
-                }
+                    let count = if whole && ended { table.len().map_err(|e| redb_error(t, b"", e))? } else { seen };
+                    if count != seen {
+                        let why = format!("its header counts {count} entries but {seen} were found (a damaged page)");
+                        return Err(envelope::damaged(t, b"", why));
+                    }
+                    Ok(())
+                })
             });
-            Ok(())
+            scanned.map_err(|e| self.noted(e))
         }
 
         fn raw_count(&self, t: T) -> Result<u64> {
-            self.table(t).map_or(Ok(0), |table| with_table!($kind, table, |table| table.len().map_err(Error::storage)))
+            let Some(table) = self.table(t) else { return Ok(0) };
+            guarded(t, b"", || with_table!($kind, table, |table| table.len().map_err(|e| redb_error(t, b"", e))))
+                .map_err(|e| self.noted(e))
+        }
+
+        /// Every damaged entry of `t` (each value's checksum verified, as a
+        /// whole scan does, but going on past a damaged one); a damaged page
+        /// that ends the walk is the error.
+        fn raw_sweep(&self, t: T) -> Result<Vec<Error>> {
+            let Some(table) = self.table(t) else { return Ok(Vec::new()) };
+            let mut found = Vec::new();
+            let swept = guarded(t, b"", || {
+                with_table!($kind, table, |table| {
+                    let (mut last, mut seen) = (Vec::new(), 0u64);
+                    for entry in table.iter().map_err(|e| redb_error(t, b"", e))? {
+                        let (k, v) = entry.map_err(|e| redb_error(t, &last, e))?;
+                        let k = k.value();
+                        if seen > 0 && k <= &last[..] {
+                            return Err(envelope::damaged(t, k, "a key out of order (a damaged page)"));
+                        }
+                        seen += 1;
+                        last.clear();
+                        last.extend_from_slice(k);
+                        if let Err(e) = open_stored(t, k, v.value()) {
+                            found.push(e);
+                        }
+                    }
+                    let count = table.len().map_err(|e| redb_error(t, b"", e))?;
+                    if count != seen {
+                        let why = format!("its header counts {count} entries but {seen} were found (a damaged page)");
+                        return Err(envelope::damaged(t, b"", why));
+                    }
+                    Ok(())
+                })
+            });
+            for e in &found {
+                self.damage.note(e);
+            }
+            swept.map(|()| found).map_err(|e| self.noted(e))
+        }
+
+        /// `e`, latched if it is damage.
+        fn noted(&self, e: Error) -> Error {
+            self.damage.note(&e);
+            e
         }
 
         /// The stored history rows with sequence numbers in `[from, to)`,
@@ -820,6 +1044,7 @@ fn history_row(key: &[u8], scan: &mut RangeScan) -> Result<Option<Vec<u8>>> {
 /// A read snapshot with its tables open.
 pub struct ReadTx {
     tables: Vec<Option<RTable>>,
+    damage: Arc<Latch>,
 }
 
 impl ReadTx {
@@ -840,7 +1065,8 @@ impl Reader for ReadTx {
 
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
         if t == T::History {
-            return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
+            let row = self.get(t, key)?;
+            return row.map(|v| codec::decode(&v)).transpose().map_err(|e| self.noted(envelope::at(e, t, key)));
         }
         // Decodes straight from redb's page: no copy of the value.
         self.raw_with_value(t, key, &mut |v| codec::decode(v))
@@ -858,6 +1084,14 @@ impl Reader for ReadTx {
             return self.stored_history_count();
         }
         self.raw_count(t)
+    }
+
+    fn damaged_entries(&self, t: T) -> Result<Vec<Error>> {
+        self.raw_sweep(t)
+    }
+
+    fn damage_found(&self) -> bool {
+        self.damage.get().is_some()
     }
 }
 
@@ -894,6 +1128,14 @@ pub struct WriteTx {
     /// The history rows this transaction appended (sequence number, row),
     /// written in chunks at its commit (`store::history`).
     history: Vec<(u64, Vec<u8>)>,
+    /// Where `raw_put` seals a value with its checksum, reused.
+    sealed: Vec<u8>,
+    /// Damage found in the file: a transaction commits only while there is
+    /// none, or when it is REPAIR's (`repairing`).
+    damage: Arc<Latch>,
+    /// REPAIR's transaction: it commits on a damaged file, and its commit
+    /// clears the latched damage when REPAIR fixed it all (`repaired`).
+    repair: Option<bool>,
     /// The last stored history row's sequence number, once looked up: a
     /// row is only ever appended after it.
     history_last: Option<u64>,
@@ -926,7 +1168,7 @@ struct Kept {
 }
 
 impl WriteTx {
-    fn new(txn: redb::WriteTransaction) -> Result<WriteTx> {
+    fn new(txn: redb::WriteTransaction, damage: Arc<Latch>) -> Result<WriteTx> {
         let txn = Box::new(txn);
         // SAFETY: the tables borrow the boxed transaction, whose address is
         // stable; `WriteTx` drops (or `commit` takes) the tables before the
@@ -934,11 +1176,17 @@ impl WriteTx {
         let txn_ref: &'static redb::WriteTransaction = unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(Error::storage)?);
+            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(|e| match e {
+                redb::TableError::Storage(e) => redb_error(t, b"", e),
+                e => Error::storage(e),
+            })?);
         }
         let WTable::VarVar(meta) = &tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
-        let expired_through = match meta.get(EXPIRED_THROUGH_KEY).map_err(Error::storage)? {
-            Some(v) => codec::decode(v.value())?,
+        let key = EXPIRED_THROUGH_KEY;
+        let expired_through = match meta.get(key).map_err(|e| redb_error(T::Meta, key, e))? {
+            Some(v) => {
+                codec::decode(open_stored(T::Meta, key, v.value())?).map_err(|e| envelope::at(e, T::Meta, key))?
+            }
             None => NOTHING_EXPIRED,
         };
         Ok(WriteTx {
@@ -952,7 +1200,43 @@ impl WriteTx {
             kept: Default::default(),
             history: Vec::new(),
             history_last: None,
+            sealed: Vec::with_capacity(256),
+            damage,
+            repair: None,
         })
+    }
+
+    /// Makes this REPAIR's transaction: it may commit on a file found
+    /// damaged.
+    pub fn repairing(&mut self) {
+        self.repair = Some(false);
+    }
+
+    /// REPAIR fixed every damage there was: its commit clears the latch and
+    /// `meta`'s record of it.
+    pub fn repaired(&mut self) -> Result<()> {
+        self.repair = Some(true);
+        self.raw_delete(T::Meta, DAMAGED_KEY).map(drop)
+    }
+
+    /// The damage found in the file so far, if any.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.get()
+    }
+
+    /// Latches `e` if it is damage.
+    pub fn note_damage(&self, e: &Error) {
+        self.damage.note(e);
+    }
+
+    /// A commit on a file found damaged is refused, but REPAIR's.
+    fn refuse_if_damaged(&self) -> Result<()> {
+        match self.damage.get() {
+            Some(first) if self.repair.is_none() => Err(Error::damaged(format!(
+                "no write is accepted on a damaged file until REPAIR or a restore from a BACKUP (found: {first})"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn table(&self, t: T) -> Option<&WTable> {
@@ -1062,7 +1346,10 @@ impl WriteTx {
             return Ok(last);
         }
         let WTable::IdVar(table) = &self.tables[T::History as usize] else { unreachable!("history is keyed by id") };
-        let last = table.last().map_err(Error::storage)?.map_or(0, |(k, _)| history::seq_of(k.value()));
+        let last = guarded(T::History, b"", || {
+            Ok(table.last().map_err(|e| redb_error(T::History, b"", e))?.map_or(0, |(k, _)| history::seq_of(k.value())))
+        })
+        .map_err(|e| self.noted(e))?;
         self.history_last = Some(last);
         Ok(last)
     }
@@ -1075,11 +1362,24 @@ impl WriteTx {
         &self.history[start..end.max(start)]
     }
 
+    /// Stores `value` under `key`, sealed with its checksum (`envelope`).
     fn raw_put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
-        with_table!(WTable, &mut self.tables[t as usize], |table| {
-            table.insert(key, value).map_err(Error::storage)?;
+        let mut sealed = std::mem::take(&mut self.sealed);
+        sealed.clear();
+        if t == T::Meta && key == FORMAT_KEY {
+            sealed.extend_from_slice(value);
+        } else {
+            envelope::seal_into(t, key, value, &mut sealed);
+        }
+        let table = &mut self.tables[t as usize];
+        let put = guarded(t, key, || {
+            with_table!(WTable, table, |table| table
+                .insert(key, &sealed[..])
+                .map(drop)
+                .map_err(|e| redb_error(t, key, e)))
         });
-        Ok(())
+        self.sealed = sealed;
+        put.map_err(|e| self.noted(e))
     }
 
     /// Removes `key`; whether it was there.
@@ -1099,9 +1399,11 @@ impl WriteTx {
         if t.shape().key_width().is_some_and(|w| w != key.len()) {
             return Ok(false);
         }
-        with_table!(WTable, &mut self.tables[t as usize], |table| {
-            Ok(table.remove(key).map_err(Error::storage)?.is_some())
-        })
+        let table = &mut self.tables[t as usize];
+        let removed = guarded(t, key, || {
+            with_table!(WTable, table, |table| Ok(table.remove(key).map_err(|e| redb_error(t, key, e))?.is_some()))
+        });
+        removed.map_err(|e| self.noted(e))
     }
 
     /// Encodes and stores a record.
@@ -1141,9 +1443,14 @@ impl WriteTx {
         }
         let width = t.shape().key_width();
         let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
-        with_table!(WTable, &mut self.tables[t as usize], |table| {
-            table.retain_in::<&[u8], _>(bounds(&from, to.as_deref()), |k, _| keep(k)).map_err(Error::storage)
-        })
+        let table = &mut self.tables[t as usize];
+        let removed = guarded(t, &from, || {
+            with_table!(WTable, table, |table| {
+                let range = bounds(&from, to.as_deref());
+                table.retain_in::<&[u8], _>(range, |k, _| keep(k)).map_err(|e| redb_error(t, &from, e))
+            })
+        });
+        removed.map_err(|e| self.noted(e))
     }
 
     /// Removes every entry of a table.
@@ -1155,7 +1462,11 @@ impl WriteTx {
         if Self::kept_slot(t).is_some() {
             return self.remove_range(t, b"", None, &mut |_| false);
         }
-        with_table!(WTable, &mut self.tables[t as usize], |table| table.retain(|_, _| false).map_err(Error::storage))
+        let table = &mut self.tables[t as usize];
+        let cleared = guarded(t, b"", || {
+            with_table!(WTable, table, |table| table.retain(|_, _| false).map_err(|e| redb_error(t, b"", e)))
+        });
+        cleared.map_err(|e| self.noted(e))
     }
 
     /// Changes the kept state; `commit` (or `write_state`) stores it.
@@ -1194,6 +1505,7 @@ impl WriteTx {
     /// sync), so the error says the outcome is unknown rather than that
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
+        self.refuse_if_damaged()?;
         self.write_state()?;
         for (key, chunk) in history::chunks(&std::mem::take(&mut self.history)) {
             self.raw_put(T::History, &key, &chunk)?;
@@ -1211,13 +1523,21 @@ impl WriteTx {
             let t = self.expired_through;
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
         }
+        self.refuse_if_damaged()?;
         self.tables.clear();
-        self.txn.commit().map_err(|e| {
+        let (damage, repaired) = (self.damage.clone(), self.repair == Some(true));
+        let txn = self.txn;
+        guarded(T::Meta, b"", || txn.commit().map_err(Error::storage)).map_err(|e| {
             Error::Storage(format!(
-                "the commit failed ({e}); it may still have reached the disk: reopen the database and look at \
-                 history before running the statement again"
+                "the commit failed ({}); it may still have reached the disk: reopen the database and look at \
+                 history before running the statement again",
+                e.message()
             ))
-        })
+        })?;
+        if repaired {
+            damage.clear();
+        }
+        Ok(())
     }
 }
 
@@ -1234,10 +1554,12 @@ impl Reader for WriteTx {
 
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
         if t == T::History {
-            return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
+            let row = self.get(t, key)?;
+            return row.map(|v| codec::decode(&v)).transpose().map_err(|e| self.noted(envelope::at(e, t, key)));
         }
         if let Some(slot) = Self::kept_slot(t) {
-            return self.kept_row(slot, key, |row| row.map(codec::decode).transpose());
+            let row = self.kept_row(slot, key, |row| row.map(codec::decode).transpose());
+            return row.map_err(|e| self.noted(envelope::at(e, t, key)));
         }
         // Decodes straight from redb's page: no copy of the value.
         self.raw_with_value(t, key, &mut |v| codec::decode(v))
@@ -1262,7 +1584,7 @@ impl Reader for WriteTx {
             let kept = self.kept[slot].borrow();
             for (k, v) in kept.rows.range::<[u8], _>(bounds(from, to)) {
                 if let Some(v) = v
-                    && !f(k, v)?
+                    && !f(k, v).map_err(|e| self.noted(envelope::at(e, t, k)))?
                 {
                     break;
                 }
@@ -1281,6 +1603,14 @@ impl Reader for WriteTx {
             return Ok(self.kept[slot].borrow().rows.values().filter(|v| v.is_some()).count() as u64);
         }
         self.raw_count(t)
+    }
+
+    fn damaged_entries(&self, t: T) -> Result<Vec<Error>> {
+        self.raw_sweep(t)
+    }
+
+    fn damage_found(&self) -> bool {
+        self.damage.get().is_some()
     }
 
     /// The kept `expired_through`.

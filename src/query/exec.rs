@@ -56,6 +56,12 @@ impl Database {
         self.options.read_only
     }
 
+    /// The first damage found in the file (by this open, or recorded by an
+    /// earlier writable one), if any: no write but REPAIR's is accepted.
+    pub fn damage(&self) -> Option<String> {
+        self.store.damage()
+    }
+
     /// Whether a BEGIN is open.
     pub fn in_transaction(&self) -> bool {
         self.txn.is_some()
@@ -84,6 +90,7 @@ impl Database {
             }
             Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
             Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
+            Error::Damaged { table, key, detail } => Error::Damaged { table, key, detail: detail + ROLLED_BACK },
         })
     }
 
