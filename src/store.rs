@@ -355,6 +355,9 @@ fn guarded<X>(t: T, key: &[u8], f: impl FnOnce() -> Result<X>) -> Result<X> {
 fn redb_error(t: T, key: &[u8], e: impl Into<redb::StorageError>) -> Error {
     match e.into() {
         redb::StorageError::Corrupted(m) => envelope::damaged(t, key, format!("redb: {m}")),
+        redb::StorageError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            envelope::damaged(t, key, "a page lies past the end of the file (the file was cut short)")
+        }
         e => Error::storage(e),
     }
 }
@@ -764,6 +767,9 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
         redb::DatabaseError::DatabaseAlreadyOpen => "is already open in another program".into(),
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
             format!("is damaged ({m})")
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "is damaged (a page lies past the end of the file: it was cut short)".into()
         }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => format!("cannot be read: {io}"),
         other => format!("cannot be opened: {other}"),
