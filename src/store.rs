@@ -591,16 +591,42 @@ impl Store {
         Ok(ReadTx { tables, damage: self.damage.clone() })
     }
 
+    /// Whether any stored entry fails its checksum, or a page of a table
+    /// cannot be read (latched).
+    fn records_damaged(&self) -> Result<bool> {
+        let rx = self.read()?;
+        for t in T::ALL {
+            match rx.damaged_entries(t) {
+                Ok(found) if found.is_empty() => {}
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_damage() => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
     /// redb's own integrity check (checksums of every page).
+    ///
+    /// Damaged records are CHECK's to report, entry by entry: redb's check
+    /// would stop at the first page whose checksum fails, and leave the
+    /// handle unable to write until reopened; it runs on a file whose
+    /// records are sound.
     pub fn check_integrity(&mut self) -> Result<bool> {
+        if matches!(self.db, Handle::Rw(_)) && self.records_damaged()? {
+            return Ok(true);
+        }
+        let damage = self.damage.clone();
         match &mut self.db {
             Handle::Rw(db) => guarded(T::Meta, b"", || {
                 db.check_integrity().map_err(|e| match e {
-                    redb::DatabaseError::Storage(e) => redb_error(T::Meta, b"", e),
+                    redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+                        Error::damaged(format!("redb's check of the file's pages: {m}"))
+                    }
                     e => Error::storage(e),
                 })
             })
-            .inspect_err(|e| self.damage.note(e)),
+            .inspect_err(|e| damage.note(e)),
             // Checking repairs, which writes: a read-only handle trusts the
             // checksums redb verifies as it reads.
             Handle::Ro(_) => Ok(true),
@@ -710,7 +736,10 @@ impl Bytes for FileBytes<'_> {
 /// only then writes the magic number, before any transaction. So a file
 /// with no magic number and nothing but zeros after the header's commit
 /// slots holds no data, and redb would refuse it for good ("not a redb
-/// database"). Anything else, even with zeros at the start, is left alone.
+/// database"), when its header is redb's: its fields in place, or, if a
+/// power loss garbled it before the first sync, bytes that are not text.
+/// Anything else, a user's text file with zeros at the start and after
+/// byte 320 among them, is left alone.
 fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     const HEADER: u64 = 320;
     const MAX_INITIAL: u64 = 16 << 20;
@@ -728,9 +757,41 @@ fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     if !magic_incomplete {
         return Ok(false);
     }
+    let mut header = [0u8; HEADER as usize];
+    bytes.read(0, &mut header).map_err(Error::storage)?;
+    if !redb_header_fields(&header) && looks_like_text(&header[REDB_MAGIC.len()..]) {
+        return Ok(false);
+    }
     let mut rest = vec![0u8; (len - HEADER) as usize];
     bytes.read(HEADER, &mut rest).map_err(Error::storage)?;
     Ok(rest.iter().all(|&b| b == 0))
+}
+
+/// Whether redb's header fields past the magic number are what redb
+/// writes: two zero padding bytes after the god byte, a page size that is
+/// a power of two (512 bytes to 1 MiB), and a commit slot of a file format
+/// redb knows (1 to 3). Text has no zero bytes there.
+fn redb_header_fields(header: &[u8; 320]) -> bool {
+    const PAGE_SIZE_AT: usize = 12;
+    const SLOT_VERSION_AT: usize = 64;
+    let mut page = [0u8; 4];
+    page.copy_from_slice(&header[PAGE_SIZE_AT..PAGE_SIZE_AT + 4]);
+    let page = u32::from_le_bytes(page);
+    header[10..12] == [0, 0]
+        && page.is_power_of_two()
+        && (512..=1 << 20).contains(&page)
+        && (1..=3).contains(&header[SLOT_VERSION_AT])
+}
+
+/// Whether `bytes`, leaving out the zeros at either end, are text: valid
+/// UTF-8 with no control character but whitespace. redb's header fields
+/// are binary (zeros inside, a page size), and so are garbled bytes: 311
+/// random bytes are valid UTF-8 with odds far below one in a billion.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(start, |i| i + 1);
+    let text = std::str::from_utf8(&bytes[start..end]);
+    text.is_ok_and(|s| !s.is_empty() && s.chars().all(|c| !c.is_control() || c.is_whitespace()))
 }
 
 /// How caldb opens a file: a 64 MiB page cache, and redb's multi-writer

@@ -33,7 +33,9 @@ fn setup_script() -> String {
     );
     for i in 0..120 {
         let host = if i % 5 == 0 { "rdsh2" } else { "rdsh1" };
-        s.push_str(&format!("CREATE DEVICE pc{i};\nCONNECT pc{i} AS u{i} TO {host};\nCONNECT pc{i} AS u{i} TO {host};\n"));
+        s.push_str(&format!(
+            "CREATE DEVICE pc{i};\nCONNECT pc{i} AS u{i} TO {host};\nCONNECT pc{i} AS u{i} TO {host};\n"
+        ));
     }
     s.push_str("SET CLOCK '2026-03-01 09:00:00';\n");
     for i in (1..120).step_by(7) {
@@ -125,7 +127,9 @@ fn damage(sound: &[u8], rng: &mut Rng) -> (String, Vec<u8>) {
 
 /// Panic or internal text that must never reach a user.
 fn internal_text(stderr: &str) -> bool {
-    ["panicked", "internal error", "entered unreachable", "out of range", "RUST_BACKTRACE"].iter().any(|t| stderr.contains(t))
+    ["panicked", "internal error", "entered unreachable", "out of range", "RUST_BACKTRACE"]
+        .iter()
+        .any(|t| stderr.contains(t))
 }
 
 #[derive(Default, Debug)]

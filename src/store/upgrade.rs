@@ -84,13 +84,7 @@ type OldVisit<'v> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'v;
 
 /// Visits every entry of table `t` of a file of format `version`, its
 /// payload out of `envelope`.
-fn visit_old(
-    rx: &redb::ReadTransaction,
-    version: u32,
-    envelope: Envelope,
-    t: T,
-    f: &mut OldVisit,
-) -> Result<()> {
+fn visit_old(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T, f: &mut OldVisit) -> Result<()> {
     let visit = std::panic::AssertUnwindSafe(|| match old_shape(version, t) {
         OldShape::VarVar => visit_typed::<Raw, Raw>(rx, envelope, t, f),
         OldShape::VarFixed0 => visit_typed::<Raw, Fixed<0>>(rx, envelope, t, f),
@@ -127,12 +121,7 @@ fn old_shape(version: u32, t: T) -> OldShape {
     }
 }
 
-fn visit_typed<K, V>(
-    rx: &redb::ReadTransaction,
-    envelope: Envelope,
-    t: T,
-    f: &mut OldVisit,
-) -> Result<()>
+fn visit_typed<K, V>(rx: &redb::ReadTransaction, envelope: Envelope, t: T, f: &mut OldVisit) -> Result<()>
 where
     K: for<'a> redb::Key<SelfType<'a> = &'a [u8]> + 'static,
     V: for<'a> redb::Value<SelfType<'a> = &'a [u8]> + 'static,
