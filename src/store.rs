@@ -9,6 +9,7 @@ pub mod codec;
 pub mod envelope;
 pub mod history;
 pub mod keys;
+mod overlay;
 pub mod records;
 pub mod schema;
 pub mod upgrade;
@@ -302,7 +303,9 @@ const NOTHING_EXPIRED: crate::model::Time = crate::model::Time(i64::MIN);
 
 /// An open database file (or an in-memory one).
 pub struct Store {
-    db: Handle,
+    /// Dropped by hand in `Drop`, which may then reopen the file to record
+    /// damage (`write_damage_marker`).
+    db: std::mem::ManuallyDrop<Handle>,
     path: Option<PathBuf>,
     /// Damage found in the file, by this store or any of its transactions.
     damage: Arc<Latch>,
@@ -388,6 +391,28 @@ impl Handle {
     }
 }
 
+/// Writes `first` under `meta`'s `DAMAGED_KEY` unless something is there;
+/// whether it is there now.
+fn record_damage(db: &redb::Database, first: &str) -> bool {
+    let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let Ok(tx) = db.try_begin_write() else { return false };
+        let put = tx.open_table(META).map(|mut meta| {
+            if meta.get(DAMAGED_KEY).ok().flatten().is_some() {
+                return Some(false);
+            }
+            let mut sealed = Vec::new();
+            envelope::seal_into(T::Meta, DAMAGED_KEY, first.as_bytes(), &mut sealed);
+            meta.insert(DAMAGED_KEY, &sealed[..]).ok().map(|_| true)
+        });
+        match put {
+            Ok(Some(true)) => tx.commit().is_ok(),
+            Ok(Some(false)) => true,
+            _ => false,
+        }
+    }));
+    recorded.unwrap_or(false)
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         self.write_damage_marker();
@@ -468,7 +493,7 @@ impl Store {
     }
 
     fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
-        let store = Store { db, path, damage: Arc::default() };
+        let store = Store { db: std::mem::ManuallyDrop::new(db), path, damage: Arc::default() };
         match store.format_version()? {
             Some(version) => {
                 if version != FORMAT_VERSION {
@@ -481,7 +506,7 @@ impl Store {
                     store.describe()
                 )));
             }
-            None if matches!(store.db, Handle::Ro(_)) => {
+            None if matches!(*store.db, Handle::Ro(_)) => {
                 return Err(Error::Storage(format!("{}: not a caldb database", store.describe())));
             }
             None => store.create_tables()?,
@@ -521,21 +546,24 @@ impl Store {
     }
 
     /// Records the latched damage in `meta`, so that a later open refuses
-    /// writes too; best effort, when no other writer holds the file.
-    fn write_damage_marker(&self) {
-        let (Handle::Rw(db), Some(first)) = (&self.db, self.damage.get()) else { return };
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let Ok(tx) = db.try_begin_write() else { return };
-            let put = tx.open_table(META).map(|mut meta| {
-                let recorded = meta.get(DAMAGED_KEY).ok().flatten().is_some();
-                let mut sealed = Vec::new();
-                envelope::seal_into(T::Meta, DAMAGED_KEY, first.as_bytes(), &mut sealed);
-                !recorded && meta.insert(DAMAGED_KEY, &sealed[..]).is_ok()
-            });
-            if matches!(put, Ok(true)) {
-                let _ = tx.commit();
+    /// writes too; best effort, when no other writer holds the file. A
+    /// handle whose redb check failed cannot write until reopened: the
+    /// file is opened again, once this handle is closed.
+    fn write_damage_marker(&mut self) {
+        let (Handle::Rw(db), Some(first)) = (&*self.db, self.damage.get()) else {
+            // SAFETY: `db` is not used after this (the store is dropping).
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.db) };
+            return;
+        };
+        let recorded = record_damage(db, &first);
+        // SAFETY: as above; the reopened handle below is a new one.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.db) };
+        if let (false, Some(path)) = (recorded, &self.path) {
+            let reopened = std::panic::catch_unwind(|| file_builder().open(path));
+            if let Ok(Ok(db)) = reopened {
+                record_damage(&db, &first);
             }
-        }));
+        }
     }
 
     /// The format version in `meta`, if there is one.
@@ -566,7 +594,7 @@ impl Store {
 
     /// A write transaction with every table open.
     pub fn write(&self) -> Result<WriteTx> {
-        let Handle::Rw(db) = &self.db else {
+        let Handle::Rw(db) = &*self.db else {
             return Err(Error::Storage(format!("{} is open read-only", self.describe())));
         };
         let txn = db.begin_write().map_err(Error::storage)?;
@@ -613,11 +641,11 @@ impl Store {
     /// handle unable to write until reopened; it runs on a file whose
     /// records are sound.
     pub fn check_integrity(&mut self) -> Result<bool> {
-        if matches!(self.db, Handle::Rw(_)) && self.records_damaged()? {
+        if self.records_damaged()? {
             return Ok(true);
         }
         let damage = self.damage.clone();
-        match &mut self.db {
+        match &mut *self.db {
             Handle::Rw(db) => guarded(T::Meta, b"", || {
                 db.check_integrity().map_err(|e| match e {
                     redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
@@ -627,11 +655,34 @@ impl Store {
                 })
             })
             .inspect_err(|e| damage.note(e)),
-            // Checking repairs, which writes: a read-only handle trusts the
-            // checksums redb verifies as it reads.
-            Handle::Ro(_) => Ok(true),
+            // Checking repairs, which writes: a read-only handle checks a
+            // copy whose writes stay in memory.
+            Handle::Ro(_) => match &self.path {
+                Some(path) => check_pages_read_only(path).inspect_err(|e| damage.note(e)),
+                None => Ok(true),
+            },
         }
     }
+}
+
+/// redb's page check of a file opened read-only: on an `Overlay`, which
+/// keeps what the check writes in memory. Damage found is an error (there
+/// is nothing it could repair).
+fn check_pages_read_only(path: &Path) -> Result<bool> {
+    let overlay = overlay::Overlay::open(path).map_err(Error::storage)?;
+    let corrupted = |m: String| Error::damaged(format!("redb's check of the file's pages: {m}"));
+    guarded(T::Meta, b"", || {
+        let mut db = redb::Builder::new().create_with_backend(overlay).map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => corrupted(m),
+            e => Error::damaged(format!("redb's check of the file's pages: {e}")),
+        })?;
+        match db.check_integrity() {
+            Ok(true) => Ok(true),
+            Ok(false) => Err(corrupted("found damage, which -readonly does not repair".into())),
+            Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(m))) => Err(corrupted(m)),
+            Err(e) => Err(Error::storage(e)),
+        }
+    })
 }
 
 /// A file whose pages redb cannot read (it panicked opening it).

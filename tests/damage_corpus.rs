@@ -8,6 +8,8 @@
 //!   refuses the open, never panic text;
 //! - `-readonly FILE CHECK`: exit 0 only when CHECK finds nothing and the
 //!   file reads as the sound one;
+//! - `FILE CHECK` on a copy: it finds nothing `-readonly CHECK` missed, and
+//!   once it found damage (exit 2) the next process's write is refused;
 //! - `FILE REPAIR`: exit 0 (a success claimed) only when, afterwards, CHECK
 //!   is clean and the dump is the sound file's after its own REPAIR: no
 //!   success it did not achieve.
@@ -140,6 +142,8 @@ struct Counts {
     altered_served: usize,
     panics: usize,
     check_silent_on_altered: usize,
+    readonly_check_missed: usize,
+    writes_after_flagged: usize,
     repair_claimed: usize,
     false_repairs: usize,
     unclear_errors: usize,
@@ -206,6 +210,34 @@ fn damaged_files_never_serve_altered_rows_never_panic_and_repair_never_claims_a_
             note("-readonly CHECK silent on an altered file", "");
         }
 
+        let readonly_flagged = code != 0 || !out.is_empty();
+
+        // A writable CHECK (on a copy: redb's page check may repair) finds
+        // nothing -readonly CHECK did not; once it found damage (exit 2),
+        // the next process's write is refused.
+        let copy = dir.join("copy.redb");
+        std::fs::write(&copy, &bytes).expect("write the copy");
+        let (code, out, err) = run(&[path(&copy), "CHECK;"], "");
+        if internal_text(&err) {
+            c.panics += 1;
+            note("panic text in a writable CHECK", &err);
+        }
+        if (code != 0 || !out.is_empty()) && !readonly_flagged {
+            c.readonly_check_missed += 1;
+            note("a writable CHECK found what -readonly CHECK did not", &format!("{out}{err}"));
+        }
+        if code == 2 {
+            let (write, _, err) = run(&[path(&copy), "CREATE DEVICE corpus_late;"], "");
+            if internal_text(&err) {
+                c.panics += 1;
+                note("panic text in a write", &err);
+            }
+            if write == 0 {
+                c.writes_after_flagged += 1;
+                note("a write accepted after CHECK found damage", "");
+            }
+        }
+
         // REPAIR: a success only when it is one.
         let (code, _, err) = run(&[path(&file), "REPAIR;"], "");
         if internal_text(&err) {
@@ -226,5 +258,5 @@ fn damaged_files_never_serve_altered_rows_never_panic_and_repair_never_claims_a_
     eprintln!("damage corpus (seed {seed:#x}): {c:?}");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(violations.is_empty(), "{} violations:\n{}", violations.len(), violations.join("\n"));
-    assert_eq!((c.altered_served, c.false_repairs, c.panics), (0, 0, 0));
+    assert_eq!((c.altered_served, c.false_repairs, c.panics, c.writes_after_flagged), (0, 0, 0, 0));
 }
