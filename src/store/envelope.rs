@@ -51,9 +51,15 @@ impl Envelope {
 
 /// The checksum of `payload` stored under `key` in `t`.
 pub fn checksum(t: T, key: &[u8], payload: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(t.name().as_bytes());
-    let crc = crc32c::crc32c_append(crc, key);
+    let crc = crc32c::crc32c_append(seed(t), key);
     crc32c::crc32c_append(crc, payload)
+}
+
+/// The CRC-32C of the table's name, computed once per table: where each
+/// of its values' checksums starts.
+fn seed(t: T) -> u32 {
+    static SEEDS: std::sync::OnceLock<[u32; super::TABLE_COUNT]> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| T::ALL.map(|t| crc32c::crc32c(t.name().as_bytes())))[t as usize]
 }
 
 /// Appends `payload` and its checksum to `out` (format 3).
