@@ -392,10 +392,15 @@ impl Handle {
 }
 
 /// Writes `first` under `meta`'s `DAMAGED_KEY` unless something is there;
-/// whether it is there now.
+/// whether it is there now, or another writer holds the file (nothing to
+/// retry then).
 fn record_damage(db: &redb::Database, first: &str) -> bool {
     let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let Ok(tx) = db.try_begin_write() else { return false };
+        let tx = match db.try_begin_write() {
+            Ok(tx) => tx,
+            Err(redb::TransactionError::WouldBlock) => return true,
+            Err(_) => return false,
+        };
         let put = tx.open_table(META).map(|mut meta| {
             if meta.get(DAMAGED_KEY).ok().flatten().is_some() {
                 return Some(false);

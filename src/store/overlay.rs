@@ -84,7 +84,7 @@ impl redb::StorageBackend for Overlay {
             for n in first_gone..state.len.div_ceil(BLOCK) {
                 state.blocks.insert(n, vec![0; BLOCK as usize]);
             }
-            if len % BLOCK != 0 {
+            if !len.is_multiple_of(BLOCK) {
                 let n = len / BLOCK;
                 let mut b = self.block(&state, n)?;
                 b[(len % BLOCK) as usize..].fill(0);
@@ -114,5 +114,36 @@ impl redb::StorageBackend for Overlay {
         }
         state.len = state.len.max(offset + data.len() as u64);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Overlay;
+    use redb::StorageBackend;
+
+    #[test]
+    fn an_overlay_reads_its_own_writes_and_never_changes_the_file() {
+        let path = std::env::temp_dir().join(format!("caldb-overlay-{}", std::process::id()));
+        let original: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &original).expect("write the file");
+        let o = Overlay::open(&path).expect("open");
+        o.write(4090, b"across a block").expect("write");
+        o.write(12_000, b"past the end").expect("write past the end");
+        let mut out = vec![0u8; 14];
+        o.read(4090, &mut out).expect("read");
+        assert_eq!(out, b"across a block");
+        assert_eq!(o.len().expect("len"), 12_012);
+        let mut gap = vec![1u8; 4];
+        o.read(10_500, &mut gap).expect("read the gap");
+        assert_eq!(gap, [0; 4], "the grown part reads as zeros");
+        o.set_len(4092).expect("shrink");
+        o.set_len(5000).expect("grow");
+        let mut back = vec![9u8; 8];
+        o.read(4088, &mut back).expect("read");
+        assert_eq!(back, [original[4088], original[4089], b'a', b'c', 0, 0, 0, 0]);
+        assert!(o.read(4999, &mut [0u8; 2]).is_err(), "past the end");
+        assert_eq!(std::fs::read(&path).expect("read the file"), original, "the file is as it was");
+        let _ = std::fs::remove_file(&path);
     }
 }
