@@ -315,6 +315,26 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     let (code, _, err) = caldb(&["-upgrade", new_s, dir.join("again.redb").to_str().expect("UTF-8")]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is already format version 3"), "{err}");
+
+    // Each page of the old file zeroed in turn (format 2 has no record
+    // checksums, but a page redb cannot read is found): a copy that fails
+    // says so plainly and leaves no half copy behind.
+    let partial = dir.join("partial.redb");
+    let mut failed = 0;
+    for page in 0..original.len() / 4096 {
+        let mut damaged = original.clone();
+        damaged[page * 4096..(page + 1) * 4096].fill(0);
+        std::fs::write(&old, &damaged).expect("write");
+        let _ = std::fs::remove_file(&partial);
+        let (code, _, err) = caldb(&["-upgrade", old_s, partial.to_str().expect("UTF-8")]);
+        if code != 0 {
+            failed += 1;
+            assert_eq!(code, 2, "page {page}: {err}");
+            assert!(err.starts_with("error: cannot carry") && !err.contains("internal"), "page {page}: {err}");
+            assert!(!partial.exists(), "page {page}: a half copy is left behind");
+        }
+    }
+    assert!(failed >= 10, "only {failed} zeroed pages were found");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -39,8 +39,8 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
     }
     let source = open_old(old)?;
     let rx = source.begin_read().map_err(|e| cannot_read(old, e))?;
-    let version =
-        format_version(&rx)?.ok_or_else(|| Error::Storage(format!("{}: not a caldb database", old.display())))?;
+    let version = super::guarded(T::Meta, b"", || format_version(&rx))?
+        .ok_or_else(|| Error::Storage(format!("{}: not a caldb database", old.display())))?;
     if version == FORMAT_VERSION {
         return Err(Error::Storage(format!("{}: is already format version {version}", old.display())));
     }
@@ -51,12 +51,22 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
         ))
     })?;
     let target = Store::open(new)?;
+    let copied = copy_and_verify(&rx, version, envelope, &target);
+    if copied.is_err() {
+        // Half a copy is no database: it goes, and the old file stays.
+        drop(target);
+        let _ = std::fs::remove_file(new);
+    }
+    copied
+}
+
+fn copy_and_verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: &Store) -> Result<Carried> {
     let mut carried = Carried { from_version: version, tables: Vec::new() };
     for t in T::ALL {
-        let n = copy_table(&rx, version, envelope, &target, t)?;
+        let n = copy_table(rx, version, envelope, target, t)?;
         carried.tables.push((t.name(), n));
     }
-    verify(&rx, version, envelope, &target)?;
+    verify(rx, version, envelope, target)?;
     Ok(carried)
 }
 
