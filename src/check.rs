@@ -304,11 +304,14 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
 /// read, is an error listing them: REPAIR then changes nothing.
 fn drop_damaged_index_entries(cx: &mut Ctx, fixes: &mut ResultSet) -> Result<()> {
     let mut unfixable = Vec::new();
+    let mut hint = "restore the file from a BACKUP";
+    let mut any = false;
     for t in T::ALL {
         let found = damage_of(&*cx.tx, t)?;
         if found.is_empty() {
             continue;
         }
+        any = true;
         if !T::indexes().contains(&t) {
             unfixable.extend(found.iter().map(|e| format!("{} ({})", where_damaged(e, t), e.message())));
             continue;
@@ -322,6 +325,13 @@ fn drop_damaged_index_entries(cx: &mut Ctx, fixes: &mut ResultSet) -> Result<()>
             Err(e) => return Err(e),
         }
     }
+    // Every record sound, but a page's checksum failing (a branch page, a
+    // table's definition): nothing to rebuild it from here. (A changed
+    // record fails its page's checksum too: the rebuild above frees it.)
+    if let Some(e) = cx.tx.page_damage().filter(|_| !any) {
+        unfixable.push(format!("the file's pages ({})", e.message()));
+        hint = "every record reads sound: BACKUP TO a new file, whose copy is sound, and use it";
+    }
     if unfixable.is_empty() {
         return Ok(());
     }
@@ -329,8 +339,7 @@ fn drop_damaged_index_entries(cx: &mut Ctx, fixes: &mut ResultSet) -> Result<()>
     let shown = unfixable.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
     let more = if n > 5 { format!("; and {} more", n - 5) } else { String::new() };
     Err(Error::Storage(format!(
-        "REPAIR cannot fix {n} damaged records or pages, so it changed nothing: {shown}{more}; restore the \
-         file from a BACKUP"
+        "REPAIR cannot fix {n} damaged records or pages, so it changed nothing: {shown}{more}; {hint}"
     )))
 }
 

@@ -319,7 +319,16 @@ pub struct Store {
 struct Latch {
     found: AtomicBool,
     first: std::sync::Mutex<Option<String>>,
+    /// Whether the whole file was verified before a first commit
+    /// (`WriteTx::verify_before_first_commit`).
+    verified: AtomicBool,
 }
+
+/// A file up to this size is verified whole (every entry's checksum, and
+/// redb's page check) before the first commit of the process that opened
+/// it: a few milliseconds. A larger one is verified where it is read, and
+/// by CHECK, which records what it finds for the next open.
+const VERIFY_WHOLE_UP_TO: u64 = 64 << 20;
 
 impl Latch {
     /// Latches `e` if it is damage.
@@ -360,6 +369,22 @@ fn redb_error(t: T, key: &[u8], e: impl Into<redb::StorageError>) -> Error {
         redb::StorageError::Corrupted(m) => envelope::damaged(t, key, format!("redb: {m}")),
         redb::StorageError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             envelope::damaged(t, key, "a page lies past the end of the file (the file was cut short)")
+        }
+        e => Error::storage(e),
+    }
+}
+
+/// An error opening table `t` of a file whose format version is this
+/// caldb's: its stored definition not being the one this format writes
+/// (key or value type and width) is damage too.
+fn table_error(t: T, e: redb::TableError) -> Error {
+    match e {
+        redb::TableError::Storage(e) => redb_error(t, b"", e),
+        redb::TableError::TableTypeMismatch { .. }
+        | redb::TableError::TableIsMultimap(_)
+        | redb::TableError::TableIsNotMultimap(_)
+        | redb::TableError::TypeDefinitionChanged { .. } => {
+            envelope::damaged(t, b"", format!("the table's stored definition is not this format's ({e})"))
         }
         e => Error::storage(e),
     }
@@ -603,7 +628,7 @@ impl Store {
             return Err(Error::Storage(format!("{} is open read-only", self.describe())));
         };
         let txn = db.begin_write().map_err(Error::storage)?;
-        let tx = guarded(T::Meta, b"", || WriteTx::new(txn, self.damage.clone()));
+        let tx = guarded(T::Meta, b"", || WriteTx::new(txn, self.damage.clone(), self.path.clone()));
         tx.inspect_err(|e| self.damage.note(e))
     }
 
@@ -615,10 +640,7 @@ impl Store {
             match guarded(t, b"", || Ok(open_shaped!(RTable, t, |def| txn.open_table(def))))? {
                 Ok(table) => tables.push(Some(table)),
                 Err(redb::TableError::TableDoesNotExist(_)) => tables.push(None),
-                Err(redb::TableError::Storage(e)) => {
-                    return Err(redb_error(t, b"", e)).inspect_err(|e| self.damage.note(e));
-                }
-                Err(e) => return Err(Error::storage(e)),
+                Err(e) => return Err(table_error(t, e)).inspect_err(|e| self.damage.note(e)),
             }
         }
         Ok(ReadTx { tables, damage: self.damage.clone() })
@@ -1274,6 +1296,8 @@ pub struct WriteTx {
     /// REPAIR's transaction: it commits on a damaged file, and its commit
     /// clears the latched damage when REPAIR fixed it all (`repaired`).
     repair: Option<bool>,
+    /// The database file (none in memory), for `page_damage`.
+    file: Option<PathBuf>,
     /// The last stored history row's sequence number, once looked up: a
     /// row is only ever appended after it.
     history_last: Option<u64>,
@@ -1306,7 +1330,7 @@ struct Kept {
 }
 
 impl WriteTx {
-    fn new(txn: redb::WriteTransaction, damage: Arc<Latch>) -> Result<WriteTx> {
+    fn new(txn: redb::WriteTransaction, damage: Arc<Latch>, file: Option<PathBuf>) -> Result<WriteTx> {
         let txn = Box::new(txn);
         // SAFETY: the tables borrow the boxed transaction, whose address is
         // stable; `WriteTx` drops (or `commit` takes) the tables before the
@@ -1314,10 +1338,7 @@ impl WriteTx {
         let txn_ref: &'static redb::WriteTransaction = unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(|e| match e {
-                redb::TableError::Storage(e) => redb_error(t, b"", e),
-                e => Error::storage(e),
-            })?);
+            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(|e| table_error(t, e))?);
         }
         let WTable::VarVar(meta) = &tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
         let key = EXPIRED_THROUGH_KEY;
@@ -1341,7 +1362,17 @@ impl WriteTx {
             sealed: Vec::with_capacity(256),
             damage,
             repair: None,
+            file,
         })
+    }
+
+    /// redb's check of the file's pages as they are on disk (REPAIR: a
+    /// page whose checksum fails while every record reads sound), on an
+    /// overlay of the file: the damage found, latched.
+    pub fn page_damage(&self) -> Option<Error> {
+        let e = check_pages_read_only(self.file.as_deref()?).err().filter(Error::is_damage)?;
+        self.damage.note(&e);
+        Some(e)
     }
 
     /// Makes this REPAIR's transaction: it may commit on a file found
@@ -1365,6 +1396,27 @@ impl WriteTx {
     /// Latches `e` if it is damage.
     pub fn note_damage(&self, e: &Error) {
         self.damage.note(e);
+    }
+
+    /// Verifies a small file whole, once per process, before its first
+    /// commit (`VERIFY_WHOLE_UP_TO`): damage that a `-readonly` CHECK found
+    /// and could not record refuses the write all the same. The damage
+    /// found is latched; REPAIR verifies for itself.
+    fn verify_before_first_commit(&self) {
+        if self.repair.is_some() || self.damage.verified.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(file) = &self.file else { return };
+        if std::fs::metadata(file).map_or(true, |m| m.len() > VERIFY_WHOLE_UP_TO) {
+            return;
+        }
+        for t in T::ALL {
+            match self.raw_sweep(t) {
+                Ok(found) if found.is_empty() => {}
+                _ => return,
+            }
+        }
+        self.page_damage();
     }
 
     /// A commit on a file found damaged is refused, but REPAIR's.
@@ -1661,6 +1713,7 @@ impl WriteTx {
             let t = self.expired_through;
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
         }
+        self.verify_before_first_commit();
         self.refuse_if_damaged()?;
         self.tables.clear();
         let (damage, repaired) = (self.damage.clone(), self.repair == Some(true));
