@@ -527,7 +527,9 @@ impl Store {
         };
         let txn = db.begin_write().map_err(Error::storage)?;
         let tx = guarded(T::Meta, b"", || WriteTx::new(txn, self.damage.clone(), self.path.clone()));
-        tx.inspect_err(|e| self.damage.note(e))
+        let tx = tx.inspect_err(|e| self.damage.note(e))?;
+        tx.verify_whole_once();
+        Ok(tx)
     }
 
     /// A consistent snapshot for reading.
@@ -1256,12 +1258,12 @@ impl WriteTx {
         self.damage.note(e);
     }
 
-    /// Verifies a small file whole, once per process, before its first
-    /// commit (`VERIFY_WHOLE_UP_TO`): damage that a `-readonly` CHECK found
-    /// and could not record refuses the write all the same. The damage
-    /// found is latched; REPAIR verifies for itself.
-    fn verify_before_first_commit(&self) {
-        if self.repair.is_some() || self.damage.verified.swap(true, Ordering::SeqCst) {
+    /// Verifies a small file whole (`VERIFY_WHOLE_UP_TO`) as the first
+    /// write transaction of the process begins, before it wrote anything:
+    /// damage that a `-readonly` CHECK found and could not record refuses
+    /// the write all the same. The damage found is latched.
+    fn verify_whole_once(&self) {
+        if self.damage.verified.swap(true, Ordering::SeqCst) {
             return;
         }
         let Some(file) = &self.file else { return };
@@ -1571,7 +1573,6 @@ impl WriteTx {
             let t = self.expired_through;
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
         }
-        self.verify_before_first_commit();
         self.refuse_if_damaged()?;
         self.tables.clear();
         let (damage, repaired) = (self.damage.clone(), self.repair == Some(true));

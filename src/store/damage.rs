@@ -20,14 +20,14 @@ pub(super) struct Latch {
     pub(super) found: AtomicBool,
     pub(super) first: std::sync::Mutex<Option<String>>,
     /// Whether the whole file was verified before a first commit
-    /// (`WriteTx::verify_before_first_commit`).
+    /// (`WriteTx::verify_whole_once`).
     pub(super) verified: AtomicBool,
 }
 
 /// A file up to this size is verified whole (every entry's checksum, and
-/// redb's page check) before the first commit of the process that opened
-/// it: a few milliseconds. A larger one is verified where it is read, and
-/// by CHECK, which records what it finds for the next open.
+/// redb's page check) as the first write transaction of the process that
+/// opened it begins: a few milliseconds. A larger one is verified where it
+/// is read, and by CHECK, which records what it finds for the next open.
 pub(super) const VERIFY_WHOLE_UP_TO: u64 = 64 << 20;
 
 impl Latch {
