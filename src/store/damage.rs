@@ -26,7 +26,7 @@ pub(super) struct Latch {
 
 /// A file up to this size is verified whole (every entry's checksum, and
 /// redb's page check) as the first write transaction of the process that
-/// opened it begins: a few milliseconds. A larger one is verified where it
+/// opened it begins: one read of the whole file. A larger one is verified where it
 /// is read, and by CHECK, which records what it finds for the next open.
 pub(super) const VERIFY_WHOLE_UP_TO: u64 = 64 << 20;
 
