@@ -6,6 +6,9 @@
 #     replays exactly).
 #   - R4 bad input: 100,000 proptest cases of random token soup through
 #     Database::execute (CI runs 256). PROPTEST_CASES overrides.
+#   - R6 damaged files: 3,000 damaged copies of a real database, each read,
+#     CHECKed and REPAIRed through the binary (CI runs 300).
+#     CALDB_DAMAGE_FILES and CALDB_DAMAGE_SEED override.
 # The cargo-fuzz targets (fuzz/, needs `cargo install cargo-fuzz` and a
 # nightly toolchain); with CALDB_FUZZ_SECONDS set, this script runs them too:
 #   cd fuzz && cargo +nightly fuzz run parse -- -max_total_time=600 -max_len=512
@@ -14,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CALDB_CRASH_KILLS="${CALDB_CRASH_KILLS:-200}"
 time cargo test --test crash_kill -- --nocapture
+CALDB_DAMAGE_FILES="${CALDB_DAMAGE_FILES:-3000}" \
+    time cargo test --test damage_corpus -- --nocapture
 PROPTEST_CASES="${PROPTEST_CASES:-100000}" \
     time cargo test --release --test bad_input -- --nocapture token_soup
 if [[ -n "${CALDB_FUZZ_SECONDS:-}" ]]; then

@@ -39,6 +39,9 @@ Options (one or two dashes):
   -batch          read standard input as a script even from a terminal
   -interactive    prompts and line editing even when input is not a terminal
   -readonly       refuse every statement that changes the database
+  -upgrade OLD NEW
+                  carry a database of an older caldb format over, whole, to
+                  the new file NEW (OLD is only read), verify it and exit
   -version        print the version and exit
   -help           print this help and exit
 
@@ -67,6 +70,7 @@ struct Args {
 #[derive(Debug, PartialEq)]
 enum Command {
     Run(Args),
+    Upgrade(String, String),
     Help,
     Version,
 }
@@ -105,6 +109,14 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
             "batch" => args.batch = true,
             "interactive" => args.interactive = true,
             "version" => return Ok(Command::Version),
+            "upgrade" => {
+                let mut path = || -> Result<String, String> {
+                    let p = raw.next().ok_or("option '-upgrade' needs two files: OLD NEW")?;
+                    p.into_string().map_err(|p| format!("file name {p:?} is not valid UTF-8"))
+                };
+                let (old, new) = (path()?, path()?);
+                return Ok(Command::Upgrade(old, new));
+            }
             "help" | "h" => return Ok(Command::Help),
             "cmd" => args.cmds.push(option_text(&mut raw, "cmd")?),
             "init" => args.init = Some(option_text(&mut raw, "init")?),
@@ -130,6 +142,23 @@ fn open_database(args: &Args) -> Result<Database, String> {
         }
         Some(file) => Database::open(Path::new(file), &OpenOptions { read_only: args.read_only })
             .map_err(|e| format!("cannot open '{file}': {e}")),
+    }
+}
+
+/// `-upgrade OLD NEW`: the tables carried over, or why not (exit 2).
+fn upgrade(old: &str, new: &str) -> i32 {
+    match caldb::check::upgrade(Path::new(old), Path::new(new)) {
+        Ok(rs) => {
+            for row in &rs.rows {
+                println!("{}: {} entries", row[0], row[1]);
+            }
+            println!("'{old}' carried over to '{new}'; CHECK finds no problem in it");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: cannot carry '{old}' over to '{new}': {e}");
+            2
+        }
     }
 }
 
@@ -198,7 +227,7 @@ fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
     for text in args.cmds.iter().chain(&args.statements) {
         match session.run_text(text, &Origin::Interactive) {
             Flow::Continue => {}
-            Flow::Bail => return 1,
+            Flow::Bail => return session.status().max(1),
             Flow::Exit(code) => return code,
         }
     }
@@ -216,7 +245,7 @@ fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
     let script = String::from_utf8_lossy(&input);
     match session.run_text(&script, &Origin::Script { file: None }) {
         Flow::Continue => session.status(),
-        Flow::Bail => 1,
+        Flow::Bail => session.status().max(1),
         Flow::Exit(code) => code,
     }
 }
@@ -237,6 +266,7 @@ fn main() {
 fn run_command_line() -> i32 {
     match parse_args(std::env::args_os().skip(1)) {
         Ok(Command::Run(args)) => run(args),
+        Ok(Command::Upgrade(old, new)) => upgrade(&old, &new),
         Ok(Command::Help) => {
             let _ = std::io::stdout().write_all(USAGE.as_bytes());
             0

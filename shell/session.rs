@@ -54,6 +54,9 @@ pub struct Session {
     pub config: Config,
     pub out: Output,
     pub failed: bool,
+    /// Whether damage was found in a database of this session: the file
+    /// cannot be trusted, and the exit status is 2.
+    pub damaged: bool,
     pub read_depth: usize,
     /// The line of the error that rolled the open block back, while the
     /// block waits for its COMMIT or ROLLBACK.
@@ -72,6 +75,7 @@ impl Session {
             failed: false,
             read_depth: 0,
             aborted_at: None,
+            damaged: false,
             interactive: false,
         };
         session.watch_database();
@@ -84,9 +88,10 @@ impl Session {
         progress::watch(&mut self.db);
     }
 
-    /// The exit status so far: 0, or 1 once anything has failed.
+    /// The exit status so far: 0, 1 once anything has failed, 2 once
+    /// damage was found in the database (quality.md R6).
     pub fn status(&self) -> i32 {
-        i32::from(self.failed)
+        if self.damaged { 2 } else { i32::from(self.failed) }
     }
 
     /// Runs a whole text (a script, a `.read` file, a command-line argument).
@@ -146,6 +151,7 @@ impl Session {
             Err(Failure::Db(Error::Storage(format!("internal error: {message}"))))
         });
         let result = self.note_block(open_before, item, result);
+        self.damaged |= self.db.damage().is_some();
         let ended = self.out.end_command();
         let flow = match result {
             Ok(flow) => flow,
@@ -153,6 +159,7 @@ impl Session {
                 return Flow::Exit(self.status());
             }
             Err(failure) => {
+                self.damaged |= matches!(&failure, Failure::Db(e) if e.is_damage());
                 self.report(&failure, item, origin);
                 self.failed = true;
                 if self.config.bail { Flow::Bail } else { Flow::Continue }

@@ -1,6 +1,15 @@
 //! The invariants of protocol.md ("Invariants"), checked by CHECK, and
 //! REPAIR, which recomputes every derived count and index from the license
 //! rows. CHECK only reads; REPAIR writes only derived data.
+//!
+//! Both first verify every stored entry's checksum (`store::envelope`).
+//! CHECK reports each damaged entry, and checks the invariants only on a
+//! file with none: they read the records. REPAIR drops the damaged entries
+//! of the indexes, which it rebuilds from the records; a damaged record
+//! (or a page it cannot read) it cannot fix, and then it changes nothing
+//! and says so, for a restore from a BACKUP is the only honest fix.
+
+use crate::error::Error;
 
 use crate::error::Result;
 use crate::model::*;
@@ -22,6 +31,9 @@ impl Problems {
 /// One row per problem found; no rows when the database is sound.
 pub fn check(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
     let mut p = Problems(ResultSet::new(&COLUMNS));
+    if !check_damage(r, &mut p)? {
+        return Ok(p.0);
+    }
     let licenses: Vec<LicenseRec> = r.records(T::Licenses, b"")?;
     let packs: BTreeMap<u64, KeypackRec> = r.keypacks()?.into_iter().map(|k| (k.id, k)).collect();
     check_pools(&mut p, &licenses, &packs);
@@ -30,6 +42,34 @@ pub fn check(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
     check_history(r, &mut p)?;
     check_indexes(r, &mut p, &licenses)?;
     Ok(p.0)
+}
+
+/// Reports every damaged entry of every table; whether there is none.
+fn check_damage(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<bool> {
+    let mut sound = true;
+    for t in T::ALL {
+        for e in damage_of(r, t)? {
+            sound = false;
+            p.add("damage", where_damaged(&e, t), e.message().to_string());
+        }
+    }
+    Ok(sound)
+}
+
+/// The damaged entries of `t`, or the damaged page that ends its walk.
+fn damage_of(r: &(impl Reader + ?Sized), t: T) -> Result<Vec<Error>> {
+    match r.damaged_entries(t) {
+        Err(e) if e.is_damage() => Ok(vec![e]),
+        found => found,
+    }
+}
+
+/// "table T, key K" of a damage error.
+fn where_damaged(e: &Error, t: T) -> String {
+    match e {
+        Error::Damaged { key, .. } if !key.is_empty() => format!("table {}, key {key}", t.name()),
+        _ => format!("table {}", t.name()),
+    }
 }
 
 /// What each key pack's `issued` must be: its active licenses, or for the
@@ -210,7 +250,9 @@ fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[Licen
 /// Recomputes key pack counts and every index from the records; one row per
 /// fix.
 pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
+    cx.tx.repairing();
     let mut fixes = ResultSet::new(&["subject", "fixed"]);
+    drop_damaged_index_entries(cx, &mut fixes)?;
     let licenses: Vec<LicenseRec> = cx.tx.records(T::Licenses, b"")?;
     let packs: BTreeMap<u64, KeypackRec> = cx.tx.keypacks()?.into_iter().map(|k| (k.id, k)).collect();
     let expected = expected_issued(&licenses, &packs);
@@ -250,5 +292,77 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
         cx.tx.set_expired_through(back);
         fixes.push(vec![Value::text("expired_through"), Value::text(format!("{through} -> {back}"))]);
     }
+    if let Some(first) = cx.tx.damage() {
+        fixes.push(vec![Value::text("file"), Value::text(format!("no damage left of what was found: {first}"))]);
+    }
+    cx.tx.repaired()?;
     Ok(fixes)
+}
+
+/// Clears each index with damaged entries (the rebuild that follows derives
+/// it again from the records); a damaged record, or a page that cannot be
+/// read, is an error listing them: REPAIR then changes nothing.
+fn drop_damaged_index_entries(cx: &mut Ctx, fixes: &mut ResultSet) -> Result<()> {
+    let mut unfixable = Vec::new();
+    let mut hint = "restore the file from a BACKUP";
+    let mut any = false;
+    for t in T::ALL {
+        let found = damage_of(&*cx.tx, t)?;
+        if found.is_empty() {
+            continue;
+        }
+        any = true;
+        if !T::indexes().contains(&t) {
+            unfixable.extend(found.iter().map(|e| format!("{} ({})", where_damaged(e, t), e.message())));
+            continue;
+        }
+        match cx.tx.clear(t) {
+            Ok(()) => {
+                let fixed = format!("dropped {} damaged entries, to rebuild", found.len());
+                fixes.push(vec![Value::text(t.name()), Value::text(fixed)]);
+            }
+            Err(e) if e.is_damage() => unfixable.push(format!("{} ({})", where_damaged(&e, t), e.message())),
+            Err(e) => return Err(e),
+        }
+    }
+    // Every record sound, but a page's checksum failing (a branch page, a
+    // table's definition): nothing to rebuild it from here. (A changed
+    // record fails its page's checksum too: the rebuild above frees it.)
+    if let Some(e) = cx.tx.page_damage().filter(|_| !any) {
+        unfixable.push(format!("the file's pages ({})", e.message()));
+        hint = "every record reads sound: BACKUP TO a new file, whose copy is sound, and use it";
+    }
+    if unfixable.is_empty() {
+        return Ok(());
+    }
+    let n = unfixable.len();
+    let shown = unfixable.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+    let more = if n > 5 { format!("; and {} more", n - 5) } else { String::new() };
+    Err(Error::Storage(format!(
+        "REPAIR cannot fix {n} damaged records or pages, so it changed nothing: {shown}{more}; {hint}"
+    )))
+}
+
+/// Carries a file of an older format over to a new file of this one
+/// (`store::upgrade`: every table, verified entry by entry), then runs
+/// CHECK on the new file: one row per table with its entry count. A new
+/// file that CHECK faults is an error (and is left for a look, not used).
+pub fn upgrade(old: &std::path::Path, new: &std::path::Path) -> Result<ResultSet> {
+    let carried = crate::store::upgrade::carry_over(old, new)?;
+    let store = Store::open(new)?;
+    let problems = check(&store.read()?)?;
+    if !problems.rows.is_empty() {
+        let first = problems.rows[0].iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
+        return Err(Error::Storage(format!(
+            "the copy in {} fails CHECK ({} problems; the first: {first}): run CHECK on the old file with the caldb \
+             that wrote it",
+            new.display(),
+            problems.rows.len()
+        )));
+    }
+    let mut rs = ResultSet::new(&["table", "entries"]);
+    for (name, n) in carried.tables {
+        rs.push(vec![Value::text(name), Value::Int(n as i64)]);
+    }
+    Ok(rs)
 }

@@ -1,7 +1,9 @@
 //! The one error type of caldb. A user mistake is a `Parse` error (the text
 //! is malformed, with its line and column) or a `Plan` error (well formed, but
 //! names something that does not exist or breaks a rule). `Storage` is the
-//! file or the disk failing. A denied connection is never an error: it is an
+//! file or the disk failing. `Damaged` is a stored record or page that fails
+//! its checksum or cannot be decoded: the file cannot be trusted (the shell
+//! exits 2), and no write is accepted until REPAIR or a restore. A denied connection is never an error: it is an
 //! outcome (see `protocol`).
 
 use std::fmt;
@@ -28,6 +30,10 @@ pub enum Error {
     /// the shell); like any failed statement, it changed nothing. Inside
     /// BEGIN ... COMMIT the whole block was rolled back (`block`).
     Interrupted { block: bool },
+    /// Stored data that fails its checksum or cannot be decoded: `table`
+    /// and `key` say where (either may be empty when not known), `detail`
+    /// what was found.
+    Damaged { table: String, key: String, detail: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,10 +52,22 @@ impl Error {
         Error::Storage(e.to_string())
     }
 
+    /// Damage found with no table or key known yet (a value's decoding);
+    /// the reader that knows them fills them in (`at`).
+    pub fn damaged(detail: impl Into<String>) -> Error {
+        Error::Damaged { table: String::new(), key: String::new(), detail: detail.into() }
+    }
+
+    /// Whether this error says the file cannot be trusted.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, Error::Damaged { .. })
+    }
+
     pub fn message(&self) -> String {
         match self {
             Error::Parse { message, .. } | Error::Plan { message, .. } => message.clone(),
             Error::Storage(m) | Error::Internal(m) => m.clone(),
+            Error::Damaged { detail, .. } => detail.clone(),
             Error::Aborted { .. } => self.to_string(),
             Error::Interrupted { block: false } => "interrupted".into(),
             Error::Interrupted { block: true } => "interrupted; the transaction was rolled back".into(),
@@ -82,6 +100,16 @@ impl fmt::Display for Error {
                 write!(f, "the transaction was rolled back by the error in {cause}; {then}")
             }
             Error::Interrupted { .. } => f.write_str(&self.message()),
+            Error::Damaged { table, key, detail } => {
+                f.write_str("damaged")?;
+                if !table.is_empty() {
+                    write!(f, ": table {table}")?;
+                }
+                if !key.is_empty() {
+                    write!(f, ", key {key}")?;
+                }
+                write!(f, ": {detail}")
+            }
         }
     }
 }

@@ -6,17 +6,26 @@
 pub mod access;
 pub mod backup;
 pub mod codec;
+mod damage;
+pub mod envelope;
 pub mod history;
 pub mod keys;
+mod overlay;
 pub mod records;
 pub mod schema;
+pub mod upgrade;
 
 use crate::error::{Error, Result};
+use damage::{
+    Latch, VERIFY_WHOLE_UP_TO, check_pages_read_only, damaged_pages, guarded, record_damage, redb_error, table_error,
+};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 pub use access::{Records, license_index_keys};
 pub use records::*;
@@ -143,7 +152,8 @@ impl Shape {
         }
     }
 
-    /// The width of every value, when fixed.
+    /// The width of every value's payload, when fixed; redb stores it with
+    /// its checksum (`envelope`), `envelope::CHECKSUM_LEN` bytes more.
     pub fn value_width(self) -> Option<usize> {
         match self {
             Shape::VarVar | Shape::IdVar => None,
@@ -204,11 +214,11 @@ macro_rules! shaped {
     ($name:ident, $table:ident) => {
         enum $name {
             VarVar($table<Raw, Raw>),
-            VarEmpty($table<Raw, Fixed<0>>),
+            VarEmpty($table<Raw, Fixed<4>>),
             IdVar($table<Fixed<8>, Raw>),
-            Fixed16Empty($table<Fixed<16>, Fixed<0>>),
-            Fixed16Flag($table<Fixed<16>, Fixed<1>>),
-            Fixed28Empty($table<Fixed<28>, Fixed<0>>),
+            Fixed16Empty($table<Fixed<16>, Fixed<4>>),
+            Fixed16Flag($table<Fixed<16>, Fixed<5>>),
+            Fixed28Empty($table<Fixed<28>, Fixed<4>>),
         }
     };
 }
@@ -240,7 +250,7 @@ macro_rules! open_shaped {
                 $open.map($kind::VarVar)
             }
             Shape::VarEmpty => {
-                let $def = TableDefinition::<Raw, Fixed<0>>::new(name);
+                let $def = TableDefinition::<Raw, Fixed<4>>::new(name);
                 $open.map($kind::VarEmpty)
             }
             Shape::IdVar => {
@@ -248,15 +258,15 @@ macro_rules! open_shaped {
                 $open.map($kind::IdVar)
             }
             Shape::Fixed16Empty => {
-                let $def = TableDefinition::<Fixed<16>, Fixed<0>>::new(name);
+                let $def = TableDefinition::<Fixed<16>, Fixed<4>>::new(name);
                 $open.map($kind::Fixed16Empty)
             }
             Shape::Fixed16Flag => {
-                let $def = TableDefinition::<Fixed<16>, Fixed<1>>::new(name);
+                let $def = TableDefinition::<Fixed<16>, Fixed<5>>::new(name);
                 $open.map($kind::Fixed16Flag)
             }
             Shape::Fixed28Empty => {
-                let $def = TableDefinition::<Fixed<28>, Fixed<0>>::new(name);
+                let $def = TableDefinition::<Fixed<28>, Fixed<4>>::new(name);
                 $open.map($kind::Fixed28Empty)
             }
         }
@@ -284,6 +294,9 @@ const META: TableDefinition<'static, Raw, Raw> = TableDefinition::new("meta");
 /// The format version written in `meta`; a file with another one is refused.
 pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_KEY: &[u8] = b"format";
+/// `meta`'s record of damage found by a writable open: what was found.
+/// REPAIR removes it when it fixed everything.
+const DAMAGED_KEY: &[u8] = b"damaged";
 const STATE_KEY: &[u8] = b"state";
 /// `meta`'s `expired_through`: every license expiring at or before this
 /// time has been expired (is not live). Expiry visits the licenses of
@@ -294,8 +307,21 @@ const NOTHING_EXPIRED: crate::model::Time = crate::model::Time(i64::MIN);
 
 /// An open database file (or an in-memory one).
 pub struct Store {
-    db: Handle,
+    /// Dropped by hand in `Drop`, which may then reopen the file to record
+    /// damage (`write_damage_marker`).
+    db: std::mem::ManuallyDrop<Handle>,
     path: Option<PathBuf>,
+    /// Damage found in the file, by this store or any of its transactions.
+    damage: Arc<Latch>,
+}
+
+/// The payload of a stored value, its checksum verified (`meta`'s format
+/// entry is bare: it is read before the envelope is known).
+fn open_stored<'a>(t: T, key: &[u8], stored: &'a [u8]) -> Result<&'a [u8]> {
+    if t == T::Meta && key == FORMAT_KEY {
+        return Ok(stored);
+    }
+    envelope::open(t, key, stored)
 }
 
 /// redb's handle: for reading and writing, or read-only (`-readonly`), which
@@ -312,6 +338,12 @@ impl Handle {
             Handle::Rw(db) => db.begin_read(),
             Handle::Ro(db) => db.begin_read(),
         }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.write_damage_marker();
     }
 }
 
@@ -343,9 +375,7 @@ impl Store {
             let db = file_builder().create(path).map_err(|e| open_error(path, e))?;
             Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
         });
-        opened.unwrap_or_else(|panic| {
-            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
-        })
+        opened.unwrap_or_else(|_| Err(damaged_pages(path)))
     }
 
     /// Opens an existing file for reading only: not a byte of it is
@@ -364,9 +394,7 @@ impl Store {
             })?;
             Store::init(Handle::Ro(db), Some(path.to_path_buf()), true)
         });
-        opened.unwrap_or_else(|panic| {
-            Err(Error::Storage(format!("{} is damaged (redb: {})", path.display(), panic_message(&*panic))))
-        })
+        opened.unwrap_or_else(|_| Err(damaged_pages(path)))
     }
 
     /// A new empty database in memory.
@@ -393,7 +421,7 @@ impl Store {
     }
 
     fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
-        let store = Store { db, path };
+        let store = Store { db: std::mem::ManuallyDrop::new(db), path, damage: Arc::default() };
         match store.format_version()? {
             Some(version) => {
                 if version != FORMAT_VERSION {
@@ -406,12 +434,64 @@ impl Store {
                     store.describe()
                 )));
             }
-            None if matches!(store.db, Handle::Ro(_)) => {
+            None if matches!(*store.db, Handle::Ro(_)) => {
                 return Err(Error::Storage(format!("{}: not a caldb database", store.describe())));
             }
             None => store.create_tables()?,
         }
+        store.read_damage_marker()?;
         Ok(store)
+    }
+
+    /// Latches the damage a writable open recorded in `meta` earlier.
+    fn read_damage_marker(&self) -> Result<()> {
+        let rx = self.db.begin_read().map_err(Error::storage)?;
+        let found = guarded(T::Meta, DAMAGED_KEY, || {
+            let meta = rx.open_table(META).map_err(Error::storage)?;
+            let marker = meta.get(DAMAGED_KEY).map_err(|e| redb_error(T::Meta, DAMAGED_KEY, e))?;
+            Ok(marker.map(|v| match open_stored(T::Meta, DAMAGED_KEY, v.value()) {
+                Ok(text) => String::from_utf8_lossy(text).into_owned(),
+                Err(e) => e.to_string(),
+            }))
+        });
+        match found {
+            Ok(Some(first)) => self.damage.note(&Error::damaged(format!("recorded by an earlier open: {first}"))),
+            Ok(None) => {}
+            Err(e) => self.damage.note(&e),
+        }
+        Ok(())
+    }
+
+    /// The first damage found in the file (by this open, or recorded by an
+    /// earlier writable one), if any: no write but REPAIR's is accepted.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.get()
+    }
+
+    /// Latches `e` if it is damage (found outside the store's own reads).
+    pub fn note_damage(&self, e: &Error) {
+        self.damage.note(e);
+    }
+
+    /// Records the latched damage in `meta`, so that a later open refuses
+    /// writes too; best effort, when no other writer holds the file. A
+    /// handle whose redb check failed cannot write until reopened: the
+    /// file is opened again, once this handle is closed.
+    fn write_damage_marker(&mut self) {
+        let (Handle::Rw(db), Some(first)) = (&*self.db, self.damage.get()) else {
+            // SAFETY: `db` is not used after this (the store is dropping).
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.db) };
+            return;
+        };
+        let recorded = record_damage(db, &first);
+        // SAFETY: as above; the reopened handle below is a new one.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.db) };
+        if let (false, Some(path)) = (recorded, &self.path) {
+            let reopened = std::panic::catch_unwind(|| file_builder().open(path));
+            if let Ok(Ok(db)) = reopened {
+                record_damage(&db, &first);
+            }
+        }
     }
 
     /// The format version in `meta`, if there is one.
@@ -442,11 +522,14 @@ impl Store {
 
     /// A write transaction with every table open.
     pub fn write(&self) -> Result<WriteTx> {
-        let Handle::Rw(db) = &self.db else {
+        let Handle::Rw(db) = &*self.db else {
             return Err(Error::Storage(format!("{} is open read-only", self.describe())));
         };
         let txn = db.begin_write().map_err(Error::storage)?;
-        WriteTx::new(txn)
+        let tx = guarded(T::Meta, b"", || WriteTx::new(txn, self.damage.clone(), self.path.clone()));
+        let tx = tx.inspect_err(|e| self.damage.note(e))?;
+        tx.verify_whole_once();
+        Ok(tx)
     }
 
     /// A consistent snapshot for reading.
@@ -454,22 +537,57 @@ impl Store {
         let txn = self.db.begin_read().map_err(Error::storage)?;
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            match open_shaped!(RTable, t, |def| txn.open_table(def)) {
+            match guarded(t, b"", || Ok(open_shaped!(RTable, t, |def| txn.open_table(def))))? {
                 Ok(table) => tables.push(Some(table)),
                 Err(redb::TableError::TableDoesNotExist(_)) => tables.push(None),
-                Err(e) => return Err(Error::storage(e)),
+                Err(e) => return Err(table_error(t, e)).inspect_err(|e| self.damage.note(e)),
             }
         }
-        Ok(ReadTx { tables })
+        Ok(ReadTx { tables, damage: self.damage.clone() })
+    }
+
+    /// Whether any stored entry fails its checksum, or a page of a table
+    /// cannot be read (latched).
+    fn records_damaged(&self) -> Result<bool> {
+        let rx = self.read()?;
+        for t in T::ALL {
+            match rx.damaged_entries(t) {
+                Ok(found) if found.is_empty() => {}
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_damage() => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
     }
 
     /// redb's own integrity check (checksums of every page).
+    ///
+    /// Damaged records are CHECK's to report, entry by entry: redb's check
+    /// would stop at the first page whose checksum fails, and leave the
+    /// handle unable to write until reopened; it runs on a file whose
+    /// records are sound.
     pub fn check_integrity(&mut self) -> Result<bool> {
-        match &mut self.db {
-            Handle::Rw(db) => db.check_integrity().map_err(Error::storage),
-            // Checking repairs, which writes: a read-only handle trusts the
-            // checksums redb verifies as it reads.
-            Handle::Ro(_) => Ok(true),
+        if self.records_damaged()? {
+            return Ok(true);
+        }
+        let damage = self.damage.clone();
+        match &mut *self.db {
+            Handle::Rw(db) => guarded(T::Meta, b"", || {
+                db.check_integrity().map_err(|e| match e {
+                    redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+                        Error::damaged(format!("redb's check of the file's pages: {m}"))
+                    }
+                    e => Error::storage(e),
+                })
+            })
+            .inspect_err(|e| damage.note(e)),
+            // Checking repairs, which writes: a read-only handle checks a
+            // copy whose writes stay in memory.
+            Handle::Ro(_) => match &self.path {
+                Some(path) => check_pages_read_only(path).inspect_err(|e| damage.note(e)),
+                None => Ok(true),
+            },
         }
     }
 }
@@ -528,7 +646,13 @@ fn format_version(rx: &redb::ReadTransaction) -> Result<Option<u32>> {
 }
 
 fn wrong_version(what: &str, version: u32) -> Error {
-    Error::Storage(format!("{what}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}"))
+    let how = match envelope::Envelope::of_version(version) {
+        Some(_) if version < FORMAT_VERSION => {
+            format!(" (carry it over, whole, with: caldb -upgrade '{what}' NEW.redb)")
+        }
+        _ => String::new(),
+    };
+    Error::Storage(format!("{what}: caldb format version {version}, this caldb reads version {FORMAT_VERSION}{how}"))
 }
 
 /// Random access to the bytes of a file or a backend.
@@ -565,7 +689,10 @@ impl Bytes for FileBytes<'_> {
 /// only then writes the magic number, before any transaction. So a file
 /// with no magic number and nothing but zeros after the header's commit
 /// slots holds no data, and redb would refuse it for good ("not a redb
-/// database"). Anything else, even with zeros at the start, is left alone.
+/// database"), when its header is redb's: its fields in place, or, if a
+/// power loss garbled it before the first sync, bytes that are not text.
+/// Anything else, a user's text file with zeros at the start and after
+/// byte 320 among them, is left alone.
 fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     const HEADER: u64 = 320;
     const MAX_INITIAL: u64 = 16 << 20;
@@ -583,9 +710,41 @@ fn interrupted_creation(bytes: &impl Bytes) -> Result<bool> {
     if !magic_incomplete {
         return Ok(false);
     }
+    let mut header = [0u8; HEADER as usize];
+    bytes.read(0, &mut header).map_err(Error::storage)?;
+    if !redb_header_fields(&header) && looks_like_text(&header[REDB_MAGIC.len()..]) {
+        return Ok(false);
+    }
     let mut rest = vec![0u8; (len - HEADER) as usize];
     bytes.read(HEADER, &mut rest).map_err(Error::storage)?;
     Ok(rest.iter().all(|&b| b == 0))
+}
+
+/// Whether redb's header fields past the magic number are what redb
+/// writes: two zero padding bytes after the god byte, a page size that is
+/// a power of two (512 bytes to 1 MiB), and a commit slot of a file format
+/// redb knows (1 to 3). Text has no zero bytes there.
+fn redb_header_fields(header: &[u8; 320]) -> bool {
+    const PAGE_SIZE_AT: usize = 12;
+    const SLOT_VERSION_AT: usize = 64;
+    let mut page = [0u8; 4];
+    page.copy_from_slice(&header[PAGE_SIZE_AT..PAGE_SIZE_AT + 4]);
+    let page = u32::from_le_bytes(page);
+    header[10..12] == [0, 0]
+        && page.is_power_of_two()
+        && (512..=1 << 20).contains(&page)
+        && (1..=3).contains(&header[SLOT_VERSION_AT])
+}
+
+/// Whether `bytes`, leaving out the zeros at either end, are text: valid
+/// UTF-8 with no control character but whitespace. redb's header fields
+/// are binary (zeros inside, a page size), and so are garbled bytes: 311
+/// random bytes are valid UTF-8 with odds far below one in a billion.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(start, |i| i + 1);
+    let text = std::str::from_utf8(&bytes[start..end]);
+    text.is_ok_and(|s| !s.is_empty() && s.chars().all(|c| !c.is_control() || c.is_whitespace()))
 }
 
 /// How caldb opens a file: a 64 MiB page cache, and redb's multi-writer
@@ -623,6 +782,9 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
             format!("is damaged ({m})")
         }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "is damaged (a page lies past the end of the file: it was cut short)".into()
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => format!("cannot be read: {io}"),
         other => format!("cannot be opened: {other}"),
     };
@@ -643,6 +805,15 @@ pub trait Reader {
 
     /// The number of entries of a table.
     fn count(&self, t: T) -> Result<u64>;
+
+    /// Every damaged entry of a table as stored (CHECK and REPAIR): each
+    /// entry's checksum verified, going on past a damaged one. A damaged
+    /// page that ends the walk is the error.
+    fn damaged_entries(&self, t: T) -> Result<Vec<Error>>;
+
+    /// Whether damage has been found in the file (by this transaction, its
+    /// store, or an earlier writable open).
+    fn damage_found(&self) -> bool;
 
     /// Decodes the record under `key`.
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
@@ -737,34 +908,107 @@ macro_rules! raw_reads {
             if t.shape().key_width().is_some_and(|w| w != key.len()) {
                 return Ok(None);
             }
-            with_table!($kind, table, |table| match table.get(key).map_err(Error::storage)? {
-                Some(v) => f(v.value()).map(Some),
-                None => Ok(None),
-            })
+            let got = guarded(t, key, || {
+                with_table!($kind, table, |table| match table.get(key).map_err(|e| redb_error(t, key, e))? {
+                    Some(v) => f(open_stored(t, key, v.value())?).map(Some),
+                    None => Ok(None),
+                })
+            });
+            got.map_err(|e| self.noted(envelope::at(e, t, key)))
         }
 
+        /// Visits the entries in `[from, to)`, each value's checksum
+        /// verified. A key outside the range or out of order, or a whole
+        /// table holding another number of entries than its header says,
+        /// is a damaged page (redb follows page pointers and counts
+        /// without verifying their checksums).
         fn raw_scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
             let Some(table) = self.table(t) else { return Ok(()) };
+            let whole = from.is_empty() && to.is_none();
             let width = t.shape().key_width();
             let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
-            with_table!($kind, table, |table| {
-                let range = table.range::<&[u8]>(bounds(&from, to.as_deref())).map_err(Error::storage)?;
-                for (n, entry) in range.enumerate() {
-                    // Ctrl-C stops a long scan here (and counts it for progress)
-                    if n % SCAN_CHECK_EVERY == SCAN_CHECK_EVERY - 1 {
-                        crate::interrupt::scanned(SCAN_CHECK_EVERY as u64)?;
+            let mut last = Vec::new();
+            let (mut seen, mut ended) = (0u64, true);
+            let scanned = guarded(t, &from, || {
+                with_table!($kind, table, |table| {
+                    let range =
+                        table.range::<&[u8]>(bounds(&from, to.as_deref())).map_err(|e| redb_error(t, &from, e))?;
+                    for (n, entry) in range.enumerate() {
+                        // Ctrl-C stops a long scan here (and counts it for progress)
+                        if n % SCAN_CHECK_EVERY == SCAN_CHECK_EVERY - 1 {
+                            crate::interrupt::scanned(SCAN_CHECK_EVERY as u64)?;
+                        }
+                        let (k, v) = entry.map_err(|e| redb_error(t, &last, e))?;
+                        let k = k.value();
+                        let outside = k < &from[..] || to.as_deref().is_some_and(|to| k >= to);
+                        if outside || (seen > 0 && k <= &last[..]) {
+                            return Err(envelope::damaged(t, k, "a key out of order (a damaged page)"));
+                        }
+                        seen += 1;
+                        last.clear();
+                        last.extend_from_slice(k);
+                        if !f(k, open_stored(t, k, v.value())?).map_err(|e| envelope::at(e, t, k))? {
+                            ended = false;
+                            break;
+                        }
                     }
-                    let (k, v) = entry.map_err(Error::storage)?;
-                    if !f(k.value(), v.value())? {
-                        break;
+                    let count = if whole && ended { table.len().map_err(|e| redb_error(t, b"", e))? } else { seen };
+                    if count != seen {
+                        let why = format!("its header counts {count} entries but {seen} were found (a damaged page)");
+                        return Err(envelope::damaged(t, b"", why));
                     }
-                }
+                    Ok(())
+                })
             });
-            Ok(())
+            scanned.map_err(|e| self.noted(e))
         }
 
         fn raw_count(&self, t: T) -> Result<u64> {
-            self.table(t).map_or(Ok(0), |table| with_table!($kind, table, |table| table.len().map_err(Error::storage)))
+            let Some(table) = self.table(t) else { return Ok(0) };
+            guarded(t, b"", || with_table!($kind, table, |table| table.len().map_err(|e| redb_error(t, b"", e))))
+                .map_err(|e| self.noted(e))
+        }
+
+        /// Every damaged entry of `t` (each value's checksum verified, as a
+        /// whole scan does, but going on past a damaged one); a damaged page
+        /// that ends the walk is the error.
+        fn raw_sweep(&self, t: T) -> Result<Vec<Error>> {
+            let Some(table) = self.table(t) else { return Ok(Vec::new()) };
+            let mut found = Vec::new();
+            let swept = guarded(t, b"", || {
+                with_table!($kind, table, |table| {
+                    let (mut last, mut seen) = (Vec::new(), 0u64);
+                    for entry in table.iter().map_err(|e| redb_error(t, b"", e))? {
+                        let (k, v) = entry.map_err(|e| redb_error(t, &last, e))?;
+                        let k = k.value();
+                        if seen > 0 && k <= &last[..] {
+                            return Err(envelope::damaged(t, k, "a key out of order (a damaged page)"));
+                        }
+                        seen += 1;
+                        last.clear();
+                        last.extend_from_slice(k);
+                        if let Err(e) = open_stored(t, k, v.value()) {
+                            found.push(e);
+                        }
+                    }
+                    let count = table.len().map_err(|e| redb_error(t, b"", e))?;
+                    if count != seen {
+                        let why = format!("its header counts {count} entries but {seen} were found (a damaged page)");
+                        return Err(envelope::damaged(t, b"", why));
+                    }
+                    Ok(())
+                })
+            });
+            for e in &found {
+                self.damage.note(e);
+            }
+            swept.map(|()| found).map_err(|e| self.noted(e))
+        }
+
+        /// `e`, latched if it is damage.
+        fn noted(&self, e: Error) -> Error {
+            self.damage.note(&e);
+            e
         }
 
         /// The stored history rows with sequence numbers in `[from, to)`,
@@ -827,6 +1071,7 @@ fn history_row(key: &[u8], scan: &mut RangeScan) -> Result<Option<Vec<u8>>> {
 /// A read snapshot with its tables open.
 pub struct ReadTx {
     tables: Vec<Option<RTable>>,
+    damage: Arc<Latch>,
 }
 
 impl ReadTx {
@@ -847,7 +1092,8 @@ impl Reader for ReadTx {
 
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
         if t == T::History {
-            return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
+            let row = self.get(t, key)?;
+            return row.map(|v| codec::decode(&v)).transpose().map_err(|e| self.noted(envelope::at(e, t, key)));
         }
         // Decodes straight from redb's page: no copy of the value.
         self.raw_with_value(t, key, &mut |v| codec::decode(v))
@@ -865,6 +1111,14 @@ impl Reader for ReadTx {
             return self.stored_history_count();
         }
         self.raw_count(t)
+    }
+
+    fn damaged_entries(&self, t: T) -> Result<Vec<Error>> {
+        self.raw_sweep(t)
+    }
+
+    fn damage_found(&self) -> bool {
+        self.damage.get().is_some()
     }
 }
 
@@ -901,6 +1155,16 @@ pub struct WriteTx {
     /// The history rows this transaction appended (sequence number, row),
     /// written in chunks at its commit (`store::history`).
     history: Vec<(u64, Vec<u8>)>,
+    /// Where `raw_put` seals a value with its checksum, reused.
+    sealed: Vec<u8>,
+    /// Damage found in the file: a transaction commits only while there is
+    /// none, or when it is REPAIR's (`repairing`).
+    damage: Arc<Latch>,
+    /// REPAIR's transaction: it commits on a damaged file, and its commit
+    /// clears the latched damage when REPAIR fixed it all (`repaired`).
+    repair: Option<bool>,
+    /// The database file (none in memory), for `page_damage`.
+    file: Option<PathBuf>,
     /// The last stored history row's sequence number, once looked up: a
     /// row is only ever appended after it.
     history_last: Option<u64>,
@@ -933,7 +1197,7 @@ struct Kept {
 }
 
 impl WriteTx {
-    fn new(txn: redb::WriteTransaction) -> Result<WriteTx> {
+    fn new(txn: redb::WriteTransaction, damage: Arc<Latch>, file: Option<PathBuf>) -> Result<WriteTx> {
         let txn = Box::new(txn);
         // SAFETY: the tables borrow the boxed transaction, whose address is
         // stable; `WriteTx` drops (or `commit` takes) the tables before the
@@ -941,11 +1205,14 @@ impl WriteTx {
         let txn_ref: &'static redb::WriteTransaction = unsafe { &*(txn.as_ref() as *const redb::WriteTransaction) };
         let mut tables = Vec::with_capacity(TABLE_COUNT);
         for t in T::ALL {
-            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(Error::storage)?);
+            tables.push(open_shaped!(WTable, t, |def| txn_ref.open_table(def)).map_err(|e| table_error(t, e))?);
         }
         let WTable::VarVar(meta) = &tables[T::Meta as usize] else { unreachable!("meta is bytes to bytes") };
-        let expired_through = match meta.get(EXPIRED_THROUGH_KEY).map_err(Error::storage)? {
-            Some(v) => codec::decode(v.value())?,
+        let key = EXPIRED_THROUGH_KEY;
+        let expired_through = match meta.get(key).map_err(|e| redb_error(T::Meta, key, e))? {
+            Some(v) => {
+                codec::decode(open_stored(T::Meta, key, v.value())?).map_err(|e| envelope::at(e, T::Meta, key))?
+            }
             None => NOTHING_EXPIRED,
         };
         Ok(WriteTx {
@@ -959,7 +1226,74 @@ impl WriteTx {
             kept: Default::default(),
             history: Vec::new(),
             history_last: None,
+            sealed: Vec::with_capacity(256),
+            damage,
+            repair: None,
+            file,
         })
+    }
+
+    /// redb's check of the file's pages as they are on disk (REPAIR: a
+    /// page whose checksum fails while every record reads sound), on an
+    /// overlay of the file: the damage found, latched.
+    pub fn page_damage(&self) -> Option<Error> {
+        let e = check_pages_read_only(self.file.as_deref()?).err().filter(Error::is_damage)?;
+        self.damage.note(&e);
+        Some(e)
+    }
+
+    /// Makes this REPAIR's transaction: it may commit on a file found
+    /// damaged.
+    pub fn repairing(&mut self) {
+        self.repair = Some(false);
+    }
+
+    /// REPAIR fixed every damage there was: its commit clears the latch and
+    /// `meta`'s record of it.
+    pub fn repaired(&mut self) -> Result<()> {
+        self.repair = Some(true);
+        self.raw_delete(T::Meta, DAMAGED_KEY).map(drop)
+    }
+
+    /// The damage found in the file so far, if any.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.get()
+    }
+
+    /// Latches `e` if it is damage.
+    pub fn note_damage(&self, e: &Error) {
+        self.damage.note(e);
+    }
+
+    /// Verifies a small file whole (`VERIFY_WHOLE_UP_TO`) as the first
+    /// write transaction of the process begins, before it wrote anything:
+    /// damage that a `-readonly` CHECK found and could not record refuses
+    /// the write all the same. The damage found is latched.
+    fn verify_whole_once(&self) {
+        if self.damage.verified.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(file) = &self.file else { return };
+        if std::fs::metadata(file).map_or(true, |m| m.len() > VERIFY_WHOLE_UP_TO) {
+            return;
+        }
+        for t in T::ALL {
+            match self.raw_sweep(t) {
+                Ok(found) if found.is_empty() => {}
+                _ => return,
+            }
+        }
+        self.page_damage();
+    }
+
+    /// A commit on a file found damaged is refused, but REPAIR's.
+    fn refuse_if_damaged(&self) -> Result<()> {
+        match self.damage.get() {
+            Some(first) if self.repair.is_none() => Err(Error::damaged(format!(
+                "no write is accepted on a damaged file until REPAIR or a restore from a BACKUP (found: {first})"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn table(&self, t: T) -> Option<&WTable> {
@@ -1069,7 +1403,10 @@ impl WriteTx {
             return Ok(last);
         }
         let WTable::IdVar(table) = &self.tables[T::History as usize] else { unreachable!("history is keyed by id") };
-        let last = table.last().map_err(Error::storage)?.map_or(0, |(k, _)| history::seq_of(k.value()));
+        let last = guarded(T::History, b"", || {
+            Ok(table.last().map_err(|e| redb_error(T::History, b"", e))?.map_or(0, |(k, _)| history::seq_of(k.value())))
+        })
+        .map_err(|e| self.noted(e))?;
         self.history_last = Some(last);
         Ok(last)
     }
@@ -1082,11 +1419,24 @@ impl WriteTx {
         &self.history[start..end.max(start)]
     }
 
+    /// Stores `value` under `key`, sealed with its checksum (`envelope`).
     fn raw_put(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<()> {
-        with_table!(WTable, &mut self.tables[t as usize], |table| {
-            table.insert(key, value).map_err(Error::storage)?;
+        let mut sealed = std::mem::take(&mut self.sealed);
+        sealed.clear();
+        if t == T::Meta && key == FORMAT_KEY {
+            sealed.extend_from_slice(value);
+        } else {
+            envelope::seal_into(t, key, value, &mut sealed);
+        }
+        let table = &mut self.tables[t as usize];
+        let put = guarded(t, key, || {
+            with_table!(WTable, table, |table| table
+                .insert(key, &sealed[..])
+                .map(drop)
+                .map_err(|e| redb_error(t, key, e)))
         });
-        Ok(())
+        self.sealed = sealed;
+        put.map_err(|e| self.noted(e))
     }
 
     /// Removes `key`; whether it was there.
@@ -1106,9 +1456,11 @@ impl WriteTx {
         if t.shape().key_width().is_some_and(|w| w != key.len()) {
             return Ok(false);
         }
-        with_table!(WTable, &mut self.tables[t as usize], |table| {
-            Ok(table.remove(key).map_err(Error::storage)?.is_some())
-        })
+        let table = &mut self.tables[t as usize];
+        let removed = guarded(t, key, || {
+            with_table!(WTable, table, |table| Ok(table.remove(key).map_err(|e| redb_error(t, key, e))?.is_some()))
+        });
+        removed.map_err(|e| self.noted(e))
     }
 
     /// Encodes and stores a record.
@@ -1148,9 +1500,14 @@ impl WriteTx {
         }
         let width = t.shape().key_width();
         let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
-        with_table!(WTable, &mut self.tables[t as usize], |table| {
-            table.retain_in::<&[u8], _>(bounds(&from, to.as_deref()), |k, _| keep(k)).map_err(Error::storage)
-        })
+        let table = &mut self.tables[t as usize];
+        let removed = guarded(t, &from, || {
+            with_table!(WTable, table, |table| {
+                let range = bounds(&from, to.as_deref());
+                table.retain_in::<&[u8], _>(range, |k, _| keep(k)).map_err(|e| redb_error(t, &from, e))
+            })
+        });
+        removed.map_err(|e| self.noted(e))
     }
 
     /// Removes every entry of a table.
@@ -1162,7 +1519,11 @@ impl WriteTx {
         if Self::kept_slot(t).is_some() {
             return self.remove_range(t, b"", None, &mut |_| false);
         }
-        with_table!(WTable, &mut self.tables[t as usize], |table| table.retain(|_, _| false).map_err(Error::storage))
+        let table = &mut self.tables[t as usize];
+        let cleared = guarded(t, b"", || {
+            with_table!(WTable, table, |table| table.retain(|_, _| false).map_err(|e| redb_error(t, b"", e)))
+        });
+        cleared.map_err(|e| self.noted(e))
     }
 
     /// Changes the kept state; `commit` (or `write_state`) stores it.
@@ -1201,6 +1562,7 @@ impl WriteTx {
     /// sync), so the error says the outcome is unknown rather than that
     /// nothing happened: retrying blindly could run a statement twice.
     pub fn commit(mut self) -> Result<()> {
+        self.refuse_if_damaged()?;
         self.write_state()?;
         for (key, chunk) in history::chunks(&std::mem::take(&mut self.history)) {
             self.raw_put(T::History, &key, &chunk)?;
@@ -1218,13 +1580,21 @@ impl WriteTx {
             let t = self.expired_through;
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
         }
+        self.refuse_if_damaged()?;
         self.tables.clear();
-        self.txn.commit().map_err(|e| {
+        let (damage, repaired) = (self.damage.clone(), self.repair == Some(true));
+        let txn = self.txn;
+        guarded(T::Meta, b"", || txn.commit().map_err(Error::storage)).map_err(|e| {
             Error::Storage(format!(
-                "the commit failed ({e}); it may still have reached the disk: reopen the database and look at \
-                 history before running the statement again"
+                "the commit failed ({}); it may still have reached the disk: reopen the database and look at \
+                 history before running the statement again",
+                e.message()
             ))
-        })
+        })?;
+        if repaired {
+            damage.clear();
+        }
+        Ok(())
     }
 }
 
@@ -1241,10 +1611,12 @@ impl Reader for WriteTx {
 
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
         if t == T::History {
-            return self.get(t, key)?.map(|v| codec::decode(&v)).transpose();
+            let row = self.get(t, key)?;
+            return row.map(|v| codec::decode(&v)).transpose().map_err(|e| self.noted(envelope::at(e, t, key)));
         }
         if let Some(slot) = Self::kept_slot(t) {
-            return self.kept_row(slot, key, |row| row.map(codec::decode).transpose());
+            let row = self.kept_row(slot, key, |row| row.map(codec::decode).transpose());
+            return row.map_err(|e| self.noted(envelope::at(e, t, key)));
         }
         // Decodes straight from redb's page: no copy of the value.
         self.raw_with_value(t, key, &mut |v| codec::decode(v))
@@ -1269,7 +1641,7 @@ impl Reader for WriteTx {
             let kept = self.kept[slot].borrow();
             for (k, v) in kept.rows.range::<[u8], _>(bounds(from, to)) {
                 if let Some(v) = v
-                    && !f(k, v)?
+                    && !f(k, v).map_err(|e| self.noted(envelope::at(e, t, k)))?
                 {
                     break;
                 }
@@ -1288,6 +1660,14 @@ impl Reader for WriteTx {
             return Ok(self.kept[slot].borrow().rows.values().filter(|v| v.is_some()).count() as u64);
         }
         self.raw_count(t)
+    }
+
+    fn damaged_entries(&self, t: T) -> Result<Vec<Error>> {
+        self.raw_sweep(t)
+    }
+
+    fn damage_found(&self) -> bool {
+        self.damage.get().is_some()
     }
 
     /// The kept `expired_through`.

@@ -127,3 +127,102 @@ fn a_new_databases_first_set_clock_to_the_past_does_not_expire_at_the_wall_clock
     let (_, expired_through) = indexes(&path);
     assert!(expired_through <= set, "expired_through {expired_through:?} is past the clock {set:?}");
 }
+
+/// Flips one bit of every copy, in the file, of `needle` (a key or a
+/// sealed value as redb stores it: old pages may hold copies too), at
+/// `offset` within it; how many copies there were.
+fn flip_on_disk(path: &std::path::Path, needle: &[u8], offset: usize) -> usize {
+    let mut bytes = std::fs::read(path).expect("read the file");
+    let at: Vec<usize> = (0..bytes.len() - needle.len()).filter(|&i| bytes[i..].starts_with(needle)).collect();
+    for &i in &at {
+        bytes[i + offset] ^= 0x04;
+    }
+    std::fs::write(path, &bytes).expect("write the file");
+    at.len()
+}
+
+/// `caldb ARGS`: exit status, stdout, stderr.
+fn caldb(args: &[&str]) -> (i32, String, String) {
+    let out = bin::run(args, None, b"");
+    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
+}
+
+/// The attack's case: one byte of an index key changed on disk. Every
+/// read verifies the entry's checksum, which covers the key, so
+/// `-readonly CHECK` names it (exit 2); a writable open that meets it
+/// refuses writes, and so does the next open; REPAIR drops the damaged
+/// entry, rebuilds the index from the records and says so; then CHECK is
+/// clean and writes are accepted again.
+#[test]
+fn a_changed_index_key_is_found_by_readonly_check_refuses_writes_until_repair_fixes_it() {
+    let dir = bin::scratch_dir("index-key-flip");
+    let path = dir.join("flipped.redb");
+    deployed(&path);
+    let key = {
+        let store = Store::open(&path).expect("store");
+        first_entry(&store.read().expect("read"), T::IdxLicenseHwid, |_| true).0
+    };
+    assert!(flip_on_disk(&path, &key, 3) > 0, "the key is on disk");
+    let file = path.to_str().expect("UTF-8");
+
+    let (code, out, err) = caldb(&["-readonly", file, "CHECK;"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.starts_with("damage,\"table idx_license_hwid, key "), "{out}");
+    let (code, _, err) = caldb(&[file, "SELECT COUNT(*) FROM licenses WHERE hwid IS NOT NULL;", "CHECK;"]);
+    assert_eq!(code, 2, "{err}");
+    for write in ["CREATE DEVICE late;", "SET CLOCK '2026-03-02 09:00:00';"] {
+        let (code, _, err) = caldb(&[file, write]);
+        assert_eq!(code, 2, "{write} on a damaged file: {err}");
+        assert!(err.contains("no write is accepted on a damaged file until REPAIR"), "{err}");
+    }
+
+    let (code, out, err) = caldb(&[file, "REPAIR;"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("idx_license_hwid,\"dropped 1 damaged entries, to rebuild\""), "{out}");
+    assert_eq!(caldb(&["-readonly", file, "CHECK;"]), (0, String::new(), String::new()));
+    let (code, _, err) = caldb(&[file, "CREATE DEVICE late;"]);
+    assert_eq!(code, 0, "writes are accepted after REPAIR: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A changed license record cannot be rebuilt from anything: REPAIR says
+/// which record, changes nothing and exits non-zero; writes stay refused,
+/// and the file reads as before.
+#[test]
+fn repair_of_a_damaged_record_claims_nothing_and_changes_nothing() {
+    let dir = bin::scratch_dir("record-flip");
+    let path = dir.join("flipped.redb");
+    deployed(&path);
+    let sealed = {
+        let store = Store::open(&path).expect("store");
+        let key = 3u64.to_be_bytes();
+        let payload = store.read().expect("read").get(T::Licenses, &key).expect("get").expect("license 3");
+        let mut sealed = Vec::new();
+        caldb::store::envelope::seal_into(T::Licenses, &key, &payload, &mut sealed);
+        sealed
+    };
+    assert!(flip_on_disk(&path, &sealed, 5) > 0, "the record is on disk");
+    let file = path.to_str().expect("UTF-8");
+    let (code, _, err) = caldb(&[file, "SELECT * FROM licenses WHERE id = 3;"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("damaged: table licenses, key 3: the checksum does not match"), "{err}");
+
+    // Every committed statement appends a history row.
+    let sound_part =
+        ["-readonly", file, "SELECT COUNT(*) FROM history;", "SELECT * FROM keypacks;", "SELECT * FROM devices;"];
+    let before = caldb(&sound_part);
+    assert_eq!(before.0, 2, "the file is known damaged: {}", before.2);
+    let (code, out, err) = caldb(&[file, "REPAIR;"]);
+    assert_ne!(code, 0, "REPAIR claims a success: {out}");
+    assert!(out.is_empty(), "REPAIR reports fixes it did not make: {out}");
+    assert!(
+        err.contains("REPAIR cannot fix 1 damaged records or pages, so it changed nothing: table licenses, key 3"),
+        "{err}"
+    );
+    assert_eq!(caldb(&sound_part), before, "REPAIR changed the file");
+    let (code, _, err) = caldb(&[file, "CREATE DEVICE late;"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = caldb(&["-readonly", file, "CHECK;"]);
+    assert_eq!((code, out.lines().count()), (2, 1), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

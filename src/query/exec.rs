@@ -88,6 +88,12 @@ impl Database {
         self.options.read_only
     }
 
+    /// The first damage found in the file (by this open, or recorded by an
+    /// earlier writable one), if any: no write but REPAIR's is accepted.
+    pub fn damage(&self) -> Option<String> {
+        self.store.damage()
+    }
+
     /// Whether a BEGIN block is open (an aborted one too: it still waits for
     /// its COMMIT or ROLLBACK).
     pub fn in_transaction(&self) -> bool {
@@ -305,9 +311,10 @@ impl Database {
             tx.commit()?;
         }
         // CHECK also runs redb's own integrity check (checksums of every
-        // page), which needs no transaction open.
+        // page), which needs no transaction open; under -readonly on a copy
+        // in memory of what it writes.
         let integrity = match stmt {
-            Statement::Check if !self.options.read_only => Some(self.check_integrity()?),
+            Statement::Check => Some(self.check_integrity()?),
             _ => None,
         };
         let rx = self.store.read()?;
@@ -401,6 +408,7 @@ fn rolled_back(e: Error) -> Error {
         Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
         Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
         Error::Internal(message) => Error::Internal(message + ROLLED_BACK),
+        Error::Damaged { table, key, detail } => Error::Damaged { table, key, detail: detail + ROLLED_BACK },
         Error::Interrupted { .. } => Error::Interrupted { block: true },
         other => other,
     }

@@ -148,13 +148,19 @@ pub trait Records: Reader {
     }
 
     /// Whether any live license expires at or before `t` (stops at the first).
+    /// On a file found damaged, none: nothing is expired there (no write
+    /// but REPAIR's commits), so the reads of sound tables still work.
     fn any_license_due_by(&self, t: Time) -> Result<bool> {
         let mut any = false;
-        self.visit_live_expiries(Some(t), &mut |_| {
+        let visited = self.visit_live_expiries(Some(t), &mut |_| {
             any = true;
             false
-        })?;
-        Ok(any)
+        });
+        match visited {
+            Err(e) if e.is_damage() => Ok(false),
+            _ if self.damage_found() => Ok(false),
+            visited => visited.map(|()| any),
+        }
     }
 
     /// Ids of every live license (temporary, active, revoked), sorted.
@@ -287,17 +293,25 @@ impl WriteTx {
     /// with `f`, which must make it not live and change nothing an index
     /// keys on but the status, and moves `expired_through` to `now`: only
     /// the expiry index entries after it are read.
+    ///
+    /// On a file found damaged nothing is expired: no write but REPAIR's
+    /// commits, and REPAIR, which rebuilds the expiry index, moves
+    /// `expired_through` back to the first license it passed over.
     pub fn retire_due_licenses(&mut self, now: Time, f: &mut dyn FnMut(&mut LicenseRec)) -> Result<()> {
-        if now <= self.expired_through()? {
+        if now <= self.expired_through()? || self.damage_found() {
             return Ok(());
         }
         // Expiry index keys are 16 bytes: kept as arrays, a million of
         // them take 16 MB, not a heap allocation each.
         let mut due: Vec<[u8; 16]> = Vec::new();
-        self.visit_live_expiries(Some(now), &mut |k| {
+        let visited = self.visit_live_expiries(Some(now), &mut |k| {
             due.push(k.try_into().expect("expiry index keys are 16 bytes"));
             true
-        })?;
+        });
+        match visited {
+            Err(e) if e.is_damage() => return Ok(()),
+            visited => visited?,
+        }
         // In id order, the licenses table is walked page by page: in expiry
         // order every rewrite lands on a random page, which the write
         // buffer evicts and reads back again and again.

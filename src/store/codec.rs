@@ -48,9 +48,9 @@ impl bincode::enc::write::Writer for Append<'_> {
 /// Decodes a whole value; trailing bytes mean a damaged record.
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let (value, used) = bincode::serde::decode_from_slice(bytes, config().with_limit::<DECODE_LIMIT>())
-        .map_err(|e| Error::Storage(format!("a stored record is damaged: {e}")))?;
+        .map_err(|e| Error::damaged(format!("the record cannot be decoded: {e}")))?;
     if used != bytes.len() {
-        return Err(Error::Storage("a stored record is damaged: trailing bytes".into()));
+        return Err(Error::damaged("the record cannot be decoded: trailing bytes"));
     }
     Ok(value)
 }

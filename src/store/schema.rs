@@ -12,7 +12,10 @@ use std::fmt::Write;
 /// What each table's key and value are.
 fn layout(t: T) -> (&'static str, &'static str) {
     match t {
-        T::Meta => ("b\"format\" | b\"state\" | b\"expired_through\"", "u32 format version | State | time"),
+        T::Meta => (
+            "b\"format\" | b\"state\" | b\"expired_through\" | b\"damaged\"",
+            "u32 format version | State | time | UTF-8 text of the damage a writable open found",
+        ),
         T::Servers => ("name", "ServerRec"),
         T::Keypacks => ("id u64", "KeypackRec"),
         T::Licenses => ("id u64", "LicenseRec"),
@@ -177,6 +180,10 @@ pub fn describe() -> Result<String> {
         "encoding keys: ordered bytes (names UTF-8 + NUL in composites, integers big-endian, times big-endian i64 with the sign bit flipped)"
     );
     let _ = writeln!(out, "encoding values: serde + bincode 2.0.1 standard config (varint little-endian)");
+    let _ = writeln!(
+        out,
+        "envelope: every stored value is its payload (below) then crc32c(table name ++ key ++ payload) u32 LE; meta's b\"format\" alone is bare"
+    );
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -186,7 +193,8 @@ pub fn describe() -> Result<String> {
     for t in T::ALL {
         let (key, value) = layout(t);
         let width = |w: Option<usize>| w.map_or("var".to_string(), |n| format!("fixed {n}"));
-        let (kw, vw) = (width(t.shape().key_width()), width(t.shape().value_width()));
+        let stored = t.shape().value_width().map(|w| w + super::envelope::CHECKSUM_LEN);
+        let (kw, vw) = (width(t.shape().key_width()), width(stored));
         let _ = writeln!(out, "table {}: key {key} [{kw}]; value {value} [{vw}]", t.name());
     }
     let _ = writeln!(out);
