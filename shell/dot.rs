@@ -140,8 +140,14 @@ impl Session {
             ".echo" => self.config.echo = on_off(&command, arg)?,
             ".bail" => self.config.bail = on_off(&command, arg)?,
             ".read" => return self.read_file(arg.unwrap_or_default()),
-            ".output" => self.out.redirect(arg).map_err(|e| file_error(arg, e))?,
-            ".once" => self.out.once(arg.unwrap_or_default()).map_err(|e| file_error(arg, e))?,
+            ".output" => {
+                let own: Vec<&Path> = self.db.path().into_iter().collect();
+                self.out.redirect(arg, &own).map_err(|e| shell_error(e.message().to_string()))?;
+            }
+            ".once" => {
+                let own: Vec<&Path> = self.db.path().into_iter().collect();
+                self.out.once(arg.unwrap_or_default(), &own).map_err(|e| shell_error(e.message().to_string()))?;
+            }
             ".open" => self.open(arg.unwrap_or_default())?,
             ".dump" => self.dump()?,
             ".show" => self.show()?,
@@ -240,10 +246,6 @@ impl Session {
                 .map_err(|_| shell_error(format!(".exit: expected a number, not '{text}'"))),
         }
     }
-}
-
-fn file_error(file: Option<&str>, e: std::io::Error) -> Failure {
-    shell_error(format!("cannot open '{}': {e}", file.unwrap_or("stdout")))
 }
 
 #[cfg(test)]

@@ -131,8 +131,13 @@ fn run(args: Args) -> i32 {
     };
     let mut session = Session::new(db, config);
     let status = run_session(&mut session, &args, terminal);
-    let _ = session.out.flush();
-    status
+    match session.out.finish() {
+        Ok(()) => status,
+        Err(e) => {
+            eprintln!("error: {}", e.message());
+            status.max(1)
+        }
+    }
 }
 
 fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {

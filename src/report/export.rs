@@ -2,14 +2,15 @@
 //! Win32_TSIssuedLicense | Export-Csv` and `Get-WmiObject
 //! Win32_TSLicenseKeyPack | Export-Csv` write (a `#TYPE` line, then a header
 //! and rows with every field quoted), plus the caldb columns a lossless
-//! round trip needs. The file is written beside its target and renamed over
-//! it, never over the open database file.
+//! round trip needs. The file is written through `safe_write` (a temporary
+//! beside its target, renamed over it; never an open database, a device or
+//! a FIFO, but a terminal or standard output directly).
 
 use super::progress::Progress;
 use super::wmi;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::*;
-use crate::store::backup::{refuse_open_database, replace, temp_beside};
+use crate::safe_write::{Sink, write_error};
 use crate::store::{KeypackRec, LicenseRec, Reader, Records, T, codec};
 use std::io::Write;
 use std::path::Path;
@@ -120,7 +121,7 @@ pub fn export_keypacks(r: &(impl Reader + ?Sized), file: &Path, db: Option<&Path
     })
 }
 
-type CsvOut = csv::Writer<std::io::BufWriter<std::fs::File>>;
+type CsvOut = csv::Writer<std::io::BufWriter<Sink>>;
 
 fn write_csv(
     file: &Path,
@@ -129,29 +130,16 @@ fn write_csv(
     columns: &[&str],
     rows: &mut dyn FnMut(&mut CsvOut) -> Result<u64>,
 ) -> Result<u64> {
-    refuse_open_database(file, db, "EXPORT")?;
-    let tmp = temp_beside(file)?;
-    let written = (|| {
-        let out = std::fs::File::create(&tmp).map_err(|e| write_error(&tmp, e))?;
-        let mut out = std::io::BufWriter::new(out);
-        write!(out, "{type_line}\r\n").map_err(|e| write_error(file, e))?;
-        let mut w = csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::Always)
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
-        w.write_record(columns).map_err(|e| write_error(file, e))?;
-        let n = rows(&mut w)?;
-        let out = w.into_inner().map_err(|e| write_error(file, e.into_error()))?;
-        out.into_inner().map_err(|e| write_error(file, e.into_error()))?;
-        replace(&tmp, file)?;
-        Ok(n)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-fn write_error(file: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("cannot write {}: {e}", file.display()))
+    let own: Vec<&Path> = db.into_iter().collect();
+    let mut out = std::io::BufWriter::new(Sink::create(file, "EXPORT", &own)?);
+    write!(out, "{type_line}\r\n").map_err(|e| write_error(file, e))?;
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record(columns).map_err(|e| write_error(file, e))?;
+    let n = rows(&mut w)?;
+    let out = w.into_inner().map_err(|e| write_error(file, e.into_error()))?;
+    out.into_inner().map_err(|e| write_error(file, e.into_error()))?.commit()?;
+    Ok(n)
 }
