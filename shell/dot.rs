@@ -8,7 +8,7 @@ use caldb::{Database, OpenOptions};
 use std::path::Path;
 
 /// Every dot-command and its one-line help, in `.help` order.
-pub const COMMANDS: [(&str, &str); 16] = [
+pub const COMMANDS: [(&str, &str); 17] = [
     (".bail on|off", "stop a script at its first error"),
     (".dump", "every table, every row, in key order"),
     (".echo on|off", "print each script line, comments included, before its results"),
@@ -24,6 +24,7 @@ pub const COMMANDS: [(&str, &str); 16] = [
     (".schema [TABLE]", "the columns of one table or of all"),
     (".show", "the current settings"),
     (".tables", "the names of the tables"),
+    (".timeout MS", "wait up to MS milliseconds for another process's lock (default 5000)"),
     (".timer on|off", "print the time each statement takes"),
 ];
 
@@ -123,7 +124,7 @@ impl Session {
         let (min, max) = match command.as_str() {
             ".help" | ".tables" | ".dump" | ".show" | ".quit" => (0, 0),
             ".schema" | ".output" | ".exit" => (0, 1),
-            ".mode" | ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" | ".echo" => (1, 1),
+            ".mode" | ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" | ".echo" | ".timeout" => (1, 1),
             ".open" => (1, 1),
             _ => {
                 return Err(shell_error(format!("unknown command '{command}' (see .help)")));
@@ -149,6 +150,7 @@ impl Session {
                 self.out.once(arg.unwrap_or_default(), &own).map_err(|e| shell_error(e.message().to_string()))?;
             }
             ".open" => self.open(arg.unwrap_or_default())?,
+            ".timeout" => timeout(arg.unwrap_or_default())?,
             ".dump" => self.dump()?,
             ".show" => self.show()?,
             ".quit" => return Ok(Flow::Exit(self.status())),
@@ -199,7 +201,15 @@ impl Session {
         } else {
             Database::open(Path::new(file), &OpenOptions { read_only: self.config.read_only })
         };
-        self.db = db.map_err(|e| shell_error(format!("cannot open '{file}': {e}")))?;
+        let db = db.map_err(|e| shell_error(format!("cannot open '{file}': {e}")))?;
+        let block_open = self.db.in_transaction();
+        // The old database, dropped, aborts its open block.
+        self.db = db;
+        if block_open {
+            return Err(shell_error(format!(
+                "'{file}' is open, and the previous database's open transaction was rolled back (COMMIT saves it)"
+            )));
+        }
         Ok(())
     }
 
@@ -246,6 +256,14 @@ impl Session {
                 .map_err(|_| shell_error(format!(".exit: expected a number, not '{text}'"))),
         }
     }
+}
+
+/// `.timeout MS`: how long an open or a write waits for another
+/// process's lock (process-wide, as `-timeout`).
+fn timeout(text: &str) -> Result<(), Failure> {
+    let ms = text.parse().map_err(|_| shell_error(format!(".timeout: expected milliseconds, not '{text}'")))?;
+    caldb::store::opening::set_busy_timeout(ms);
+    Ok(())
 }
 
 #[cfg(test)]

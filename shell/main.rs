@@ -7,6 +7,7 @@
 mod dot;
 mod output;
 mod repl;
+mod script;
 mod session;
 mod split;
 
@@ -14,7 +15,7 @@ use caldb::{Database, OpenOptions};
 use output::Mode;
 use session::{Config, Flow, Origin, Session};
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 const USAGE: &str = "\
@@ -35,6 +36,8 @@ Options (one or two dashes):
   -noheader    csv header row off
   -cmd TEXT    run TEXT before reading input (repeatable)
   -readonly    refuse every statement that changes the database
+  -timeout MS  wait up to MS milliseconds for another process's lock on the
+               database before 'database is locked' (default 5000)
   -version     print the version and exit
   -help        print this help and exit
 ";
@@ -48,6 +51,7 @@ struct Args {
     echo: bool,
     cmds: Vec<String>,
     read_only: bool,
+    timeout_ms: Option<u64>,
     database: Option<String>,
     statements: Vec<String>,
 }
@@ -90,6 +94,12 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
             "readonly" => args.read_only = true,
             "version" => return Ok(Command::Version),
             "help" | "h" => return Ok(Command::Help),
+            "timeout" => {
+                let text = raw.next().ok_or("option '-timeout' needs an argument")?;
+                let text = text.to_string_lossy();
+                let ms = text.parse().map_err(|_| format!("-timeout: expected milliseconds, not '{text}'"))?;
+                args.timeout_ms = Some(ms);
+            }
             "cmd" => {
                 let text = raw.next().ok_or("option '-cmd' needs an argument")?;
                 args.cmds.push(text.into_string().map_err(|_| "-cmd text is not valid UTF-8")?);
@@ -113,6 +123,9 @@ fn open_database(args: &Args) -> Result<Database, String> {
 
 /// Runs the session as the arguments say; returns the exit status.
 fn run(args: Args) -> i32 {
+    if let Some(ms) = args.timeout_ms {
+        caldb::store::opening::set_busy_timeout(ms);
+    }
     let db = match open_database(&args) {
         Ok(db) => db,
         Err(message) => {
@@ -131,6 +144,7 @@ fn run(args: Args) -> i32 {
     };
     let mut session = Session::new(db, config);
     let status = run_session(&mut session, &args, terminal);
+    let status = roll_back_open_block(&mut session, status);
     match session.out.finish() {
         Ok(()) => status,
         Err(e) => {
@@ -138,6 +152,19 @@ fn run(args: Args) -> i32 {
             status.max(1)
         }
     }
+}
+
+/// A session that ends inside BEGIN (the input's end, `.quit`, `.exit`)
+/// loses the block's changes: said plainly, with status 1 at least, where
+/// sqlite3 would discard them silently.
+fn roll_back_open_block(session: &mut Session, status: i32) -> i32 {
+    if !session.db.in_transaction() {
+        return status;
+    }
+    let _ = session.out.flush();
+    let _ = session.db.execute("ROLLBACK");
+    eprintln!("error: the session ended inside BEGIN: the open transaction was rolled back (COMMIT saves it)");
+    status.max(1)
 }
 
 fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
@@ -154,13 +181,8 @@ fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
     if terminal {
         return repl::run(session);
     }
-    let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("error: cannot read standard input: {e}");
-        return 1;
-    }
-    let script = String::from_utf8_lossy(&input);
-    match session.run_text(&script, &Origin::Script { file: None }) {
+    let mut input = std::io::stdin().lock();
+    match script::run(session, &mut input, &Origin::Script { file: None }) {
         Flow::Continue => session.status(),
         Flow::Bail => 1,
         Flow::Exit(code) => code,

@@ -154,10 +154,10 @@ impl Session {
         if self.read_depth >= READ_DEPTH_MAX {
             return Err(Failure::Shell(format!(".read nested more than {READ_DEPTH_MAX} deep")));
         }
-        let bytes = std::fs::read(name).map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let file = std::fs::File::open(name).map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
         self.read_depth += 1;
-        let flow = self.run_text(&text, &Origin::Script { file: Some(name.to_string()) });
+        let origin = Origin::Script { file: Some(name.to_string()) };
+        let flow = crate::script::run(self, &mut std::io::BufReader::new(file), &origin);
         self.read_depth -= 1;
         Ok(flow)
     }

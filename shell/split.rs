@@ -74,6 +74,11 @@ impl Splitter {
         self.pending
     }
 
+    /// The bytes of the unfinished statement kept so far.
+    pub fn pending_bytes(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Adds one line (without its line end) and returns the items it completes.
     pub fn push_line(&mut self, line: &str) -> Vec<Item> {
         let number = self.next_line;
@@ -88,6 +93,11 @@ impl Splitter {
         }
         self.buffer.push_str(line);
         self.buffer.push('\n');
+        if self.pending && !line.contains(';') {
+            // Only a `;` can end the pending statement: no rescan of it
+            // (a long statement of many lines stays linear).
+            return Vec::new();
+        }
         let scan = scan(&self.buffer);
         let items = scan
             .statements

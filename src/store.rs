@@ -8,6 +8,7 @@ pub mod backup;
 pub mod codec;
 pub mod history;
 pub mod keys;
+pub mod opening;
 pub mod records;
 pub mod schema;
 
@@ -326,6 +327,7 @@ impl Store {
     /// not a redb file, or a redb file without caldb's format marker, is an
     /// error that says so.
     pub fn open(path: &Path) -> Result<Store> {
+        opening::refuse_non_regular(path)?;
         let mut existed = path.exists();
         if existed && interrupted_creation(&FileBytes(path))? {
             // A crash while redb created the file: no transaction can have
@@ -340,7 +342,8 @@ impl Store {
         // redb panics on some damaged files; that is a damaged file, not a
         // crash of caldb.
         let opened = std::panic::catch_unwind(|| {
-            let db = file_builder().create(path).map_err(|e| open_error(path, e))?;
+            let backend = opening::Bounded::open(path).map_err(|e| open_error(path, e.into()))?;
+            let db = file_builder().create_with_backend(backend).map_err(|e| open_error(path, e))?;
             Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
         });
         opened.unwrap_or_else(|panic| {
@@ -352,6 +355,7 @@ impl Store {
     /// written. A file that needs recovery after a crash cannot be opened
     /// so; opening it once for writing recovers it.
     pub fn open_read_only(path: &Path) -> Result<Store> {
+        opening::refuse_non_regular(path)?;
         check_magic(path)?;
         refuse_foreign(path)?;
         let opened = std::panic::catch_unwind(|| {
@@ -445,7 +449,9 @@ impl Store {
         let Handle::Rw(db) = &self.db else {
             return Err(Error::Storage(format!("{} is open read-only", self.describe())));
         };
-        let txn = db.begin_write().map_err(Error::storage)?;
+        let txn = db.begin_write().map_err(|e| {
+            if opening::is_locked(&e) { Error::Storage(locked(&self.describe())) } else { Error::storage(e) }
+        })?;
         WriteTx::new(txn)
     }
 
@@ -617,8 +623,22 @@ fn check_magic(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The busy timeout ran out: who holds the file, and what to do.
+fn locked(what: &str) -> String {
+    let ms = opening::busy_timeout();
+    format!("{what}: {} (waited {ms} ms; .timeout or -timeout sets the wait)", opening::LOCKED)
+}
+
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    if opening::is_locked(&e) {
+        return Error::Storage(locked(&path.display().to_string()));
+    }
     let why = match e {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            format!("cannot be opened for writing ({io}); -readonly opens it for reading")
+        }
         redb::DatabaseError::DatabaseAlreadyOpen => "is already open in another program".into(),
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
             format!("is damaged ({m})")
