@@ -9,7 +9,7 @@
 #[path = "support/bin.rs"]
 mod bin;
 
-use bin::{command, feed, run, scratch_dir, status, stderr, stdout};
+use bin::{command, run, scratch_dir, status, stderr, stdout};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdout};
