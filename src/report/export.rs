@@ -2,7 +2,8 @@
 //! Win32_TSIssuedLicense | Export-Csv` and `Get-WmiObject
 //! Win32_TSLicenseKeyPack | Export-Csv` write (a `#TYPE` line, then a header
 //! and rows with every field quoted), plus the caldb columns a lossless
-//! round trip needs. The file is written through `safe_write` (a temporary
+//! round trip needs. Names that came from clients are guarded against CSV
+//! formula injection (`wmi::guard`), which IMPORT undoes. The file is written through `safe_write` (a temporary
 //! beside its target, renamed over it; never an open database, a device or
 //! a FIFO, but a terminal or standard output directly).
 
@@ -54,13 +55,13 @@ fn license_fields(l: &LicenseRec) -> Vec<String> {
     vec![
         l.id.to_string(),
         l.keypack.to_string(),
-        l.user.clone(),
-        l.computer.clone(),
+        wmi::guard(&l.user).into_owned(),
+        wmi::guard(&l.computer).into_owned(),
         l.status.wmi_code().to_string(),
         wmi::format_time(l.issued),
         wmi::format_time(l.expires),
         l.hwid.to_string(),
-        l.server.clone(),
+        wmi::guard(&l.server).into_owned(),
         l.kind.as_str().to_string(),
         l.product.as_str().to_string(),
         l.validated.to_string(),
@@ -87,7 +88,7 @@ fn keypack_fields(k: &KeypackRec) -> Vec<String> {
         opt(k.available()),
         k.expires.map(wmi::format_time).unwrap_or_default(),
         model.to_string(),
-        k.server.clone(),
+        wmi::guard(&k.server).into_owned(),
         k.product.as_str().to_string(),
         wmi::format_time(k.installed),
     ]
