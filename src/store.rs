@@ -293,6 +293,11 @@ const EXPIRED_THROUGH_KEY: &[u8] = b"expired_through";
 /// `expired_through` before anything has been expired: the earliest time.
 const NOTHING_EXPIRED: crate::model::Time = crate::model::Time(i64::MIN);
 
+/// What a failed commit's error adds: the commit point may have been
+/// passed. A writer of another file (BACKUP) takes it off again.
+pub const COMMIT_OUTCOME_UNKNOWN: &str = "; it may still have reached the disk: reopen the database and look at \
+                                          history before running the statement again";
+
 /// An open database file (or an in-memory one).
 pub struct Store {
     db: Handle,
@@ -1232,12 +1237,7 @@ impl WriteTx {
             self.put_record(T::Meta, EXPIRED_THROUGH_KEY, &t)?;
         }
         self.tables.clear();
-        self.txn.commit().map_err(|e| {
-            Error::Storage(format!(
-                "the commit failed ({e}); it may still have reached the disk: reopen the database and look at \
-                 history before running the statement again"
-            ))
-        })
+        self.txn.commit().map_err(|e| Error::Storage(format!("the commit failed ({e}){COMMIT_OUTCOME_UNKNOWN}")))
     }
 }
 

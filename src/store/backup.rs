@@ -20,10 +20,21 @@ pub fn backup(r: &(impl Reader + ?Sized), target: &Path, db: Option<&Path>) -> R
         return Err(Error::plan(format!("cannot write '{}': BACKUP needs a regular file", target.display())));
     };
     let temp = Temp::beside_unlocked(&target, "BACKUP")?;
-    let copied = copy_into(r, temp.path())?;
+    let copied = copy_into(r, temp.path()).map_err(|e| failed(&target, &e))?;
     temp.lock()?;
-    temp.commit()?;
+    temp.commit().map_err(|e| failed(&target, &e))?;
     Ok(copied)
+}
+
+/// A copy that could not be written (a full disk, say): the database was
+/// only read, and the temporary is removed, which the error says instead
+/// of a commit's advice about the database.
+fn failed(target: &Path, e: &Error) -> Error {
+    let cause = e.message().trim_end_matches(super::COMMIT_OUTCOME_UNKNOWN);
+    Error::Storage(format!(
+        "BACKUP could not write '{}' ({cause}); the database is unchanged and no partial copy is left",
+        target.display()
+    ))
 }
 
 fn copy_into(r: &(impl Reader + ?Sized), path: &Path) -> Result<u64> {
