@@ -13,7 +13,8 @@ use redb::{BackendError, StorageBackend};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 /// The busy timeout in milliseconds.
 static BUSY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(DEFAULT_BUSY_TIMEOUT_MS);
@@ -56,31 +57,52 @@ pub fn refuse_non_regular(path: &Path) -> crate::error::Result<()> {
 
 /// redb's file backend with a bounded wait for the writer lock.
 #[derive(Debug)]
-pub struct Bounded(FileBackend);
+pub struct Bounded(Arc<FileBackend>);
+
+/// A helper thread's blocking lock: `Abandoned` once the waiter gave up,
+/// so a lock the helper gets later is released at once.
+enum Wait {
+    Waiting,
+    Abandoned,
+}
 
 impl Bounded {
     pub fn open(path: &Path) -> std::io::Result<Bounded> {
         let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        FileBackend::new(file).map(Bounded).map_err(std::io::Error::other)
+        FileBackend::new(file).map(|b| Bounded(Arc::new(b))).map_err(std::io::Error::other)
     }
 
-    /// Tries, with a growing pause, until the busy timeout has passed.
+    /// Takes the lock at once if it is free; else waits for it in the
+    /// kernel's own blocking lock (so waiters are woken as it is released,
+    /// not left to poll), on a helper thread, at most the busy timeout.
     fn wait(&self, start: Bound<u64>, end: Bound<u64>, shared: bool) -> Result<(), BackendError> {
-        let began = Instant::now();
+        let free =
+            if shared { self.0.try_lock_shared_range(start, end)? } else { self.0.try_lock_range(start, end)? };
+        if free {
+            return Ok(());
+        }
+        let state = Arc::new(Mutex::new(Wait::Waiting));
+        let (sent, received) = mpsc::channel();
+        let (backend, helper_state) = (Arc::clone(&self.0), Arc::clone(&state));
+        std::thread::spawn(move || {
+            let taken = if shared { backend.lock_shared_range(start, end) } else { backend.lock_range(start, end) };
+            let state = helper_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match (&*state, taken) {
+                (Wait::Abandoned, Ok(())) => drop(backend.unlock_range(start, end)),
+                (_, taken) => drop(sent.send(taken)),
+            }
+        });
         let timeout = Duration::from_millis(busy_timeout());
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let taken =
-                if shared { self.0.try_lock_shared_range(start, end)? } else { self.0.try_lock_range(start, end)? };
-            if taken {
-                return Ok(());
-            }
-            let waited = began.elapsed();
-            if waited >= timeout {
-                return Err(BackendError::Io(std::io::Error::new(std::io::ErrorKind::WouldBlock, LOCKED)));
-            }
-            std::thread::sleep(pause.min(timeout - waited));
-            pause = (pause * 2).min(Duration::from_millis(50));
+        if let Ok(taken) = received.recv_timeout(timeout) {
+            return taken;
+        }
+        // Given up: under the helper's mutex, so a lock it took meanwhile
+        // is either in the channel (kept) or released by the helper.
+        let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *state = Wait::Abandoned;
+        match received.try_recv() {
+            Ok(taken) => taken,
+            Err(_) => Err(BackendError::Io(std::io::Error::new(std::io::ErrorKind::WouldBlock, LOCKED))),
         }
     }
 }
