@@ -6,13 +6,14 @@
 
 mod dot;
 mod output;
+mod progress;
 mod repl;
 mod script;
 mod session;
 mod split;
 
 use caldb::{Database, OpenOptions};
-use output::Mode;
+use output::{Mode, Style};
 use session::{Config, Flow, Origin, Session};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -26,20 +27,25 @@ caldb uses a temporary in-memory database. STATEMENTs (statements or dot-command
 in order, then caldb exits without reading standard input.
 
 Options (one or two dashes):
-  -bail        stop at the first error
-  -echo        print each script line, comments included, before its results
-  -csv         output in csv mode
-  -json        output in json mode
-  -line        output in line mode
-  -table       output in table mode
-  -header      csv header row on
-  -noheader    csv header row off
-  -cmd TEXT    run TEXT before reading input (repeatable)
-  -readonly    refuse every statement that changes the database
-  -timeout MS  wait up to MS milliseconds for another process's lock on the
-               database before 'database is locked' (default 5000)
-  -version     print the version and exit
-  -help        print this help and exit
+  -bail           stop at the first error
+  -echo           print each script line, comments included, before its results
+  -table, -box, -markdown, -column, -list, -tabs, -csv, -quote, -html,
+  -json, -line    output mode (default: table at a terminal, else csv)
+  -header         header row on (csv, list, tabs, column, quote, html)
+  -noheader       header row off
+  -separator SEP  field separator of list mode (default |)
+  -nullvalue TEXT how NULL is shown (default: empty)
+  -cmd TEXT       run TEXT before reading input (repeatable)
+  -init FILE      run FILE first, instead of ~/.caldbrc
+  -batch          read standard input as a script even from a terminal
+  -interactive    prompts and line editing even when input is not a terminal
+  -readonly       refuse every statement that changes the database
+  -timeout MS     wait up to MS milliseconds for another process's lock on the
+                  database before 'database is locked' (default 5000)
+  -version        print the version and exit
+  -help           print this help and exit
+
+~/.caldbrc, when it exists and -init is not given, is run before -cmd.
 ";
 
 /// The command line, parsed.
@@ -50,6 +56,11 @@ struct Args {
     bail: bool,
     echo: bool,
     cmds: Vec<String>,
+    init: Option<String>,
+    batch: bool,
+    interactive: bool,
+    separator: Option<String>,
+    null: Option<String>,
     read_only: bool,
     timeout_ms: Option<u64>,
     database: Option<String>,
@@ -85,29 +96,39 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
             continue;
         }
         let name = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+        if let Some(mode) = Mode::parse(name) {
+            args.mode = Some(mode);
+            continue;
+        }
         match name {
             "bail" => args.bail = true,
             "echo" => args.echo = true,
-            "csv" | "json" | "line" | "table" => args.mode = Mode::parse(name),
             "header" | "headers" => args.headers = Some(true),
             "noheader" | "noheaders" => args.headers = Some(false),
             "readonly" => args.read_only = true,
+            "batch" => args.batch = true,
+            "interactive" => args.interactive = true,
             "version" => return Ok(Command::Version),
             "help" | "h" => return Ok(Command::Help),
             "timeout" => {
-                let text = raw.next().ok_or("option '-timeout' needs an argument")?;
-                let text = text.to_string_lossy();
+                let text = option_text(&mut raw, "timeout")?;
                 let ms = text.parse().map_err(|_| format!("-timeout: expected milliseconds, not '{text}'"))?;
                 args.timeout_ms = Some(ms);
             }
-            "cmd" => {
-                let text = raw.next().ok_or("option '-cmd' needs an argument")?;
-                args.cmds.push(text.into_string().map_err(|_| "-cmd text is not valid UTF-8")?);
-            }
+            "cmd" => args.cmds.push(option_text(&mut raw, "cmd")?),
+            "init" => args.init = Some(option_text(&mut raw, "init")?),
+            "separator" => args.separator = Some(option_text(&mut raw, "separator")?),
+            "nullvalue" => args.null = Some(option_text(&mut raw, "nullvalue")?),
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
     Ok(Command::Run(args))
+}
+
+/// The argument after option `-name`.
+fn option_text(raw: &mut impl Iterator<Item = OsString>, name: &str) -> Result<String, String> {
+    let text = raw.next().ok_or_else(|| format!("option '-{name}' needs an argument"))?;
+    text.into_string().map_err(|_| format!("the argument of '-{name}' is not valid UTF-8"))
 }
 
 fn open_database(args: &Args) -> Result<Database, String> {
@@ -126,6 +147,12 @@ fn run(args: Args) -> i32 {
     if let Some(ms) = args.timeout_ms {
         caldb::store::opening::set_busy_timeout(ms);
     }
+    if let Some(file) = &args.init
+        && let Err(e) = std::fs::metadata(file)
+    {
+        eprintln!("error: cannot read the -init file '{file}': {e}");
+        return 2;
+    }
     let db = match open_database(&args) {
         Ok(db) => db,
         Err(message) => {
@@ -133,16 +160,20 @@ fn run(args: Args) -> i32 {
             return 2;
         }
     };
-    let terminal = args.statements.is_empty() && std::io::stdin().is_terminal();
-    let config = Config {
-        mode: args.mode.unwrap_or(if terminal { Mode::Table } else { Mode::Csv }),
-        headers: args.headers.unwrap_or(terminal),
-        bail: args.bail,
-        timer: false,
-        echo: args.echo,
-        read_only: args.read_only,
-    };
+    let terminal = !args.batch && args.statements.is_empty() && (args.interactive || std::io::stdin().is_terminal());
+    let mut style = Style::new(args.mode.unwrap_or(if terminal { Mode::Table } else { Mode::Csv }), false);
+    style.headers = args.headers.unwrap_or(terminal);
+    if let Some(separator) = &args.separator {
+        style.separator.0.clone_from(separator);
+    }
+    if let Some(null) = &args.null {
+        style.null.clone_from(null);
+    }
+    let config = Config { style, bail: args.bail, timer: false, echo: args.echo, read_only: args.read_only };
+    progress::install();
+    progress::set_interactive(terminal);
     let mut session = Session::new(db, config);
+    session.interactive = terminal;
     let status = run_session(&mut session, &args, terminal);
     let status = roll_back_open_block(&mut session, status);
     match session.out.finish() {
@@ -162,12 +193,47 @@ fn roll_back_open_block(session: &mut Session, status: i32) -> i32 {
         return status;
     }
     let _ = session.out.flush();
+    let aborted = session.db.is_aborted();
     let _ = session.db.execute("ROLLBACK");
-    eprintln!("error: the session ended inside BEGIN: the open transaction was rolled back (COMMIT saves it)");
+    let message = match (aborted, session.aborted_at.take()) {
+        // An error already discarded the block's changes: the session only
+        // ends what was waiting for its ROLLBACK.
+        (true, Some(line)) => format!("the transaction was rolled back at line {line}; nothing of it was saved"),
+        (true, None) => "the transaction was rolled back by an earlier error; nothing of it was saved".to_string(),
+        (false, _) => "the open transaction was rolled back (COMMIT saves it)".to_string(),
+    };
+    eprintln!("error: the session ended inside BEGIN: {message}");
     status.max(1)
 }
 
+/// `-init FILE`, or else `~/.caldbrc` when there is one (sqlite3's
+/// `~/.sqliterc`): run before `-cmd`, with script semantics.
+fn run_init(session: &mut Session, args: &Args) -> Flow {
+    let file = match &args.init {
+        Some(file) => file.clone(),
+        None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            Some(home) if Path::new(&home).join(".caldbrc").is_file() => {
+                Path::new(&home).join(".caldbrc").to_string_lossy().into_owned()
+            }
+            _ => return Flow::Continue,
+        },
+    };
+    match session.read_file(&file) {
+        Ok(flow) => flow,
+        Err(failure) => {
+            eprintln!("error: {}", session::failure_message(&failure));
+            session.failed = true;
+            if session.config.bail { Flow::Bail } else { Flow::Continue }
+        }
+    }
+}
+
 fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
+    match run_init(session, args) {
+        Flow::Continue => {}
+        Flow::Bail => return 1,
+        Flow::Exit(code) => return code,
+    }
     for text in args.cmds.iter().chain(&args.statements) {
         match session.run_text(text, &Origin::Interactive) {
             Flow::Continue => {}

@@ -1,21 +1,27 @@
 //! The terminal front end: banner, prompts, line editing with rustyline,
-//! history in `$HOME/.caldb_history` and tab completion of keywords, dot-
-//! commands, tables, columns and the database's names. It feeds lines to a
+//! history in `$HOME/.caldb_history` (appended as each statement is
+//! entered, a multi-line statement as one entry that Up brings back whole
+//! for editing), hints from history, keywords and the bracket matching the
+//! cursor's highlighted, and tab completion of keywords, dot-commands,
+//! tables, columns and the database's names. Ctrl-C clears what is typed;
+//! a second one in a row leaves, as in sqlite3. It feeds lines to a
 //! `Splitter` and items to the `Session`; it never renders results itself.
 
 use crate::dot;
+use crate::progress;
 use crate::session::{Flow, Origin, Session};
 use crate::split::Splitter;
 use caldb::query::parse::is_word_char;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
+use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::hint::{Hinter, HistoryHinter};
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
+use std::borrow::Cow;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const PROMPT: &str = "caldb> ";
 const CONTINUATION: &str = "   ...> ";
@@ -73,8 +79,98 @@ impl Completer for ShellHelper {
 
 impl Hinter for ShellHelper {
     type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, ctx: &Context<'_>) -> Option<String> {
+        HistoryHinter::new().hint(line, pos, ctx)
+    }
 }
-impl Highlighter for ShellHelper {}
+
+const KEYWORD_ON: &str = "\x1b[1;34m";
+const BRACKET_ON: &str = "\x1b[1;33m";
+const HINT_ON: &str = "\x1b[2m";
+const OFF: &str = "\x1b[0m";
+
+/// The byte offset of the bracket matching the one at or just before
+/// `pos`, and that bracket's offset.
+fn matching_bracket(line: &str, pos: usize) -> Option<(usize, usize)> {
+    let bytes = line.as_bytes();
+    let at = [pos, pos.wrapping_sub(1)].into_iter().find(|&i| matches!(bytes.get(i), Some(b'(' | b')')))?;
+    let (step, open, close): (isize, u8, u8) = if bytes[at] == b'(' { (1, b'(', b')') } else { (-1, b')', b'(') };
+    let mut depth = 0usize;
+    let mut i = at as isize;
+    while i >= 0 && (i as usize) < bytes.len() {
+        let b = bytes[i as usize];
+        if b == open {
+            depth += 1;
+        } else if b == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some((at, i as usize));
+            }
+        }
+        i += step;
+    }
+    None
+}
+
+/// The line with keywords (outside quotes) and the bracket pair at the
+/// cursor coloured.
+pub fn highlighted(line: &str, pos: usize) -> String {
+    let brackets = matching_bracket(line, pos);
+    let is_bracket = |i: usize| brackets.is_some_and(|(a, b)| i == a || i == b);
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut in_quote = false;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' {
+            in_quote = !in_quote;
+        }
+        if !in_quote && is_word_char(c) && c != '.' && c != '-' {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if !is_word_char(d) {
+                    break;
+                }
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            let word = &line[i..end];
+            if caldb::query::parse::KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word)) {
+                out.push_str(KEYWORD_ON);
+                out.push_str(word);
+                out.push_str(OFF);
+            } else {
+                out.push_str(word);
+            }
+        } else if is_bracket(i) {
+            out.push_str(BRACKET_ON);
+            out.push(c);
+            out.push_str(OFF);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Highlighter for ShellHelper {
+    fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
+        if line.starts_with('.') && matching_bracket(line, pos).is_none() {
+            return Cow::Borrowed(line);
+        }
+        Cow::Owned(highlighted(line, pos))
+    }
+
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("{HINT_ON}{hint}{OFF}"))
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        // Keywords change as they are typed and the bracket pair as the
+        // cursor moves: redraw every time (lines are short).
+        true
+    }
+}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
@@ -108,22 +204,39 @@ pub fn run(session: &mut Session) -> i32 {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
+    session.interactive = true;
     let _ = std::io::stdout().write_all(banner(session).as_bytes());
-    let status = read_loop(session, &mut editor);
-    if let Some(path) = &history {
-        let _ = editor.save_history(path);
-    }
-    status
+    read_loop(session, &mut editor, history.as_deref())
 }
 
-fn read_loop(session: &mut Session, editor: &mut Editor<ShellHelper, DefaultHistory>) -> i32 {
+/// Adds an entered statement or dot-command to the history, and to the
+/// history file at once: a shell that is killed keeps what was typed.
+fn remember(editor: &mut Editor<ShellHelper, DefaultHistory>, entry: &str, file: Option<&Path>) {
+    if entry.trim().is_empty() || editor.add_history_entry(entry).ok() != Some(true) {
+        return;
+    }
+    if let Some(path) = file {
+        let _ = editor.append_history(path);
+    }
+}
+
+fn read_loop(session: &mut Session, editor: &mut Editor<ShellHelper, DefaultHistory>, file: Option<&Path>) -> i32 {
     let mut splitter = Splitter::new(1);
+    // The lines of the statement being typed, for one history entry.
+    let mut typed: Vec<String> = Vec::new();
+    let mut interrupts = 0;
     loop {
         let prompt = if splitter.is_pending() { CONTINUATION } else { PROMPT };
-        let line = match editor.readline(prompt) {
-            Ok(line) => line,
+        let text = match editor.readline(prompt) {
+            Ok(text) => text,
             Err(ReadlineError::Interrupted) => {
+                // sqlite3: a second Ctrl-C with nothing entered between leaves.
+                interrupts += 1;
+                if interrupts > 1 && !splitter.is_pending() {
+                    break;
+                }
                 splitter.clear();
+                typed.clear();
                 continue;
             }
             Err(ReadlineError::Eof) => break,
@@ -132,21 +245,24 @@ fn read_loop(session: &mut Session, editor: &mut Editor<ShellHelper, DefaultHist
                 break;
             }
         };
-        if !line.trim().is_empty() {
-            let _ = editor.add_history_entry(line.as_str());
-        }
-        let items = splitter.push_line(&line);
-        for item in &items {
-            // Bail stops scripts, not the person at the prompt.
-            if let Flow::Exit(code) = session.run_item(item, &Origin::Interactive) {
+        interrupts = 0;
+        // A statement brought back from history comes as several lines.
+        for line in text.split('\n') {
+            typed.push(line.to_string());
+            let items = splitter.push_line(line);
+            if !splitter.is_pending() {
+                remember(editor, &typed.join("\n"), file);
+                typed.clear();
+            }
+            if let Flow::Exit(code) = run_items(session, &items) {
                 return code;
             }
-        }
-        // Only something run can have changed the names
-        if !items.is_empty()
-            && let Some(helper) = editor.helper_mut()
-        {
-            helper.set_names(session.completion_names());
+            // Only something run can have changed the names
+            if !items.is_empty()
+                && let Some(helper) = editor.helper_mut()
+            {
+                helper.set_names(session.completion_names());
+            }
         }
     }
     if let Some(item) = splitter.finish()
@@ -155,6 +271,21 @@ fn read_loop(session: &mut Session, editor: &mut Editor<ShellHelper, DefaultHist
         return code;
     }
     session.status()
+}
+
+/// Runs what a line completed; an interrupted statement ends the line's
+/// other items too, as Ctrl-C means stop.
+fn run_items(session: &mut Session, items: &[crate::split::Item]) -> Flow {
+    for item in items {
+        // Bail stops scripts, not the person at the prompt.
+        if let Flow::Exit(code) = session.run_item(item, &Origin::Interactive) {
+            return Flow::Exit(code);
+        }
+        if progress::take_interrupted() {
+            break;
+        }
+    }
+    Flow::Continue
 }
 
 #[cfg(test)]
@@ -167,6 +298,24 @@ mod tests {
         assert_eq!(helper.candidates("sel", 3), (0, vec!["select".to_string()]));
         assert_eq!(helper.candidates("SELECT * FROM SERV", 18).1, vec!["SERVER", "SERVERS", "servers"]);
         assert_eq!(helper.candidates("SHOW HOST ls", 12), (10, vec!["ls1".to_string()]));
+    }
+
+    #[test]
+    fn keywords_outside_quotes_are_highlighted() {
+        let shown = highlighted("select name from devices where name = 'from'", 0);
+        assert!(shown.starts_with(&format!("{KEYWORD_ON}select{OFF} name {KEYWORD_ON}from{OFF} devices ")), "{shown}");
+        assert!(shown.ends_with("= 'from'"), "text in quotes is left alone: {shown}");
+    }
+
+    #[test]
+    fn the_bracket_matching_the_cursor_is_highlighted() {
+        let line = "SET HOST h LICENSE SERVERS (ls1, (x))";
+        let open = line.find('(').expect("a bracket");
+        assert_eq!(matching_bracket(line, open), Some((open, line.len() - 1)));
+        assert_eq!(matching_bracket(line, line.len()), Some((line.len() - 1, open)), "just after the close");
+        assert_eq!(matching_bracket("a (b", 2), None, "an unmatched bracket has no pair");
+        let shown = highlighted(line, open);
+        assert_eq!(shown.matches(BRACKET_ON).count(), 2, "{shown}");
     }
 
     #[test]

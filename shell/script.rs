@@ -5,8 +5,9 @@
 //! UTF-8, stop the script with an error naming the line (and the column):
 //! nothing is guessed, nothing replaced by U+FFFD. It never parses.
 
+use crate::progress;
 use crate::session::{Flow, Origin, Session};
-use crate::split::Splitter;
+use crate::split::{Item, Splitter};
 use std::io::{BufRead, Read};
 
 /// The longest line a script may hold, in bytes (line end not counted).
@@ -25,6 +26,8 @@ pub fn run(session: &mut Session, input: &mut dyn BufRead, origin: &Origin) -> F
         let line = match next_line(input, &mut buf) {
             Ok(None) => break,
             Ok(Some(bytes)) => match std::str::from_utf8(bytes) {
+                // Notepad and PowerShell start a file with a byte order mark.
+                Ok(line) if number == 1 => line.strip_prefix('\u{feff}').unwrap_or(line),
                 Ok(line) => line,
                 Err(e) => return stop(session, origin, number, &not_utf8(bytes, &e)),
             },
@@ -34,7 +37,7 @@ pub fn run(session: &mut Session, input: &mut dyn BufRead, origin: &Origin) -> F
             let _ = writeln!(session.out.writer(), "{line}");
         }
         for item in splitter.push_line(line) {
-            match session.run_item(&item, origin) {
+            match run_item(session, &item, origin) {
                 Flow::Continue => {}
                 flow => return flow,
             }
@@ -45,9 +48,19 @@ pub fn run(session: &mut Session, input: &mut dyn BufRead, origin: &Origin) -> F
         }
     }
     match splitter.finish() {
-        Some(item) => session.run_item(&item, origin),
+        Some(item) => run_item(session, &item, origin),
         None => Flow::Continue,
     }
+}
+
+/// Runs one item; an interrupted statement (Ctrl-C) stops the rest of the
+/// script, as in sqlite3.
+fn run_item(session: &mut Session, item: &Item, origin: &Origin) -> Flow {
+    let flow = session.run_item(item, origin);
+    if progress::take_interrupted() {
+        return Flow::Bail;
+    }
+    flow
 }
 
 /// The next line without its line end (`\n` or `\r\n`); `None` at the end

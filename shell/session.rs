@@ -5,9 +5,11 @@
 //! reports errors in the style of where the text came from. It never reads
 //! input itself.
 
-use crate::output::{self, Mode, Output};
+use crate::output::{self, Mode, Output, Style};
+use crate::progress;
 use crate::split::{self, Item};
-use caldb::{Database, Error};
+use caldb::query::ast::Statement;
+use caldb::{Database, Error, ResultSet};
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -35,8 +37,8 @@ pub enum Origin {
 /// The settings dot-commands change.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub mode: Mode,
-    pub headers: bool,
+    /// Mode, headers, `.width`, `.nullvalue`, `.separator`.
+    pub style: Style,
     pub bail: bool,
     pub timer: bool,
     /// Print each script's lines (comments included) before their results.
@@ -53,11 +55,33 @@ pub struct Session {
     pub out: Output,
     pub failed: bool,
     pub read_depth: usize,
+    /// The line of the error that rolled the open block back, while the
+    /// block waits for its COMMIT or ROLLBACK.
+    pub aborted_at: Option<usize>,
+    /// Whether a person reads standard output and standard error (the
+    /// terminal front end): empty results say so and progress is drawn.
+    pub interactive: bool,
 }
 
 impl Session {
     pub fn new(db: Database, config: Config) -> Session {
-        Session { db, config, out: Output::stdout(), failed: false, read_depth: 0 }
+        let mut session = Session {
+            db,
+            config,
+            out: Output::stdout(),
+            failed: false,
+            read_depth: 0,
+            aborted_at: None,
+            interactive: false,
+        };
+        session.watch_database();
+        session
+    }
+
+    /// Hands the open database's interrupt handle to the Ctrl-C handler
+    /// and gives it the progress callback (again after `.open`).
+    pub fn watch_database(&mut self) {
+        progress::watch(&mut self.db);
     }
 
     /// The exit status so far: 0, or 1 once anything has failed.
@@ -65,21 +89,36 @@ impl Session {
         i32::from(self.failed)
     }
 
-    /// Runs a whole text (a script, a `.read` file, a command-line argument).
+    /// Runs a whole text held in memory (a `-cmd` or STATEMENT argument;
+    /// piped scripts and `.read` files are streamed by `script::run`). An
+    /// interrupted statement (Ctrl-C) stops the rest of the text, as in
+    /// sqlite3.
     pub fn run_text(&mut self, text: &str, origin: &Origin) -> Flow {
+        // Notepad and PowerShell start a file with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let lines: Vec<&str> = text.lines().collect();
-        let mut echoed = 0;
+        // Echo starts where `.echo on` is met: the lines before it were
+        // run unechoed and are not echoed again. `echoed`: the lines so far.
+        let mut echoed = self.config.echo.then_some(0);
         for item in split::split_script(text) {
-            if self.config.echo {
-                echoed = self.echo_through(&lines, echoed, item.last_line());
+            if let Some(from) = echoed {
+                echoed = Some(self.echo_through(&lines, from, item.last_line()));
             }
-            match self.run_item(&item, origin) {
-                Flow::Continue => {}
-                flow => return flow,
+            let flow = self.run_item(&item, origin);
+            echoed = match (self.config.echo, echoed) {
+                (false, _) => None,
+                (true, None) => Some(item.last_line()),
+                (true, Some(n)) => Some(n),
+            };
+            if progress::take_interrupted() {
+                return Flow::Bail;
+            }
+            if flow != Flow::Continue {
+                return flow;
             }
         }
-        if self.config.echo {
-            self.echo_through(&lines, echoed, lines.len());
+        if let Some(from) = echoed {
+            self.echo_through(&lines, from, lines.len());
         }
         Flow::Continue
     }
@@ -96,6 +135,7 @@ impl Session {
 
     /// Runs one item and reports its error, if any.
     pub fn run_item(&mut self, item: &Item, origin: &Origin) -> Flow {
+        let open_before = self.db.in_transaction() && !self.db.is_aborted();
         // A panic below (redb meeting a damaged page, say) is this item's
         // error, not the end of the session.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match item {
@@ -106,6 +146,7 @@ impl Session {
             let message = caldb::store::panic_message(&*panic);
             Err(Failure::Db(Error::Storage(format!("internal error: {message}"))))
         });
+        let result = self.note_block(open_before, item, result);
         let ended = self.out.end_command();
         let flow = match result {
             Ok(flow) => flow,
@@ -131,14 +172,10 @@ impl Session {
 
     fn run_statement(&mut self, text: &str) -> Result<Flow, Failure> {
         let started = Instant::now();
-        let result = self.db.execute(text);
+        let result = progress::running(|| self.db.execute(text));
         let elapsed = started.elapsed();
         let printed = match &result {
-            Ok(Some(rs)) => {
-                // Only a chart in table mode asks (an isatty per statement otherwise)
-                let terminal = self.config.mode == Mode::Table && rs.chart.is_some() && self.out.is_terminal();
-                output::render(self.out.writer(), rs, self.config.mode, self.config.headers, terminal)
-            }
+            Ok(Some(rs)) => self.print_result(rs, text),
             _ => Ok(()),
         };
         if self.config.timer {
@@ -147,6 +184,50 @@ impl Session {
         result?;
         printed?;
         Ok(Flow::Continue)
+    }
+
+    /// Keeps the line of the error that aborted the open block, and names it
+    /// in the refusals that follow ("rolled back at line N").
+    fn note_block(&mut self, open_before: bool, item: &Item, result: Result<Flow, Failure>) -> Result<Flow, Failure> {
+        if open_before && self.db.is_aborted() {
+            self.aborted_at = Some(item.first_line());
+        }
+        let aborted_at = self.aborted_at;
+        if !self.db.in_transaction() {
+            self.aborted_at = None;
+        }
+        match (result, aborted_at) {
+            (Err(Failure::Db(Error::Aborted { at_commit, .. })), Some(line)) => {
+                let then = Error::aborted_consequence(at_commit);
+                Err(Failure::Shell(format!("the transaction was rolled back at line {line}; {then}")))
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// Prints a statement's result. At a terminal (and only there, so
+    /// scripts do not change): the grids fit its width, an empty result
+    /// says so, and a report too wide for the grid gets one block per row.
+    fn print_result(&mut self, rs: &ResultSet, text: &str) -> io::Result<()> {
+        let terminal = self.interactive && self.out.is_terminal();
+        if !terminal {
+            return output::render(self.out.writer(), rs, &self.config.style);
+        }
+        let mut style = self.config.style.clone();
+        style.terminal_width = terminal_width();
+        let statement = caldb::query::parse_statement(text).ok();
+        if rs.rows.is_empty() && style.mode != Mode::Json {
+            let message = empty_message(statement.as_ref());
+            return writeln!(self.out.writer(), "{message}");
+        }
+        let is_report = matches!(
+            statement,
+            Some(Statement::ReportDuplicates | Statement::ReportUsage | Statement::ReportUsers | Statement::Check)
+        );
+        if is_report && style.mode.is_grid() && style.widths.is_empty() && too_wide(rs, style.terminal_width) {
+            style.mode = Mode::Line;
+        }
+        output::render(self.out.writer(), rs, &style)
     }
 
     /// `.read FILE`: the file's text, run with script semantics.
@@ -184,6 +265,42 @@ impl Session {
     }
 }
 
+/// The terminal's width in columns (`COLUMNS` when set, as a shell user
+/// expects, else asked of the terminal).
+pub fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok())
+        && n > 0
+    {
+        return Some(n);
+    }
+    terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| usize::from(w))
+}
+
+/// Whether `rs` drawn as a grid would be wider than the terminal.
+fn too_wide(rs: &ResultSet, width: Option<usize>) -> bool {
+    let Some(width) = width else { return false };
+    let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &rs.rows {
+        for (w, v) in widths.iter_mut().zip(row) {
+            *w = (*w).max(v.to_string().chars().count());
+        }
+    }
+    widths.iter().map(|w| w + 3).sum::<usize>() + 1 > width
+}
+
+/// What a person at a terminal is told when a statement returns no rows.
+fn empty_message(statement: Option<&Statement>) -> String {
+    match statement {
+        Some(Statement::Check) => "CHECK: no problems found".into(),
+        Some(Statement::Repair) => "REPAIR: nothing to repair".into(),
+        Some(Statement::ReportDuplicates) => "no duplicates found".into(),
+        Some(Statement::ReportExpiring { .. }) => "no CALs come back in that time".into(),
+        Some(Statement::RevokeLicenses { .. }) => "0 licenses revoked: none matches".into(),
+        Some(Statement::ShowDevice { name }) => format!("device '{name}' holds no tokens"),
+        _ => "(no rows)".into(),
+    }
+}
+
 /// Why an item failed.
 #[derive(Debug)]
 pub enum Failure {
@@ -207,7 +324,7 @@ impl From<io::Error> for Failure {
     }
 }
 
-fn failure_message(failure: &Failure) -> String {
+pub fn failure_message(failure: &Failure) -> String {
     match failure {
         Failure::Db(Error::Parse { message, .. }) => message.clone(),
         Failure::Db(e) => e.to_string(),

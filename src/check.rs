@@ -101,7 +101,7 @@ fn check_references(
 fn check_revocations(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) {
     let mut installed: BTreeMap<(String, Product), u64> = BTreeMap::new();
     for k in packs.values() {
-        if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
+        if k.is_purchased_device() {
             *installed.entry((k.server.clone(), k.product)).or_default() += k.total.unwrap_or(0);
         }
     }

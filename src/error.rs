@@ -16,6 +16,18 @@ pub enum Error {
     Plan { message: String, near: Option<String> },
     /// The database file or the disk failed.
     Storage(String),
+    /// A bug: a broken invariant (an assertion) stopped the statement, and
+    /// its effects were discarded.
+    Internal(String),
+    /// A statement inside a BEGIN block that an earlier error (in the
+    /// statement named by `cause`) rolled back: it is refused until COMMIT
+    /// or ROLLBACK ends the block. `at_commit`: it was that COMMIT, which
+    /// ended the block and committed nothing.
+    Aborted { cause: String, at_commit: bool },
+    /// The statement was stopped by `InterruptHandle::interrupt` (Ctrl-C in
+    /// the shell); like any failed statement, it changed nothing. Inside
+    /// BEGIN ... COMMIT the whole block was rolled back (`block`).
+    Interrupted { block: bool },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -34,10 +46,24 @@ impl Error {
         Error::Storage(e.to_string())
     }
 
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> String {
         match self {
-            Error::Parse { message, .. } | Error::Plan { message, .. } => message,
-            Error::Storage(m) => m,
+            Error::Parse { message, .. } | Error::Plan { message, .. } => message.clone(),
+            Error::Storage(m) | Error::Internal(m) => m.clone(),
+            Error::Aborted { .. } => self.to_string(),
+            Error::Interrupted { block: false } => "interrupted".into(),
+            Error::Interrupted { block: true } => "interrupted; the transaction was rolled back".into(),
+        }
+    }
+
+    /// What an aborted block's refusal says after "the transaction was
+    /// rolled back ...": that statements wait for COMMIT or ROLLBACK, or
+    /// that COMMIT ended it with nothing committed.
+    pub fn aborted_consequence(at_commit: bool) -> &'static str {
+        if at_commit {
+            "COMMIT ended it and nothing was committed"
+        } else {
+            "statements are ignored until COMMIT or ROLLBACK"
         }
     }
 }
@@ -50,6 +76,12 @@ impl fmt::Display for Error {
             }
             Error::Plan { message, .. } => f.write_str(message),
             Error::Storage(m) => write!(f, "storage: {m}"),
+            Error::Internal(m) => write!(f, "internal error, the statement changed nothing: {m}"),
+            Error::Aborted { cause, at_commit } => {
+                let then = Error::aborted_consequence(*at_commit);
+                write!(f, "the transaction was rolled back by the error in {cause}; {then}")
+            }
+            Error::Interrupted { .. } => f.write_str(&self.message()),
         }
     }
 }

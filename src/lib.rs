@@ -7,6 +7,7 @@
 pub mod check;
 pub mod clock;
 pub mod error;
+pub mod interrupt;
 pub mod model;
 pub mod protocol;
 pub mod query;
@@ -15,6 +16,7 @@ pub mod safe_write;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use interrupt::{InterruptHandle, Progress};
 pub use model::{Hwid, Product, ReasonCode, ResultSet, Time, Value};
 pub use protocol::{ConnectRequest, Destination, Outcome};
 pub use query::{Database, OpenOptions};

@@ -98,6 +98,15 @@ impl Hwid {
     }
 }
 
+impl Hwid {
+    /// The client platform id: the HWID's first four bytes, as the client
+    /// builds it (`PlatformId || ...`, MS-RDPELE's CLIENT_HARDWARE_ID), in
+    /// hexadecimal.
+    pub fn platform_id(&self) -> String {
+        format!("0x{:08X}", u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]))
+    }
+}
+
 impl fmt::Display for Hwid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0 {
@@ -157,6 +166,20 @@ impl Product {
         if self == Product::Ws2012R2 { Product::Ws2012 } else { self }
     }
 
+    /// The Windows NT version of this product (WS2008R2 is 6.1, every product
+    /// since WS2016 is 10.0): what SHOW DEVICE gives as the issuing license
+    /// server's certificate version.
+    pub fn nt_version(self) -> &'static str {
+        match self {
+            Product::Ws2003 => "5.2",
+            Product::Ws2008 => "6.0",
+            Product::Ws2008R2 => "6.1",
+            Product::Ws2012 => "6.2",
+            Product::Ws2012R2 => "6.3",
+            Product::Ws2016 | Product::Ws2019 | Product::Ws2022 | Product::Ws2025 => "10.0",
+        }
+    }
+
     /// Whether a host of product `self` accepts a CAL of product `cal`: its own
     /// product or newer.
     pub fn host_accepts(self, cal: Product) -> bool {
@@ -214,6 +237,13 @@ word_enum!(
 );
 
 impl LicenseStatus {
+    /// Whether a license in this status holds a CAL of its key pack: a
+    /// temporary license while temporary, a permanent one while active.
+    /// Expiry, revocation, upgrade, CHECK and IMPORT all count by this.
+    pub fn holds_cal(self) -> bool {
+        matches!(self, LicenseStatus::Active | LicenseStatus::Temporary)
+    }
+
     /// The numeric LicenseStatus of Win32_TSIssuedLicense. `expired` has no
     /// code of its own in WMI (the real server deletes such rows); it is
     /// written as 0, unknown.
@@ -269,6 +299,8 @@ word_enum!(
         CannotRenew = "cannot-renew",
         ModeNotConfigured = "mode-not-configured",
         LogonFailed = "logon-failed",
+        Admin = "admin",
+        AdminSessionsFull = "admin-sessions-full",
     }
 );
 
@@ -284,6 +316,7 @@ impl ReasonCode {
                 | ReasonCode::Valid
                 | ReasonCode::Renewed
                 | ReasonCode::Reissued
+                | ReasonCode::Admin
         )
     }
 }
@@ -333,8 +366,7 @@ impl fmt::Display for Value {
 /// The answer of one statement: named columns and rows of values.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ResultSet {
-    /// Column names; a statement's fixed names are borrowed, not copied
-    /// (a CONNECT's ten names were ten allocations per statement).
+    /// Column names; a statement's fixed names are borrowed, not copied.
     pub columns: Vec<std::borrow::Cow<'static, str>>,
     pub rows: Vec<Vec<Value>>,
     /// A column of counts that a person at a terminal sees drawn as a bar

@@ -17,7 +17,7 @@ pub use deploy::GRACE_DAYS;
 use crate::clock::Rng;
 use crate::error::{Error, Result};
 use crate::model::{EventLevel, EventSource, NAME_MAX_LEN, Time};
-use crate::store::{EventRec, Reader, State, T, WriteTx};
+use crate::store::{EventRec, HistoryRow, Reader, State, T, WriteTx};
 
 pub use connect::{ConnectRequest, ConnectTo, Destination, Outcome, connect, connect_to};
 
@@ -74,6 +74,48 @@ impl<'a> Ctx<'a> {
         let rec = EventRec { seq, time: self.now, source, node: node.to_string(), event, level, message };
         self.tx.put_record(T::Events, &crate::store::keys::id(seq), &rec)
     }
+}
+
+/// The spine of every changing statement, inside `tx`: the statement's
+/// instant, expiry at it, the statement's work `f`, then its `history` row
+/// (`text`) with the clock's value after it, and the state written back.
+/// The caller only opens the transaction and commits it.
+/// `sets_clock`: a statement that sets the clock expires at the instant it
+/// sets (its own call to expiry); expiring first at the wall clock would
+/// move `expired_through` to a time the database never reaches when a new
+/// database's clock is set into the past.
+pub fn statement<R>(
+    tx: &mut WriteTx,
+    text: &str,
+    sets_clock: bool,
+    f: impl FnOnce(&mut Ctx) -> Result<R>,
+) -> Result<R> {
+    let state = tx.state()?;
+    let now = time::statement_instant(&state);
+    let mut cx = Ctx::with_state(tx, now, state);
+    if !sets_clock {
+        time::expire(&mut cx)?;
+    }
+    let out = f(&mut cx)?;
+    let seq = cx.state.next_history;
+    cx.state.next_history += 1;
+    let after = cx.now;
+    cx.state.last_time = Some(cx.state.last_time.map_or(after, |t| t.max(after)));
+    let rec = HistoryRow { seq, time: after, statement: text };
+    cx.tx.put_record(T::History, &crate::store::keys::id(seq), &rec)?;
+    cx.finish()?;
+    Ok(out)
+}
+
+/// Expiry before a read-only statement (docs/choices.md 3): at the
+/// statement's instant, recording no history row. Returns the instant.
+pub fn expire_before_read(tx: &mut WriteTx) -> Result<Time> {
+    let state = tx.state()?;
+    let now = time::statement_instant(&state);
+    let mut cx = Ctx::with_state(tx, now, state);
+    time::expire(&mut cx)?;
+    cx.finish()?;
+    Ok(now)
 }
 
 fn bump(counter: &mut u64) -> u64 {

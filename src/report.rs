@@ -63,10 +63,9 @@ fn for_each_license(r: &(impl Reader + ?Sized), mut f: impl FnMut(LicenseRec)) -
     r.scan(T::Licenses, b"", None, &mut |_, v| {
         f(crate::store::codec::decode(v)?);
         seen += 1;
-        bar.tick(seen);
+        bar.tick(seen)?;
         Ok(true)
     })?;
-    bar.finish();
     Ok(())
 }
 

@@ -283,7 +283,7 @@ fn widen(key: &[u8], width: Option<usize>) -> std::borrow::Cow<'_, [u8]> {
 const META: TableDefinition<'static, Raw, Raw> = TableDefinition::new("meta");
 
 /// The format version written in `meta`; a file with another one is refused.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_KEY: &[u8] = b"format";
 const STATE_KEY: &[u8] = b"state";
 /// `meta`'s `expired_through`: every license expiring at or before this
@@ -750,6 +750,9 @@ fn bounds<'a>(from: &'a [u8], to: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&
 
 /// The reads of a read or a write transaction straight from redb, on
 /// `$kind` tables (inherent methods; `Reader` is built on them).
+/// Entries a scan visits between two interrupt checkpoints.
+const SCAN_CHECK_EVERY: usize = 1024;
+
 macro_rules! raw_reads {
     ($kind:ident) => {
         /// Runs `f` on the value stored under `key`, in place on redb's
@@ -771,7 +774,11 @@ macro_rules! raw_reads {
             let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
             with_table!($kind, table, |table| {
                 let range = table.range::<&[u8]>(bounds(&from, to.as_deref())).map_err(Error::storage)?;
-                for entry in range {
+                for (n, entry) in range.enumerate() {
+                    // Ctrl-C stops a long scan here (and counts it for progress)
+                    if n % SCAN_CHECK_EVERY == SCAN_CHECK_EVERY - 1 {
+                        crate::interrupt::scanned(SCAN_CHECK_EVERY as u64)?;
+                    }
                     let (k, v) = entry.map_err(Error::storage)?;
                     if !f(k.value(), v.value())? {
                         break;

@@ -110,3 +110,20 @@ fn check_finds_planted_damage_and_repair_undoes_it() {
     };
     assert!(after.1 < earliest_live, "expiry visits every live license again: {:?} vs {earliest_live:?}", after.1);
 }
+
+/// issue 13 item 4: a new database follows the wall clock, and its first
+/// SET CLOCK to a past instant expires at that instant only. Expiring first
+/// at the wall clock moved `expired_through` to a time the database never
+/// reached (until later license writes pulled it back).
+#[test]
+fn a_new_databases_first_set_clock_to_the_past_does_not_expire_at_the_wall_clock() {
+    let dir = bin::scratch_dir("clock-first");
+    let path = dir.join("new.redb");
+    let set = Time::parse("2001-01-01 09:00:00").expect("time");
+    {
+        let mut db = Database::open(&path, &OpenOptions::default()).expect("open");
+        exec(&mut db, "SET CLOCK '2001-01-01 09:00:00'");
+    }
+    let (_, expired_through) = indexes(&path);
+    assert!(expired_through <= set, "expired_through {expired_through:?} is past the clock {set:?}");
+}

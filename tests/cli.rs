@@ -67,7 +67,10 @@ fn exit_with_a_code_sets_the_status_and_stops() {
 fn bad_mode_is_an_error_naming_it_and_status_1() {
     let out = caldb(&[], ".mode bogus\n.mode json\n");
     assert_eq!(status(&out), 1);
-    assert_eq!(stderr(&out), "error: line 1: unknown mode 'bogus' (expected table, csv, json, line)\n");
+    assert_eq!(
+        stderr(&out),
+        "error: line 1: unknown mode 'bogus' (expected table, box, markdown, column, list, tabs, csv, quote, html, insert, json, line)\n"
+    );
 }
 
 #[test]
@@ -240,4 +243,39 @@ fn echo_prints_each_script_line_with_its_comments_above_its_results() {
     );
     let quiet = caldb(&["-header"], script);
     assert_eq!(stdout(&quiet), "name\nls1\n", "without -echo only results are printed");
+}
+
+#[test]
+fn a_script_may_start_with_a_byte_order_mark_and_hold_block_comments() {
+    let script = "\u{feff}/* a header;\n   over two lines; */\nCREATE SERVER ls1; /* ; */ SELECT name FROM servers;\n";
+    let out = caldb(&[], script);
+    assert_eq!((status(&out), stderr(&out)), (0, String::new()));
+    assert_eq!(stdout(&out), "ls1\n");
+    let out = caldb(&[], "SELECT name FROM servers; /* never closed;\n");
+    assert_eq!(status(&out), 1, "an unterminated comment is an error");
+}
+
+#[test]
+fn revoke_licenses_where_matching_nothing_exits_0() {
+    let out = caldb(&[], "CREATE SERVER ls1;\nREVOKE LICENSES WHERE computer = 'nobody';\n");
+    assert_eq!((status(&out), stdout(&out), stderr(&out)), (0, String::new(), String::new()));
+}
+
+#[test]
+fn batch_and_interactive_choose_the_front_end() {
+    // -interactive on a pipe: the banner and prompts of the terminal front end.
+    let out = caldb(&["-interactive"], "SELECT COUNT(*) FROM servers;\n");
+    assert_eq!(status(&out), 0);
+    assert!(stdout(&out).contains("Enter \".help\" for usage hints."), "{}", stdout(&out));
+    assert!(stdout(&out).contains("| count(*) |"), "table mode: {}", stdout(&out));
+    // -batch: a script, csv, whatever the input is.
+    let out = caldb(&["-batch"], "SELECT COUNT(*) FROM servers;\n");
+    assert_eq!(stdout(&out), "0\n");
+}
+
+#[test]
+fn a_missing_init_file_is_bad_usage() {
+    let out = caldb(&["-init", "/nonexistent/init.sql"], "");
+    assert_eq!(status(&out), 2);
+    assert!(stderr(&out).contains("cannot read the -init file '/nonexistent/init.sql'"), "{}", stderr(&out));
 }

@@ -130,6 +130,9 @@ fn transcript_files() -> Vec<PathBuf> {
 struct Run {
     blocks: Vec<Block>,
     actual: Vec<String>,
+    /// What CHECK found after a block, with the block's first input line:
+    /// every committed step must leave a sound database.
+    unsound: Vec<String>,
 }
 
 fn run_transcript(path: &Path) -> Run {
@@ -138,12 +141,19 @@ fn run_transcript(path: &Path) -> Run {
     let blocks = parse_transcript(&name, &text);
     let mut db = Database::open_in_memory().expect("in-memory database");
     let mut actual = Vec::new();
+    let mut unsound = Vec::new();
     for b in &blocks {
         if let Block::Input { lines, .. } = b {
             actual.push(run_chunk(&mut db, &lines.join("\n")));
+            if !db.in_transaction() {
+                let rows = db.execute("CHECK").expect("CHECK").map(|rs| rs.rows).unwrap_or_default();
+                if !rows.is_empty() {
+                    unsound.push(format!("{name}: after '{}': CHECK found {rows:?}", lines[0]));
+                }
+            }
         }
     }
-    Run { blocks, actual }
+    Run { blocks, actual, unsound }
 }
 
 /// The transcript with its expected outputs replaced by the actual ones.
@@ -239,6 +249,9 @@ fn every_transcript_gives_its_expected_output() {
             && first.iter().any(|s| s.starts_with("SET SEED "));
         if !deterministic {
             let _ = writeln!(failures, "{}: must start with SET CLOCK '...' and SET SEED n", path.display());
+        }
+        for problem in &run.unsound {
+            let _ = writeln!(failures, "{problem}");
         }
         if update {
             let text = rewritten(&run);
@@ -340,7 +353,7 @@ fn transcript_format_keeps_comments_inputs_and_outputs_apart() {
         }
         other => panic!("not an input: {other:?}"),
     }
-    let run = Run { blocks, actual: vec!["a\n1\n".into(), "error: e\n".into()] };
+    let run = Run { blocks, actual: vec!["a\n1\n".into(), "error: e\n".into()], unsound: Vec::new() };
     assert_eq!(
         rewritten(&run),
         "# proves x\n> SET CLOCK '2026-01-01';\n> SELECT 1\n> ;\na\n1\n\n# more\n> X;\nerror: e\n"
@@ -351,7 +364,7 @@ fn transcript_format_keeps_comments_inputs_and_outputs_apart() {
 fn a_mismatch_names_the_file_and_the_line_of_the_first_differing_output() {
     let text = "# proves x\n> SET CLOCK '2026-01-01';\n> SELECT 1;\nname\nls1\nls2\n";
     let blocks = parse_transcript("t.txt", text);
-    let run = Run { blocks, actual: vec!["name\nls1\nls9\n".into()] };
+    let run = Run { blocks, actual: vec!["name\nls1\nls9\n".into()], unsound: Vec::new() };
     let report = mismatches(Path::new("t.txt"), &run);
     assert!(report.starts_with("t.txt:6: output differs"), "{report}");
     assert!(report.contains("  - ls2\n") && report.contains("  + ls9\n"), "{report}");

@@ -458,8 +458,8 @@ fn backup_refuses_to_copy_uncommitted_changes() {
     assert!(err.to_string().contains("COMMIT or ROLLBACK first"), "{err}");
     // Like any error inside BEGIN, the refusal rolls the block back.
     assert!(err.to_string().contains("the transaction was rolled back"), "{err}");
-    assert!(!db.in_transaction());
-    exec(&mut db, "CREATE SERVER ls3");
+    assert!(db.is_aborted(), "the block waits for its ROLLBACK");
+    exec(&mut db, "ROLLBACK; CREATE SERVER ls3");
     exec(&mut db, &format!("BACKUP TO '{}'", p(&copy)));
     let mut restored = Database::open(&copy, &Default::default()).expect("open");
     assert_eq!(text_rows(&query(&mut restored, "SELECT name FROM servers")), [["ls1"], ["ls3"]]);

@@ -219,6 +219,32 @@ fn a_session_ending_inside_begin_says_its_block_was_rolled_back() {
     let out = run(&[db.as_os_str(), "BEGIN;".as_ref(), "CREATE DEVICE lost;".as_ref()], None, b"");
     assert_eq!(status(&out), 1);
     assert!(stderr(&out).contains("ended inside BEGIN"), "{}", stderr(&out));
+    // A block an error aborted (issue 13) is ended too, naming that error's
+    // line, not advising a COMMIT that would commit nothing.
+    let aborted = [
+        "BEGIN;\nCREATE DEVICE lost;\nSELECT * FROM nosuch;\n".to_string(),
+        "BEGIN;\nCREATE DEVICE lost;\nSELECT * FROM nosuch;\n.exit 0\n".into(),
+    ];
+    for script in &aborted {
+        let out = run(&[db.as_os_str()], None, script.as_bytes());
+        assert_eq!(status(&out), 1, "{script}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("the session ended inside BEGIN: the transaction was rolled back at line 3;"),
+            "{script}: {err}"
+        );
+        assert!(!err.contains("COMMIT saves it"), "{script}: {err}");
+        assert_eq!(names(&db, "devices"), "", "{script}");
+    }
+    let script = format!("BEGIN;\nSELECT * FROM nosuch;\n.open {other}\nCREATE DEVICE again;\n");
+    let out = run(&[db.as_os_str()], None, script.as_bytes());
+    assert_eq!(status(&out), 1);
+    assert!(
+        stderr(&out).contains("previous database's transaction, rolled back at line 2, is ended"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(names(Path::new(&other), "devices"), "again\nelsewhere\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -177,9 +177,12 @@ fn statement() -> impl Strategy<Value = Statement> {
         create_host(),
         (name(), proptest::option::of(any::<[u8; 20]>().prop_map(Hwid)))
             .prop_map(|(name, hwid)| Statement::CreateDevice { name, hwid }),
-        (name(), name(), target, any::<bool>()).prop_map(|(device, user, target, logon_failed)| {
-            Statement::Connect { device, user, target, logon_failed }
-        }),
+        (name(), name(), target, any::<bool>(), any::<bool>()).prop_map(
+            |(device, user, target, admin, logon_failed)| {
+                Statement::Connect { device, user, target, admin, logon_failed }
+            }
+        ),
+        (name(), any::<bool>()).prop_map(|(name, on)| Statement::SetServerPreventUpgrade { name, on }),
         (any::<u64>(), proptest::sample::select(units)).prop_map(|(amount, unit)| Statement::Advance { amount, unit }),
         time().prop_map(|at| Statement::SetClock { at }),
         any::<u64>().prop_map(|id| Statement::RevokeLicense { id }),

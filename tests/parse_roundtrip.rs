@@ -86,6 +86,12 @@ const ALL_FORMS: &[&str] = &[
     "SELECT * FROM t WHERE (a > 1 OR b >= 2) AND c != FALSE",
     "SHOW DEVICE pc1",
     "SHOW HOST rdsh1",
+    "SHOW CLOCK",
+    "show clock;",
+    "CREATE TABLE caldb_store(tbl TEXT, key BLOB, value BLOB)",
+    "create table servers(name text, 'my col' INTEGER)",
+    "INSERT INTO caldb_store VALUES('servers',X'6C7331',x'00ff')",
+    "INSERT INTO licenses VALUES(1,NULL,-2,TRUE,FALSE,'o''brien',X'')",
     "REPORT USAGE",
     "REPORT DUPLICATES",
     "REPORT USERS",
@@ -168,6 +174,7 @@ fn protocol_time_and_administration_build_the_expected_ast() {
             device: "pc1".into(),
             user: "DOMAIN\\bob".into(),
             target: Target::Farm("f1".into()),
+            admin: false,
             logon_failed: true
         }
     );
@@ -177,8 +184,23 @@ fn protocol_time_and_administration_build_the_expected_ast() {
             device: "pc1".into(),
             user: "user".into(),
             target: Target::Host("farm".into()),
+            admin: false,
             logon_failed: false
         }
+    );
+    assert_eq!(
+        rt("connect pc1 as u to h1 admin logon failed"),
+        Statement::Connect {
+            device: "pc1".into(),
+            user: "u".into(),
+            target: Target::Host("h1".into()),
+            admin: true,
+            logon_failed: true
+        }
+    );
+    assert_eq!(
+        rt("SET SERVER ls1 PREVENT UPGRADE on"),
+        Statement::SetServerPreventUpgrade { name: "ls1".into(), on: true }
     );
     assert_eq!(rt("ADVANCE 1 hour"), Statement::Advance { amount: 1, unit: TimeUnit::Hours });
     assert_eq!(rt("SET CLOCK '2026-03-01 12:34:56'"), Statement::SetClock { at: time("2026-03-01 12:34:56") });
@@ -368,6 +390,47 @@ fn scripts_split_at_semicolons_outside_quotes_and_comments() {
     assert!(split_statements(" ;; -- c\n ; ").is_empty());
     assert_eq!(split_statements("CHECK").len(), 1);
     assert_eq!(parse_statement(split_statements("SELECT * FROM t;").remove(0).text), Ok(rt("SELECT * FROM t")));
+}
+
+#[test]
+fn show_clock_and_the_restore_form_build_the_expected_ast() {
+    assert_eq!(rt("SHOW CLOCK"), Statement::ShowClock);
+    assert_eq!(
+        rt("INSERT INTO caldb_store VALUES('t', X'0A1b', NULL, -5, TRUE)"),
+        Statement::InsertRow {
+            table: "caldb_store".into(),
+            values: vec![
+                SqlValue::Text("t".into()),
+                SqlValue::Blob(vec![0x0a, 0x1b]),
+                SqlValue::Null,
+                SqlValue::Int(-5),
+                SqlValue::Bool(true),
+            ],
+        }
+    );
+    assert_eq!(rt("insert into t values(X'0A')").to_string(), "INSERT INTO t VALUES(X'0A')");
+    assert_eq!(
+        rt("create table t(a text, b integer)"),
+        Statement::CreateTable {
+            table: "t".into(),
+            columns: vec![("a".into(), "TEXT".into()), ("b".into(), "INTEGER".into())]
+        }
+    );
+    let Err(e) = parse_statement("INSERT INTO t VALUES(X'0A1')") else { panic!("odd blob accepted") };
+    assert_eq!(e.message(), "a blob holds pairs of hexadecimal digits, not '0A1'");
+    let Err(e) = parse_statement("SHOW CLOCKS") else { panic!("accepted") };
+    assert!(e.message().contains("CLOCK"), "{}", e.message());
+}
+
+#[test]
+fn block_comments_and_a_byte_order_mark_are_blanks() {
+    assert_eq!(rt("/* a; b */ SHOW /* c */ CLOCK /**/"), Statement::ShowClock);
+    assert_eq!(rt("\u{feff}SHOW CLOCK"), Statement::ShowClock);
+    let parts = split_statements("/* x;\n y; */ CHECK; /*/ ; */ REPAIR");
+    let texts: Vec<_> = parts.iter().map(|p| (p.text.trim(), p.terminated)).collect();
+    assert_eq!(texts, vec![("/* x;\n y; */ CHECK", true), ("/*/ ; */ REPAIR", false)]);
+    assert!(!is_complete("/* unterminated; CHECK;"), "an open comment keeps the statement open");
+    assert!(parse_statement("/* unterminated CHECK").is_err());
 }
 
 #[test]

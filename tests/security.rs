@@ -178,6 +178,7 @@ fn s3_the_revoke_limit_holds_inside_a_transaction_and_the_whole_block_rolls_back
     }
     db.execute("BEGIN").expect("begin");
     db.execute(&format!("REVOKE LICENSE {}", ids[3])).expect_err("past the limit across blocks");
+    db.execute("ROLLBACK").expect("rollback the aborted block");
     assert_eq!(revoked(&mut db), 2);
     assert!(check_problems(&mut db).is_empty());
 }

@@ -1,9 +1,16 @@
 //! Deterministic simulation (issue: the licensing protocol, "Tests"): random
 //! sequences of connections, clock moves, device changes, revokes and
 //! rebuilds over a small deployment. After every statement CHECK must find
-//! nothing; the same sequence run twice gives the same `.dump`.
+//! nothing and the database must equal a reference model of license
+//! statuses, pools and token slots (`support/model.rs`), and each
+//! statement's success or refusal must be the model's; the same sequence
+//! run twice gives the same `.dump`.
 
-use caldb::Database;
+#[path = "support/model.rs"]
+mod model;
+
+use caldb::{Database, Product, Value};
+use model::{Connected, Model};
 use proptest::prelude::*;
 
 const DEVICES: usize = 6;
@@ -87,27 +94,119 @@ fn text(s: &Step, clones: &mut usize) -> String {
     }
 }
 
-/// Runs the deployment and the steps; returns the dump. CHECK runs after
-/// every statement and must find nothing.
+/// The product of each host of `HOSTS`.
+const HOST_PRODUCTS: [Product; 5] =
+    [Product::Ws2019, Product::Ws2022, Product::Ws2025, Product::Ws2022, Product::Ws2022];
+
+fn fail(e: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
+}
+
+/// Runs the deployment and the steps; returns the dump. After every
+/// statement, CHECK must find nothing and the database must equal the
+/// reference model (`support/model.rs`); every statement's success or
+/// refusal is the one the model expects, never ignored.
 fn run(steps: &[Step]) -> Result<String, TestCaseError> {
-    let mut db = Database::open_in_memory().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut db = Database::open_in_memory().map_err(fail)?;
     for s in SETUP {
-        db.execute(s).map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
+        db.execute(s).map_err(|e| fail(format!("{s}: {e}")))?;
     }
     for d in 0..DEVICES {
-        db.execute(&format!("CREATE DEVICE pc{d}")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        db.execute(&format!("CREATE DEVICE pc{d}")).map_err(fail)?;
     }
+    let mut model = Model::of_deployment(&mut db);
     let mut clones = 0;
     for s in steps {
         let stmt = text(s, &mut clones);
-        // Refusals (a revoke of an unknown id, a session already ended)
-        // are fine; what matters is that nothing breaks.
-        let _ = db.execute(&stmt);
-        let problems = db.execute("CHECK").map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let result = db.execute(&stmt);
+        apply(&mut model, &mut db, s, &stmt, result, clones)?;
+        let problems = db.execute("CHECK").map_err(fail)?;
         let rows = problems.map(|r| r.rows).unwrap_or_default();
         prop_assert!(rows.is_empty(), "after {stmt}: CHECK found {rows:?}");
+        let differences = model.differences(&mut db);
+        prop_assert!(
+            differences.is_empty(),
+            "after {stmt}: the database differs from the model:\n{}",
+            differences.join("\n")
+        );
     }
-    db.dump().map_err(|e| TestCaseError::fail(e.to_string()))
+    db.dump().map_err(fail)
+}
+
+/// What the statement did, checked against what the model expects of it,
+/// and applied to the model.
+fn apply(
+    model: &mut Model,
+    db: &mut Database,
+    step: &Step,
+    stmt: &str,
+    result: caldb::Result<Option<caldb::ResultSet>>,
+    clones: usize,
+) -> Result<(), TestCaseError> {
+    let expect_ok = |ok: bool| -> Result<(), TestCaseError> {
+        match (&result, ok) {
+            (Ok(_), true) | (Err(_), false) => Ok(()),
+            (Ok(_), false) => Err(fail(format!("{stmt}: succeeded, the model refuses it"))),
+            (Err(e), true) => Err(fail(format!("{stmt}: refused ({e}), the model allows it"))),
+        }
+    };
+    match step {
+        Step::Connect { device, .. } | Step::ConnectFarm { device, .. } => {
+            let logon_ok = !matches!(step, Step::Connect { failed: true, .. });
+            let rs = result.as_ref().map_err(|e| fail(format!("{stmt}: {e}")))?.clone().expect("a row");
+            let row = &rs.rows[0];
+            let host = model::text(&row[4]);
+            let product = HOSTS.iter().position(|h| *h == host).map(|i| HOST_PRODUCTS[i]).expect("a host");
+            let connected = Connected {
+                reason: model::text(&row[1]),
+                server: match &row[5] {
+                    Value::Null => None,
+                    v => Some(model::text(v)),
+                },
+                license: (row[6] != Value::Null).then(|| model::int(&row[6])),
+                permanent: row[7] == Value::text("permanent"),
+                expires: model::time_opt(&row[8]),
+                session: (row[9] != Value::Null).then(|| model::int(&row[9])),
+            };
+            let pack = match connected.license {
+                Some(id) => {
+                    let r = model::rows(db, &format!("SELECT keypack FROM licenses WHERE id = {id}"));
+                    r.first().map_or(-1, |r| model::int(&r[0]))
+                }
+                None => -1,
+            };
+            model.connected(&format!("pc{device}"), product, logon_ok, &connected, pack);
+        }
+        Step::Advance(days) => {
+            expect_ok(true)?;
+            model.advance_to(model.now.plus_days(i64::from(*days)));
+        }
+        Step::Clone { from, with_store } => {
+            expect_ok(true)?;
+            model.clone_device(&format!("pc{from}"), &format!("clone{clones}"), *with_store);
+        }
+        Step::Reimage(d) | Step::ClearStore(d) => {
+            expect_ok(true)?;
+            model.clear_store(&format!("pc{d}"));
+        }
+        Step::Revoke(id) => {
+            let allowed = model.revoke(i64::from(*id));
+            expect_ok(allowed)?;
+        }
+        Step::Rebuild { server, reinstall } => {
+            expect_ok(true)?;
+            model.rebuild(SERVERS[*server], *reinstall);
+        }
+        Step::Offline(server, on) => {
+            expect_ok(true)?;
+            model.online.insert(SERVERS[*server].to_string(), *on);
+        }
+        Step::Logoff(id) => {
+            let allowed = model.logoff(i64::from(*id));
+            expect_ok(allowed)?;
+        }
+    }
+    Ok(())
 }
 
 proptest! {

@@ -27,6 +27,10 @@ pub struct Budget {
 }
 
 impl Budget {
+    fn empty() -> Budget {
+        Budget { installed: 0, limit: revoke_limit(0), revoked_expiries: Vec::new() }
+    }
+
     pub fn remaining(&self) -> u64 {
         self.limit.saturating_sub(self.revoked_expiries.len() as u64)
     }
@@ -50,33 +54,53 @@ pub fn revoke_limit(installed: u64) -> u64 {
 /// Whether key pack `k` is one of the installed per-device CALs a budget
 /// counts, and its revoked licenses against it.
 fn counts_toward(k: &KeypackRec, server: &str, product: Product) -> bool {
-    k.server == server && k.product == product && k.cal == CalType::Device && k.kind != KeypackType::Temporary
+    k.server == server && k.product == product && k.is_purchased_device()
+}
+
+/// Whether protocol.md lets a license be revoked at all (the budget aside):
+/// only an active permanent per-device license.
+pub fn revocable(l: &LicenseRec) -> bool {
+    l.kind == LicenseKind::Permanent && l.status == LicenseStatus::Active
+}
+
+/// The revoke budget of every server and product that has purchased
+/// per-device CALs (`budget` for all of them in one pass).
+pub fn budgets(r: &(impl Reader + ?Sized)) -> Result<std::collections::BTreeMap<(String, Product), Budget>> {
+    let mut out = std::collections::BTreeMap::new();
+    for k in r.keypacks()?.into_iter().filter(KeypackRec::is_purchased_device) {
+        add_pack(out.entry((k.server.clone(), k.product)).or_insert_with(Budget::empty), r, &k)?;
+    }
+    Ok(out)
 }
 
 /// How many licenses of a product on a server may still be revoked: see
 /// `revoke_limit`.
-pub fn budget(tx: &impl Reader, server: &str, product: Product) -> Result<Budget> {
-    let mut installed = 0u64;
-    let mut revoked_expiries = Vec::new();
-    for k in tx.keypacks()? {
-        if !counts_toward(&k, server, product) {
-            continue;
-        }
-        installed += k.total.unwrap_or(0);
-        for id in tx.revoked_of_keypack(k.id)? {
-            if let Some(l) = tx.license(id)?
-                && l.status == LicenseStatus::Revoked
-            {
-                revoked_expiries.push(l.expires);
-            }
+pub fn budget(tx: &(impl Reader + ?Sized), server: &str, product: Product) -> Result<Budget> {
+    let mut b = Budget::empty();
+    for k in tx.keypacks()?.into_iter().filter(|k| counts_toward(k, server, product)) {
+        add_pack(&mut b, tx, &k)?;
+    }
+    Ok(b)
+}
+
+/// Counts key pack `k`'s CALs and its licenses in the revoked state (read
+/// through the revoked index) into `b`.
+fn add_pack(b: &mut Budget, r: &(impl Reader + ?Sized), k: &KeypackRec) -> Result<()> {
+    b.installed += k.total.unwrap_or(0);
+    b.limit = revoke_limit(b.installed);
+    for id in r.revoked_of_keypack(k.id)? {
+        if let Some(l) = r.license(id)?
+            && l.status == LicenseStatus::Revoked
+        {
+            b.revoked_expiries.push(l.expires);
         }
     }
-    Ok(Budget { installed, limit: revoke_limit(installed), revoked_expiries })
+    Ok(())
 }
 
 pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
     let mut l = cx.tx.license(id)?.ok_or_else(|| Error::plan(format!("no license with id {id}")))?;
-    if l.kind != LicenseKind::Permanent || l.status != LicenseStatus::Active {
+    if !revocable(&l) {
         return Err(Error::plan(format!(
             "license {id} is {} {}: only an active permanent per-device license can be revoked",
             l.status, l.kind

@@ -1,7 +1,7 @@
 //! CONNECT: one connection of a device to a host, as one transaction
 //! (protocol.md "CONNECT"; seed 000 figures 1 and 2, seeds 001 and 002).
 
-use super::discovery::{Discovery, discover, end_grace};
+use super::discovery::{Discovery, accepts, discover, end_grace, refused};
 use super::issue::{free_slot, issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
 use super::{Ctx, check_name, no_such};
@@ -22,13 +22,15 @@ pub struct ConnectRequest {
     pub device: String,
     pub user: String,
     pub to: Destination,
+    /// Remote Desktop for Administration (`mstsc /admin`): no CAL.
+    pub admin: bool,
     /// The user's credentials were refused: licensing runs, nothing is
     /// validated and no session starts.
     pub logon_failed: bool,
 }
 
-/// A connection request that borrows its names: CONNECT's statement holds
-/// them, and copying them for every statement was three allocations.
+/// A connection request that borrows its names from the CONNECT statement
+/// that holds them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ConnectTo<'a> {
     pub device: &'a str,
@@ -36,6 +38,7 @@ pub struct ConnectTo<'a> {
     /// A host, or (`farm`) a farm whose session directory picks the host.
     pub to: &'a str,
     pub farm: bool,
+    pub admin: bool,
     pub logon_failed: bool,
 }
 
@@ -45,7 +48,14 @@ impl ConnectRequest {
             Destination::Host(h) => (h.as_str(), false),
             Destination::Farm(f) => (f.as_str(), true),
         };
-        ConnectTo { device: &self.device, user: &self.user, to, farm, logon_failed: self.logon_failed }
+        ConnectTo {
+            device: &self.device,
+            user: &self.user,
+            to,
+            farm,
+            admin: self.admin,
+            logon_failed: self.logon_failed,
+        }
     }
 }
 
@@ -101,9 +111,12 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
         false => cx.tx.host(req.to)?.ok_or_else(|| no_such("host", req.to))?,
         true => choose_farm_host(cx, req.to, req.user)?,
     };
+    if req.admin {
+        return admin_connection(cx, &host, &device.name, req);
+    }
     let lic = match host.mode {
         Mode::Unset => unset_mode(cx, &host)?,
-        Mode::User => per_user(cx, &host, req.user)?,
+        Mode::User => per_user(cx, &host, req.user, !req.logon_failed)?,
         Mode::Device => per_device(cx, &host, &device, req.user, !req.logon_failed)?,
     };
     let mut reason = lic.reason;
@@ -117,7 +130,7 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
             if let Some(t) = lic.token.as_ref().filter(|_| reason != ReasonCode::TemporaryIssued) {
                 validate_after_logon(cx, t)?;
             }
-            session = Some(start_session(cx, &host, &device.name, req.user)?);
+            session = Some(start_session(cx, &host, &device.name, req.user, false)?);
         }
     }
     Ok(Outcome {
@@ -131,6 +144,51 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
         expires: lic.token.as_ref().map(|t| t.expires).or(lic.user_cal_expires),
         session,
     })
+}
+
+/// At most this many live Remote Desktop for Administration sessions on a
+/// host (protocol.md "ADMIN").
+pub const ADMIN_SESSIONS_MAX: usize = 2;
+
+/// protocol.md "ADMIN": Remote Desktop for Administration needs no CAL. No
+/// licensing runs (no discovery: the grace period is neither used nor
+/// ended); a logon starts, or reconnects, the user's session on the host as
+/// an admin one, up to two live admin sessions per host.
+fn admin_connection(cx: &mut Ctx, host: &HostRec, device: &str, req: ConnectTo<'_>) -> Result<Outcome> {
+    let outcome = |reason, session| Outcome {
+        reason,
+        device: device.to_string(),
+        user: req.user.to_string(),
+        host: host.name.clone(),
+        server: None,
+        license: None,
+        kind: None,
+        expires: None,
+        session,
+    };
+    if req.logon_failed {
+        return Ok(outcome(ReasonCode::LogonFailed, None));
+    }
+    let own = cx.tx.live_session(req.user, &host.name)?;
+    if !own.is_some_and(|s| s.admin) && live_admin_sessions(cx, &host.name)? >= ADMIN_SESSIONS_MAX {
+        return Ok(outcome(ReasonCode::AdminSessionsFull, None));
+    }
+    let session = start_session(cx, host, device, req.user, true)?;
+    Ok(outcome(ReasonCode::Admin, Some(session)))
+}
+
+/// The live admin sessions on a host.
+fn live_admin_sessions(cx: &Ctx, host: &str) -> Result<usize> {
+    let mut ids = Vec::new();
+    cx.tx.scan(T::IdxSessionLive, b"", None, &mut |_, v| {
+        ids.push(codec::decode::<u64>(v)?);
+        Ok(true)
+    })?;
+    let mut n = 0;
+    for id in ids {
+        n += usize::from(cx.tx.session(id)?.is_some_and(|s| s.admin && s.host == host));
+    }
+    Ok(n)
 }
 
 fn in_grace(cx: &Ctx, host: &HostRec) -> bool {
@@ -156,10 +214,15 @@ fn not_found(cx: &Ctx, host: &HostRec, d: &Discovery) -> Licensed {
 }
 
 /// seed 000 figure 1: the license server tracks the user's CAL and never
-/// decrements a per-user pool.
-fn per_user(cx: &mut Ctx, host: &HostRec, user: &str) -> Result<Licensed> {
+/// decrements a per-user pool. Only a successful logon is tracked: a
+/// per-user CAL is stamped on the signed-in user's account, and a user whose
+/// credentials were refused never signed in.
+fn per_user(cx: &mut Ctx, host: &HostRec, user: &str, logon_ok: bool) -> Result<Licensed> {
     let d = discover(cx, host)?;
     let Some(server) = &d.found else { return Ok(not_found(cx, host, &d)) };
+    if !logon_ok {
+        return Ok(Licensed::bare(ReasonCode::PerUser, Some(server.name.clone())));
+    }
     let product = host.product.cal_product();
     let rec = match cx.tx.user_cal(&server.name, user, product)? {
         Some(mut u) if cx.now < u.expires => {
@@ -236,15 +299,20 @@ fn expired(cx: &Ctx, t: &TokenRec) -> bool {
     cx.now >= t.expires
 }
 
-/// The license row behind a token, if its server still knows it.
-fn license_of(cx: &Ctx, t: &TokenRec) -> Result<Option<LicenseRec>> {
-    Ok(cx.tx.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
+/// The license row behind a token, if its server still knows it (the same
+/// id on the same server for the same HWID: after a rebuild the id may name
+/// another license). CONNECT and SHOW DEVICE both ask this.
+pub fn license_of(r: &(impl Reader + ?Sized), t: &TokenRec) -> Result<Option<LicenseRec>> {
+    Ok(r.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
 }
 
-fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec) -> Result<Licensed> {
+/// A denial caused by an expired temporary CAL (`temporary-expired`, or
+/// `no-license` when no permanent CAL could replace it): host event 1011
+/// either way.
+fn temporary_expired(cx: &mut Ctx, host: &HostRec, t: TokenRec, reason: ReasonCode) -> Result<Licensed> {
     let msg = format!("the temporary license of '{}' has expired", t.computer);
     cx.event(EventSource::Host, &host.name, 1011, EventLevel::Error, msg)?;
-    Ok(Licensed::token(ReasonCode::TemporaryExpired, t))
+    Ok(Licensed::token(reason, t))
 }
 
 /// Case B: a temporary token. Only a validated one (its user logged on
@@ -253,18 +321,20 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     let d = discover(cx, host)?;
     // Read once: neither discovery nor the choice of a key pack writes a
     // license.
-    let stored = license_of(cx, &t)?;
+    let stored = license_of(&*cx.tx, &t)?;
     let validated = stored.as_ref().is_some_and(|l| l.validated);
     let Some(found) = d.found.filter(|_| validated) else {
         if expired(cx, &t) {
-            return temporary_expired(cx, host, t);
+            return temporary_expired(cx, host, t, ReasonCode::TemporaryExpired);
         }
         return Ok(Licensed::token(ReasonCode::TemporaryValid, t));
     };
     match permanent_source(cx, &found, host)? {
         Some((server, mut pack)) => {
+            // An expired temporary license is upgraded too: the permanent
+            // CAL replaces it whatever the clock did to it.
             if let Some(old) = stored
-                && old.status == LicenseStatus::Temporary
+                && matches!(old.status, LicenseStatus::Temporary | LicenseStatus::Expired)
             {
                 let mut new = old.clone();
                 new.status = LicenseStatus::Upgraded;
@@ -281,7 +351,7 @@ fn temporary_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
         None => {
             no_permanent_event(cx, &found, host)?;
             if expired(cx, &t) {
-                let mut lic = Licensed::token(ReasonCode::NoLicense, t);
+                let mut lic = temporary_expired(cx, host, t, ReasonCode::NoLicense)?;
                 lic.server = Some(found.name.clone());
                 return Ok(lic);
             }
@@ -306,6 +376,12 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     }
     let issuing = cx.tx.server(&t.server)?.filter(|s| s.online);
     let Some(issuing) = issuing else { return Ok(Licensed::token(ReasonCode::Valid, t)) };
+    // Its security group applies to a renewal as to a discovery: a refused
+    // host keeps the CAL it has until it expires.
+    if !accepts(&issuing, &host.name) {
+        refused(cx, &issuing, host)?;
+        return Ok(Licensed::token(ReasonCode::Valid, t));
+    }
     end_grace(cx, host, &issuing)?;
     let current = current_license(cx, &issuing.name, &device.hwid, t.product)?;
     // The token's license is renewable when it is the current one: then
@@ -385,7 +461,7 @@ fn validate_after_logon(cx: &mut Ctx, t: &TokenRec) -> Result<()> {
     if !cx.tx.server(&t.server)?.is_some_and(|s| s.online) {
         return Ok(());
     }
-    if let Some(mut l) = license_of(cx, t)?
+    if let Some(mut l) = license_of(&*cx.tx, t)?
         && !l.validated
         && l.status == LicenseStatus::Temporary
     {

@@ -21,6 +21,7 @@ pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: 
         return Err(Error::plan("a license server is WS2012, not WS2012R2 (WS2012R2 is a host product)"));
     }
     let rec = ServerRec {
+        prevent_upgrade: false,
         name: name.to_string(),
         product,
         scope: scope.to_string(),
@@ -67,6 +68,14 @@ pub fn set_activated(cx: &mut Ctx, name: &str, activated: bool) -> Result<()> {
 pub fn set_online(cx: &mut Ctx, name: &str, online: bool) -> Result<()> {
     let mut s = server_mut(cx, name)?;
     s.online = online;
+    cx.tx.put_server(&s)
+}
+
+/// "Prevent License Upgrade" (protocol.md): on, the server gives CALs of
+/// exactly the host's product only.
+pub fn set_prevent_upgrade(cx: &mut Ctx, name: &str, on: bool) -> Result<()> {
+    let mut s = server_mut(cx, name)?;
+    s.prevent_upgrade = on;
     cx.tx.put_server(&s)
 }
 

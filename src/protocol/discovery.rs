@@ -12,35 +12,79 @@ pub struct Discovery {
     pub refused: bool,
 }
 
+/// What discovery makes of one candidate server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// The host's list names a server that does not exist.
+    Missing,
+    Offline,
+    /// Its security group refuses the host (event 4141 when asked).
+    Refused,
+    /// The first online server that accepts the host.
+    Found,
+    /// Online and accepting, but asked only if the found one were not.
+    After,
+}
+
+/// The decision of discovery, with no effect: each candidate in the order
+/// the host asks them (`candidates`) and its verdict. CONNECT's `discover`
+/// carries it out; SHOW HOST shows it.
+pub fn decide(r: &(impl Reader + ?Sized), host: &HostRec) -> Result<Vec<(String, Option<ServerRec>, Verdict)>> {
+    let mut found = false;
+    let mut out = Vec::new();
+    for (name, s) in candidates(r, host)? {
+        let verdict = match &s {
+            None => Verdict::Missing,
+            Some(s) if !s.online => Verdict::Offline,
+            Some(s) if !accepts(s, &host.name) => Verdict::Refused,
+            Some(_) if found => Verdict::After,
+            Some(_) => {
+                found = true;
+                Verdict::Found
+            }
+        };
+        out.push((name, s, verdict));
+    }
+    Ok(out)
+}
+
 /// The host's own list in order; only if it is empty, every server of the
 /// host's scope by name. The first online server that accepts the host is
-/// found; a refusal is event 4141 on the refusing server.
+/// found (ending the host's grace period); each refusal asked before it is
+/// event 4141 on the refusing server.
 pub fn discover(cx: &mut Ctx, host: &HostRec) -> Result<Discovery> {
-    let candidates: Vec<ServerRec> = if host.license_servers.is_empty() {
-        cx.tx.servers()?.into_iter().filter(|s| s.scope == host.scope).collect()
-    } else {
-        let mut v = Vec::new();
-        for name in &host.license_servers {
-            if let Some(s) = cx.tx.server(name)? {
-                v.push(s);
-            }
-        }
-        v
-    };
     let mut refused = false;
-    for s in candidates {
-        if !s.online {
-            continue;
+    for (_, s, verdict) in decide(&*cx.tx, host)? {
+        match (verdict, s) {
+            (Verdict::Found, Some(s)) => {
+                end_grace(cx, host, &s)?;
+                return Ok(Discovery { found: Some(s), refused });
+            }
+            (Verdict::Refused, Some(s)) => {
+                refused = true;
+                self::refused(cx, &s, host)?;
+            }
+            _ => {}
         }
-        if accepts(&s, &host.name) {
-            end_grace(cx, host, &s)?;
-            return Ok(Discovery { found: Some(s), refused });
-        }
-        refused = true;
-        let msg = format!("host '{}' is not in the license server's security group", host.name);
-        cx.event(EventSource::LicenseServer, &s.name, 4141, EventLevel::Warning, msg)?;
     }
     Ok(Discovery { found: None, refused })
+}
+
+/// A server's security group refused a host: event 4141 on that server.
+pub fn refused(cx: &mut Ctx, server: &ServerRec, host: &HostRec) -> Result<()> {
+    let msg = format!("host '{}' is not in the license server's security group", host.name);
+    cx.event(EventSource::LicenseServer, &server.name, 4141, EventLevel::Warning, msg)
+}
+
+/// The servers a host asks, in order, by name, with the record of each
+/// that exists: its own list; only if that is empty, every server of its
+/// scope by name. CONNECT's discovery and SHOW HOST's diagnosis both walk it.
+pub fn candidates(r: &(impl Reader + ?Sized), host: &HostRec) -> Result<Vec<(String, Option<ServerRec>)>> {
+    if host.license_servers.is_empty() {
+        let in_scope = r.servers()?.into_iter().filter(|s| s.scope == host.scope);
+        return Ok(in_scope.map(|s| (s.name.clone(), Some(s))).collect());
+    }
+    host.license_servers.iter().map(|n| Ok((n.clone(), r.server(n)?))).collect()
 }
 
 /// Whether a server's security group lets a host in.

@@ -13,22 +13,30 @@ pub const TEMPORARY_DAYS: i64 = 90;
 pub const PERMANENT_DAYS_MIN: u64 = 52;
 pub const PERMANENT_DAYS_MAX: u64 = 89;
 
+/// Whether key pack `k` of `server` gives permanent CALs to a host of
+/// `host_product` at `now`, whether or not one is left: one of the server's
+/// non-temporary device packs, not expired, of the host's product or newer
+/// (exactly the host's product when the server's "Prevent License Upgrade"
+/// is on). CONNECT's choice and SHOW HOST's count both ask this.
+pub fn pack_serves(k: &KeypackRec, server: &ServerRec, host_product: Product, now: Time) -> bool {
+    let product_fits = match server.prevent_upgrade {
+        true => k.product == host_product.cal_product(),
+        false => host_product.host_accepts(k.product),
+    };
+    k.server == server.name && k.is_purchased_device() && k.expires.is_none_or(|e| e > now) && product_fits
+}
+
 /// The key pack a server would draw a permanent CAL from for a host: among
-/// its non-temporary device packs, not expired, with a CAL available and of
-/// the host's product or newer: the lowest product, then the pack that
-/// expires first (no expiry last), then the lowest id.
+/// the packs that serve it (`pack_serves`) with a CAL available: the lowest
+/// product, then the pack that expires first (no expiry last), then the
+/// lowest id.
 pub fn pick_keypack(cx: &Ctx, server: &ServerRec, host_product: Product) -> Result<Option<KeypackRec>> {
     if !server.activated {
         return Ok(None);
     }
     let mut best: Option<KeypackRec> = None;
     for k in cx.tx.keypacks()? {
-        let usable = k.server == server.name
-            && k.cal == CalType::Device
-            && k.kind != KeypackType::Temporary
-            && k.expires.is_none_or(|e| e > cx.now)
-            && k.available().unwrap_or(0) > 0
-            && host_product.host_accepts(k.product);
+        let usable = k.available().unwrap_or(0) > 0 && pack_serves(&k, server, host_product, cx.now);
         if usable && best.as_ref().is_none_or(|b| pack_order(&k) < pack_order(b)) {
             best = Some(k);
         }

@@ -31,8 +31,7 @@ pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec>
 }
 
 /// The number of active sessions of every host, in one pass over the live
-/// sessions (it was one pass per host of the farm: hosts x sessions reads
-/// per farm CONNECT).
+/// sessions.
 fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String, u64>> {
     let mut ids = Vec::new();
     cx.tx.scan(T::IdxSessionLive, b"", None, &mut |_, v| {
@@ -52,9 +51,12 @@ fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String,
 
 /// After a successful logon: reconnect the user's live session on the
 /// host, or start one.
-pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> Result<u64> {
+/// `admin`: a Remote Desktop for Administration session (a reconnected
+/// session becomes what the connection asked for).
+pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str, admin: bool) -> Result<u64> {
     if let Some(mut s) = cx.tx.live_session(user, &host.name)? {
         s.state = SessionState::Active;
+        s.admin = admin;
         // In place: the stored name's buffer usually holds the new one.
         s.device.clear();
         s.device.push_str(device);
@@ -71,6 +73,7 @@ pub fn start_session(cx: &mut Ctx, host: &HostRec, device: &str, user: &str) -> 
         state: SessionState::Active,
         started: cx.now,
         changed: cx.now,
+        admin,
     };
     cx.tx.insert_live_session(&s)?;
     Ok(s.id)

@@ -83,7 +83,7 @@ pub fn set_seed(cx: &mut Ctx, seed: u64) {
 pub fn expire(cx: &mut Ctx) -> Result<()> {
     let mut released: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
     cx.tx.retire_due_licenses(cx.now, &mut |l| {
-        if holds_pool(l.status) {
+        if l.status.holds_cal() {
             *released.entry(l.keypack).or_default() += 1;
         }
         l.status = LicenseStatus::Expired;
@@ -104,14 +104,9 @@ fn give_back(cx: &mut Ctx, keypack: u64, n: u64) -> Result<()> {
     Ok(())
 }
 
-/// Whether a license in this status counts against its key pack's pool.
-fn holds_pool(status: LicenseStatus) -> bool {
-    matches!(status, LicenseStatus::Active | LicenseStatus::Temporary)
-}
-
 /// A license left the status `was`: give its key pack back what it held.
 pub fn release_from_pool(cx: &mut Ctx, keypack: u64, was: LicenseStatus) -> Result<()> {
-    if !holds_pool(was) {
+    if !was.holds_cal() {
         return Ok(());
     }
     give_back(cx, keypack, 1)

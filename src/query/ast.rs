@@ -27,6 +27,11 @@ pub enum Statement {
         name: String,
         hosts: Option<Vec<String>>,
     },
+    /// "Prevent License Upgrade" on or off.
+    SetServerPreventUpgrade {
+        name: String,
+        on: bool,
+    },
     InstallKeypack {
         server: String,
         product: Product,
@@ -77,6 +82,8 @@ pub enum Statement {
         device: String,
         user: String,
         target: Target,
+        /// Remote Desktop for Administration: no CAL.
+        admin: bool,
         logon_failed: bool,
     },
     DisconnectSession {
@@ -118,6 +125,20 @@ pub enum Statement {
     Rollback,
     // Inspection
     Select(Select),
+    /// The database's clock (simulated or wall) and random seed.
+    ShowClock,
+    /// `.dump`'s restore form: a table as the dump declares it (checked,
+    /// changes nothing)...
+    CreateTable {
+        table: String,
+        columns: Vec<(String, String)>,
+    },
+    /// ... and one of its rows (a stored record for `caldb_store`, which
+    /// a restore writes; a row of a query table, which it checks).
+    InsertRow {
+        table: String,
+        values: Vec<SqlValue>,
+    },
     ShowDevice {
         name: String,
     },
@@ -216,6 +237,16 @@ pub enum Expr {
     Not(Box<Expr>),
 }
 
+/// A value of the restore form's rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompareOp {
     Eq,
@@ -248,11 +279,18 @@ pub enum Literal {
 }
 
 impl Statement {
+    /// Whether the statement is `.dump`'s restore form, which a restore
+    /// runs without expiry and without a history row of its own.
+    pub fn is_restore(&self) -> bool {
+        matches!(self, Statement::CreateTable { .. } | Statement::InsertRow { .. })
+    }
+
     /// Whether the statement leaves the database as it was (no history row).
     pub fn is_read_only(&self) -> bool {
         matches!(
             self,
             Statement::Select(_)
+                | Statement::ShowClock
                 | Statement::ShowDevice { .. }
                 | Statement::ShowHost { .. }
                 | Statement::ReportUsage

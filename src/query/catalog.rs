@@ -46,6 +46,7 @@ pub const TABLES: &[Table] = &[
             ("online", Bool),
             ("security_group", Bool),
             ("created", TimeCol),
+            ("prevent_upgrade", Bool),
         ],
         nullable: &[],
     },
@@ -138,6 +139,7 @@ pub const TABLES: &[Table] = &[
             ("state", Text),
             ("started", TimeCol),
             ("changed", TimeCol),
+            ("admin", Bool),
         ],
         nullable: &["farm"],
     },
@@ -224,6 +226,7 @@ fn server_row(s: ServerRec) -> Vec<Value> {
         Value::Bool(s.online),
         Value::Bool(s.security_group),
         Value::Time(s.created),
+        Value::Bool(s.prevent_upgrade),
     ]
 }
 
@@ -301,6 +304,7 @@ fn session_row(s: SessionRec) -> Vec<Value> {
         Value::text(s.state.as_str()),
         Value::Time(s.started),
         Value::Time(s.changed),
+        Value::Bool(s.admin),
     ]
 }
 

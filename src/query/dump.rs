@@ -1,11 +1,37 @@
-//! `.dump` and `.schema`: every table, every row, in key order, as text
-//! that is the same for the same database.
+//! `.dump` and its restore, and `.schema`. The dump is SQL text that both
+//! caldb and sqlite3 load, the same text for the same database:
+//!
+//! - `caldb_store`: every stored record, table by table in key order, as
+//!   `INSERT INTO caldb_store VALUES('table', X'key', X'value')`, the
+//!   database state last. This is what a caldb restore writes, byte for
+//!   byte, so the restored database dumps to the same text.
+//! - then each query table of language.md as `CREATE TABLE` and one
+//!   `INSERT` per row: what a sqlite3 user queries. A caldb restore checks
+//!   each of these rows against the records it restored, so a dump whose
+//!   two halves disagree (an edited file) is refused.
+//!
+//! A restore goes into an empty database only (no statement in its
+//! history), inside the dump's `BEGIN TRANSACTION ... COMMIT`: all of it or
+//! none. It runs no expiry and adds no history row: the restored history is
+//! the true account of how that state was made, as a BACKUP's copy keeps
+//! it. (A database's own file can always be copied with BACKUP instead.)
 
-use super::catalog::{Access, TABLES, scan_rows};
+use super::ast::{Projection, Select, SqlValue, Statement};
+use super::catalog::{self, Access, TABLES, Type, scan_rows};
+use super::print::sql_value;
 use crate::error::{Error, Result};
 use crate::model::Value;
-use crate::store::Reader;
+use crate::store::{Reader, State, T, WriteTx, codec};
 use std::fmt::Write;
+
+/// The table of stored records in a dump.
+pub const STORE_TABLE: &str = "caldb_store";
+const STORE_COLUMNS: [(&str, &str); 3] = [("tbl", "TEXT"), ("key", "BLOB"), ("value", "BLOB")];
+/// `meta`'s record in a dump: the state. The format version is the
+/// reader's own, and how far expiry has looked (`expired_through`) is a
+/// cache that a crash or a read-only statement's expiry may leave at
+/// another value for the same data: the restored database looks again.
+const META_STATE: &[u8] = b"state";
 
 fn literal(v: &Value) -> String {
     match v {
@@ -17,6 +43,30 @@ fn literal(v: &Value) -> String {
     }
 }
 
+/// The SQL type a query table's column is declared with.
+fn sql_type(ty: Type) -> &'static str {
+    match ty {
+        Type::Int | Type::Bool => "INTEGER",
+        Type::Text | Type::Time => "TEXT",
+    }
+}
+
+fn create_table(name: &str, columns: &[(String, String)]) -> String {
+    let columns: Vec<String> = columns.iter().map(|(c, ty)| format!("{c} {ty}")).collect();
+    format!("CREATE TABLE {name}({});", columns.join(", "))
+}
+
+/// The columns a dump declares for query table `t`.
+fn declared(t: &catalog::Table) -> Vec<(String, String)> {
+    t.columns.iter().map(|(c, ty)| (c.to_string(), sql_type(*ty).to_string())).collect()
+}
+
+fn store_row(out: &mut String, table: &str, key: &[u8], value: &[u8]) {
+    let values = [SqlValue::Text(table.into()), SqlValue::Blob(key.to_vec()), SqlValue::Blob(value.to_vec())];
+    let values: Vec<String> = values.iter().map(sql_value).collect();
+    let _ = writeln!(out, "INSERT INTO {STORE_TABLE} VALUES({});", values.join(","));
+}
+
 pub fn dump(r: &(impl Reader + ?Sized)) -> Result<String> {
     let mut out = String::new();
     let s = r.state()?;
@@ -26,15 +76,146 @@ pub fn dump(r: &(impl Reader + ?Sized)) -> Result<String> {
         "-- caldb dump: clock {clock}, seed {}, random state {}, next keypack {}, license {}, session {}, event {}, history {}",
         s.seed, s.rng, s.next_keypack, s.next_license, s.next_session, s.next_event, s.next_history
     );
+    out.push_str("-- Restore into an empty database with caldb NEW.redb < FILE, or load into sqlite3.\n");
+    out.push_str("BEGIN TRANSACTION;\n");
+    let columns: Vec<(String, String)> = STORE_COLUMNS.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
+    let _ = writeln!(out, "{}", create_table(STORE_TABLE, &columns));
+    for t in T::ALL.into_iter().filter(|t| *t != T::Meta) {
+        r.scan(t, b"", None, &mut |k, v| {
+            store_row(&mut out, t.name(), k, v);
+            Ok(true)
+        })?;
+    }
+    store_row(&mut out, T::Meta.name(), META_STATE, &codec::encode(&s)?);
     for t in TABLES {
-        let _ = writeln!(out, "-- {} ({})", t.name, t.column_names().join(", "));
+        let _ = writeln!(out, "{}", create_table(t.name, &declared(t)));
         scan_rows(r, t, &Access::Full, &mut |row| {
             let values: Vec<String> = row.iter().map(literal).collect();
             let _ = writeln!(out, "INSERT INTO {} VALUES({});", t.name, values.join(","));
             Ok(true)
         })?;
     }
+    out.push_str("COMMIT;\n");
     Ok(out)
+}
+
+/// Runs one statement of the restore form inside `tx`; `in_block`: inside
+/// BEGIN ... COMMIT, which a record's restore needs, so that a dump that
+/// fails halfway leaves nothing behind.
+pub fn restore(tx: &mut WriteTx, stmt: &Statement, in_block: bool) -> Result<()> {
+    match stmt {
+        Statement::CreateTable { table, columns } => check_declared(table, columns),
+        Statement::InsertRow { table, values } if table.eq_ignore_ascii_case(STORE_TABLE) => {
+            if !in_block {
+                return Err(Error::plan(format!(
+                    "INSERT INTO {STORE_TABLE} restores a record only inside the dump's BEGIN TRANSACTION ... COMMIT"
+                )));
+            }
+            restore_record(tx, values)
+        }
+        Statement::InsertRow { table, values } => check_row(&*tx, table, values),
+        _ => Err(Error::plan("not a statement of a dump")),
+    }
+}
+
+/// CREATE TABLE is accepted only as a dump declares caldb's own tables.
+fn check_declared(table: &str, columns: &[(String, String)]) -> Result<()> {
+    let expected: Vec<(String, String)> = if table.eq_ignore_ascii_case(STORE_TABLE) {
+        STORE_COLUMNS.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect()
+    } else {
+        let t = catalog::table(table).ok_or_else(|| {
+            Error::plan_near(
+                format!("caldb's tables are fixed: there is no table '{table}' (CREATE TABLE is only part of a .dump)"),
+                table,
+            )
+        })?;
+        declared(t)
+    };
+    if columns != expected.as_slice() {
+        let want: Vec<String> = expected.iter().map(|(c, t)| format!("{c} {t}")).collect();
+        return Err(Error::plan_near(
+            format!("table '{table}' is declared as ({}) in a caldb dump", want.join(", ")),
+            table,
+        ));
+    }
+    Ok(())
+}
+
+/// A stored record of the dump, written as it was; only into a database
+/// that has run no statement yet (the state record comes last).
+fn restore_record(tx: &mut WriteTx, values: &[SqlValue]) -> Result<()> {
+    let [SqlValue::Text(name), SqlValue::Blob(key), SqlValue::Blob(value)] = values else {
+        return Err(Error::plan(format!("a {STORE_TABLE} row is ('table', X'key', X'value')")));
+    };
+    let t = T::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| Error::plan_near(format!("no stored table named '{name}'"), name.as_str()))?;
+    let state = tx.state()?;
+    if state.next_history != 1 {
+        return Err(Error::plan(format!(
+            "a dump restores only into an empty database: this one has run {} statements \
+             (restore into a new file, e.g. caldb new.redb < dump.sql)",
+            state.next_history - 1
+        )));
+    }
+    if t == T::Meta {
+        return restore_meta(tx, key, value);
+    }
+    if tx.get(t, key)?.is_some() {
+        return Err(Error::plan(format!("{STORE_TABLE}: a second record under one key of '{name}'")));
+    }
+    tx.put(t, key, value)
+}
+
+fn restore_meta(tx: &mut WriteTx, key: &[u8], value: &[u8]) -> Result<()> {
+    match key {
+        META_STATE => {
+            let state: State = codec::decode(value)?;
+            if state.next_history == 1 {
+                return Err(Error::plan("the dump's state says no statement has run: nothing to restore"));
+            }
+            tx.set_state(&state)
+        }
+        other => Err(Error::plan(format!("no meta record '{}' in a dump", String::from_utf8_lossy(other)))),
+    }
+}
+
+/// A query table's row of the dump must be what the restored records give.
+fn check_row(r: &(impl Reader + ?Sized), table: &str, values: &[SqlValue]) -> Result<()> {
+    let t = catalog::table(table)
+        .ok_or_else(|| Error::plan_near(format!("caldb's tables are fixed: there is no table '{table}'"), table))?;
+    let row: Vec<String> = values.iter().map(sql_value).collect();
+    let first = match values.first() {
+        Some(SqlValue::Text(s)) => Some(super::ast::Literal::Text(s.clone())),
+        Some(SqlValue::Int(n)) => Some(super::ast::Literal::Int(*n)),
+        _ => None,
+    };
+    let filter = first.map(|value| super::ast::Expr::Compare {
+        column: t.columns[0].0.to_string(),
+        op: super::ast::CompareOp::Eq,
+        value,
+    });
+    let select = Select {
+        projection: Projection::Star,
+        table: t.name.to_string(),
+        filter,
+        group_by: Vec::new(),
+        order_by: Vec::new(),
+        limit: None,
+    };
+    let found = super::select::run_select(r, &select)?
+        .rows
+        .iter()
+        .any(|stored| stored.iter().map(literal).collect::<Vec<_>>() == row);
+    if found {
+        return Ok(());
+    }
+    Err(Error::plan(format!(
+        "no such row in {table}: ({}); caldb's tables change through statements (CREATE SERVER, CONNECT, ...), \
+         and INSERT INTO {table} only checks a row of a .dump being restored",
+        row.join(",")
+    )))
 }
 
 pub fn schema_text(table: Option<&str>) -> Result<String> {

@@ -6,9 +6,10 @@
 use super::ast::{Statement, Target};
 use super::{parse_statement, run};
 use crate::error::{Error, Result};
+use crate::interrupt::{self, InterruptHandle, ProgressFn};
 use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
-use crate::store::{HistoryRow, Reader, Records, Store, T, WriteTx, keys};
+use crate::store::{Reader, Records, Store, T, WriteTx, panic_message};
 use std::path::Path;
 
 /// How to open a database.
@@ -23,8 +24,22 @@ pub struct OpenOptions {
 pub struct Database {
     store: Store,
     options: OpenOptions,
-    /// The open BEGIN block.
-    txn: Option<WriteTx>,
+    block: Block,
+    interrupt: InterruptHandle,
+    progress: Option<ProgressFn>,
+}
+
+/// The connection's BEGIN ... COMMIT block.
+enum Block {
+    /// No block: each changing statement is its own transaction.
+    None,
+    /// An open block: statements join this transaction.
+    Open(Box<WriteTx>),
+    /// A block an error (or a panic) rolled back. Every statement is refused
+    /// until COMMIT or ROLLBACK ends it, as in PostgreSQL: a script that
+    /// wraps its work in a block gets all of it or none, never the part
+    /// after the error run on its own.
+    Aborted { cause: String },
 }
 
 impl Database {
@@ -34,17 +49,34 @@ impl Database {
             return Err(Error::Storage(format!("{}: no such file (opened read-only)", path.display())));
         }
         let store = if options.read_only { Store::open_read_only(path)? } else { Store::open(path)? };
-        Ok(Database { store, options: options.clone(), txn: None })
+        Ok(Database::with_store(store, options.clone()))
     }
 
     /// A new temporary database in memory.
     pub fn open_in_memory() -> Result<Database> {
-        Ok(Database { store: Store::in_memory()?, options: OpenOptions::default(), txn: None })
+        Ok(Database::with_store(Store::in_memory()?, OpenOptions::default()))
     }
 
     /// On any redb storage backend (fault injection).
     pub fn open_backend(backend: impl crate::store::StorageBackend) -> Result<Database> {
-        Ok(Database { store: Store::with_backend(backend)?, options: OpenOptions::default(), txn: None })
+        Ok(Database::with_store(Store::with_backend(backend)?, OpenOptions::default()))
+    }
+
+    fn with_store(store: Store, options: OpenOptions) -> Database {
+        Database { store, options, block: Block::None, interrupt: InterruptHandle::default(), progress: None }
+    }
+
+    /// A handle that stops this database's running statement from another
+    /// thread (a Ctrl-C handler): the statement fails with
+    /// `Error::Interrupted` and changes nothing.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
+    /// Calls `progress` now and then while a long statement runs (IMPORT,
+    /// the reports, every large scan); `None` stops the calls.
+    pub fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
     }
 
     /// The file, or `None` for an in-memory database.
@@ -56,35 +88,60 @@ impl Database {
         self.options.read_only
     }
 
-    /// Whether a BEGIN is open.
+    /// Whether a BEGIN block is open (an aborted one too: it still waits for
+    /// its COMMIT or ROLLBACK).
     pub fn in_transaction(&self) -> bool {
-        self.txn.is_some()
+        !matches!(self.block, Block::None)
+    }
+
+    /// Whether the open block was rolled back by an error, so that every
+    /// statement is refused until COMMIT or ROLLBACK.
+    pub fn is_aborted(&self) -> bool {
+        matches!(self.block, Block::Aborted { .. })
     }
 
     /// Parses and runs one statement. Statements that return nothing give
     /// `Ok(None)`.
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
-        match parse_statement(text) {
-            Ok(stmt) => self.run(&stmt, text.trim()),
-            Err(e) => self.abort_on_error(Err(e)),
-        }
+        let (handle, mut progress) = (self.interrupt.clone(), self.progress.take());
+        let out = interrupt::watch(&handle, &mut progress, || {
+            let stmt = parse_statement(text);
+            self.guarded(text.trim(), |db| db.run_one(&stmt?, text.trim()))
+        });
+        self.progress = progress;
+        out
     }
 
-    /// Any error inside BEGIN ... COMMIT (a refused statement, a bad query,
-    /// malformed text) rolls the whole block back, and says so.
-    fn abort_on_error<R>(&mut self, result: Result<R>) -> Result<R> {
-        let Err(e) = result else { return result };
-        if self.txn.take().is_none() {
-            return Err(e);
-        }
-        const ROLLED_BACK: &str = "; the transaction was rolled back";
-        Err(match e {
-            Error::Parse { message, offset, line, column } => {
-                Error::Parse { message: message + ROLLED_BACK, offset, line, column }
+    /// Runs one statement's work `f`, so that it cannot half-commit: in an
+    /// aborted block it is refused; an error or a panic inside a block rolls
+    /// the whole block back and leaves it aborted; a panic outside a block
+    /// drops the statement's own transaction before it commits. Either way
+    /// the statement's effects are discarded and the panic is its error.
+    fn guarded<R>(&mut self, text: &str, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        match &self.block {
+            Block::Aborted { cause } if !ends_block(text) => {
+                return Err(Error::Aborted { cause: cause.clone(), at_commit: false });
             }
-            Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
-            Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
-        })
+            // A second BEGIN is a slip, not a reason to lose the block's work.
+            Block::Open(_) if first_word_is(text, "begin") => {
+                return Err(Error::plan("a transaction is already open: COMMIT or ROLLBACK it first"));
+            }
+            _ => {}
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)))
+            .unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
+        let Err(e) = result else { return result };
+        match std::mem::replace(&mut self.block, Block::None) {
+            // Dropping the redb transaction aborts it.
+            Block::Open(_) => {
+                self.block = Block::Aborted { cause: statement_name(text) };
+                Err(rolled_back(e))
+            }
+            other => {
+                self.block = other;
+                Err(e)
+            }
+        }
     }
 
     /// Runs one connection through the licensing protocol, as one
@@ -109,6 +166,7 @@ impl Database {
     ///     device: "pc1".into(),
     ///     user: "alice".into(),
     ///     to: Destination::Host("rdsh1".into()),
+    ///     admin: false,
     ///     logon_failed: false,
     /// };
     /// let first = db.connect(&req)?;
@@ -126,16 +184,16 @@ impl Database {
                 Destination::Host(h) => Target::Host(h.clone()),
                 Destination::Farm(f) => Target::Farm(f.clone()),
             },
+            admin: req.admin,
             logon_failed: req.logon_failed,
         };
-        let result = self.in_write(&stmt.to_string(), |cx| crate::protocol::connect(cx, req));
-        self.abort_on_error(result)
+        let text = stmt.to_string();
+        self.guarded(&text, |db| db.in_write(&text, false, |cx| crate::protocol::connect(cx, req)))
     }
 
     /// Runs a parsed statement; `text` is what `history` records.
     pub fn run(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
-        let result = self.run_one(stmt, text);
-        self.abort_on_error(result)
+        self.guarded(text, |db| db.run_one(stmt, text))
     }
 
     fn run_one(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
@@ -143,29 +201,38 @@ impl Database {
             Statement::Begin => self.begin(),
             Statement::Commit => self.commit(),
             Statement::Rollback => self.rollback(),
+            s if s.is_restore() => self.run_restore(s),
             s if s.is_read_only() => self.run_read(s),
             s => self.run_write(s, text),
         }
     }
 
     fn begin(&mut self) -> Result<Option<ResultSet>> {
-        if self.txn.is_some() {
-            return Err(Error::plan("a transaction is already open: COMMIT or ROLLBACK it first"));
-        }
         self.refuse_if_read_only("BEGIN")?;
-        self.txn = Some(self.store.write()?);
-        Ok(None)
+        match self.block {
+            Block::None => {
+                self.block = Block::Open(Box::new(self.store.write()?));
+                Ok(None)
+            }
+            _ => Err(Error::plan("a transaction is already open: COMMIT or ROLLBACK it first")),
+        }
     }
 
+    /// Commits the open block. An aborted block ends as a rollback, and
+    /// COMMIT says that nothing was committed.
     fn commit(&mut self) -> Result<Option<ResultSet>> {
-        let tx = self.txn.take().ok_or_else(|| Error::plan("no transaction is open"))?;
-        tx.commit()?;
-        Ok(None)
+        match std::mem::replace(&mut self.block, Block::None) {
+            Block::Open(tx) => tx.commit().map(|()| None),
+            Block::Aborted { cause } => Err(Error::Aborted { cause, at_commit: true }),
+            Block::None => Err(Error::plan("no transaction is open")),
+        }
     }
 
     fn rollback(&mut self) -> Result<Option<ResultSet>> {
-        self.txn.take().ok_or_else(|| Error::plan("no transaction is open"))?;
-        Ok(None)
+        match std::mem::replace(&mut self.block, Block::None) {
+            Block::None => Err(Error::plan("no transaction is open")),
+            _ => Ok(None),
+        }
     }
 
     fn refuse_if_read_only(&self, what: &str) -> Result<()> {
@@ -175,23 +242,43 @@ impl Database {
         Ok(())
     }
 
+    /// `.dump`'s restore form: records written as the dump holds them,
+    /// with no expiry and no history row (`query::dump`).
+    fn run_restore(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
+        self.refuse_if_read_only("a restore")?;
+        let in_block = matches!(self.block, Block::Open(_));
+        let mut standalone = None;
+        let tx = match &mut self.block {
+            Block::Open(tx) => tx,
+            _ => standalone.insert(self.store.write()?),
+        };
+        super::dump::restore(tx, stmt, in_block)?;
+        if let Some(tx) = standalone {
+            tx.commit()?;
+        }
+        Ok(None)
+    }
+
     fn run_write(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
-        self.in_write(text, |cx| run::write_statement(cx, stmt))
+        let sets_clock = matches!(stmt, Statement::SetClock { .. } | Statement::SetClockWall);
+        self.in_write(text, sets_clock, |cx| run::write_statement(cx, stmt))
     }
 
     /// Runs `f` as one changing statement recorded as `text`: in its own
     /// committed transaction, or inside the open BEGIN block.
-    fn in_write<R>(&mut self, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
+    /// `sets_clock`: the statement moves the clock, and expiry runs at the
+    /// instant it sets, not first at the one it leaves.
+    fn in_write<R>(&mut self, text: &str, sets_clock: bool, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
         if self.options.read_only {
             // Named only when refused: every changing statement passes here.
             self.refuse_if_read_only(&statement_name(text))?;
         }
         let mut standalone = None;
-        let tx = match self.txn.as_mut() {
-            Some(tx) => tx,
-            None => standalone.insert(self.store.write()?),
+        let tx = match &mut self.block {
+            Block::Open(tx) => tx,
+            _ => standalone.insert(self.store.write()?),
         };
-        let out = write_statement(tx, text, f)?;
+        let out = crate::protocol::statement(tx, text, sets_clock, f)?;
         if let Some(tx) = standalone {
             tx.commit()?;
         }
@@ -199,17 +286,13 @@ impl Database {
     }
 
     fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
-        if let Some(tx) = self.txn.as_mut() {
-            let state = tx.state()?;
-            let now = time::statement_instant(&state);
-            let mut cx = Ctx::with_state(tx, now, state);
-            time::expire(&mut cx)?;
-            cx.finish()?;
+        if let Block::Open(tx) = &mut self.block {
+            let now = crate::protocol::expire_before_read(tx)?;
             // BACKUP copies `meta` itself; the other reads take the kept state.
             if matches!(stmt, Statement::Backup { .. }) {
                 tx.write_state()?;
             }
-            return run::read_statement(&*tx, stmt, &self.store, now).map(Some);
+            return run::read_statement(&**tx, stmt, &self.store, now).map(Some);
         }
         let rx = self.store.read()?;
         let now = time::statement_instant(&rx.state()?);
@@ -217,12 +300,8 @@ impl Database {
         let due = !self.options.read_only && rx.any_license_due_by(now)?;
         drop(rx);
         if due {
-            // Expiry runs before every statement, read-only ones too; it
-            // records no history row of its own.
             let mut tx = self.store.write()?;
-            let mut cx = Ctx::begin(&mut tx, now)?;
-            time::expire(&mut cx)?;
-            cx.finish()?;
+            crate::protocol::expire_before_read(&mut tx)?;
             tx.commit()?;
         }
         // CHECK also runs redb's own integrity check (checksums of every
@@ -240,11 +319,23 @@ impl Database {
         Ok(Some(rs))
     }
 
+    /// What SHOW CLOCK shows (`now`, `clock`, `seed`), read without running
+    /// a statement: no expiry, no history row (the shell's `.show`).
+    pub fn clock(&mut self) -> Result<ResultSet> {
+        match &self.block {
+            Block::Open(tx) => super::show::show_clock(&**tx, time::statement_instant(&tx.state()?)),
+            _ => {
+                let rx = self.store.read()?;
+                super::show::show_clock(&rx, time::statement_instant(&rx.state()?))
+            }
+        }
+    }
+
     /// Every table, every row, in key order (`.dump`).
     pub fn dump(&mut self) -> Result<String> {
-        match &self.txn {
-            Some(tx) => super::dump::dump(tx),
-            None => super::dump::dump(&self.store.read()?),
+        match &self.block {
+            Block::Open(tx) => super::dump::dump(&**tx),
+            _ => super::dump::dump(&self.store.read()?),
         }
     }
 
@@ -281,10 +372,37 @@ impl Database {
 
     /// redb's integrity check of the file (CHECK runs it too).
     pub fn check_integrity(&mut self) -> Result<bool> {
-        if self.txn.is_some() {
+        if self.in_transaction() {
             return Ok(true);
         }
         self.store.check_integrity()
+    }
+}
+
+/// Whether `text` is COMMIT or ROLLBACK, the statements an aborted block
+/// still takes (without parsing: an aborted block refuses even text that
+/// would not parse, so a typo after the error does not hide it).
+fn ends_block(text: &str) -> bool {
+    first_word_is(text, "commit") || first_word_is(text, "rollback")
+}
+
+/// Whether the statement `text` is the one word `word`, in any case.
+fn first_word_is(text: &str, word: &str) -> bool {
+    text.trim().trim_end_matches(';').trim().eq_ignore_ascii_case(word)
+}
+
+/// `e`, saying that it rolled the open block back.
+fn rolled_back(e: Error) -> Error {
+    const ROLLED_BACK: &str = "; the transaction was rolled back";
+    match e {
+        Error::Parse { message, offset, line, column } => {
+            Error::Parse { message: message + ROLLED_BACK, offset, line, column }
+        }
+        Error::Plan { message, near } => Error::Plan { message: message + ROLLED_BACK, near },
+        Error::Storage(message) => Error::Storage(message + ROLLED_BACK),
+        Error::Internal(message) => Error::Internal(message + ROLLED_BACK),
+        Error::Interrupted { .. } => Error::Interrupted { block: true },
+        other => other,
     }
 }
 
@@ -300,22 +418,4 @@ fn statement_name(text: &str) -> String {
         Some(second) if OBJECTS.contains(&second.as_str()) => format!("{first} {second}"),
         _ => first,
     }
-}
-
-/// One changing statement inside `tx`: expiry at the statement's instant,
-/// the statement, then its history row with the clock's value after it.
-fn write_statement<R>(tx: &mut WriteTx, text: &str, f: impl FnOnce(&mut Ctx) -> Result<R>) -> Result<R> {
-    let state = tx.state()?;
-    let now = time::statement_instant(&state);
-    let mut cx = Ctx::with_state(tx, now, state);
-    time::expire(&mut cx)?;
-    let out = f(&mut cx)?;
-    let seq = cx.state.next_history;
-    cx.state.next_history += 1;
-    let after = cx.now;
-    cx.state.last_time = Some(cx.state.last_time.map_or(after, |t| t.max(after)));
-    let rec = HistoryRow { seq, time: after, statement: text };
-    cx.tx.put_record(T::History, &keys::id(seq), &rec)?;
-    cx.finish()?;
-    Ok(out)
 }

@@ -9,6 +9,7 @@
 //! buffer ends a statement.
 
 mod lex;
+mod restore;
 mod select;
 mod stmt;
 
@@ -34,23 +35,31 @@ pub struct StatementText<'a> {
 }
 
 /// Splits a script into statements at each `;` that is outside quotes and
-/// comments. Pieces that hold only blanks and comments are left out. An
+/// comments (`--` to the line end, `/* ... */` across lines). Pieces that hold only blanks and comments are left out. An
 /// unterminated quote runs to the end of the script.
 pub fn split_statements(script: &str) -> Vec<StatementText<'_>> {
     let bytes = script.as_bytes();
     let mut out = Vec::new();
     let (mut start, mut line, mut start_line) = (0, 1, 1);
     let (mut in_quote, mut in_comment) = (false, false);
+    // Where the open `/* */` comment's `/*` is.
+    let mut in_block: Option<usize> = None;
     for (pos, &b) in bytes.iter().enumerate() {
         if b == b'\n' {
             line += 1;
             in_comment = false;
+        } else if let Some(open) = in_block {
+            if b == b'/' && pos >= open + 3 && bytes[pos - 1] == b'*' {
+                in_block = None;
+            }
         } else if in_comment {
         } else if b == b'\'' {
             in_quote = !in_quote;
         } else if in_quote {
         } else if b == b'-' && bytes.get(pos + 1) == Some(&b'-') {
             in_comment = true;
+        } else if b == b'/' && bytes.get(pos + 1) == Some(&b'*') {
+            in_block = Some(pos);
         } else if b == b';' {
             out.extend(piece(script, start, pos, start_line, true));
             (start, start_line) = (pos + 1, line);

@@ -7,12 +7,32 @@
 use std::fmt::{self, Display, Formatter};
 
 use crate::query::ast::{
-    Exportable, Expr, Literal, OrderItem, Projection, Select, SelectItem, Statement, Target, TimeUnit,
+    Exportable, Expr, Literal, OrderItem, Projection, Select, SelectItem, SqlValue, Statement, Target, TimeUnit,
 };
 use crate::query::parse::is_bare_name;
 
 /// A name as written in a statement: bare when possible, else quoted.
 pub struct Name<'a>(pub &'a str);
+
+/// A restore-form value as `.dump` writes it (SQL literal syntax, which
+/// sqlite3 reads too).
+pub fn sql_value(v: &SqlValue) -> String {
+    match v {
+        SqlValue::Null => "NULL".into(),
+        SqlValue::Int(n) => n.to_string(),
+        SqlValue::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).into(),
+        SqlValue::Text(t) => format!("'{}'", t.replace('\'', "''")),
+        SqlValue::Blob(bytes) => {
+            let mut out = String::with_capacity(bytes.len() * 2 + 3);
+            out.push_str("X'");
+            for b in bytes {
+                out.push_str(&format!("{b:02X}"));
+            }
+            out.push('\'');
+            out
+        }
+    }
+}
 
 impl Display for Name<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -74,6 +94,9 @@ impl Display for Statement {
             }
             S::SetServerSecurityGroup { name, hosts: Some(h) } => {
                 write!(f, "SET SERVER {} SECURITY GROUP {}", Name(name), NameList(h))
+            }
+            S::SetServerPreventUpgrade { name, on } => {
+                write!(f, "SET SERVER {} PREVENT UPGRADE {}", Name(name), if *on { "ON" } else { "OFF" })
             }
             S::InstallKeypack { .. } => fmt_install(self, f),
             S::UninstallKeypack { id } => write!(f, "UNINSTALL KEYPACK {id}"),
@@ -147,8 +170,11 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReimageDevice { name } => write!(f, "REIMAGE DEVICE {}", Name(name)),
         S::ClearDeviceStore { name } => write!(f, "CLEAR DEVICE {} STORE", Name(name)),
         S::ClearDeviceLicensing { name } => write!(f, "CLEAR DEVICE {} LICENSING", Name(name)),
-        S::Connect { device, user, target, logon_failed } => {
+        S::Connect { device, user, target, admin, logon_failed } => {
             write!(f, "CONNECT {} AS {} TO {target}", Name(device), Name(user))?;
+            if *admin {
+                f.write_str(" ADMIN")?;
+            }
             if *logon_failed {
                 f.write_str(" LOGON FAILED")?;
             }
@@ -183,6 +209,15 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::Commit => f.write_str("COMMIT"),
         S::Rollback => f.write_str("ROLLBACK"),
         S::Select(sel) => sel.fmt(f),
+        S::ShowClock => f.write_str("SHOW CLOCK"),
+        S::CreateTable { table, columns } => {
+            let columns: Vec<String> = columns.iter().map(|(c, ty)| format!("{} {}", Name(c), Name(ty))).collect();
+            write!(f, "CREATE TABLE {}({})", Name(table), columns.join(", "))
+        }
+        S::InsertRow { table, values } => {
+            let values: Vec<String> = values.iter().map(sql_value).collect();
+            write!(f, "INSERT INTO {} VALUES({})", Name(table), values.join(","))
+        }
         S::ShowDevice { name } => write!(f, "SHOW DEVICE {}", Name(name)),
         S::ShowHost { name } => write!(f, "SHOW HOST {}", Name(name)),
         S::ReportUsage => f.write_str("REPORT USAGE"),

@@ -17,6 +17,7 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
         S::DeactivateServer { name } => deploy::set_activated(cx, name, false)?,
         S::SetServerOnline { name, online } => deploy::set_online(cx, name, *online)?,
         S::SetServerSecurityGroup { name, hosts } => deploy::set_security_group(cx, name, hosts.as_deref())?,
+        S::SetServerPreventUpgrade { name, on } => deploy::set_prevent_upgrade(cx, name, *on)?,
         S::InstallKeypack { server, product, cal, count, kind, expires } => {
             let req = deploy::InstallKeypack {
                 server,
@@ -49,12 +50,12 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
         S::CloneDevice { name, new_name, with_store } => deploy::clone_device(cx, name, new_name, *with_store)?,
         S::ReimageDevice { name } | S::ClearDeviceLicensing { name } => deploy::reset_device(cx, name, true)?,
         S::ClearDeviceStore { name } => deploy::reset_device(cx, name, false)?,
-        S::Connect { device, user, target, logon_failed } => {
+        S::Connect { device, user, target, admin, logon_failed } => {
             let (to, farm) = match target {
                 Target::Host(h) => (h.as_str(), false),
                 Target::Farm(f) => (f.as_str(), true),
             };
-            let req = ConnectTo { device, user, to, farm, logon_failed: *logon_failed };
+            let req = ConnectTo { device, user, to, farm, admin: *admin, logon_failed: *logon_failed };
             return Ok(Some(outcome_rows(connect_to(cx, req)?)));
         }
         S::DisconnectSession { id } => sessions::end_session(cx, *id, SessionState::Disconnected)?,
@@ -88,6 +89,7 @@ pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Stor
     match stmt {
         S::Select(s) => run_select(r, s),
         S::Check => crate::check::check(r),
+        S::ShowClock => super::show::show_clock(r, now),
         S::ShowDevice { name } => super::show::show_device(r, name, now),
         S::ShowHost { name } => super::show::show_host(r, name, now),
         S::ReportUsage => crate::report::usage(r, now),

@@ -4,8 +4,9 @@
 
 use crate::error::Result;
 use crate::model::*;
-use crate::protocol::connect::RENEWAL_WINDOW_DAYS;
-use crate::protocol::discovery::accepts;
+use crate::protocol::connect::{RENEWAL_WINDOW_DAYS, license_of};
+use crate::protocol::discovery::{Verdict, decide};
+use crate::protocol::issue::pack_serves;
 use crate::protocol::no_such;
 use crate::store::*;
 
@@ -23,9 +24,15 @@ pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<
         "valid_from",
         "expires_on",
         "hardware_id",
+        "server_certificate_version",
+        "client_platform_id",
+        "company_name",
         "state",
     ]);
     for t in r.tokens(&d.name)? {
+        // TSCTST /A's fields: what the issuing server's certificate and the
+        // client's hardware id say (NULL once the server is gone).
+        let certificate = r.server(&t.server)?.map(|s| Value::text(s.product.nt_version()));
         rs.push(vec![
             Value::text(format!("LICENSE{:03}", t.slot)),
             Value::text(t.server.as_str()),
@@ -38,11 +45,17 @@ pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<
             Value::Time(t.issued),
             Value::Time(t.expires),
             Value::text(t.hwid.to_string()),
+            certificate.unwrap_or(Value::Null),
+            Value::text(t.hwid.platform_id()),
+            Value::text(COMPANY_NAME),
             Value::text(token_state(r, &d, &t, now)?),
         ]);
     }
     Ok(rs)
 }
+
+/// The company a Microsoft license server's CALs name (their product info).
+const COMPANY_NAME: &str = "Microsoft Corporation";
 
 /// How the token stands: against the clock, the device's HWID and the
 /// issuing server's database.
@@ -50,7 +63,7 @@ fn token_state(r: &(impl Reader + ?Sized), d: &DeviceRec, t: &TokenRec, now: Tim
     if now >= t.expires {
         return Ok("expired".into());
     }
-    let license = r.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid);
+    let license = license_of(r, t)?;
     let Some(l) = license else { return Ok("unknown to its license server".into()) };
     if l.hwid != d.hwid {
         return Ok(format!("issued to HWID {}, not this device's", l.hwid));
@@ -98,35 +111,18 @@ pub fn show_host(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<Re
     Ok(d.rs)
 }
 
-fn candidates(r: &(impl Reader + ?Sized), h: &HostRec) -> Result<Vec<(String, Option<ServerRec>)>> {
-    if h.license_servers.is_empty() {
-        return Ok(r
-            .servers()?
-            .into_iter()
-            .filter(|s| s.scope == h.scope)
-            .map(|s| (s.name.clone(), Some(s)))
-            .collect());
-    }
-    h.license_servers.iter().map(|n| Ok((n.clone(), r.server(n)?))).collect()
-}
-
 fn diagnose_servers(r: &(impl Reader + ?Sized), h: &HostRec, d: &mut Diagnosis) -> Result<Option<ServerRec>> {
-    let mut found = None;
-    for (name, s) in candidates(r, h)? {
-        let verdict = match &s {
-            None => "not usable: no such server".to_string(),
-            Some(s) if !s.online => "not usable: offline".to_string(),
-            Some(s) if !accepts(s, &h.name) => "not usable: the host is not in its security group (event 4141)".into(),
-            Some(s) if found.is_some() => {
-                format!("usable, after {}", found.as_ref().map_or("", |f: &ServerRec| &f.name))
-            }
-            Some(s) => {
-                found = Some(s.clone());
-                if s.activated {
-                    "found: activated".into()
-                } else {
-                    "found: not activated (temporary CALs only)".into()
-                }
+    let mut found: Option<ServerRec> = None;
+    for (name, s, verdict) in decide(r, h)? {
+        let verdict = match (verdict, s) {
+            (Verdict::Missing, _) => "not usable: no such server".to_string(),
+            (Verdict::Offline, _) => "not usable: offline".to_string(),
+            (Verdict::Refused, _) => "not usable: the host is not in its security group (event 4141)".into(),
+            (Verdict::After, _) => format!("usable, after {}", found.as_ref().map_or("", |f| &f.name)),
+            (Verdict::Found, s) => {
+                let activated = s.as_ref().is_some_and(|s| s.activated);
+                found = s;
+                if activated { "found: activated".into() } else { "found: not activated (temporary CALs only)".into() }
             }
         };
         d.add("license server", name, verdict);
@@ -155,23 +151,23 @@ fn diagnose_problems(
         let cal = h.product.cal_product();
         let mut available = 0u64;
         for k in r.keypacks()? {
-            let ok = k.server == s.name
-                && k.cal == CalType::Device
-                && k.kind != KeypackType::Temporary
-                && k.expires.is_none_or(|e| e > now)
-                && h.product.host_accepts(k.product);
-            if ok {
+            if pack_serves(&k, s, h.product, now) {
                 available += k.available().unwrap_or(0);
             }
         }
-        d.add("compatible device CALs", available.to_string(), format!("on '{}', {cal} or newer", s.name));
+        let which = if s.prevent_upgrade { "only (Prevent License Upgrade)" } else { "or newer" };
+        d.add("compatible device CALs", available.to_string(), format!("on '{}', {cal} {which}", s.name));
         if h.mode == Mode::Device && !s.activated {
             problems.push(("the license server is not activated: it issues temporary CALs only", "ACTIVATE SERVER"));
         }
         if h.mode == Mode::Device && available == 0 {
             problems.push((
                 "no compatible per-device CAL is available on the found server",
-                "INSTALL KEYPACK of the host's product or newer",
+                if s.prevent_upgrade {
+                    "INSTALL KEYPACK of the host's product (Prevent License Upgrade is on)"
+                } else {
+                    "INSTALL KEYPACK of the host's product or newer"
+                },
             ));
         }
     }
@@ -182,4 +178,14 @@ fn diagnose_problems(
         d.add("problem", p.into(), format!("fix: {fix}"));
     }
     Ok(())
+}
+
+/// SHOW CLOCK: one row (`now`: the statement's instant, `clock`:
+/// `simulated` or `wall`, `seed`): every result depends on these.
+pub fn show_clock(r: &(impl Reader + ?Sized), now: Time) -> Result<ResultSet> {
+    let state = r.state()?;
+    let mut rs = ResultSet::new(&["now", "clock", "seed"]);
+    let clock = if state.clock.is_some() { "simulated" } else { "wall" };
+    rs.push(vec![Value::Time(now), Value::text(clock), Value::Int(state.seed as i64)]);
+    Ok(rs)
 }

@@ -3,10 +3,10 @@
 //! cause and its fix. A HWID shared by several computers is reported once as
 //! `shared-hwid`, not again as `several-cals`.
 
-use super::{for_each_license, id_list};
+use super::id_list;
 use crate::error::Result;
 use crate::model::*;
-use crate::protocol::admin::revoke_limit;
+use crate::protocol::admin;
 use crate::store::{LicenseRec, Reader, Records, T, keys};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -103,25 +103,7 @@ impl Report {
 
 /// How many more licenses each server and product may have revoked now.
 fn revocable(r: &(impl Reader + ?Sized)) -> Result<BTreeMap<(String, Product), u64>> {
-    let mut installed: BTreeMap<(String, Product), u64> = BTreeMap::new();
-    for k in r.keypacks()? {
-        if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
-            *installed.entry((k.server, k.product)).or_default() += k.total.unwrap_or(0);
-        }
-    }
-    let mut revoked: BTreeMap<(String, Product), u64> = BTreeMap::new();
-    for_each_license(r, |l| {
-        if l.status == LicenseStatus::Revoked {
-            *revoked.entry((l.server, l.product)).or_default() += 1;
-        }
-    })?;
-    Ok(installed
-        .into_iter()
-        .map(|(key, n)| {
-            let left = revoke_limit(n).saturating_sub(revoked.get(&key).copied().unwrap_or(0));
-            (key, left)
-        })
-        .collect())
+    Ok(admin::budgets(r)?.into_iter().map(|(key, b)| (key, b.remaining())).collect())
 }
 
 /// Walks an index whose keys are `group ++ id` (8-byte id last), calling

@@ -104,7 +104,7 @@ pub fn export_licenses(r: &(impl Reader + ?Sized), file: &Path, db: Option<&Path
             let l: LicenseRec = codec::decode(v)?;
             w.write_record(license_fields(&l)).map_err(|e| write_error(file, e))?;
             n += 1;
-            bar.tick(n);
+            bar.tick(n)?;
             Ok(true)
         })?;
         Ok(n)

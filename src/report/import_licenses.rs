@@ -32,7 +32,7 @@ impl Pools {
         let mut packs = BTreeMap::new();
         let mut revoke: BTreeMap<Product, (u64, u64)> = BTreeMap::new();
         for k in tx.keypacks()?.into_iter().filter(|k| k.server == server) {
-            if k.cal == CalType::Device && k.kind != KeypackType::Temporary {
+            if k.is_purchased_device() {
                 revoke.entry(k.product).or_default().0 += k.total.unwrap_or(0);
             }
             for id in tx.revoked_of_keypack(k.id)? {
@@ -89,7 +89,7 @@ pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &
     let mut chunk = Vec::new();
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
-        bar.tick(file.position());
+        bar.tick(file.position())?;
         if !row.is_for(server) {
             continue;
         }

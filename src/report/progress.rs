@@ -1,10 +1,13 @@
-//! A progress line for long work (an import of many rows, a report over a
-//! large database): a `\r`-updated percentage on standard error, only when
-//! standard error is a terminal. Scripts and pipes see nothing.
+//! Progress of long work (an import of many rows, a report over a large
+//! database), told to the caller's progress callback (`interrupt::report`)
+//! when the percentage moves; each tick is also a checkpoint where an
+//! interrupt stops the work. Nothing is drawn here: a shell draws it at a
+//! terminal, and scripts see nothing.
 
-use std::io::{IsTerminal, Write};
+use crate::error::Result;
+use crate::interrupt;
 
-/// Below this many steps the work is quick and shows no progress.
+/// Below this many steps the work is quick and reports no progress.
 const MIN_STEPS: u64 = 10_000;
 
 pub struct Progress {
@@ -16,43 +19,27 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: &'static str, total: u64) -> Progress {
-        let on = total >= MIN_STEPS && std::io::stderr().is_terminal();
-        Progress { label, total, shown: None, on }
+        Progress { label, total, shown: None, on: total >= MIN_STEPS }
     }
 
-    /// Progress through `total` bytes of input: shown from 1 MiB up.
+    /// Progress through `total` bytes of input: reported from 1 MiB up.
     pub fn bytes(label: &'static str, total: u64) -> Progress {
         let mut p = Progress::new(label, total);
         p.on &= total >= 1 << 20;
         p
     }
 
-    /// `done` of `total` steps are done; redraws when the percentage moves.
-    pub fn tick(&mut self, done: u64) {
+    /// `done` of `total` steps are done: reports when the percentage
+    /// moves, and stops the work once it is interrupted.
+    pub fn tick(&mut self, done: u64) -> Result<()> {
         if !self.on {
-            return;
+            return interrupt::checkpoint();
         }
         let pct = done.min(self.total) * 100 / self.total.max(1);
-        if self.shown != Some(pct) {
-            self.shown = Some(pct);
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r{}: {pct:3}%", self.label);
-            let _ = err.flush();
+        if self.shown == Some(pct) {
+            return interrupt::checkpoint();
         }
-    }
-
-    /// Clears the line.
-    pub fn finish(&mut self) {
-        if self.on && self.shown.is_some() {
-            let blank = " ".repeat(self.label.len() + 6);
-            let _ = write!(std::io::stderr().lock(), "\r{blank}\r");
-        }
-        self.shown = None;
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.finish();
+        self.shown = Some(pct);
+        interrupt::report(self.label, done.min(self.total), Some(self.total))
     }
 }

@@ -4,7 +4,7 @@
 use super::for_each_license;
 use crate::error::Result;
 use crate::model::*;
-use crate::protocol::admin::revoke_limit;
+use crate::protocol::admin;
 use crate::store::{KeypackRec, Reader, Records, T, UserCalRec};
 use std::collections::BTreeMap;
 
@@ -64,12 +64,10 @@ pub fn usage(r: &(impl Reader + ?Sized), now: Time) -> Result<ResultSet> {
         "revoked",
         "revocable",
     ]);
+    let budgets = admin::budgets(r)?;
     for ((server, product, cal), p) in pools {
-        let revocable = if cal == CalType::Device && p.installed > 0 {
-            revoke_limit(p.installed).saturating_sub(p.revoked)
-        } else {
-            0
-        };
+        let budget = budgets.get(&(server.clone(), product)).filter(|b| cal == CalType::Device && b.installed > 0);
+        let revocable = budget.map_or(0, admin::Budget::remaining);
         let ints = [p.installed, p.issued, p.installed.saturating_sub(p.issued), p.temporary, p.revoked, revocable];
         let mut row = vec![Value::text(server), Value::text(product.as_str()), Value::text(cal.as_str())];
         row.extend(ints.iter().map(|n| Value::Int(*n as i64)));

@@ -30,7 +30,8 @@ pub fn backup(r: &(impl Reader + ?Sized), target: &Path, db: Option<&Path>) -> R
 /// only read, and the temporary is removed, which the error says instead
 /// of a commit's advice about the database.
 fn failed(target: &Path, e: &Error) -> Error {
-    let cause = e.message().trim_end_matches(super::COMMIT_OUTCOME_UNKNOWN);
+    let message = e.message();
+    let cause = message.trim_end_matches(super::COMMIT_OUTCOME_UNKNOWN);
     Error::Storage(format!(
         "BACKUP could not write '{}' ({cause}); the database is unchanged and no partial copy is left",
         target.display()

@@ -56,6 +56,8 @@ pub struct ServerRec {
     /// The hosts in the group, by name.
     pub group_hosts: Vec<String>,
     pub created: Time,
+    /// "Prevent License Upgrade": CALs of exactly the host's product only.
+    pub prevent_upgrade: bool,
 }
 
 impl ServerRec {
@@ -84,14 +86,19 @@ impl KeypackRec {
         keys::id(self.id)
     }
 
-    /// Whether a license of this pack in `status` holds one of its CALs: a
-    /// temporary pack's while temporary, a purchased pack's while active.
+    /// Whether a license of this pack in `status` holds one of its CALs
+    /// (`LicenseStatus::holds_cal`, in the status that fits the pack: a
+    /// temporary pack's licenses while temporary, a purchased pack's while
+    /// active).
     pub fn holds_cal(&self, status: LicenseStatus) -> bool {
-        if self.kind == KeypackType::Temporary {
-            status == LicenseStatus::Temporary
-        } else {
-            status == LicenseStatus::Active
-        }
+        status.holds_cal() && (self.kind == KeypackType::Temporary) == (status == LicenseStatus::Temporary)
+    }
+
+    /// A purchased per-device pack: the pools CONNECT draws permanent CALs
+    /// from and the revoke limit counts (not a per-user pack, not the
+    /// server's temporary one).
+    pub fn is_purchased_device(&self) -> bool {
+        self.cal == CalType::Device && self.kind != KeypackType::Temporary
     }
 
     pub fn available(&self) -> Option<u64> {
@@ -212,6 +219,8 @@ pub struct SessionRec {
     pub state: SessionState,
     pub started: Time,
     pub changed: Time,
+    /// Remote Desktop for Administration (`CONNECT ... ADMIN`): no CAL.
+    pub admin: bool,
 }
 
 impl SessionRec {

@@ -53,6 +53,7 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
         (
             "ServerRec",
             codec::encode(&ServerRec {
+                prevent_upgrade: false,
                 name: s("ls1"),
                 product: Product::Ws2022,
                 scope: s("default"),
@@ -129,6 +130,7 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
         (
             "SessionRec",
             codec::encode(&SessionRec {
+                admin: false,
                 id: 1,
                 user: s("u"),
                 device: s("pc1"),

@@ -81,6 +81,7 @@ pub const KEYWORDS: &[&str] = &[
     "HWID",
     "IMPORT",
     "IN",
+    "INSERT",
     "INSTALL",
     "INTO",
     "IS",
@@ -126,6 +127,7 @@ pub const KEYWORDS: &[&str] = &[
     "SET",
     "SHOW",
     "STORE",
+    "TABLE",
     "TEMPORARY",
     "TO",
     "TRANSACTION",
@@ -136,6 +138,7 @@ pub const KEYWORDS: &[&str] = &[
     "USAGE",
     "USER",
     "USERS",
+    "VALUES",
     "VOLUME",
     "WALL",
     "WHERE",
@@ -161,21 +164,34 @@ fn comment(i: &str) -> IResult<&str, &str, PErr> {
     (tag("--"), take_till(|c| c == '\n')).map(|(_, c)| c).parse(i)
 }
 
-/// Skips blanks and `--` comments.
+/// A `/* ... */` comment (SQL's other comment, which sqlite3 takes too).
+/// An unterminated one is not a comment here: it stays as text, so a shell
+/// keeps waiting for its end and a parser reports it.
+fn block_comment(i: &str) -> Option<&str> {
+    let body = i.strip_prefix("/*")?;
+    body.find("*/").map(|end| &body[end + 2..])
+}
+
+/// Skips blanks, `--` and `/* */` comments, and a byte order mark (what
+/// Notepad and PowerShell write at the start of a file).
 pub fn ws(mut i: &str) -> &str {
     // Most calls start at a token: one byte tells.
     if let Some(&b) = i.as_bytes().first()
         && b.is_ascii()
         && b != b'-'
+        && b != b'/'
         && !(b as char).is_whitespace()
     {
         return i;
     }
     loop {
-        i = i.trim_start();
-        match comment(i) {
-            Ok((rest, _)) => i = rest,
-            Err(_) => return i,
+        i = i.trim_start().trim_start_matches('\u{feff}');
+        if let Ok((rest, _)) = comment(i) {
+            i = rest;
+        } else if let Some(rest) = block_comment(i) {
+            i = rest;
+        } else {
+            return i;
         }
     }
 }

@@ -46,6 +46,7 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "REPORT" => report(rest),
         "EXPORT" => export(rest),
         "IMPORT" => import(rest),
+        "INSERT" => super::restore::insert(rest),
         _ => fail(start, format!("expected a statement, found {}", found(start))),
     }
 }
@@ -111,11 +112,12 @@ fn time(i: &str) -> Res<'_, Time> {
 }
 
 fn create(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE"], "after CREATE")?;
+    let (i, n) = expect_any(i, &["SERVER", "HOST", "DEVICE", "TABLE"], "after CREATE")?;
     match n {
         0 => create_server(i),
         1 => create_host(i),
-        _ => create_device(i),
+        2 => create_device(i),
+        _ => super::restore::create_table(i),
     }
 }
 
@@ -203,11 +205,18 @@ fn set(i: &str) -> Res<'_, Statement> {
 
 fn set_server(i: &str) -> Res<'_, Statement> {
     let (i, name) = name(i, "a server name")?;
-    let Some((i, n)) = eat_any(i, &["ONLINE", "OFFLINE", "SECURITY"]) else {
-        return expected(i, "ONLINE, OFFLINE or SECURITY GROUP", "after the server name");
+    let Some((i, n)) = eat_any(i, &["ONLINE", "OFFLINE", "SECURITY", "PREVENT"]) else {
+        return expected(i, "ONLINE, OFFLINE, SECURITY GROUP or PREVENT UPGRADE", "after the server name");
     };
     if n < 2 {
         return Ok((i, Statement::SetServerOnline { name, online: n == 0 }));
+    }
+    if n == 3 {
+        let (i, ()) = expect(i, "UPGRADE", "after PREVENT")?;
+        let Some((i, off)) = eat_any(i, &["ON", "OFF"]) else {
+            return expected(i, "ON or OFF", "after PREVENT UPGRADE");
+        };
+        return Ok((i, Statement::SetServerPreventUpgrade { name, on: off == 0 }));
     }
     let (i, ()) = expect(i, "GROUP", "after SECURITY")?;
     if let Some(i) = eat(i, "OFF") {
@@ -308,11 +317,15 @@ fn connect(i: &str) -> Res<'_, Statement> {
         Some(i) => name(i, "a farm name").map(|(i, f)| (i, Target::Farm(f)))?,
         None => name(i, "a host name or FARM").map(|(i, h)| (i, Target::Host(h)))?,
     };
+    let (i, admin) = match eat(i, "ADMIN") {
+        Some(i) => (i, true),
+        None => (i, false),
+    };
     let (i, logon_failed) = match eat(i, "LOGON") {
         Some(i) => (expect(i, "FAILED", "after LOGON")?.0, true),
         None => (i, false),
     };
-    Ok((i, Statement::Connect { device, user, target, logon_failed }))
+    Ok((i, Statement::Connect { device, user, target, admin, logon_failed }))
 }
 
 fn session_op(i: &str, logoff: bool) -> Res<'_, Statement> {
@@ -382,7 +395,10 @@ fn transaction<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
 }
 
 fn show_stmt(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["DEVICE", "HOST"], "after SHOW")?;
+    let (i, n) = expect_any(i, &["DEVICE", "HOST", "CLOCK"], "after SHOW")?;
+    if n == 2 {
+        return Ok((i, Statement::ShowClock));
+    }
     if n == 0 {
         let (i, name) = name(i, "a device name")?;
         return Ok((i, Statement::ShowDevice { name }));
