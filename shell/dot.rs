@@ -8,7 +8,7 @@ use caldb::{Database, OpenOptions};
 use std::path::Path;
 
 /// Every dot-command and its one-line help, in `.help` order.
-pub const COMMANDS: [(&str, &str); 21] = [
+pub const COMMANDS: [(&str, &str); 22] = [
     (".bail on|off", "stop a script at its first error"),
     (".dump", "the database as SQL text: caldb restores it, sqlite3 loads it"),
     (".echo on|off", "print each script line, comments included, from here on, before its results"),
@@ -28,6 +28,7 @@ pub const COMMANDS: [(&str, &str); 21] = [
     (".separator COL [ROW]", "list mode's field and row separators (\\t, \\n understood)"),
     (".show", "the current settings, the database's clock and seed"),
     (".tables", "the names of the tables"),
+    (".timeout MS", "wait up to MS milliseconds for another process's lock (default 5000)"),
     (".timer on|off", "print the time each statement takes"),
     (".width [N ...]", "column widths for table, box, markdown and column modes (0 auto, negative right-aligns)"),
 ];
@@ -147,7 +148,9 @@ impl Session {
             ".tables" | ".dump" | ".show" | ".quit" => (0, 0),
             ".schema" | ".output" | ".exit" | ".help" => (0, 1),
             ".mode" => (0, 2),
-            ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" | ".echo" | ".nullvalue" => (1, 1),
+            ".headers" | ".header" | ".read" | ".once" | ".timer" | ".bail" | ".echo" | ".nullvalue" | ".timeout" => {
+                (1, 1)
+            }
             ".open" => (1, 1),
             ".separator" | ".import" => (1, 2),
             ".width" | ".print" => (0, usize::MAX),
@@ -176,9 +179,16 @@ impl Session {
             ".print" => writeln!(self.out.writer(), "{}", args.join(" "))?,
             ".import" => return Err(import_pointer(args)),
             ".read" => return self.read_file(arg.unwrap_or_default()),
-            ".output" => self.out.redirect(arg).map_err(|e| file_error(arg, e))?,
-            ".once" => self.out.once(arg.unwrap_or_default()).map_err(|e| file_error(arg, e))?,
+            ".output" => {
+                let own: Vec<&Path> = self.db.path().into_iter().collect();
+                self.out.redirect(arg, &own).map_err(|e| shell_error(e.message().to_string()))?;
+            }
+            ".once" => {
+                let own: Vec<&Path> = self.db.path().into_iter().collect();
+                self.out.once(arg.unwrap_or_default(), &own).map_err(|e| shell_error(e.message().to_string()))?;
+            }
             ".open" => self.open(arg.unwrap_or_default())?,
+            ".timeout" => timeout(arg.unwrap_or_default())?,
             ".dump" => self.dump()?,
             ".show" => self.show()?,
             ".quit" => return Ok(Flow::Exit(self.status())),
@@ -287,8 +297,18 @@ impl Session {
         } else {
             Database::open(Path::new(file), &OpenOptions { read_only: self.config.read_only })
         };
-        self.db = db.map_err(|e| shell_error(format!("cannot open '{file}': {e}")))?;
+        let db = db.map_err(|e| shell_error(format!("cannot open '{file}': {e}")))?;
+        let (block_open, aborted_at) = (self.db.in_transaction(), self.aborted_at.take());
+        // The old database, dropped, aborts its open (or aborted) block.
+        self.db = db;
         self.watch_database();
+        if block_open {
+            let previous = match aborted_at {
+                Some(line) => format!("transaction, rolled back at line {line}, is ended"),
+                None => "open transaction was rolled back (COMMIT saves it)".to_string(),
+            };
+            return Err(shell_error(format!("'{file}' is open, and the previous database's {previous}")));
+        }
         Ok(())
     }
 
@@ -357,6 +377,14 @@ impl Session {
     }
 }
 
+/// `.timeout MS`: how long an open or a write waits for another
+/// process's lock (process-wide, as `-timeout`).
+fn timeout(text: &str) -> Result<(), Failure> {
+    let ms = text.parse().map_err(|_| shell_error(format!(".timeout: expected milliseconds, not '{text}'")))?;
+    caldb::store::opening::set_busy_timeout(ms);
+    Ok(())
+}
+
 /// `.import`: caldb's tables are not loaded row by row; the IMPORT
 /// statements read the WMI CSV files a license server exports.
 fn import_pointer(args: &[String]) -> Failure {
@@ -370,10 +398,6 @@ fn import_pointer(args: &[String]) -> Failure {
          IMPORT {what} FROM '{file}' INTO SERVER name; (the Win32_TSIssuedLicense or \
          Win32_TSLicenseKeyPack rows Export-Csv writes)"
     ))
-}
-
-fn file_error(file: Option<&str>, e: std::io::Error) -> Failure {
-    shell_error(format!("cannot open '{}': {e}", file.unwrap_or("stdout")))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod dot;
 mod output;
 mod progress;
 mod repl;
+mod script;
 mod session;
 mod split;
 
@@ -15,7 +16,7 @@ use caldb::{Database, OpenOptions};
 use output::{Mode, Style};
 use session::{Config, Flow, Origin, Session};
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 const USAGE: &str = "\
@@ -39,6 +40,8 @@ Options (one or two dashes):
   -batch          read standard input as a script even from a terminal
   -interactive    prompts and line editing even when input is not a terminal
   -readonly       refuse every statement that changes the database
+  -timeout MS     wait up to MS milliseconds for another process's lock on the
+                  database before 'database is locked' (default 5000)
   -upgrade OLD NEW
                   carry a database of an older caldb format over, whole, to
                   the new file NEW (OLD is only read), verify it and exit
@@ -62,6 +65,7 @@ struct Args {
     separator: Option<String>,
     null: Option<String>,
     read_only: bool,
+    timeout_ms: Option<u64>,
     database: Option<String>,
     statements: Vec<String>,
 }
@@ -118,6 +122,11 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 return Ok(Command::Upgrade(old, new));
             }
             "help" | "h" => return Ok(Command::Help),
+            "timeout" => {
+                let text = option_text(&mut raw, "timeout")?;
+                let ms = text.parse().map_err(|_| format!("-timeout: expected milliseconds, not '{text}'"))?;
+                args.timeout_ms = Some(ms);
+            }
             "cmd" => args.cmds.push(option_text(&mut raw, "cmd")?),
             "init" => args.init = Some(option_text(&mut raw, "init")?),
             "separator" => args.separator = Some(option_text(&mut raw, "separator")?),
@@ -164,6 +173,9 @@ fn upgrade(old: &str, new: &str) -> i32 {
 
 /// Runs the session as the arguments say; returns the exit status.
 fn run(args: Args) -> i32 {
+    if let Some(ms) = args.timeout_ms {
+        caldb::store::opening::set_busy_timeout(ms);
+    }
     if let Some(file) = &args.init
         && let Err(e) = std::fs::metadata(file)
     {
@@ -192,8 +204,35 @@ fn run(args: Args) -> i32 {
     let mut session = Session::new(db, config);
     session.interactive = terminal;
     let status = run_session(&mut session, &args, terminal);
+    let status = roll_back_open_block(&mut session, status);
+    match session.out.finish() {
+        Ok(()) => status,
+        Err(e) => {
+            eprintln!("error: {}", e.message());
+            status.max(1)
+        }
+    }
+}
+
+/// A session that ends inside BEGIN (the input's end, `.quit`, `.exit`)
+/// loses the block's changes: said plainly, with status 1 at least, where
+/// sqlite3 would discard them silently.
+fn roll_back_open_block(session: &mut Session, status: i32) -> i32 {
+    if !session.db.in_transaction() {
+        return status;
+    }
     let _ = session.out.flush();
-    status
+    let aborted = session.db.is_aborted();
+    let _ = session.db.execute("ROLLBACK");
+    let message = match (aborted, session.aborted_at.take()) {
+        // An error already discarded the block's changes: the session only
+        // ends what was waiting for its ROLLBACK.
+        (true, Some(line)) => format!("the transaction was rolled back at line {line}; nothing of it was saved"),
+        (true, None) => "the transaction was rolled back by an earlier error; nothing of it was saved".to_string(),
+        (false, _) => "the open transaction was rolled back (COMMIT saves it)".to_string(),
+    };
+    eprintln!("error: the session ended inside BEGIN: {message}");
+    status.max(1)
 }
 
 /// `-init FILE`, or else `~/.caldbrc` when there is one (sqlite3's
@@ -237,13 +276,8 @@ fn run_session(session: &mut Session, args: &Args, terminal: bool) -> i32 {
     if terminal {
         return repl::run(session);
     }
-    let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("error: cannot read standard input: {e}");
-        return 1;
-    }
-    let script = String::from_utf8_lossy(&input);
-    match session.run_text(&script, &Origin::Script { file: None }) {
+    let mut input = std::io::stdin().lock();
+    match script::run(session, &mut input, &Origin::Script { file: None }) {
         Flow::Continue => session.status(),
         Flow::Bail => session.status().max(1),
         Flow::Exit(code) => code,

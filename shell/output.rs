@@ -6,13 +6,14 @@
 //! sets a column's width). It renders result sets; it never runs
 //! statements.
 
+use caldb::safe_write::Sink;
 use caldb::{ResultSet, Value};
 use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use comfy_table::{ContentLineStyle, LineStyle, TableStyle};
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::IsTerminal;
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
 /// How results are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -511,11 +512,12 @@ fn render_line(w: &mut dyn Write, rs: &ResultSet, null: &str) -> io::Result<()> 
 }
 
 /// Where output goes: standard output or a file (`.output`), and for the
-/// next command only, a `.once` file.
+/// next command only, a `.once` file. Files go through `safe_write`: a
+/// temporary beside the file, renamed over it when the output ends.
 pub struct Output {
     main: Box<dyn Write>,
-    main_file: Option<String>,
-    once: Option<BufWriter<File>>,
+    main_file: Option<(String, BufWriter<Sink>)>,
+    once: Option<BufWriter<Sink>>,
     /// Set by `.once` itself, so its own end does not close the file.
     once_fresh: bool,
 }
@@ -527,9 +529,10 @@ impl Output {
 
     /// The writer for the current command.
     pub fn writer(&mut self) -> &mut dyn Write {
-        match &mut self.once {
-            Some(file) => file,
-            None => &mut self.main,
+        match (&mut self.once, &mut self.main_file) {
+            (Some(file), _) => file,
+            (None, Some((_, file))) => file,
+            (None, None) => &mut self.main,
         }
     }
 
@@ -540,46 +543,64 @@ impl Output {
 
     /// The `.output` file, or `None` for standard output.
     pub fn file_name(&self) -> Option<&str> {
-        self.main_file.as_deref()
+        self.main_file.as_ref().map(|(name, _)| name.as_str())
     }
 
-    /// `.output FILE` (created or truncated) or `.output` (standard output).
-    pub fn redirect(&mut self, file: Option<&str>) -> io::Result<()> {
-        self.main.flush()?;
-        match file {
-            Some(name) => {
-                self.main = Box::new(BufWriter::new(File::create(name)?));
-                self.main_file = Some(name.to_string());
-            }
-            None => {
-                self.main = Box::new(BufWriter::new(io::stdout()));
-                self.main_file = None;
-            }
+    /// `.output FILE` or `.output` (standard output); the file written so
+    /// far is made final first. `own` are the database files open here.
+    pub fn redirect(&mut self, file: Option<&str>, own: &[&Path]) -> caldb::Result<()> {
+        self.main.flush().map_err(output_error)?;
+        if let Some((_, old)) = self.main_file.take() {
+            commit(old)?;
+        }
+        if let Some(name) = file {
+            let sink = Sink::create(Path::new(name), ".output", own)?;
+            self.main_file = Some((name.to_string(), BufWriter::new(sink)));
         }
         Ok(())
     }
 
     /// `.once FILE`: the next command's output goes to FILE.
-    pub fn once(&mut self, file: &str) -> io::Result<()> {
-        self.once = Some(BufWriter::new(File::create(file)?));
+    pub fn once(&mut self, file: &str, own: &[&Path]) -> caldb::Result<()> {
+        let sink = Sink::create(Path::new(file), ".once", own)?;
+        if let Some(old) = self.once.replace(BufWriter::new(sink)) {
+            commit(old)?;
+        }
         self.once_fresh = true;
         Ok(())
     }
 
-    /// Ends one command: flushes, and closes a `.once` file.
+    /// Ends one command: flushes, and makes a `.once` file final.
     pub fn end_command(&mut self) -> io::Result<()> {
         if std::mem::take(&mut self.once_fresh) {
-            return self.main.flush();
+            return self.flush();
         }
-        if let Some(mut file) = self.once.take() {
+        if let Some(file) = self.once.take() {
+            commit(file).map_err(|e| io::Error::other(e.message().to_string()))?;
+        }
+        self.flush()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        if let Some((_, file)) = &mut self.main_file {
             file.flush()?;
         }
         self.main.flush()
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.main.flush()
+    /// Ends the session: every file written is made final.
+    pub fn finish(&mut self) -> caldb::Result<()> {
+        let once = self.once.take().map_or(Ok(()), commit);
+        self.redirect(None, &[]).and(once)
     }
+}
+
+fn output_error(e: io::Error) -> caldb::Error {
+    caldb::Error::Storage(format!("cannot write output: {e}"))
+}
+
+fn commit(file: BufWriter<Sink>) -> caldb::Result<()> {
+    file.into_inner().map_err(|e| output_error(e.into_error()))?.commit()
 }
 
 #[cfg(test)]

@@ -321,6 +321,6 @@ mod tests {
     #[test]
     fn completes_dot_commands_at_line_start() {
         let helper = ShellHelper::new(Vec::new());
-        assert_eq!(helper.candidates(".ti", 3), (0, vec![".timer".to_string()]));
+        assert_eq!(helper.candidates(".ti", 3), (0, vec![".timeout".to_string(), ".timer".to_string()]));
     }
 }

@@ -94,8 +94,9 @@ impl Session {
         if self.damaged { 2 } else { i32::from(self.failed) }
     }
 
-    /// Runs a whole text (a script, a `.read` file, a command-line argument).
-    /// An interrupted statement (Ctrl-C) stops the rest of the text, as in
+    /// Runs a whole text held in memory (a `-cmd` or STATEMENT argument;
+    /// piped scripts and `.read` files are streamed by `script::run`). An
+    /// interrupted statement (Ctrl-C) stops the rest of the text, as in
     /// sqlite3.
     pub fn run_text(&mut self, text: &str, origin: &Origin) -> Flow {
         // Notepad and PowerShell start a file with a byte order mark.
@@ -241,10 +242,10 @@ impl Session {
         if self.read_depth >= READ_DEPTH_MAX {
             return Err(Failure::Shell(format!(".read nested more than {READ_DEPTH_MAX} deep")));
         }
-        let bytes = std::fs::read(name).map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let file = std::fs::File::open(name).map_err(|e| Failure::Shell(format!("cannot read '{name}': {e}")))?;
         self.read_depth += 1;
-        let flow = self.run_text(&text, &Origin::Script { file: Some(name.to_string()) });
+        let origin = Origin::Script { file: Some(name.to_string()) };
+        let flow = crate::script::run(self, &mut std::io::BufReader::new(file), &origin);
         self.read_depth -= 1;
         Ok(flow)
     }

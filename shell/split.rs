@@ -38,6 +38,9 @@ pub struct Splitter {
     buffer_line: usize,
     next_line: usize,
     pending: bool,
+    /// The pending text is only an unclosed `/* */` comment so far: a
+    /// `*/` may leave nothing pending.
+    pending_comment: bool,
 }
 
 /// What a scan of the buffer found.
@@ -73,12 +76,23 @@ fn is_dot_command(line: &str) -> bool {
 impl Splitter {
     /// A splitter whose first line is numbered `first_line`.
     pub fn new(first_line: usize) -> Splitter {
-        Splitter { buffer: String::new(), buffer_line: first_line, next_line: first_line, pending: false }
+        Splitter {
+            buffer: String::new(),
+            buffer_line: first_line,
+            next_line: first_line,
+            pending: false,
+            pending_comment: false,
+        }
     }
 
     /// Whether an unfinished statement is waiting for more lines.
     pub fn is_pending(&self) -> bool {
         self.pending
+    }
+
+    /// The bytes of the unfinished statement kept so far.
+    pub fn pending_bytes(&self) -> usize {
+        self.buffer.len()
     }
 
     /// Adds one line (without its line end) and returns the items it completes.
@@ -95,6 +109,12 @@ impl Splitter {
         }
         self.buffer.push_str(line);
         self.buffer.push('\n');
+        if self.pending && !line.contains(';') && !(self.pending_comment && line.contains("*/")) {
+            // Only a `;` can end the pending statement (or a `*/` a pending
+            // comment): no rescan of it (a long statement of many lines
+            // stays linear).
+            return Vec::new();
+        }
         let scan = scan(&self.buffer);
         let items = scan
             .statements
@@ -105,6 +125,7 @@ impl Splitter {
             })
             .collect();
         self.pending = scan.open_start.is_some();
+        self.pending_comment = scan.open_start.is_some_and(|start| self.buffer[start..].starts_with("/*"));
         self.buffer_line = self.line_at(scan.rest);
         self.buffer.drain(..scan.rest);
         if !self.pending {
@@ -124,6 +145,7 @@ impl Splitter {
         });
         self.buffer.clear();
         self.pending = false;
+        self.pending_comment = false;
         self.buffer_line = self.next_line;
         item
     }
@@ -132,6 +154,7 @@ impl Splitter {
     pub fn clear(&mut self) {
         self.buffer.clear();
         self.pending = false;
+        self.pending_comment = false;
         self.buffer_line = self.next_line;
     }
 
@@ -184,6 +207,20 @@ mod tests {
         assert!(s.is_pending());
         assert_eq!(s.push_line("b';"), vec![stmt("SELECT 'a\nb'", 1)]);
         assert!(!s.is_pending());
+    }
+
+    #[test]
+    fn a_block_comment_closed_on_a_later_line_leaves_nothing_pending() {
+        let mut s = Splitter::new(1);
+        assert!(s.push_line("/* a comment").is_empty());
+        assert!(s.is_pending());
+        assert!(s.push_line("   still one").is_empty());
+        assert!(s.push_line("*/").is_empty());
+        assert!(!s.is_pending());
+        assert_eq!(s.push_line(".tables"), vec![Item::Dot { text: ".tables".into(), line: 4 }]);
+        assert!(s.push_line("/* x */ SELECT").is_empty());
+        assert!(s.push_line("1 */ 2").is_empty());
+        assert!(s.is_pending());
     }
 
     #[test]

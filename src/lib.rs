@@ -12,6 +12,7 @@ pub mod model;
 pub mod protocol;
 pub mod query;
 pub mod report;
+pub mod safe_write;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ mod damage;
 pub mod envelope;
 pub mod history;
 pub mod keys;
+pub mod opening;
 mod overlay;
 pub mod records;
 pub mod schema;
@@ -305,6 +306,11 @@ const EXPIRED_THROUGH_KEY: &[u8] = b"expired_through";
 /// `expired_through` before anything has been expired: the earliest time.
 const NOTHING_EXPIRED: crate::model::Time = crate::model::Time(i64::MIN);
 
+/// What a failed commit's error adds: the commit point may have been
+/// passed. A writer of another file (BACKUP) takes it off again.
+pub const COMMIT_OUTCOME_UNKNOWN: &str = "; it may still have reached the disk: reopen the database and look at \
+                                          history before running the statement again";
+
 /// An open database file (or an in-memory one).
 pub struct Store {
     /// Dropped by hand in `Drop`, which may then reopen the file to record
@@ -358,6 +364,7 @@ impl Store {
     /// not a redb file, or a redb file without caldb's format marker, is an
     /// error that says so.
     pub fn open(path: &Path) -> Result<Store> {
+        opening::refuse_non_regular(path)?;
         let mut existed = path.exists();
         if existed && interrupted_creation(&FileBytes(path))? {
             // A crash while redb created the file: no transaction can have
@@ -372,7 +379,8 @@ impl Store {
         // redb panics on some damaged files; that is a damaged file, not a
         // crash of caldb.
         let opened = std::panic::catch_unwind(|| {
-            let db = file_builder().create(path).map_err(|e| open_error(path, e))?;
+            let backend = opening::Bounded::open(path).map_err(|e| open_error(path, e.into()))?;
+            let db = file_builder().create_with_backend(backend).map_err(|e| open_error(path, e))?;
             Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
         });
         opened.unwrap_or_else(|_| Err(damaged_pages(path)))
@@ -382,6 +390,7 @@ impl Store {
     /// written. A file that needs recovery after a crash cannot be opened
     /// so; opening it once for writing recovers it.
     pub fn open_read_only(path: &Path) -> Result<Store> {
+        opening::refuse_non_regular(path)?;
         check_magic(path)?;
         refuse_foreign(path)?;
         let opened = std::panic::catch_unwind(|| {
@@ -525,7 +534,9 @@ impl Store {
         let Handle::Rw(db) = &*self.db else {
             return Err(Error::Storage(format!("{} is open read-only", self.describe())));
         };
-        let txn = db.begin_write().map_err(Error::storage)?;
+        let txn = db.begin_write().map_err(|e| {
+            if opening::is_locked(&e) { Error::Storage(locked(&self.describe())) } else { Error::storage(e) }
+        })?;
         let tx = guarded(T::Meta, b"", || WriteTx::new(txn, self.damage.clone(), self.path.clone()));
         let tx = tx.inspect_err(|e| self.damage.note(e))?;
         tx.verify_whole_once();
@@ -776,8 +787,22 @@ fn check_magic(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The busy timeout ran out: who holds the file, and what to do.
+fn locked(what: &str) -> String {
+    let ms = opening::busy_timeout();
+    format!("{what}: {} (waited {ms} ms; .timeout or -timeout sets the wait)", opening::LOCKED)
+}
+
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    if opening::is_locked(&e) {
+        return Error::Storage(locked(&path.display().to_string()));
+    }
     let why = match e {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            format!("cannot be opened for writing ({io}); -readonly opens it for reading")
+        }
         redb::DatabaseError::DatabaseAlreadyOpen => "is already open in another program".into(),
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
             format!("is damaged ({m})")
@@ -1584,13 +1609,8 @@ impl WriteTx {
         self.tables.clear();
         let (damage, repaired) = (self.damage.clone(), self.repair == Some(true));
         let txn = self.txn;
-        guarded(T::Meta, b"", || txn.commit().map_err(Error::storage)).map_err(|e| {
-            Error::Storage(format!(
-                "the commit failed ({}); it may still have reached the disk: reopen the database and look at \
-                 history before running the statement again",
-                e.message()
-            ))
-        })?;
+        guarded(T::Meta, b"", || txn.commit().map_err(Error::storage))
+            .map_err(|e| Error::Storage(format!("the commit failed ({}){COMMIT_OUTCOME_UNKNOWN}", e.message())))?;
         if repaired {
             damage.clear();
         }

@@ -87,6 +87,8 @@ fn refused_or_panic(db: &Path, dir: &Path, script: &[u8], line: Option<usize>, b
     for l in stderr.lines() {
         let rest = l.strip_prefix("error: line ").unwrap_or_else(|| panic!("{what}: not a script error: {l}"));
         let (n, message) = rest.split_once(": ").unwrap_or_else(|| panic!("{what}: no message: {l}"));
+        // `line N` or `line N, column C`
+        let n = n.split(", column ").next().unwrap_or(n);
         let n: usize = n.parse().unwrap_or_else(|_| panic!("{what}: no line number: {l}"));
         if let Some(line) = line {
             assert_eq!(n, line, "{what}: error on the wrong line: {l}");

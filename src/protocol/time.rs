@@ -27,10 +27,25 @@ fn refuse_going_back(state: &State, to: Time) -> Result<()> {
     }
 }
 
+/// The latest clock: what the protocol dates from the clock (an expiry,
+/// up to the grace period's 120 days ahead) still falls within the year
+/// 9999, which EXPORT writes and IMPORT reads (a WMI DATETIME).
+pub const CLOCK_MAX: Time = Time(TIME_MAX.0 - crate::protocol::deploy::GRACE_DAYS * crate::model::SECONDS_PER_DAY);
+
+fn refuse_too_late(at: Time) -> Result<()> {
+    if at > CLOCK_MAX {
+        return Err(Error::plan(format!(
+            "the clock cannot pass {CLOCK_MAX}: licenses issued later would expire after the year 9999"
+        )));
+    }
+    Ok(())
+}
+
 pub fn set_clock(cx: &mut Ctx, at: Time) -> Result<()> {
     if !(TIME_MIN..=TIME_MAX).contains(&at) {
         return Err(Error::plan(format!("time {at} is out of range")));
     }
+    refuse_too_late(at)?;
     refuse_going_back(&cx.state, at)?;
     cx.state.clock = Some(at);
     cx.now = at;
@@ -48,6 +63,7 @@ pub fn set_clock_wall(cx: &mut Ctx) -> Result<()> {
 pub fn advance(cx: &mut Ctx, seconds: i64) -> Result<()> {
     let to = cx.now.0.checked_add(seconds).map(Time).filter(|t| *t <= TIME_MAX);
     let to = to.ok_or_else(|| Error::plan("the clock would move past the year 9999"))?;
+    refuse_too_late(to)?;
     cx.state.clock = Some(to);
     cx.now = to;
     expire(cx)

@@ -414,7 +414,16 @@ fn rolled_back(e: Error) -> Error {
     }
 }
 
-/// The first words of a statement, to name it in a refusal.
+/// The statement's keywords, to name it in a refusal: its first word and,
+/// when it is one, the kind of thing it acts on (`CREATE DEVICE`, not a
+/// name or a number: `CONNECT`, not `CONNECT D1`).
 fn statement_name(text: &str) -> String {
-    text.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase()
+    const OBJECTS: [&str; 10] =
+        ["SERVER", "HOST", "DEVICE", "CLOCK", "SEED", "KEYPACK", "KEYPACKS", "SESSION", "LICENSE", "LICENSES"];
+    let mut words = text.split_whitespace().map(str::to_ascii_uppercase);
+    let first = words.next().unwrap_or_default();
+    match words.next() {
+        Some(second) if OBJECTS.contains(&second.as_str()) => format!("{first} {second}"),
+        _ => first,
+    }
 }

@@ -2,14 +2,16 @@
 //! Win32_TSIssuedLicense | Export-Csv` and `Get-WmiObject
 //! Win32_TSLicenseKeyPack | Export-Csv` write (a `#TYPE` line, then a header
 //! and rows with every field quoted), plus the caldb columns a lossless
-//! round trip needs. The file is written beside its target and renamed over
-//! it, never over the open database file.
+//! round trip needs. Names that came from clients are guarded against CSV
+//! formula injection (`wmi::guard`), which IMPORT undoes. The file is written through `safe_write` (a temporary
+//! beside its target, renamed over it; never an open database, a device or
+//! a FIFO, but a terminal or standard output directly).
 
 use super::progress::Progress;
 use super::wmi;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::*;
-use crate::store::backup::{refuse_open_database, replace, temp_beside};
+use crate::safe_write::{Sink, write_error};
 use crate::store::{KeypackRec, LicenseRec, Reader, Records, T, codec};
 use std::io::Write;
 use std::path::Path;
@@ -53,13 +55,13 @@ fn license_fields(l: &LicenseRec) -> Vec<String> {
     vec![
         l.id.to_string(),
         l.keypack.to_string(),
-        l.user.clone(),
-        l.computer.clone(),
+        wmi::guard(&l.user).into_owned(),
+        wmi::guard(&l.computer).into_owned(),
         l.status.wmi_code().to_string(),
         wmi::format_time(l.issued),
         wmi::format_time(l.expires),
         l.hwid.to_string(),
-        l.server.clone(),
+        wmi::guard(&l.server).into_owned(),
         l.kind.as_str().to_string(),
         l.product.as_str().to_string(),
         l.validated.to_string(),
@@ -86,7 +88,7 @@ fn keypack_fields(k: &KeypackRec) -> Vec<String> {
         opt(k.available()),
         k.expires.map(wmi::format_time).unwrap_or_default(),
         model.to_string(),
-        k.server.clone(),
+        wmi::guard(&k.server).into_owned(),
         k.product.as_str().to_string(),
         wmi::format_time(k.installed),
     ]
@@ -120,7 +122,7 @@ pub fn export_keypacks(r: &(impl Reader + ?Sized), file: &Path, db: Option<&Path
     })
 }
 
-type CsvOut = csv::Writer<std::io::BufWriter<std::fs::File>>;
+type CsvOut = csv::Writer<std::io::BufWriter<Sink>>;
 
 fn write_csv(
     file: &Path,
@@ -129,29 +131,16 @@ fn write_csv(
     columns: &[&str],
     rows: &mut dyn FnMut(&mut CsvOut) -> Result<u64>,
 ) -> Result<u64> {
-    refuse_open_database(file, db, "EXPORT")?;
-    let tmp = temp_beside(file)?;
-    let written = (|| {
-        let out = std::fs::File::create(&tmp).map_err(|e| write_error(&tmp, e))?;
-        let mut out = std::io::BufWriter::new(out);
-        write!(out, "{type_line}\r\n").map_err(|e| write_error(file, e))?;
-        let mut w = csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::Always)
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
-        w.write_record(columns).map_err(|e| write_error(file, e))?;
-        let n = rows(&mut w)?;
-        let out = w.into_inner().map_err(|e| write_error(file, e.into_error()))?;
-        out.into_inner().map_err(|e| write_error(file, e.into_error()))?;
-        replace(&tmp, file)?;
-        Ok(n)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-fn write_error(file: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("cannot write {}: {e}", file.display()))
+    let own: Vec<&Path> = db.into_iter().collect();
+    let mut out = std::io::BufWriter::new(Sink::create(file, "EXPORT", &own)?);
+    write!(out, "{type_line}\r\n").map_err(|e| write_error(file, e))?;
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record(columns).map_err(|e| write_error(file, e))?;
+    let n = rows(&mut w)?;
+    let out = w.into_inner().map_err(|e| write_error(file, e.into_error()))?;
+    out.into_inner().map_err(|e| write_error(file, e.into_error()))?.commit()?;
+    Ok(n)
 }

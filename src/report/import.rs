@@ -58,11 +58,28 @@ struct Tracked {
     inner: Box<dyn Read>,
     at: u64,
     ends: VecDeque<(u64, u8)>,
+    /// Bytes handed to the reader since it last returned a record: past
+    /// `RECORD_MAX_BYTES` (and the reader's read-ahead), reading stops, so
+    /// a record never grows without bound (`/dev/zero`, a 100 MB field).
+    since_record: u64,
 }
+
+/// The longest record (line) IMPORT reads, in bytes.
+pub const RECORD_MAX_BYTES: u64 = 1 << 20;
+/// Slack for the csv reader's read-ahead, which belongs to later records.
+const READ_AHEAD_BYTES: u64 = 64 << 10;
+/// The largest UTF-16 file IMPORT converts (it is decoded whole).
+pub const UTF16_MAX_BYTES: u64 = 256 << 20;
+/// The error text of a record past the limit, recognised by `next_record`.
+const TOO_LONG: &str = "record too long";
 
 impl Read for Tracked {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.since_record > RECORD_MAX_BYTES + READ_AHEAD_BYTES {
+            return Err(std::io::Error::other(TOO_LONG));
+        }
         let n = self.inner.read(buf)?;
+        self.since_record += n as u64;
         for (i, b) in buf[..n].iter().enumerate() {
             if matches!(b, b'\r' | b'\n') {
                 self.ends.push_back((self.at + i as u64, *b));
@@ -110,7 +127,12 @@ impl CsvFile {
             _ => None,
         } {
             let mut bytes = Vec::new();
-            input.read_to_end(&mut bytes).map_err(cannot)?;
+            input.take(UTF16_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+            if bytes.len() as u64 > UTF16_MAX_BYTES {
+                return Err(Error::plan(format!(
+                    "{name}: a UTF-16 file larger than {UTF16_MAX_BYTES} bytes: save it as UTF-8 to import it"
+                )));
+            }
             let text = decode_utf16(&bytes[2..], be, name)?;
             input = Box::new(std::io::Cursor::new(text.into_bytes()));
         }
@@ -123,7 +145,7 @@ impl CsvFile {
         } else {
             0
         };
-        let tracked = Tracked { inner: Box::new(input), at: 0, ends: VecDeque::new() };
+        let tracked = Tracked { inner: Box::new(input), at: 0, ends: VecDeque::new(), since_record: 0 };
         let reader = csv::ReaderBuilder::new().flexible(true).from_reader(tracked);
         let head = Head { name: name.to_string(), columns: Vec::new(), header_line: skipped + 1 };
         let mut file = CsvFile { head, reader, skipped, newlines: 0, size, record: csv::ByteRecord::new() };
@@ -165,6 +187,7 @@ impl CsvFile {
     pub fn next_record(&mut self) -> Result<Option<(u64, csv::StringRecord)>> {
         loop {
             let more = self.reader.read_byte_record(&mut self.record).map_err(|e| self.bad(e))?;
+            self.reader.get_mut().since_record = 0;
             if !more {
                 return Ok(None);
             }
@@ -200,6 +223,13 @@ impl CsvFile {
     }
 
     fn bad(&mut self, e: csv::Error) -> Error {
+        if let csv::ErrorKind::Io(io) = e.kind()
+            && io.to_string() == TOO_LONG
+        {
+            let line = self.line_at(self.reader.position().byte());
+            let name = &self.head.name;
+            return Error::plan(format!("{name}: line {line}: a record longer than {RECORD_MAX_BYTES} bytes"));
+        }
         let line = e.position().map_or(self.skipped + 1, |p| self.line_at(p.byte()));
         Error::plan(format!("{}: line {line}: {e}", self.head.name))
     }
@@ -251,13 +281,14 @@ impl Row<'_> {
     /// The field, or `None` when the file has no such column.
     pub fn opt(&self, col: &str) -> Option<&str> {
         let i = self.file.column(col)?;
-        Some(self.record.get(i).unwrap_or("").trim())
+        Some(wmi::unguard(self.record.get(i).unwrap_or("").trim()))
     }
 
     /// The field of a required column; a short row is an error.
     pub fn get(&self, col: &str) -> Result<&str> {
         let i = self.file.column(col).unwrap_or(usize::MAX);
-        self.record.get(i).map(str::trim).ok_or_else(|| self.err(col, "the row has no field for this column"))
+        let field = self.record.get(i).map(|f| wmi::unguard(f.trim()));
+        field.ok_or_else(|| self.err(col, "the row has no field for this column"))
     }
 
     /// The field, `None` when the column is absent or the field empty.
@@ -267,7 +298,7 @@ impl Row<'_> {
 
     pub fn int(&self, col: &str) -> Result<u64> {
         let v = self.get(col)?;
-        v.parse().map_err(|_| self.err(col, format!("'{v}' is not a whole number")))
+        v.parse().map_err(|_| self.err(col, format!("'{}' is not a whole number", shown(v))))
     }
 
     pub fn id(&self, col: &str) -> Result<u64> {
@@ -279,7 +310,7 @@ impl Row<'_> {
     }
 
     pub fn time_text(&self, col: &str, v: &str) -> Result<Time> {
-        wmi::parse_time(v).ok_or_else(|| self.err(col, format!("'{v}' is not a time")))
+        wmi::parse_time(v).ok_or_else(|| self.err(col, format!("'{}' is not a time", shown(v))))
     }
 
     pub fn time(&self, col: &str) -> Result<Time> {
@@ -296,12 +327,24 @@ impl Row<'_> {
     pub fn name(&self, col: &str) -> Result<String> {
         let v = self.get(col)?;
         if v.chars().any(char::is_control) {
-            return Err(self.err(col, format!("'{}' holds a control character", v.escape_debug())));
+            return Err(self.err(col, format!("'{}' holds a control character", shown(v).escape_debug())));
         }
-        if v.chars().count() > NAME_MAX_LEN {
-            return Err(self.err(col, format!("'{v}' is longer than {NAME_MAX_LEN} characters")));
+        let chars = v.chars().count();
+        if chars > NAME_MAX_LEN {
+            let message = format!("'{}' is longer than {NAME_MAX_LEN} characters ({chars})", shown(v));
+            return Err(self.err(col, message));
         }
         Ok(v.to_string())
+    }
+}
+
+/// A field as an error quotes it: its first 40 characters, then `...`
+/// (an overlong field is not echoed whole).
+pub(super) fn shown(v: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN_CHARS: usize = 40;
+    match v.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => format!("{}...", &v[..end]).into(),
+        None => v.into(),
     }
 }
 
@@ -350,13 +393,17 @@ fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<Ke
     let kind = code.parse().ok().and_then(KeypackType::from_wmi_code).ok_or_else(|| {
         row.err(
             "KeyPackType",
-            format!("'{code}' is not a key pack type (1 retail, 2 volume, 3 concurrent, 4 temporary, 5 open)"),
+            format!("'{}' is not a key pack type (1 retail, 2 volume, 3 concurrent, 4 temporary, 5 open)", shown(code)),
         )
     })?;
     let cal = match row.get("ProductType")? {
         "0" => CalType::Device,
         "1" => CalType::User,
-        other => return Err(row.err("ProductType", format!("'{other}' is not a CAL type (0 per device, 1 per user)"))),
+        other => {
+            return Err(
+                row.err("ProductType", format!("'{}' is not a CAL type (0 per device, 1 per user)", shown(other)))
+            );
+        }
     };
     let (col, text) = match row.non_empty("Product") {
         Some(p) => ("Product", p),
@@ -364,7 +411,7 @@ fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<Ke
     };
     let product = wmi::parse_product(text)
         .filter(|p| *p != Product::Ws2012R2)
-        .ok_or_else(|| row.err(col, format!("'{text}' is not a product caldb knows")))?;
+        .ok_or_else(|| row.err(col, format!("'{}' is not a product caldb knows", shown(text))))?;
     if product > s.product {
         return Err(row.err(col, format!("server '{}' is {} and cannot hold {product} CALs", s.name, s.product)));
     }

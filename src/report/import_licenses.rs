@@ -5,7 +5,7 @@
 //! ones stay within the revoke limit, so CHECK is clean afterwards.
 
 use super::export::LICENSE_COLUMNS;
-use super::import::{CsvFile, Row};
+use super::import::{CsvFile, Row, shown};
 use super::progress::Progress;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -142,13 +142,13 @@ fn parse_license(tx: &WriteTx, row: &Row, pools: &Pools, server: &str) -> Result
         return Err(row.err("ExpirationDate", format!("'{}' is before the IssueDate", row.get("ExpirationDate")?)));
     }
     let product = match row.non_empty("Product") {
-        Some(p) => Product::parse(p).ok_or_else(|| row.err("Product", format!("'{p}' is not a product")))?,
+        Some(p) => Product::parse(p).ok_or_else(|| row.err("Product", format!("'{}' is not a product", shown(p))))?,
         None => pack.product,
     };
     let validated = match row.non_empty("Validated") {
         Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(v) => return Err(row.err("Validated", format!("'{v}' is not true or false"))),
+        Some(v) => return Err(row.err("Validated", format!("'{}' is not true or false", shown(v)))),
         None => status != LicenseStatus::Temporary,
     };
     Ok(LicenseRec {
@@ -173,7 +173,7 @@ fn hwid(row: &Row) -> Result<Hwid> {
     let text = row.get("sHardwareId")?;
     let digits: String = text.chars().filter(|c| !matches!(c, '-' | '{' | '}')).collect();
     Hwid::parse(&digits)
-        .ok_or_else(|| row.err("sHardwareId", format!("'{text}' is not a HWID (40 hexadecimal digits)")))
+        .ok_or_else(|| row.err("sHardwareId", format!("'{}' is not a HWID (40 hexadecimal digits)", shown(text))))
 }
 
 /// The kind follows the key pack (its Kind column, if any, must agree) and
@@ -183,12 +183,14 @@ fn kind_and_status(row: &Row, pack: &KeypackRec) -> Result<(LicenseKind, License
     if let Some(k) = row.non_empty("Kind")
         && LicenseKind::parse(k) != Some(kind)
     {
-        return Err(row.err("Kind", format!("'{k}' does not fit key pack {}, which issues {kind} licenses", pack.id)));
+        return Err(
+            row.err("Kind", format!("'{}' does not fit key pack {}, which issues {kind} licenses", shown(k), pack.id))
+        );
     }
     let code = row.get("LicenseStatus")?;
     let status = code.parse().ok().and_then(LicenseStatus::from_wmi_code).ok_or_else(|| {
         let known = "0 expired, 1 temporary, 2 active, 3 upgraded, 4 revoked";
-        row.err("LicenseStatus", format!("'{code}' is not a license status caldb knows ({known})"))
+        row.err("LicenseStatus", format!("'{}' is not a license status caldb knows ({known})", shown(code)))
     })?;
     let fits = match kind {
         LicenseKind::Temporary => {
@@ -199,7 +201,9 @@ fn kind_and_status(row: &Row, pack: &KeypackRec) -> Result<(LicenseKind, License
         }
     };
     if !fits {
-        return Err(row.err("LicenseStatus", format!("'{code}' ({status}) is not a status of a {kind} license")));
+        return Err(
+            row.err("LicenseStatus", format!("'{}' ({status}) is not a status of a {kind} license", shown(code)))
+        );
     }
     Ok((kind, status))
 }

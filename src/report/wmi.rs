@@ -107,3 +107,43 @@ mod tests {
         assert_eq!(parse_product("ws2019"), Some(Product::Ws2019));
     }
 }
+
+/// The first characters that make a spreadsheet read a cell as a formula
+/// (CSV injection): a name from a client starting with one is exported
+/// behind a `'`, which Excel shows as text and `unguard` removes.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+/// Whether `text` is quotes (none or more) and then a formula start.
+fn guarded_shape(text: &str) -> bool {
+    text.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A name as EXPORT writes it: behind a `'` when it starts like a formula
+/// (or is quotes and then that, so `unguard` gives back every name).
+pub fn guard(name: &str) -> std::borrow::Cow<'_, str> {
+    if guarded_shape(name) { format!("'{name}").into() } else { name.into() }
+}
+
+/// A field as IMPORT reads it: the `'` that `guard` added removed.
+pub fn unguard(field: &str) -> &str {
+    match field.strip_prefix('\'') {
+        Some(rest) if guarded_shape(rest) => rest,
+        _ => field,
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_guarded_and_every_name_comes_back() {
+        assert_eq!(guard("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(guard("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(guard("pc-1"), "pc-1");
+        for name in ["=cmd|' /C calc'!A0", "+1", "-x", "@a", "'=a", "''@b", "'plain", "plain", "", "'"] {
+            assert_eq!(unguard(&guard(name)), name, "{name}");
+            assert!(!guard(name).starts_with(FORMULA_STARTS), "{name}");
+        }
+    }
+}
