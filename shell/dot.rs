@@ -381,7 +381,7 @@ impl Session {
 /// process's lock (process-wide, as `-timeout`).
 fn timeout(text: &str) -> Result<(), Failure> {
     let ms = text.parse().map_err(|_| shell_error(format!(".timeout: expected milliseconds, not '{text}'")))?;
-    caldb::store::opening::set_busy_timeout(ms);
+    caldb::set_busy_timeout(ms);
     Ok(())
 }
 

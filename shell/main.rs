@@ -156,7 +156,7 @@ fn open_database(args: &Args) -> Result<Database, String> {
 
 /// `-upgrade OLD NEW`: the tables carried over, or why not (exit 2).
 fn upgrade(old: &str, new: &str) -> i32 {
-    match caldb::check::upgrade(Path::new(old), Path::new(new)) {
+    match caldb::upgrade(Path::new(old), Path::new(new)) {
         Ok(rs) => {
             for row in &rs.rows {
                 println!("{}: {} entries", row[0], row[1]);
@@ -174,7 +174,7 @@ fn upgrade(old: &str, new: &str) -> i32 {
 /// Runs the session as the arguments say; returns the exit status.
 fn run(args: Args) -> i32 {
     if let Some(ms) = args.timeout_ms {
-        caldb::store::opening::set_busy_timeout(ms);
+        caldb::set_busy_timeout(ms);
     }
     if let Some(file) = &args.init
         && let Err(e) = std::fs::metadata(file)
@@ -291,7 +291,7 @@ fn main() {
     // the way of `error: ...`.
     std::panic::set_hook(Box::new(|_| {}));
     let status = std::panic::catch_unwind(run_command_line).unwrap_or_else(|panic| {
-        eprintln!("error: internal error: {}", caldb::store::panic_message(&*panic));
+        eprintln!("error: internal error: {}", panic_message(&*panic));
         2
     });
     std::process::exit(status);
@@ -314,6 +314,13 @@ fn run_command_line() -> i32 {
             2
         }
     }
+}
+
+/// The text of a caught panic (a dot-command's or the shell's own; the
+/// library turns a statement's panic into its error).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic.downcast_ref::<String>().cloned();
+    text.or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "internal error".to_string())
 }
 
 #[cfg(test)]

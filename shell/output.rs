@@ -6,7 +6,7 @@
 //! sets a column's width). It renders result sets; it never runs
 //! statements.
 
-use caldb::safe_write::Sink;
+use caldb::Sink;
 use caldb::{ResultSet, Value};
 use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use comfy_table::{ContentLineStyle, LineStyle, TableStyle};

@@ -11,7 +11,7 @@ use crate::dot;
 use crate::progress;
 use crate::session::{Flow, Origin, Session};
 use crate::split::Splitter;
-use caldb::query::parse::is_word_char;
+use caldb::language::is_word_char;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
@@ -55,7 +55,7 @@ impl ShellHelper {
         }
         let lower = word.to_lowercase();
         let typed_lower = word.chars().all(|c| !c.is_uppercase());
-        let keywords = caldb::query::parse::KEYWORDS
+        let keywords = caldb::language::KEYWORDS
             .iter()
             .filter(|k| k.to_lowercase().starts_with(&lower))
             .map(|k| if typed_lower { k.to_lowercase() } else { k.to_string() });
@@ -135,7 +135,7 @@ pub fn highlighted(line: &str, pos: usize) -> String {
                 chars.next();
             }
             let word = &line[i..end];
-            if caldb::query::parse::KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word)) {
+            if caldb::language::KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word)) {
                 out.push_str(KEYWORD_ON);
                 out.push_str(word);
                 out.push_str(OFF);

@@ -8,7 +8,7 @@
 use crate::output::{self, Mode, Output, Style};
 use crate::progress;
 use crate::split::{self, Item};
-use caldb::query::ast::Statement;
+use caldb::language;
 use caldb::{Database, Error, ResultSet};
 use std::io::{self, Write};
 use std::time::Instant;
@@ -148,7 +148,7 @@ impl Session {
             Item::Statement { text, .. } => self.run_statement(text),
         }))
         .unwrap_or_else(|panic| {
-            let message = caldb::store::panic_message(&*panic);
+            let message = crate::panic_message(&*panic);
             Err(Failure::Db(Error::Storage(format!("internal error: {message}"))))
         });
         let result = self.note_block(open_before, item, result);
@@ -222,16 +222,14 @@ impl Session {
         }
         let mut style = self.config.style.clone();
         style.terminal_width = terminal_width();
-        let statement = caldb::query::parse_statement(text).ok();
         if rs.rows.is_empty() && style.mode != Mode::Json {
-            let message = empty_message(statement.as_ref());
-            return writeln!(self.out.writer(), "{message}");
+            return writeln!(self.out.writer(), "{}", language::empty_result(text));
         }
-        let is_report = matches!(
-            statement,
-            Some(Statement::ReportDuplicates | Statement::ReportUsage | Statement::ReportUsers | Statement::Check)
-        );
-        if is_report && style.mode.is_grid() && style.widths.is_empty() && too_wide(rs, style.terminal_width) {
+        if language::is_wide_report(text)
+            && style.mode.is_grid()
+            && style.widths.is_empty()
+            && too_wide(rs, style.terminal_width)
+        {
             style.mode = Mode::Line;
         }
         output::render(self.out.writer(), rs, &style)
@@ -293,19 +291,6 @@ fn too_wide(rs: &ResultSet, width: Option<usize>) -> bool {
         }
     }
     widths.iter().map(|w| w + 3).sum::<usize>() + 1 > width
-}
-
-/// What a person at a terminal is told when a statement returns no rows.
-fn empty_message(statement: Option<&Statement>) -> String {
-    match statement {
-        Some(Statement::Check) => "CHECK: no problems found".into(),
-        Some(Statement::Repair) => "REPAIR: nothing to repair".into(),
-        Some(Statement::ReportDuplicates) => "no duplicates found".into(),
-        Some(Statement::ReportExpiring { .. }) => "no CALs come back in that time".into(),
-        Some(Statement::RevokeLicenses { .. }) => "0 licenses revoked: none matches".into(),
-        Some(Statement::ShowDevice { name }) => format!("device '{name}' holds no tokens"),
-        _ => "(no rows)".into(),
-    }
 }
 
 /// Why an item failed.

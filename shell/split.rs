@@ -57,7 +57,7 @@ struct Scan {
 /// parser agree on quotes and comments.
 fn scan(text: &str) -> Scan {
     let mut scan = Scan { statements: Vec::new(), rest: text.len(), open_start: None };
-    for piece in caldb::query::split_statements(text) {
+    for piece in caldb::language::split_statements(text) {
         let start = piece.offset + piece.content;
         if piece.terminated {
             scan.statements.push((start, piece.offset + piece.text.len()));

@@ -8,14 +8,27 @@
 
 use std::fmt;
 
+/// Why a statement (or opening a database) failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
-    /// Malformed statement text. `offset` is the byte offset of the bad spot
-    /// within the statement; `line` and `column` are 1-based.
-    Parse { message: String, offset: usize, line: usize, column: usize },
-    /// A well-formed statement that cannot be carried out. `near` is the
-    /// offending text, when there is one, so a shell can point at it.
-    Plan { message: String, near: Option<String> },
+    /// Malformed statement text.
+    Parse {
+        /// What is wrong, in plain words.
+        message: String,
+        /// The byte offset of the bad spot within the statement.
+        offset: usize,
+        /// The bad spot's line within the statement, 1-based.
+        line: usize,
+        /// The bad spot's character column within its line, 1-based.
+        column: usize,
+    },
+    /// A well-formed statement that cannot be carried out.
+    Plan {
+        /// What is wrong, in plain words.
+        message: String,
+        /// The offending text, when there is one, so a shell can point at it.
+        near: Option<String>,
+    },
     /// The database file or the disk failed.
     Storage(String),
     /// A bug: a broken invariant (an assertion) stopped the statement, and
@@ -25,20 +38,37 @@ pub enum Error {
     /// statement named by `cause`) rolled back: it is refused until COMMIT
     /// or ROLLBACK ends the block. `at_commit`: it was that COMMIT, which
     /// ended the block and committed nothing.
-    Aborted { cause: String, at_commit: bool },
+    Aborted {
+        /// The keywords of the statement whose error rolled the block back.
+        cause: String,
+        /// The refused statement was the COMMIT that ended the block.
+        at_commit: bool,
+    },
     /// The statement was stopped by `InterruptHandle::interrupt` (Ctrl-C in
     /// the shell); like any failed statement, it changed nothing. Inside
     /// BEGIN ... COMMIT the whole block was rolled back (`block`).
-    Interrupted { block: bool },
+    Interrupted {
+        /// The statement was inside a BEGIN block, which was rolled back.
+        block: bool,
+    },
     /// Stored data that fails its checksum or cannot be decoded: `table`
     /// and `key` say where (either may be empty when not known), `detail`
     /// what was found.
-    Damaged { table: String, key: String, detail: String },
+    Damaged {
+        /// The table the damaged entry is in.
+        table: String,
+        /// The damaged entry's key, as text.
+        key: String,
+        /// What was found.
+        detail: String,
+    },
 }
 
+/// caldb's `Result`, with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A plan error with no text to point at.
     pub fn plan(message: impl Into<String>) -> Error {
         Error::Plan { message: message.into(), near: None }
     }
@@ -48,6 +78,7 @@ impl Error {
         Error::Plan { message: message.into(), near: Some(near.into()) }
     }
 
+    /// A storage error from any displayable cause.
     pub fn storage(e: impl fmt::Display) -> Error {
         Error::Storage(e.to_string())
     }
@@ -63,6 +94,7 @@ impl Error {
         matches!(self, Error::Damaged { .. })
     }
 
+    /// The error's message without its kind's prefix or position.
     pub fn message(&self) -> String {
         match self {
             Error::Parse { message, .. } | Error::Plan { message, .. } => message.clone(),

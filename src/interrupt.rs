@@ -45,7 +45,9 @@ pub struct Progress<'a> {
     /// What is being done, e.g. `"importing licenses"`; `"reading"` for a
     /// scan of the store.
     pub label: &'a str,
+    /// How much is done so far (rows, records or bytes, as `label` says).
     pub done: u64,
+    /// How much there is in all, when known.
     pub total: Option<u64>,
 }
 

@@ -2,21 +2,51 @@
 //! database of key packs and issued client access licenses (CALs) and its
 //! allocation protocol, as an embedded database with a query language.
 //!
-//! The public API is this short list; everything else is internal.
+//! Open a [`Database`], run statements with [`Database::execute`] (results
+//! come back as a [`ResultSet`]) or a connection with
+//! [`Database::connect`] (a typed [`Outcome`]). Everything else is
+//! internal.
 
-pub mod check;
-pub mod clock;
-pub mod error;
-pub mod interrupt;
-pub mod model;
-pub mod protocol;
-pub mod query;
-pub mod report;
-pub mod safe_write;
-pub mod store;
+#![deny(missing_docs)]
+// Without the `internals` feature the internal modules are private, and the
+// items only the project's tests reach look unused; with it nothing public
+// is, as before the modules were private.
+#![cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
 
+mod error;
+mod interrupt;
+
+// The internal modules: private, except as test hooks for the project's
+// own tests, benchmarks and examples, which build with the `internals`
+// feature (Cargo.toml's dev-dependency on caldb itself turns it on); then
+// they are public but hidden from the documentation. Not an API.
+macro_rules! internal_modules {
+    ($($m:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $m;
+        #[cfg(not(feature = "internals"))]
+        mod $m;
+    )*};
+}
+internal_modules!(check, clock, model, protocol, query, report, safe_write, store);
+
+pub use check::upgrade;
 pub use error::{Error, Result};
 pub use interrupt::{InterruptHandle, Progress};
-pub use model::{Hwid, Product, ReasonCode, ResultSet, Time, Value};
+pub use model::{
+    CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Mode, Product, ReasonCode, ResultSet, Time, Value,
+};
 pub use protocol::{ConnectRequest, Destination, Outcome};
 pub use query::{Database, OpenOptions};
+pub use safe_write::{Sink, Temp};
+pub use store::opening::set_busy_timeout;
+
+/// The statement language as text, for a shell: splitting a script into
+/// statements, the words it completes and highlights, and what a result
+/// means to the person reading it.
+pub mod language {
+    pub use crate::query::describe::{empty_result, is_wide_report};
+    pub use crate::query::parse::{KEYWORDS, is_word_char};
+    pub use crate::query::split_statements;
+}

@@ -18,10 +18,12 @@ pub const TIME_MIN: Time = Time(-11_644_473_600);
 pub const TIME_MAX: Time = Time(253_402_300_799);
 
 impl Time {
+    /// This instant plus whole days (saturating).
     pub fn plus_days(self, days: i64) -> Time {
         Time(self.0.saturating_add(days.saturating_mul(SECONDS_PER_DAY)))
     }
 
+    /// This instant plus seconds (saturating).
     pub fn plus_seconds(self, seconds: i64) -> Time {
         Time(self.0.saturating_add(seconds))
     }
@@ -49,6 +51,7 @@ impl Time {
         text
     }
 
+    /// The instant as chrono's UTC time.
     pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp(self.0, 0).unwrap_or_default()
     }
@@ -120,11 +123,13 @@ macro_rules! word_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $(#[doc = concat!("`", $text, "`")] $variant),+ }
 
         impl $name {
+            /// Every value, in order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The word the language and the tables use for it.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -215,6 +220,7 @@ impl KeypackType {
         }
     }
 
+    /// The key pack type of a Win32_TSLicenseKeyPack `KeyPackType` code.
     pub fn from_wmi_code(code: u32) -> Option<KeypackType> {
         KeypackType::ALL.iter().copied().find(|t| t.wmi_code() == code)
     }
@@ -257,6 +263,7 @@ impl LicenseStatus {
         }
     }
 
+    /// The status of a Win32_TSIssuedLicense `LicenseStatus` code.
     pub fn from_wmi_code(code: u32) -> Option<LicenseStatus> {
         LicenseStatus::ALL.iter().copied().find(|s| s.wmi_code() == code)
     }
@@ -305,6 +312,7 @@ word_enum!(
 );
 
 impl ReasonCode {
+    /// Whether the connection is accepted with this reason.
     pub fn accepted(self) -> bool {
         matches!(
             self,
@@ -324,26 +332,35 @@ impl ReasonCode {
 /// One value of a result row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// No value.
     Null,
+    /// An integer.
     Int(i64),
+    /// A text.
     Text(String),
+    /// A truth value.
     Bool(bool),
+    /// An instant (UTC).
     Time(Time),
 }
 
 impl Value {
+    /// A text value.
     pub fn text(s: impl Into<String>) -> Value {
         Value::Text(s.into())
     }
 
+    /// A time, or NULL.
     pub fn opt_time(t: Option<Time>) -> Value {
         t.map_or(Value::Null, Value::Time)
     }
 
+    /// An integer, or NULL.
     pub fn opt_int(v: Option<u64>) -> Value {
         v.map_or(Value::Null, |v| Value::Int(v as i64))
     }
 
+    /// A text, or NULL.
     pub fn opt_text(v: Option<&str>) -> Value {
         v.map_or(Value::Null, Value::text)
     }
@@ -368,6 +385,7 @@ impl fmt::Display for Value {
 pub struct ResultSet {
     /// Column names; a statement's fixed names are borrowed, not copied.
     pub columns: Vec<std::borrow::Cow<'static, str>>,
+    /// The rows, each with one value per column.
     pub rows: Vec<Vec<Value>>,
     /// A column of counts that a person at a terminal sees drawn as a bar
     /// chart (REPORT EXPIRING); scripts get the plain rows.
@@ -375,10 +393,12 @@ pub struct ResultSet {
 }
 
 impl ResultSet {
+    /// An empty result with these columns.
     pub fn new(columns: &[&'static str]) -> ResultSet {
         ResultSet { columns: columns.iter().map(|&c| c.into()).collect(), rows: Vec::new(), chart: None }
     }
 
+    /// Adds a row (one value per column).
     pub fn push(&mut self, row: Vec<Value>) {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);

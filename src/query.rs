@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod ast;
 pub mod catalog;
+pub mod describe;
 pub mod dump;
 pub mod exec;
 pub mod group;

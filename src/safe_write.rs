@@ -221,6 +221,7 @@ impl Temp {
         file.try_lock().map_err(|e| Error::Storage(format!("cannot lock '{}': {e}", self.path.display())))
     }
 
+    /// Where the temporary file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -291,7 +292,9 @@ fn remove_stale(dir: &Path, name: &str) {
 /// file, or a terminal or standard output written directly.
 #[derive(Debug)]
 pub enum Sink {
+    /// A temporary beside the target file, renamed over it at `commit`.
     Temp(Temp),
+    /// A terminal or standard output, written directly.
     Stream(File),
 }
 

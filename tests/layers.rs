@@ -69,3 +69,31 @@ fn no_layer_reaches_past_the_ones_below_it() {
     }
     assert!(problems.is_empty(), "layer violations:\n{}", problems.join("\n"));
 }
+
+/// issue 13's explicit API: the internal modules are private unless the
+/// `internals` feature (the project's own tests) asks for them, and the
+/// shell, a user of the library like any other, names only the public API.
+#[test]
+fn the_public_api_is_the_pub_use_list_and_the_shell_uses_nothing_else() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
+    let public_modules: Vec<&str> = lib.lines().map(str::trim).filter(|l| l.starts_with("pub mod ")).collect();
+    assert_eq!(public_modules, ["pub mod $m;", "pub mod language {"], "a module made public by accident");
+    let hidden = lib.find("#[cfg(feature = \"internals\")]\n        #[doc(hidden)]\n        pub mod $m;");
+    assert!(hidden.is_some(), "internal modules are public only under the internals feature, hidden");
+    assert!(lib.contains("#![deny(missing_docs)]"), "the public API must be documented");
+    const INTERNAL: [&str; 8] = ["check", "clock", "model", "protocol", "query", "report", "safe_write", "store"];
+    let mut files = Vec::new();
+    sources(&root.join("shell"), &mut files);
+    let mut problems = Vec::new();
+    for f in &files {
+        for (n, line) in code_lines(f) {
+            for m in INTERNAL {
+                if line.contains(&format!("caldb::{m}::")) {
+                    problems.push(format!("{}:{n}: names caldb::{m}", f.display()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "the shell reaches past the public API:\n{}", problems.join("\n"));
+}

@@ -12,15 +12,20 @@ use crate::store::*;
 /// Which host a connection goes to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Destination {
+    /// This session host.
     Host(String),
     /// The session directory picks a host of the farm (seed 001).
     Farm(String),
 }
 
+/// One connection of a device to a host (CONNECT's parts).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectRequest {
+    /// The connecting device's name.
     pub device: String,
+    /// The user signing in.
     pub user: String,
+    /// The host, or the farm whose session directory picks one.
     pub to: Destination,
     /// Remote Desktop for Administration (`mstsc /admin`): no CAL.
     pub admin: bool,
@@ -43,6 +48,7 @@ pub struct ConnectTo<'a> {
 }
 
 impl ConnectRequest {
+    /// The request with its names borrowed.
     pub fn borrowed(&self) -> ConnectTo<'_> {
         let (to, farm) = match &self.to {
             Destination::Host(h) => (h.as_str(), false),
@@ -62,18 +68,28 @@ impl ConnectRequest {
 /// What a connection came to. A denial is an outcome, not an error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
+    /// Why it was accepted or denied (language.md's reason codes).
     pub reason: ReasonCode,
+    /// The device that connected.
     pub device: String,
+    /// The user who signed in.
     pub user: String,
+    /// The host it reached (a farm's chosen host).
     pub host: String,
+    /// The license server that decided, when one did.
     pub server: Option<String>,
+    /// The license the device holds for this connection, if any.
     pub license: Option<u64>,
+    /// That license's kind.
     pub kind: Option<LicenseKind>,
+    /// When that license (or a per-user CAL) expires.
     pub expires: Option<Time>,
+    /// The session the connection started or reconnected, if accepted.
     pub session: Option<u64>,
 }
 
 impl Outcome {
+    /// Whether the connection was accepted.
     pub fn accepted(&self) -> bool {
         self.reason.accepted()
     }

@@ -84,6 +84,7 @@ impl Database {
         self.store.path()
     }
 
+    /// Whether the database was opened read-only.
     pub fn is_read_only(&self) -> bool {
         self.options.read_only
     }
