@@ -226,3 +226,30 @@ fn repair_of_a_damaged_record_claims_nothing_and_changes_nothing() {
     assert_eq!((code, out.lines().count()), (2, 1), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// issue 13 item 6, an assertion in a pair: a key pack that would issue
+/// more CALs than it holds is refused when written (a bug: the write path
+/// asserts, in release builds too) and, read back from a file that holds
+/// one, is damage (exit 2), never served as sound.
+#[test]
+fn a_key_pack_issuing_more_than_it_holds_is_refused_when_written_and_damage_when_read() {
+    let dir = bin::scratch_dir("pack-pair");
+    let path = dir.join("p.redb");
+    deployed(&path);
+    {
+        let store = Store::open(&path).expect("store");
+        let mut tx = store.write().expect("write");
+        let mut pack = tx.keypacks().expect("keypacks").into_iter().find(|k| k.total == Some(50)).expect("the pack");
+        pack.issued = 51;
+        let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.put_keypack(&pack)));
+        assert!(write.is_err(), "the write path asserts issued <= total");
+        // The bytes a damaged file would hold, sealed with a sound checksum.
+        let bytes = caldb::store::codec::encode(&pack).expect("encode");
+        tx.put(T::Keypacks, &pack.key(), &bytes).expect("raw put");
+        tx.commit().expect("commit");
+    }
+    let out = bin::run(&[path.as_os_str()], None, b"SELECT id, issued FROM keypacks;\n");
+    let err = bin::stderr(&out);
+    assert_eq!(bin::status(&out), 2, "{err}");
+    assert!(err.contains("damaged") && err.contains("says 51 of its 50 CALs are issued"), "{err}");
+}

@@ -182,7 +182,17 @@ impl WriteTx {
         self.put_record(T::Servers, s.key(), s)
     }
 
+    /// Writes a key pack. A pack that would have issued more CALs than it
+    /// holds is a bug in the code that counted (crash rather than corrupt);
+    /// read back, the same rule finds a damaged one (`KeypackRec`'s decoding).
     pub fn put_keypack(&mut self, k: &KeypackRec) -> Result<()> {
+        assert!(
+            k.total.is_none_or(|total| k.issued <= total),
+            "key pack {} would have issued {} of its {:?} CALs",
+            k.id,
+            k.issued,
+            k.total
+        );
         self.put_record(T::Keypacks, &k.key(), k)
     }
 
@@ -220,7 +230,7 @@ impl WriteTx {
     /// `put_license` when the caller has just read the stored record `old`
     /// (`None`: there is none), saving a second read and decode.
     pub fn rewrite_license(&mut self, old: Option<&LicenseRec>, new: &LicenseRec) -> Result<()> {
-        debug_assert!(old.is_none_or(|o| o.id == new.id), "a license rewritten under another id");
+        assert!(old.is_none_or(|o| o.id == new.id), "a license rewritten under another id");
         self.put_record(T::Licenses, &new.key(), new)?;
         let was = old.map(license_index_keys);
         for (i, (t, key, value)) in license_index_keys(new).into_iter().enumerate() {
@@ -382,7 +392,7 @@ impl WriteTx {
     /// its host (`live_session` found none): its live entry is written
     /// without looking for one.
     pub fn insert_live_session(&mut self, s: &SessionRec) -> Result<()> {
-        debug_assert!(s.state != SessionState::Ended, "a new session is live");
+        assert!(s.state != SessionState::Ended, "a new session is live");
         self.put(T::IdxSessionLive, &session_live_key(&s.user, &s.host), &super::codec::encode(&s.id)?)?;
         self.put_record(T::Sessions, &s.key(), s)
     }
@@ -391,7 +401,7 @@ impl WriteTx {
     /// (a reconnection, found through its live entry): that entry already
     /// names it.
     pub fn update_live_session(&mut self, s: &SessionRec) -> Result<()> {
-        debug_assert!(s.state != SessionState::Ended, "an updated live session stays live");
+        assert!(s.state != SessionState::Ended, "an updated live session stays live");
         debug_assert_eq!(
             self.get(T::IdxSessionLive, &session_live_key(&s.user, &s.host))?,
             Some(super::codec::encode(&s.id)?),
@@ -417,3 +427,4 @@ impl WriteTx {
         self.put_record(T::Sessions, &s.key(), s)
     }
 }
+

@@ -48,7 +48,11 @@ impl bincode::enc::write::Writer for Append<'_> {
 /// Decodes a whole value; trailing bytes mean a damaged record.
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let (value, used) = bincode::serde::decode_from_slice(bytes, config().with_limit::<DECODE_LIMIT>())
-        .map_err(|e| Error::damaged(format!("the record cannot be decoded: {e}")))?;
+        .map_err(|e| match e {
+            // A record's own check (`KeypackRec`'s) says what is wrong in words.
+            bincode::error::DecodeError::OtherString(why) => Error::damaged(why),
+            e => Error::damaged(format!("the record cannot be decoded: {e}")),
+        })?;
     if used != bytes.len() {
         return Err(Error::damaged("the record cannot be decoded: trailing bytes"));
     }

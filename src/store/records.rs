@@ -66,7 +66,11 @@ impl ServerRec {
     }
 }
 
+/// A key pack. Read back, one that says it issued more CALs than it holds
+/// is refused as it is decoded (`KeypackFields`): the write path asserts
+/// the same rule (`WriteTx::put_keypack`), so such a record is damage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KeypackFields")]
 pub struct KeypackRec {
     pub id: u64,
     pub server: String,
@@ -79,6 +83,33 @@ pub struct KeypackRec {
     pub issued: u64,
     pub installed: Time,
     pub expires: Option<Time>,
+}
+
+/// `KeypackRec` as stored, field for field (the same encoding), checked
+/// before it becomes one.
+#[derive(Deserialize)]
+struct KeypackFields {
+    id: u64,
+    server: String,
+    product: Product,
+    cal: CalType,
+    kind: KeypackType,
+    total: Option<u64>,
+    issued: u64,
+    installed: Time,
+    expires: Option<Time>,
+}
+
+impl TryFrom<KeypackFields> for KeypackRec {
+    type Error = String;
+
+    fn try_from(f: KeypackFields) -> Result<KeypackRec, String> {
+        if let Some(total) = f.total.filter(|total| f.issued > *total) {
+            return Err(format!("key pack {} says {} of its {total} CALs are issued", f.id, f.issued));
+        }
+        let KeypackFields { id, server, product, cal, kind, total, issued, installed, expires } = f;
+        Ok(KeypackRec { id, server, product, cal, kind, total, issued, installed, expires })
+    }
 }
 
 impl KeypackRec {
