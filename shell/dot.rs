@@ -179,6 +179,7 @@ impl Session {
             ".print" => writeln!(self.out.writer(), "{}", args.join(" "))?,
             ".import" => return Err(import_pointer(args)),
             ".read" => return self.read_file(arg.unwrap_or_default()),
+            ".output" | ".once" if arg.is_some_and(|a| a.starts_with('-')) => return Err(no_option(command, arg)),
             ".output" => {
                 let own: Vec<&Path> = self.db.path().into_iter().collect();
                 self.out.redirect(arg, &own).map_err(|e| shell_error(e.message().to_string()))?;
@@ -397,6 +398,17 @@ fn import_pointer(args: &[String]) -> Failure {
         ".import: caldb's tables change only through statements, so load a CSV file with \
          IMPORT {what} FROM '{file}' INTO SERVER name; (the Win32_TSIssuedLicense or \
          Win32_TSLicenseKeyPack rows Export-Csv writes)"
+    ))
+}
+
+/// `.once -x` / `.once -e` (sqlite3: open the result in a spreadsheet or
+/// an editor), or any option-like argument of `.output` and `.once`: caldb
+/// writes files and starts no other program, so it says so rather than
+/// write a file named `-x`. A file whose name starts with `-` is `./-x`.
+fn no_option(command: &str, arg: Option<&str>) -> Failure {
+    let arg = arg.unwrap_or_default();
+    shell_error(format!(
+        "{command} {arg}: caldb opens no spreadsheet or editor; name a file ({command} FILE, or {command} ./{arg} for a file named '{arg}')"
     ))
 }
 
