@@ -51,6 +51,9 @@ pub struct Plan {
     /// output expressions are over `keys ++ aggregate results`.
     pub group: Option<(Vec<Scalar>, Vec<AggSpec>)>,
     pub having: Option<Scalar>,
+    /// GROUP BY and HAVING as written, for EXPLAIN.
+    pub group_text: Vec<String>,
+    pub having_text: Option<String>,
     pub columns: Vec<String>,
     pub items: Vec<Scalar>,
     pub types: Vec<Ty>,
@@ -111,6 +114,8 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
         sources,
         filter,
         group: out.group,
+        group_text: out.group_texts,
+        having_text: s.having.as_ref().map(|h| h.to_string()),
         having,
         columns,
         items,
@@ -299,12 +304,17 @@ pub fn describe(p: &Plan) -> Vec<String> {
     if let Some(f) = &p.filter_text {
         lines.push(format!("FILTER {f}"));
     }
-    if let Some((keys, aggs)) = &p.group {
-        let what = if keys.is_empty() { "AGGREGATE".to_string() } else { format!("GROUP BY {} keys", keys.len()) };
-        lines.push(format!("{what} ({} aggregates)", aggs.len()));
+    if let Some((_, aggs)) = &p.group {
+        let what = if p.group_text.is_empty() {
+            "AGGREGATE".to_string()
+        } else {
+            format!("GROUP BY {}", p.group_text.join(", "))
+        };
+        let n = aggs.len();
+        lines.push(format!("{what} ({n} aggregate{})", if n == 1 { "" } else { "s" }));
     }
-    if p.having.is_some() {
-        lines.push("HAVING".into());
+    if let Some(h) = &p.having_text {
+        lines.push(format!("HAVING {h}"));
     }
     if p.distinct {
         lines.push("DISTINCT".into());

@@ -217,7 +217,7 @@ impl Resolver<'_> {
                 let Some(s) = self.sources.iter().position(|s| s.name == t) else {
                     let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
                     return Err(Error::plan_near(
-                        format!("no table '{t}' in FROM for '{t}.{name}' (there is {})", names.join(", ")),
+                        format!("no table '{t}' in FROM for '{t}.{name}' (FROM has {})", names.join(", ")),
                         format!("{t}.{name}"),
                     ));
                 };
