@@ -262,10 +262,14 @@ mod tests {
 
     /// A store holding licenses expiring on days 1, 2, ... 10 of 2026.
     fn store_with_licenses() -> Store {
+        store_with(10, |id| Time::parse(&format!("2026-01-{id:02}")).expect("time"))
+    }
+
+    fn store_with(n: u64, expiry: impl Fn(u64) -> Time) -> Store {
         let store = Store::in_memory().expect("store");
         let mut tx = store.write().expect("write");
-        for id in 1..=10u64 {
-            let day = Time::parse(&format!("2026-01-{id:02}")).expect("time");
+        for id in 1..=n {
+            let day = expiry(id);
             tx.put_license(&LicenseRec {
                 id,
                 keypack: 1,
@@ -320,6 +324,21 @@ mod tests {
         let s = select("SELECT id FROM licenses ORDER BY expires DESC LIMIT 2 OFFSET 1");
         let rows = run_select(&rx, &s, Time(0)).expect("select").rows;
         assert_eq!(rows, vec![vec![Value::Int(9)], vec![Value::Int(8)]]);
+    }
+
+    #[test]
+    fn top_k_over_many_rows_returns_what_a_full_sort_would_with_ties_in_key_order() {
+        // 5000 rows, expiries on 7 days only: many ties, and far more rows
+        // than the top-k buffer holds before it trims.
+        let store = store_with(5000, |id| Time(1_767_225_600 + (id * 37 % 7) as i64 * 86_400));
+        let rx = store.read().expect("read");
+        let all = run_select(&rx, &select("SELECT id FROM licenses ORDER BY expires DESC"), Time(0)).expect("all").rows;
+        for (limit, offset) in [(1, 0), (5, 3), (700, 1500), (3000, 4000)] {
+            let text = format!("SELECT id FROM licenses ORDER BY expires DESC LIMIT {limit} OFFSET {offset}");
+            let rows = run_select(&rx, &select(&text), Time(0)).expect("top").rows;
+            let want: Vec<_> = all.iter().skip(offset).take(limit).cloned().collect();
+            assert_eq!(rows, want, "{text}");
+        }
     }
 
     fn m(p: &str, s: &str) -> bool {
