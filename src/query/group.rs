@@ -20,13 +20,50 @@ enum Acc {
     Min(Option<Value>),
     Max(Option<Value>),
     Avg(i128, i64),
-    Distinct(BTreeSet<Value>),
+    Distinct(Distinct),
+}
+
+/// The values of a DISTINCT aggregate: a sorted vector while few (most
+/// groups hold one or two: a B-tree node per group would cost hundreds of
+/// bytes each over a million groups), a B-tree beyond.
+#[derive(Clone, Debug)]
+enum Distinct {
+    Few(Vec<Value>),
+    Many(BTreeSet<Value>),
+}
+
+/// The most values a `Distinct::Few` holds.
+const FEW: usize = 32;
+
+impl Distinct {
+    fn insert(&mut self, v: Value) {
+        match self {
+            Distinct::Few(few) => {
+                if let Err(at) = few.binary_search(&v) {
+                    few.insert(at, v);
+                    if few.len() > FEW {
+                        *self = Distinct::Many(std::mem::take(few).into_iter().collect());
+                    }
+                }
+            }
+            Distinct::Many(set) => {
+                set.insert(v);
+            }
+        }
+    }
+
+    fn into_values(self) -> Vec<Value> {
+        match self {
+            Distinct::Few(few) => few,
+            Distinct::Many(set) => set.into_iter().collect(),
+        }
+    }
 }
 
 impl Acc {
     fn new(spec: &AggSpec) -> Acc {
         if spec.distinct {
-            return Acc::Distinct(BTreeSet::new());
+            return Acc::Distinct(Distinct::Few(Vec::new()));
         }
         match spec.func {
             Aggregate::Count => Acc::Count(0),
@@ -72,9 +109,7 @@ impl Acc {
                     *n += 1;
                 }
             }
-            Acc::Distinct(set) => {
-                set.insert(v);
-            }
+            Acc::Distinct(set) => set.insert(v),
         }
         Ok(())
     }
@@ -88,7 +123,7 @@ impl Acc {
             Acc::Avg(sum, n) => Value::Int((sum as f64 / n as f64).round() as i64),
             Acc::Distinct(set) => {
                 let mut plain = Acc::new(&AggSpec { func, arg: None, distinct: false });
-                for v in set {
+                for v in set.into_values() {
                     plain.add(Some(v))?;
                 }
                 plain.finish(func)?

@@ -7,7 +7,7 @@
 mod access;
 pub mod expr;
 
-pub use access::{Lookup, Path, resolve as resolve_access};
+pub use access::{Lookup, Path, lookup_values, resolve as resolve_access};
 pub use expr::{Scalar, Ty};
 
 use super::ast::{Expr, Literal, OrderItem, Select, SelectItem};

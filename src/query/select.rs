@@ -14,7 +14,8 @@ use crate::model::*;
 use crate::store::Reader;
 use plan::expr::{Sets, eval, holds};
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 pub use plan::resolve_table;
 
@@ -85,13 +86,70 @@ pub fn execute(r: &(impl Reader + ?Sized), plan: &Plan) -> Result<ResultSet> {
 
 type RowFn<'f> = dyn FnMut(&[Value]) -> Result<bool> + 'f;
 
+/// The most lookups of one joined table remembered (values -> rows), so
+/// that a million licenses joined with their few key packs read each pack
+/// once, not once per license.
+const MEMO: usize = 4096;
+
+/// What a join remembers of each table: all its rows (read once when the
+/// table has no access path), or the rows of recent lookups.
+#[derive(Default)]
+struct Cache {
+    all: Option<Rc<Vec<Vec<Value>>>>,
+    lookups: HashMap<Vec<Value>, Rc<Vec<Vec<Value>>>>,
+}
+
 /// Calls `f` with every row of the join (before WHERE); `f` returns
 /// whether to go on.
 fn joined_rows(r: &(impl Reader + ?Sized), plan: &Plan, sets: &Sets, f: &mut RowFn<'_>) -> Result<()> {
-    let mut cache = vec![None; plan.sources.len()];
+    let mut cache: Vec<Cache> = plan.sources.iter().map(|_| Cache::default()).collect();
     let mut row = Vec::new();
     join(r, plan, sets, 0, &mut row, &mut cache, f)?;
     Ok(())
+}
+
+/// The rows of table `j` for the current row of the tables before it, when
+/// they can be kept (`None` for the first table, read as it streams).
+fn inner_rows(
+    r: &(impl Reader + ?Sized),
+    plan: &Plan,
+    sets: &Sets,
+    j: usize,
+    row: &[Value],
+    cache: &mut Cache,
+) -> Result<Option<Rc<Vec<Vec<Value>>>>> {
+    let s = &plan.sources[j];
+    if j == 0 {
+        return Ok(None);
+    }
+    let read = |access: &super::catalog::Access| -> Result<Vec<Vec<Value>>> {
+        let mut out = Vec::new();
+        scan_rows(r, s.table, access, &mut |x| {
+            out.push(x);
+            Ok(true)
+        })?;
+        Ok(out)
+    };
+    if s.access == Path::Full {
+        if cache.all.is_none() {
+            cache.all = Some(Rc::new(read(&super::catalog::Access::Full)?));
+        }
+        return Ok(cache.all.clone());
+    }
+    let key = plan::lookup_values(&s.access, row, sets)?;
+    if let Some(k) = &key
+        && let Some(rows) = cache.lookups.get(k)
+    {
+        return Ok(Some(Rc::clone(rows)));
+    }
+    let rows = Rc::new(read(&plan::resolve_access(r, s.table, &s.access, row, sets)?)?);
+    if let Some(k) = key {
+        if cache.lookups.len() >= MEMO {
+            cache.lookups.clear();
+        }
+        cache.lookups.insert(k, Rc::clone(&rows));
+    }
+    Ok(Some(rows))
 }
 
 fn join(
@@ -100,13 +158,13 @@ fn join(
     sets: &Sets,
     j: usize,
     row: &mut Vec<Value>,
-    cache: &mut Vec<Option<Vec<Vec<Value>>>>,
+    cache: &mut Vec<Cache>,
     f: &mut RowFn<'_>,
 ) -> Result<bool> {
     let Some(s) = plan.sources.get(j) else { return f(row) };
     let mut matched = false;
     let mut go_on = true;
-    let mut visit = |rrow: Vec<Value>, row: &mut Vec<Value>, cache: &mut Vec<Option<Vec<Vec<Value>>>>| {
+    let mut visit = |rrow: Vec<Value>, row: &mut Vec<Value>, cache: &mut Vec<Cache>| {
         row.truncate(s.base);
         row.extend(rrow);
         if s.on.as_ref().map_or(Ok(true), |on| holds(on, row, sets))? {
@@ -115,27 +173,20 @@ fn join(
         }
         Ok(go_on)
     };
-    if j > 0 && s.access == Path::Full {
-        if cache[j].is_none() {
-            let mut all = Vec::new();
-            scan_rows(r, s.table, &super::catalog::Access::Full, &mut |x| {
-                all.push(x);
-                Ok(true)
-            })?;
-            cache[j] = Some(all);
-        }
-        let rows = cache[j].take().unwrap_or_default();
-        for x in &rows {
-            if !visit(x.clone(), row, cache)? {
-                break;
+    match inner_rows(r, plan, sets, j, row, &mut cache[j])? {
+        Some(rows) => {
+            for x in rows.iter() {
+                if !visit(x.clone(), row, cache)? {
+                    break;
+                }
             }
         }
-        cache[j] = Some(rows);
-    } else {
-        let access = plan::resolve_access(r, s.table, &s.access, row, sets)?;
-        let mut scratch = std::mem::take(row);
-        scan_rows(r, s.table, &access, &mut |x| visit(x, &mut scratch, cache))?;
-        *row = scratch;
+        None => {
+            let access = plan::resolve_access(r, s.table, &s.access, row, sets)?;
+            let mut scratch = std::mem::take(row);
+            scan_rows(r, s.table, &access, &mut |x| visit(x, &mut scratch, cache))?;
+            *row = scratch;
+        }
     }
     if go_on && !matched && s.left {
         row.truncate(s.base);

@@ -205,6 +205,13 @@ fn show(s: &Scalar) -> String {
     }
 }
 
+/// The values a lookup path looks up, given the row of the tables before
+/// it; `None` for other paths.
+pub fn lookup_values(path: &Path, row: &[Value], sets: &Sets) -> Result<Option<Vec<Value>>> {
+    let Path::Lookup { values, .. } = path else { return Ok(None) };
+    values.iter().map(|v| eval(v, row, sets).map(|v| v.into_owned())).collect::<Result<_>>().map(Some)
+}
+
 /// The keys a path reaches, given the row of the tables before it.
 pub fn resolve(
     r: &(impl Reader + ?Sized),
