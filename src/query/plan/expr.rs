@@ -517,6 +517,21 @@ pub fn eval<'a>(s: &'a Scalar, row: &'a [Value], sets: &Sets) -> Result<Cow<'a, 
             owned(Value::Bool(compare(x.cmp(&y), *op)))
         }
         Scalar::IsNull(a, neg) => owned(Value::Bool((*eval(a, row, sets)? == Value::Null) != *neg)),
+        Scalar::In(..)
+        | Scalar::InSub(..)
+        | Scalar::Like(..)
+        | Scalar::Between(..)
+        | Scalar::And(..)
+        | Scalar::Or(..) => owned(membership_or_logic(s, row, sets)?),
+        Scalar::Not(a) => owned(three(truth(&*eval(a, row, sets)?).map(|b| !b))),
+        Scalar::Agg(_) => Err(Error::plan("an aggregate cannot be used here")),
+    }
+}
+
+/// IN, IN (SELECT), LIKE, BETWEEN, AND and OR: the predicates
+/// of three-valued logic.
+fn membership_or_logic(s: &Scalar, row: &[Value], sets: &Sets) -> Result<Value> {
+    match s {
         Scalar::In(a, vs, neg) => {
             let x = eval(a, row, sets)?;
             let mut any_null = false;
@@ -524,15 +539,15 @@ pub fn eval<'a>(s: &'a Scalar, row: &'a [Value], sets: &Sets) -> Result<Cow<'a, 
                 let v = eval(v, row, sets)?;
                 any_null |= *v == Value::Null;
                 if *x != Value::Null && *v == *x {
-                    return owned(Value::Bool(!neg));
+                    return Ok(Value::Bool(!neg));
                 }
             }
-            owned(if *x == Value::Null || any_null { Value::Null } else { Value::Bool(*neg) })
+            Ok(if *x == Value::Null || any_null { Value::Null } else { Value::Bool(*neg) })
         }
         Scalar::InSub(a, k, neg) => {
             let x = eval(a, row, sets)?;
             let (set, has_null) = sets.0.get(*k).ok_or_else(|| Error::plan("subquery not run"))?;
-            owned(if *x == Value::Null {
+            Ok(if *x == Value::Null {
                 Value::Null
             } else if set.contains(&*x) {
                 Value::Bool(!neg)
@@ -542,7 +557,7 @@ pub fn eval<'a>(s: &'a Scalar, row: &'a [Value], sets: &Sets) -> Result<Cow<'a, 
                 Value::Bool(*neg)
             })
         }
-        Scalar::Like(a, pattern, neg) => owned(match &*eval(a, row, sets)? {
+        Scalar::Like(a, pattern, neg) => Ok(match &*eval(a, row, sets)? {
             Value::Null => Value::Null,
             v => {
                 let text: Vec<char> = v.to_string().to_lowercase().chars().collect();
@@ -554,29 +569,28 @@ pub fn eval<'a>(s: &'a Scalar, row: &'a [Value], sets: &Sets) -> Result<Cow<'a, 
             let ge = cmp3(&x, &*eval(lo, row, sets)?, CompareOp::Ge);
             let le = cmp3(&x, &*eval(hi, row, sets)?, CompareOp::Le);
             let v = and3(ge, le);
-            owned(three(if *neg { v.map(|b| !b) } else { v }))
+            Ok(three(if *neg { v.map(|b| !b) } else { v }))
         }
         Scalar::And(a, b) => {
             let x = truth(&*eval(a, row, sets)?);
             if x == Some(false) {
-                return owned(Value::Bool(false));
+                return Ok(Value::Bool(false));
             }
-            owned(three(and3(x, truth(&*eval(b, row, sets)?))))
+            Ok(three(and3(x, truth(&*eval(b, row, sets)?))))
         }
         Scalar::Or(a, b) => {
             let x = truth(&*eval(a, row, sets)?);
             if x == Some(true) {
-                return owned(Value::Bool(true));
+                return Ok(Value::Bool(true));
             }
             let y = truth(&*eval(b, row, sets)?);
-            owned(three(match (x, y) {
+            Ok(three(match (x, y) {
                 (_, Some(true)) => Some(true),
                 (Some(false), Some(false)) => Some(false),
                 _ => None,
             }))
         }
-        Scalar::Not(a) => owned(three(truth(&*eval(a, row, sets)?).map(|b| !b))),
-        Scalar::Agg(_) => Err(Error::plan("an aggregate cannot be used here")),
+        _ => Err(Error::plan("not a predicate")),
     }
 }
 
