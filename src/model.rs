@@ -28,11 +28,16 @@ impl Time {
         Time(self.0.saturating_add(seconds))
     }
 
-    /// Parses `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` (UTC).
+    /// Parses `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD HH:MM:SS`
+    /// (UTC; a `T` may stand for the blank).
     pub fn parse(text: &str) -> Option<Time> {
         let text = text.trim();
         let t = if text.len() == 10 {
             chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?
+        } else if text.len() == 16 {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+                .ok()?
         } else if text.len() == 19 {
             chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
                 .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
@@ -329,8 +334,10 @@ impl ReasonCode {
     }
 }
 
-/// One value of a result row.
-#[derive(Clone, Debug, PartialEq)]
+/// One value of a result row. Values have a total order, the order of
+/// ORDER BY, GROUP BY and DISTINCT: NULL first, then booleans, numbers,
+/// times and texts (each in its own order; text by bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     /// No value.
     Null,
@@ -363,6 +370,36 @@ impl Value {
     /// A text, or NULL.
     pub fn opt_text(v: Option<&str>) -> Value {
         v.map_or(Value::Null, Value::text)
+    }
+}
+
+impl Value {
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) => 2,
+            Value::Time(_) => 3,
+            Value::Text(_) => 4,
+        }
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Value) -> std::cmp::Ordering {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a.cmp(b),
+            (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            (Value::Time(a), Value::Time(b)) => a.cmp(b),
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Value) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

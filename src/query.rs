@@ -12,6 +12,7 @@ pub mod dump;
 pub mod exec;
 pub mod group;
 pub mod parse;
+pub mod plan;
 pub mod print;
 pub mod run;
 pub mod select;

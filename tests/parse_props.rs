@@ -55,8 +55,60 @@ fn name() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Words the SELECT grammar keeps for itself, and the time units (which
+/// would read as part of an interval after a number).
+const RESERVED: &[&str] = &[
+    "select",
+    "from",
+    "where",
+    "group",
+    "order",
+    "by",
+    "limit",
+    "offset",
+    "having",
+    "and",
+    "or",
+    "not",
+    "as",
+    "on",
+    "join",
+    "left",
+    "inner",
+    "outer",
+    "right",
+    "full",
+    "cross",
+    "natural",
+    "using",
+    "union",
+    "intersect",
+    "except",
+    "distinct",
+    "between",
+    "is",
+    "in",
+    "like",
+    "asc",
+    "desc",
+    "null",
+    "true",
+    "false",
+    "case",
+    "over",
+    "window",
+    "days",
+    "day",
+    "hours",
+    "hour",
+    "minutes",
+    "minute",
+    "seconds",
+    "second",
+    "filter",
+];
+
 fn column() -> impl Strategy<Value = String> {
-    const RESERVED: &[&str] = &["select", "from", "where", "group", "order", "by", "limit", "and", "or", "not"];
     "[a-z_][a-z0-9_]{0,10}".prop_filter("reserved", |c| !RESERVED.contains(&c.as_str()))
 }
 
@@ -69,57 +121,99 @@ fn literal() -> impl Strategy<Value = Literal> {
     ]
 }
 
-fn predicate() -> impl Strategy<Value = Expr> {
-    let ops = [CompareOp::Eq, CompareOp::Ne, CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge];
+fn leaf() -> impl Strategy<Value = Expr> {
+    let units = vec![TimeUnit::Days, TimeUnit::Hours, TimeUnit::Minutes, TimeUnit::Seconds];
     prop_oneof![
-        (column(), proptest::sample::select(ops.to_vec()), literal()).prop_map(|(column, op, value)| Expr::Compare {
-            column,
-            op,
-            value
-        }),
-        (column(), any::<bool>()).prop_map(|(column, negated)| Expr::IsNull { column, negated }),
-        (column(), proptest::collection::vec(literal(), 1..4), any::<bool>())
-            .prop_map(|(column, values, negated)| Expr::In { column, values, negated }),
-        (column(), ".{0,8}", any::<bool>()).prop_map(|(column, pattern, negated)| Expr::Like {
-            column,
-            pattern,
-            negated
-        }),
+        column().prop_map(|c| Expr::Column(None, c)),
+        (column(), column()).prop_map(|(t, c)| Expr::Column(Some(t), c)),
+        literal().prop_map(Expr::Lit),
+        Just(Expr::Now),
+        (column(), any::<i64>(), proptest::sample::select(units)).prop_map(|(c, n, u)| Expr::Arith(
+            Box::new(Expr::Column(None, c)),
+            ArithOp::Add,
+            Box::new(Expr::Interval(n, u))
+        )),
     ]
 }
 
+fn b(e: Expr) -> Box<Expr> {
+    Box::new(e)
+}
+
 fn expr() -> impl Strategy<Value = Expr> {
-    predicate().prop_recursive(6, 32, 2, |inner| {
+    let ops = vec![CompareOp::Eq, CompareOp::Ne, CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge];
+    let arith = vec![ArithOp::Add, ArithOp::Sub, ArithOp::Mul, ArithOp::Div, ArithOp::Rem];
+    let aggs = Aggregate::ALL.to_vec();
+    leaf().prop_recursive(5, 32, 3, move |inner| {
         prop_oneof![
-            (inner.clone(), inner.clone()).prop_map(|(l, r)| Expr::And(Box::new(l), Box::new(r))),
-            (inner.clone(), inner.clone()).prop_map(|(l, r)| Expr::Or(Box::new(l), Box::new(r))),
-            inner.prop_map(|e| Expr::Not(Box::new(e))),
+            (inner.clone(), proptest::sample::select(ops.clone()), inner.clone()).prop_map(|(l, op, r)| Expr::Compare(
+                b(l),
+                op,
+                b(r)
+            )),
+            (inner.clone(), proptest::sample::select(arith.clone()), inner.clone()).prop_map(|(l, op, r)| Expr::Arith(
+                b(l),
+                op,
+                b(r)
+            )),
+            inner.clone().prop_map(|e| Expr::Neg(b(e))),
+            (inner.clone(), any::<bool>()).prop_map(|(e, n)| Expr::IsNull(b(e), n)),
+            (inner.clone(), proptest::collection::vec(inner.clone(), 1..4), any::<bool>())
+                .prop_map(|(e, vs, n)| Expr::In(b(e), vs, n)),
+            (inner.clone(), ".{0,8}", any::<bool>()).prop_map(|(e, p, n)| Expr::Like(b(e), p, n)),
+            (inner.clone(), inner.clone(), inner.clone(), any::<bool>()).prop_map(|(e, lo, hi, n)| Expr::Between(
+                b(e),
+                b(lo),
+                b(hi),
+                n
+            )),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| Expr::And(b(l), b(r))),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| Expr::Or(b(l), b(r))),
+            inner.clone().prop_map(|e| Expr::Not(b(e))),
+            (proptest::sample::select(aggs.clone()), inner.clone(), any::<bool>()).prop_map(|(a, e, d)| Expr::Agg(
+                a,
+                Some(b(e)),
+                d
+            )),
+            Just(Expr::Agg(Aggregate::Count, None, false)),
+            (inner.clone(), column(), column(), any::<bool>()).prop_map(|(e, c, t, n)| {
+                let mut sub = Select::star(&t);
+                sub.items = vec![SelectItem::Expr { expr: Expr::Column(None, c), alias: None }];
+                Expr::InSelect(b(e), Box::new(sub), n)
+            }),
         ]
     })
 }
 
+fn table_ref() -> impl Strategy<Value = TableRef> {
+    (column(), proptest::option::of(column())).prop_map(|(table, alias)| TableRef { table, alias })
+}
+
 fn select() -> impl Strategy<Value = Select> {
-    let item = prop_oneof![column().prop_map(SelectItem::Column), Just(SelectItem::CountStar)];
-    let projection =
-        prop_oneof![Just(Projection::Star), proptest::collection::vec(item, 1..4).prop_map(Projection::Items),];
-    let order_col = prop_oneof![column(), Just("count(*)".to_string())];
-    let order = (order_col, any::<bool>()).prop_map(|(column, descending)| OrderItem { column, descending });
-    (
-        projection,
-        column(),
+    let item = prop_oneof![
+        Just(SelectItem::Star(None)),
+        column().prop_map(|t| SelectItem::Star(Some(t))),
+        (expr(), proptest::option::of(column())).prop_map(|(expr, alias)| SelectItem::Expr { expr, alias }),
+    ];
+    let order = (expr(), any::<bool>()).prop_map(|(expr, descending)| OrderItem { expr, descending });
+    let join = (any::<bool>(), table_ref(), expr()).prop_map(|(left, table, on)| Join { left, table, on });
+    let parts = (
+        any::<bool>(),
+        proptest::collection::vec(item, 1..4),
+        table_ref(),
+        proptest::collection::vec(join, 0..3),
         proptest::option::of(expr()),
-        proptest::collection::vec(column(), 0..3),
+    );
+    let tail = (
+        proptest::collection::vec(expr(), 0..3),
+        proptest::option::of(expr()),
         proptest::collection::vec(order, 0..3),
         proptest::option::of(any::<u64>()),
-    )
-        .prop_map(|(projection, table, filter, group_by, order_by, limit)| Select {
-            projection,
-            table,
-            filter,
-            group_by,
-            order_by,
-            limit,
-        })
+        proptest::option::of(any::<u64>()),
+    );
+    (parts, tail).prop_map(|((distinct, items, from, joins, filter), (group_by, having, order_by, limit, offset))| {
+        Select { distinct, items, from, joins, filter, group_by, having, order_by, limit, offset }
+    })
 }
 
 fn time() -> impl Strategy<Value = Time> {
@@ -189,6 +283,7 @@ fn statement() -> impl Strategy<Value = Statement> {
         expr().prop_map(|filter| Statement::RevokeLicenses { filter }),
         (".{1,20}", name()).prop_map(|(file, server)| Statement::Import { what: Exportable::Licenses, file, server }),
         select().prop_map(Statement::Select),
+        select().prop_map(Statement::Explain),
     ]
 }
 

@@ -84,6 +84,15 @@ const ALL_FORMS: &[&str] = &[
     "SELECT * FROM devices WHERE name LIKE 'pc%' OR name NOT LIKE '_x'",
     "SELECT * FROM t WHERE a = 1 AND (b = 2 OR c <> 3) AND NOT (d < 4 AND e <= 5)",
     "SELECT * FROM t WHERE (a > 1 OR b >= 2) AND c != FALSE",
+    "SELECT DISTINCT l.computer AS pc, k.product FROM licenses AS l JOIN keypacks k ON k.id = l.keypack",
+    "SELECT d.name, t.slot FROM devices d LEFT JOIN tokens t ON t.device = d.name WHERE t.slot IS NULL",
+    "SELECT server, COUNT(computer), COUNT(DISTINCT computer), SUM(total), MIN(issued), MAX(expires), AVG(available) \
+     FROM keypacks GROUP BY server HAVING SUM(total) > 10 ORDER BY 2 DESC, server LIMIT 5 OFFSET 1",
+    "SELECT id, expires - issued AS days FROM licenses WHERE expires < now() + 7 DAYS AND issued >= now() - 2 HOURS",
+    "SELECT id FROM licenses WHERE id BETWEEN 1 AND 3 * (2 + 1) AND id NOT BETWEEN -(1) AND 0 % 2",
+    "SELECT id FROM licenses WHERE hwid IN (SELECT hwid FROM devices WHERE name LIKE 'pc%')",
+    "SELECT id FROM licenses WHERE expires > '2026-04-05 09:00' ORDER BY expires - issued DESC, id",
+    "EXPLAIN SELECT l.*, k.id FROM licenses l JOIN keypacks k ON k.id = l.keypack WHERE l.computer = 'pc1'",
     "SHOW DEVICE pc1",
     "SHOW HOST rdsh1",
     "SHOW CLOCK",
@@ -115,7 +124,7 @@ fn time(s: &str) -> Time {
 }
 
 fn col(c: &str, op: CompareOp, value: Literal) -> Expr {
-    Expr::Compare { column: c.into(), op, value }
+    Expr::compare(Expr::column(c), op, Expr::Lit(value))
 }
 
 #[test]
@@ -217,18 +226,74 @@ fn protocol_time_and_administration_build_the_expected_ast() {
 fn select_builds_the_expected_ast() {
     let s = rt("Select Server, COUNT(*) From Licenses Where Kind = 'permanent' \
                 Group By Server Order By count(*) Desc, server Limit 3;");
-    let expected = Select {
-        projection: Projection::Items(vec![SelectItem::Column("server".into()), SelectItem::CountStar]),
-        table: "licenses".into(),
-        filter: Some(col("kind", CompareOp::Eq, Literal::Text("permanent".into()))),
-        group_by: vec!["server".into()],
-        order_by: vec![
-            OrderItem { column: "count(*)".into(), descending: true },
-            OrderItem { column: "server".into(), descending: false },
-        ],
-        limit: Some(3),
-    };
+    let mut expected = Select::star("licenses");
+    expected.items = vec![
+        SelectItem::Expr { expr: Expr::column("server"), alias: None },
+        SelectItem::Expr { expr: Expr::Agg(Aggregate::Count, None, false), alias: None },
+    ];
+    expected.filter = Some(col("kind", CompareOp::Eq, Literal::Text("permanent".into())));
+    expected.group_by = vec![Expr::column("server")];
+    expected.order_by = vec![
+        OrderItem { expr: Expr::Agg(Aggregate::Count, None, false), descending: true },
+        OrderItem { expr: Expr::column("server"), descending: false },
+    ];
+    expected.limit = Some(3);
     assert_eq!(s, Statement::Select(expected));
+}
+
+#[test]
+fn joins_aliases_aggregates_and_time_arithmetic_build_the_expected_ast() {
+    let s = rt("select distinct l.computer as pc, count(distinct k.id) n from licenses l \
+                left outer join keypacks as k on k.id = l.keypack \
+                where l.expires < now() + 7 days and l.id between 1 and 10 + 2 * 3 \
+                and l.hwid in (select hwid from devices) \
+                group by l.computer having count(*) > 1 order by 2 desc, pc limit 5 offset 10");
+    let Statement::Select(s) = s else { panic!("not a select") };
+    assert!(s.distinct);
+    assert_eq!(s.from, TableRef { table: "licenses".into(), alias: Some("l".into()) });
+    assert_eq!(s.joins.len(), 1);
+    assert!(s.joins[0].left);
+    assert_eq!(s.joins[0].table.alias.as_deref(), Some("k"));
+    assert_eq!(
+        s.items[1],
+        SelectItem::Expr {
+            expr: Expr::Agg(Aggregate::Count, Some(Box::new(Expr::Column(Some("k".into()), "id".into()))), true),
+            alias: Some("n".into())
+        }
+    );
+    let Some(Expr::And(rest, _in_select)) = &s.filter else { panic!("not an AND") };
+    let Expr::And(expiry, between) = &**rest else { panic!("not an AND") };
+    let week = Expr::Arith(Box::new(Expr::Now), ArithOp::Add, Box::new(Expr::Interval(7, TimeUnit::Days)));
+    assert_eq!(**expiry, Expr::compare(Expr::Column(Some("l".into()), "expires".into()), CompareOp::Lt, week));
+    let Expr::Between(_, _, hi, false) = &**between else { panic!("not a BETWEEN") };
+    assert_eq!(hi.to_string(), "10 + 2 * 3");
+    assert_eq!((s.limit, s.offset), (Some(5), Some(10)));
+    assert_eq!(s.order_by[0].expr, Expr::Lit(Literal::Int(2)));
+    assert!(s.having.is_some());
+}
+
+#[test]
+fn unsupported_sql_is_named_not_reported_as_a_typo() {
+    let cases = [
+        ("SELECT * FROM licenses l JOIN keypacks k USING (id)", "JOIN ... USING is not supported"),
+        ("SELECT * FROM licenses RIGHT JOIN keypacks k ON k.id = keypack", "RIGHT JOIN is not supported"),
+        ("SELECT * FROM licenses FULL JOIN keypacks k ON k.id = keypack", "FULL JOIN is not supported"),
+        ("SELECT * FROM licenses, keypacks", "joins written with ',' are not supported"),
+        ("SELECT id, row_number() OVER (ORDER BY id) FROM licenses", "function 'row_number' is not supported"),
+        ("SELECT id, count(*) OVER (PARTITION BY server) FROM licenses", "window functions are not supported"),
+        ("SELECT id FROM licenses UNION SELECT id FROM keypacks", "UNION is not supported"),
+        ("SELECT * FROM (SELECT id FROM licenses)", "a subquery in FROM is not supported"),
+        ("SELECT id FROM licenses WHERE id = (SELECT 1 FROM keypacks)", "a subquery is supported only in IN"),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", "WITH (common table expressions) is not supported"),
+        ("SELECT CASE WHEN id = 1 THEN 2 END FROM licenses", "CASE is not supported"),
+        ("SELECT upper(computer) FROM licenses", "function 'upper' is not supported"),
+    ];
+    for (text, want) in cases {
+        match parse_statement(text) {
+            Err(e) => assert!(e.to_string().contains(want), "{text}: {e}"),
+            Ok(s) => panic!("{text} parsed as {s:?}"),
+        }
+    }
 }
 
 #[test]
@@ -239,7 +304,7 @@ fn conditions_follow_not_and_or_precedence() {
     };
     let a = col("a", CompareOp::Eq, Literal::Int(1));
     let b = col("b", CompareOp::Ne, Literal::Int(-2));
-    let c = Expr::IsNull { column: "c".into(), negated: true };
+    let c = Expr::IsNull(Box::new(Expr::column("c")), true);
     let expected = Expr::Or(Box::new(a), Box::new(Expr::And(Box::new(Expr::Not(Box::new(b))), Box::new(c))));
     assert_eq!(filter, expected);
     let Statement::Select(sel) = rt("SELECT * FROM t WHERE (a = 1 OR b = 2) AND x NOT IN (TRUE, NULL, 'x')") else {
@@ -247,14 +312,8 @@ fn conditions_follow_not_and_or_precedence() {
     };
     let Some(Expr::And(l, r)) = sel.filter else { panic!("not an AND") };
     assert!(matches!(*l, Expr::Or(..)));
-    assert_eq!(
-        *r,
-        Expr::In {
-            column: "x".into(),
-            values: vec![Literal::Bool(true), Literal::Null, Literal::Text("x".into())],
-            negated: true
-        }
-    );
+    let values = [Literal::Bool(true), Literal::Null, Literal::Text("x".into())];
+    assert_eq!(*r, Expr::In(Box::new(Expr::column("x")), values.into_iter().map(Expr::Lit).collect(), true));
     let printed = Statement::RevokeLicenses {
         filter: Expr::And(
             Box::new(col("a", CompareOp::Eq, Literal::Int(1))),
@@ -336,12 +395,18 @@ fn malformed_statements_give_precise_errors() {
     err("CREATE DEVICE ''", "expected a device name, found an empty name", 14, 1, 15);
     err(
         "SELECT * FROM t\n  WHERE é = 'x' AND b ~ 2",
-        "expected =, !=, <, <=, >, >=, IS, IN or LIKE after 'b', found '~'",
+        "expected =, !=, <, <=, >, >=, IS, IN, LIKE, BETWEEN or + - * / % after 'b', found '~'",
         39,
         2,
         23,
     );
-    err("SELECT * FROM t WHERE a = 1 AND", "expected a condition, found the end of the statement", 31, 1, 32);
+    err(
+        "SELECT * FROM t WHERE a = 1 AND",
+        "expected a value, a column or an expression, found the end of the statement",
+        31,
+        1,
+        32,
+    );
     err("SET SERVER s SECURITY GROUP (a b)", "expected ',' or ')' in the list of hosts, found 'b'", 31, 1, 32);
     err(
         "SET CLOCK '2026-13-01'",

@@ -3,8 +3,7 @@
 //! layouts (carried out by `report`), and BACKUP (by `store::backup`).
 
 use super::ast::{Exportable, Expr};
-use super::catalog::{self, scan_rows};
-use super::select::{choose_access, eval, plan_cond};
+use super::catalog;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{Ctx, admin};
@@ -17,18 +16,13 @@ use std::path::Path;
 /// dropped). None selected revokes nothing and returns no rows.
 pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> {
     let t = catalog::table("licenses").ok_or_else(|| Error::plan("no licenses table"))?;
-    let cond = plan_cond(t, filter)?;
-    let access = choose_access(&*cx.tx, t, Some(&cond))?;
     let id_col = t.column("id").ok_or_else(|| Error::plan("no id column in licenses"))?;
     let mut matched = Vec::new();
-    scan_rows(&*cx.tx, t, &access, &mut |row| {
-        if eval(&cond, &row)
-            && let Value::Int(id) = row[id_col]
-        {
+    for row in super::select::matching_rows(&*cx.tx, t, filter, cx.now)? {
+        if let Value::Int(id) = row[id_col] {
             matched.push(id as u64);
         }
-        Ok(true)
-    })?;
+    }
     // Which of them can be revoked at all is protocol's rule, asked of the
     // records, not of their rendered columns.
     let mut ids = Vec::new();

@@ -139,6 +139,8 @@ pub enum Statement {
         table: String,
         values: Vec<SqlValue>,
     },
+    /// `EXPLAIN SELECT ...`: the plan, not the rows.
+    Explain(Select),
     ShowDevice {
         name: String,
     },
@@ -193,48 +195,152 @@ pub enum Exportable {
     Keypacks,
 }
 
+/// `SELECT [DISTINCT] items FROM t [AS a] [[LEFT] JOIN u [AS b] ON cond]...
+/// [WHERE cond] [GROUP BY exprs [HAVING cond]] [ORDER BY items]
+/// [LIMIT n [OFFSET m]]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Select {
-    pub projection: Projection,
-    pub table: String,
+    pub distinct: bool,
+    pub items: Vec<SelectItem>,
+    pub from: TableRef,
+    pub joins: Vec<Join>,
     pub filter: Option<Expr>,
-    pub group_by: Vec<String>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
     pub order_by: Vec<OrderItem>,
     pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+impl Select {
+    /// `SELECT * FROM table`, to build on.
+    pub fn star(table: &str) -> Select {
+        Select {
+            distinct: false,
+            items: vec![SelectItem::Star(None)],
+            from: TableRef { table: table.into(), alias: None },
+            joins: Vec::new(),
+            filter: None,
+            group_by: Vec::new(),
+            having: None,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        }
+    }
+}
+
+/// A table of FROM or JOIN, with its alias (lower-cased).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableRef {
+    pub table: String,
+    pub alias: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Projection {
-    /// `SELECT *`
-    Star,
-    /// `SELECT a, b, COUNT(*)`; `SELECT COUNT(*)` is `Items(vec![CountStar])`.
-    Items(Vec<SelectItem>),
+pub struct Join {
+    pub left: bool,
+    pub table: TableRef,
+    pub on: Expr,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
-    Column(String),
-    CountStar,
+    /// `*`, or `t.*` for one table.
+    Star(Option<String>),
+    Expr {
+        expr: Expr,
+        alias: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrderItem {
-    /// A column name, or `count(*)` ordering by the count of a GROUP BY.
-    pub column: String,
+    /// A column, an alias, a position (an integer literal) or an expression.
+    pub expr: Expr,
     pub descending: bool,
 }
 
-/// A WHERE condition. Column names are kept as written (lower-cased by the
-/// parser); the planner checks them against the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl Aggregate {
+    pub const ALL: &'static [Aggregate] =
+        &[Aggregate::Count, Aggregate::Sum, Aggregate::Min, Aggregate::Max, Aggregate::Avg];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::Sum => "sum",
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+            Aggregate::Avg => "avg",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl ArithOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Rem => "%",
+        }
+    }
+}
+
+/// An expression: a condition of WHERE, ON or HAVING, a selected value or
+/// an ORDER BY key. Names are kept as written (lower-cased by the parser);
+/// the planner checks them against the tables.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
-    Compare { column: String, op: CompareOp, value: Literal },
-    IsNull { column: String, negated: bool },
-    In { column: String, values: Vec<Literal>, negated: bool },
-    Like { column: String, pattern: String, negated: bool },
+    /// `column` or `table.column`.
+    Column(Option<String>, String),
+    Lit(Literal),
+    /// `now()`: the statement's instant.
+    Now,
+    /// `7 DAYS`: an amount of time, added to or taken from a time.
+    Interval(i64, TimeUnit),
+    Neg(Box<Expr>),
+    Arith(Box<Expr>, ArithOp, Box<Expr>),
+    Compare(Box<Expr>, CompareOp, Box<Expr>),
+    IsNull(Box<Expr>, bool),
+    In(Box<Expr>, Vec<Expr>, bool),
+    InSelect(Box<Expr>, Box<Select>, bool),
+    Like(Box<Expr>, String, bool),
+    Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
+    /// `COUNT(*)` is `Agg(Count, None, false)`.
+    Agg(Aggregate, Option<Box<Expr>>, bool),
+}
+
+impl Expr {
+    pub fn column(name: &str) -> Expr {
+        Expr::Column(None, name.into())
+    }
+
+    pub fn compare(l: Expr, op: CompareOp, r: Expr) -> Expr {
+        Expr::Compare(Box::new(l), op, Box::new(r))
+    }
 }
 
 /// A value of the restore form's rows.
@@ -291,6 +397,7 @@ impl Statement {
             self,
             Statement::Select(_)
                 | Statement::ShowClock
+                | Statement::Explain(_)
                 | Statement::ShowDevice { .. }
                 | Statement::ShowHost { .. }
                 | Statement::ReportUsage

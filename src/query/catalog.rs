@@ -192,7 +192,7 @@ impl Table {
             T::Licenses => license_row(codec::decode(bytes)?),
             T::Devices => {
                 let d: DeviceRec = codec::decode(bytes)?;
-                vec![Value::Text(d.name), Value::text(d.hwid.to_string()), Value::Time(d.created)]
+                vec![Value::Text(d.name), Value::Text(hex(&d.hwid)), Value::Time(d.created)]
             }
             T::Tokens => token_row(codec::decode(bytes)?),
             T::Hosts => host_row(codec::decode(bytes)?),
@@ -215,6 +215,18 @@ impl Table {
             other => unreachable!("{} is not a query table", other.name()),
         })
     }
+}
+
+/// An HWID as its 40 upper-case hex digits, as `Display` prints it but
+/// without a formatter call per byte: every license row of a scan has one.
+fn hex(h: &Hwid) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(40);
+    for b in h.0 {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 fn server_row(s: ServerRec) -> Vec<Value> {
@@ -253,7 +265,7 @@ pub fn license_row(l: LicenseRec) -> Vec<Value> {
         Value::Text(l.server),
         Value::text(l.kind.as_str()),
         Value::text(l.status.as_str()),
-        Value::text(l.hwid.to_string()),
+        Value::Text(hex(&l.hwid)),
         Value::Text(l.computer),
         Value::Text(l.user),
         Value::text(l.product.as_str()),
@@ -277,7 +289,7 @@ fn token_row(t: TokenRec) -> Vec<Value> {
         Value::Text(t.user),
         Value::Time(t.issued),
         Value::Time(t.expires),
-        Value::text(t.hwid.to_string()),
+        Value::Text(hex(&t.hwid)),
     ]
 }
 
@@ -349,5 +361,14 @@ pub fn scan_rows(
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_prints_an_hwid_as_display_does() {
+        let h = crate::model::Hwid(std::array::from_fn(|i| (i * 37 + 5) as u8));
+        assert_eq!(super::hex(&h), h.to_string());
     }
 }

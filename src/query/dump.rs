@@ -16,7 +16,7 @@
 //! the true account of how that state was made, as a BACKUP's copy keeps
 //! it. (A database's own file can always be copied with BACKUP instead.)
 
-use super::ast::{Projection, Select, SqlValue, Statement};
+use super::ast::{SqlValue, Statement};
 use super::catalog::{self, Access, TABLES, Type, scan_rows};
 use super::print::sql_value;
 use crate::error::{Error, Result};
@@ -186,25 +186,19 @@ fn check_row(r: &(impl Reader + ?Sized), table: &str, values: &[SqlValue]) -> Re
     let t = catalog::table(table)
         .ok_or_else(|| Error::plan_near(format!("caldb's tables are fixed: there is no table '{table}'"), table))?;
     let row: Vec<String> = values.iter().map(sql_value).collect();
-    let first = match values.first() {
-        Some(SqlValue::Text(s)) => Some(super::ast::Literal::Text(s.clone())),
-        Some(SqlValue::Int(n)) => Some(super::ast::Literal::Int(*n)),
-        _ => None,
+    // The row of `table` whose first column (its key) is the dump's, read
+    // as a SELECT would: written as text and parsed, so the restore asks
+    // the same planner and lookup paths as a user.
+    let key = match values.first() {
+        Some(SqlValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
+        Some(SqlValue::Int(n)) => n.to_string(),
+        _ => return Err(Error::plan(format!("a row of {table} in a dump starts with its key"))),
     };
-    let filter = first.map(|value| super::ast::Expr::Compare {
-        column: t.columns[0].0.to_string(),
-        op: super::ast::CompareOp::Eq,
-        value,
-    });
-    let select = Select {
-        projection: Projection::Star,
-        table: t.name.to_string(),
-        filter,
-        group_by: Vec::new(),
-        order_by: Vec::new(),
-        limit: None,
+    let text = format!("SELECT * FROM {} WHERE {} = {key}", t.name, t.columns[0].0);
+    let Statement::Select(select) = super::parse_statement(&text)? else {
+        return Err(Error::plan(format!("not a SELECT: {text}")));
     };
-    let found = super::select::run_select(r, &select)?
+    let found = super::select::run_select(r, &select, r.state()?.clock.unwrap_or(crate::model::TIME_MIN))?
         .rows
         .iter()
         .any(|stored| stored.iter().map(literal).collect::<Vec<_>>() == row);

@@ -1,100 +1,173 @@
-//! GROUP BY with COUNT(*), and COUNT(*) over a whole table.
+//! Grouping and aggregates: COUNT(*), COUNT(x), COUNT(DISTINCT x), SUM,
+//! MIN, MAX and AVG, per group of equal keys. Aggregates skip NULLs; over no
+//! value at all COUNT gives 0 and the others NULL. AVG gives the mean
+//! rounded to the nearest integer, halves away from zero (caldb's numbers
+//! are integers).
 
-use super::ast::{Projection, Select, SelectItem};
-use super::catalog::{Access, Table, scan_rows};
-use super::select::{Cond, compare_values, eval, resolve_column, sort_rows};
+use super::ast::Aggregate;
+use super::plan::AggSpec;
+use super::plan::Scalar;
+use super::plan::expr::{Sets, eval};
 use crate::error::{Error, Result};
-use crate::model::*;
-use crate::store::Reader;
-use std::borrow::Cow;
-use std::collections::BTreeMap;
+use crate::model::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// A group's key, ordered as its values are.
-#[derive(Clone, Debug, PartialEq)]
-struct GroupKey(Vec<Value>);
+/// The state of one aggregate of one group.
+#[derive(Clone, Debug)]
+enum Acc {
+    Count(i64),
+    Sum(Option<i64>),
+    Min(Option<Value>),
+    Max(Option<Value>),
+    Avg(i128, i64),
+    Distinct(Distinct),
+}
 
-impl Eq for GroupKey {}
+/// The values of a DISTINCT aggregate: a sorted vector while few (most
+/// groups hold one or two: a B-tree node per group would cost hundreds of
+/// bytes each over a million groups), a B-tree beyond.
+#[derive(Clone, Debug)]
+enum Distinct {
+    Few(Vec<Value>),
+    Many(BTreeSet<Value>),
+}
 
-impl PartialOrd for GroupKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// The most values a `Distinct::Few` holds.
+const FEW: usize = 32;
+
+impl Distinct {
+    fn insert(&mut self, v: Value) {
+        match self {
+            Distinct::Few(few) => {
+                if let Err(at) = few.binary_search(&v) {
+                    few.insert(at, v);
+                    if few.len() > FEW {
+                        *self = Distinct::Many(std::mem::take(few).into_iter().collect());
+                    }
+                }
+            }
+            Distinct::Many(set) => {
+                set.insert(v);
+            }
+        }
+    }
+
+    fn into_values(self) -> Vec<Value> {
+        match self {
+            Distinct::Few(few) => few,
+            Distinct::Many(set) => set.into_iter().collect(),
+        }
     }
 }
 
-impl Ord for GroupKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        for (a, b) in self.0.iter().zip(&other.0) {
-            let o = compare_values(a, b);
-            if o != std::cmp::Ordering::Equal {
-                return o;
-            }
+impl Acc {
+    fn new(spec: &AggSpec) -> Acc {
+        if spec.distinct {
+            return Acc::Distinct(Distinct::Few(Vec::new()));
         }
-        std::cmp::Ordering::Equal
+        match spec.func {
+            Aggregate::Count => Acc::Count(0),
+            Aggregate::Sum => Acc::Sum(None),
+            Aggregate::Min => Acc::Min(None),
+            Aggregate::Max => Acc::Max(None),
+            Aggregate::Avg => Acc::Avg(0, 0),
+        }
     }
-}
 
-pub fn run_grouped(
-    r: &(impl Reader + ?Sized),
-    t: &Table,
-    s: &Select,
-    cond: Option<&Cond>,
-    access: &Access,
-) -> Result<ResultSet> {
-    let group_cols: Vec<usize> = s.group_by.iter().map(|g| resolve_column(t, g)).collect::<Result<_>>()?;
-    let Projection::Items(items) = &s.projection else {
-        return Err(Error::plan("SELECT * cannot be grouped: name the GROUP BY columns and COUNT(*)"));
-    };
-    // Output columns: each is a group column or the count.
-    let mut out: Vec<Option<usize>> = Vec::new();
-    let mut names = Vec::new();
-    for item in items {
-        match item {
-            SelectItem::CountStar => {
-                out.push(None);
-                names.push(Cow::Borrowed("count(*)"));
+    /// Adds one row's value (`None` for COUNT(*), which counts rows).
+    fn add(&mut self, v: Option<Value>) -> Result<()> {
+        let v = match v {
+            None => {
+                if let Acc::Count(n) = self {
+                    *n += 1;
+                }
+                return Ok(());
             }
-            SelectItem::Column(c) => {
-                let i = resolve_column(t, c)?;
-                let g = group_cols.iter().position(|x| *x == i).ok_or_else(|| {
-                    Error::plan_near(
-                        format!("column '{c}' must appear in GROUP BY to be selected with COUNT(*)"),
-                        c.as_str(),
-                    )
-                })?;
-                out.push(Some(g));
-                names.push(Cow::Borrowed(t.columns[i].0));
+            Some(Value::Null) => return Ok(()),
+            Some(v) => v,
+        };
+        match self {
+            Acc::Count(n) => *n += 1,
+            Acc::Sum(s) => {
+                let Value::Int(i) = v else { return Ok(()) };
+                let sum = s.unwrap_or(0).checked_add(i).ok_or_else(|| Error::plan("integer overflow in SUM"))?;
+                *s = Some(sum);
             }
+            Acc::Min(m) => {
+                if m.as_ref().is_none_or(|m| v < *m) {
+                    *m = Some(v);
+                }
+            }
+            Acc::Max(m) => {
+                if m.as_ref().is_none_or(|m| v > *m) {
+                    *m = Some(v);
+                }
+            }
+            Acc::Avg(sum, n) => {
+                if let Value::Int(i) = v {
+                    *sum += i128::from(i);
+                    *n += 1;
+                }
+            }
+            Acc::Distinct(set) => set.insert(v),
         }
+        Ok(())
     }
-    let mut groups: BTreeMap<GroupKey, i64> = BTreeMap::new();
-    if group_cols.is_empty() {
-        groups.insert(GroupKey(Vec::new()), 0);
-    }
-    scan_rows(r, t, access, &mut |row| {
-        if cond.is_none_or(|c| eval(c, &row)) {
-            *groups.entry(GroupKey(group_cols.iter().map(|i| row[*i].clone()).collect())).or_default() += 1;
-        }
-        Ok(true)
-    })?;
-    let mut rows: Vec<Vec<Value>> = groups
-        .into_iter()
-        .map(|(k, n)| out.iter().map(|o| o.map_or(Value::Int(n), |g| k.0[g].clone())).collect())
-        .collect();
-    let order = s
-        .order_by
-        .iter()
-        .map(|o| {
-            names.iter().position(|n| n.eq_ignore_ascii_case(&o.column)).map(|i| (i, o.descending)).ok_or_else(|| {
-                Error::plan_near(
-                    format!("ORDER BY '{}' must be a selected column of a grouped query", o.column),
-                    o.column.as_str(),
-                )
-            })
+
+    fn finish(self, func: Aggregate) -> Result<Value> {
+        Ok(match self {
+            Acc::Count(n) => Value::Int(n),
+            Acc::Sum(s) => s.map_or(Value::Null, Value::Int),
+            Acc::Min(m) | Acc::Max(m) => m.unwrap_or(Value::Null),
+            Acc::Avg(_, 0) => Value::Null,
+            Acc::Avg(sum, n) => Value::Int((sum as f64 / n as f64).round() as i64),
+            Acc::Distinct(set) => {
+                let mut plain = Acc::new(&AggSpec { func, arg: None, distinct: false });
+                for v in set.into_values() {
+                    plain.add(Some(v))?;
+                }
+                plain.finish(func)?
+            }
         })
-        .collect::<Result<Vec<_>>>()?;
-    sort_rows(&mut rows, &order);
-    if let Some(l) = s.limit {
-        rows.truncate(usize::try_from(l).unwrap_or(usize::MAX));
     }
-    Ok(ResultSet { columns: names, rows, chart: None })
+}
+
+/// Groups being accumulated, in key order.
+pub struct Groups<'p> {
+    keys: &'p [Scalar],
+    aggs: &'p [AggSpec],
+    groups: BTreeMap<Vec<Value>, Vec<Acc>>,
+}
+
+impl<'p> Groups<'p> {
+    pub fn new(keys: &'p [Scalar], aggs: &'p [AggSpec]) -> Groups<'p> {
+        Groups { keys, aggs, groups: BTreeMap::new() }
+    }
+
+    pub fn add(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
+        let key = self.keys.iter().map(|k| eval(k, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
+        let aggs = self.aggs;
+        let accs = self.groups.entry(key).or_insert_with(|| aggs.iter().map(Acc::new).collect());
+        for (acc, spec) in accs.iter_mut().zip(aggs) {
+            let v = spec.arg.as_ref().map(|a| eval(a, row, sets).map(|v| v.into_owned())).transpose()?;
+            acc.add(v)?;
+        }
+        Ok(())
+    }
+
+    /// One row per group: its keys, then its aggregates. Without GROUP BY
+    /// there is one group even over no rows.
+    pub fn finish(mut self) -> Result<Vec<Vec<Value>>> {
+        if self.keys.is_empty() && self.groups.is_empty() {
+            self.groups.insert(Vec::new(), self.aggs.iter().map(Acc::new).collect());
+        }
+        let mut out = Vec::with_capacity(self.groups.len());
+        for (mut key, accs) in self.groups {
+            for (acc, spec) in accs.into_iter().zip(self.aggs) {
+                key.push(acc.finish(spec.func)?);
+            }
+            out.push(key);
+        }
+        Ok(out)
+    }
 }

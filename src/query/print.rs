@@ -7,7 +7,7 @@
 use std::fmt::{self, Display, Formatter};
 
 use crate::query::ast::{
-    Exportable, Expr, Literal, OrderItem, Projection, Select, SelectItem, SqlValue, Statement, Target, TimeUnit,
+    ArithOp, Exportable, Expr, Literal, OrderItem, Select, SelectItem, SqlValue, Statement, TableRef, Target, TimeUnit,
 };
 use crate::query::parse::is_bare_name;
 
@@ -195,6 +195,7 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
     match s {
         S::RevokeLicense { id } => write!(f, "REVOKE LICENSE {id}"),
         S::RevokeLicenses { filter } => write!(f, "REVOKE LICENSES WHERE {filter}"),
+        S::Explain(s) => write!(f, "EXPLAIN {s}"),
         S::RebuildServer { name, reinstall_keypacks } => {
             write!(f, "REBUILD SERVER {}", Name(name))?;
             if *reinstall_keypacks {
@@ -264,37 +265,52 @@ impl Display for Exportable {
 
 impl Display for Select {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "SELECT {} FROM {}", self.projection, self.table)?;
+        f.write_str(if self.distinct { "SELECT DISTINCT " } else { "SELECT " })?;
+        comma_list(f, &self.items)?;
+        write!(f, " FROM {}", self.from)?;
+        for j in &self.joins {
+            write!(f, " {}JOIN {} ON {}", if j.left { "LEFT " } else { "" }, j.table, j.on)?;
+        }
         if let Some(e) = &self.filter {
             write!(f, " WHERE {e}")?;
         }
         if !self.group_by.is_empty() {
-            write!(f, " GROUP BY {}", self.group_by.join(", "))?;
+            f.write_str(" GROUP BY ")?;
+            comma_list(f, &self.group_by)?;
         }
-        for (n, o) in self.order_by.iter().enumerate() {
-            f.write_str(if n == 0 { " ORDER BY " } else { ", " })?;
-            o.fmt(f)?;
+        if let Some(e) = &self.having {
+            write!(f, " HAVING {e}")?;
+        }
+        if !self.order_by.is_empty() {
+            f.write_str(" ORDER BY ")?;
+            comma_list(f, &self.order_by)?;
         }
         if let Some(l) = self.limit {
             write!(f, " LIMIT {l}")?;
+        }
+        if let Some(o) = self.offset {
+            write!(f, " OFFSET {o}")?;
         }
         Ok(())
     }
 }
 
-impl Display for Projection {
+fn comma_list<T: Display>(f: &mut Formatter<'_>, items: &[T]) -> fmt::Result {
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            f.write_str(", ")?;
+        }
+        item.fmt(f)?;
+    }
+    Ok(())
+}
+
+impl Display for TableRef {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match self {
-            Projection::Star => f.write_str("*"),
-            Projection::Items(items) => {
-                for (n, item) in items.iter().enumerate() {
-                    if n > 0 {
-                        f.write_str(", ")?;
-                    }
-                    item.fmt(f)?;
-                }
-                Ok(())
-            }
+        f.write_str(&self.table)?;
+        match &self.alias {
+            Some(a) => write!(f, " AS {a}"),
+            None => Ok(()),
         }
     }
 }
@@ -302,19 +318,17 @@ impl Display for Projection {
 impl Display for SelectItem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            SelectItem::Column(c) => f.write_str(c),
-            SelectItem::CountStar => f.write_str("COUNT(*)"),
+            SelectItem::Star(None) => f.write_str("*"),
+            SelectItem::Star(Some(t)) => write!(f, "{t}.*"),
+            SelectItem::Expr { expr, alias: None } => expr.fmt(f),
+            SelectItem::Expr { expr, alias: Some(a) } => write!(f, "{expr} AS {a}"),
         }
     }
 }
 
 impl Display for OrderItem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if self.column == "count(*)" {
-            f.write_str("COUNT(*)")?;
-        } else {
-            f.write_str(&self.column)?;
-        }
+        self.expr.fmt(f)?;
         if self.descending {
             f.write_str(" DESC")?;
         }
@@ -334,13 +348,23 @@ impl Display for Literal {
     }
 }
 
-/// Binding strength: OR 1, AND 2, NOT 3, predicates 4.
+/// Binding strength: OR 1, AND 2, NOT 3, predicates 4, `+ -` 5, `* / %` 6,
+/// unary minus 7, primaries 8.
 fn precedence(e: &Expr) -> u8 {
     match e {
         Expr::Or(..) => 1,
         Expr::And(..) => 2,
         Expr::Not(_) => 3,
-        _ => 4,
+        Expr::Compare(..)
+        | Expr::IsNull(..)
+        | Expr::In(..)
+        | Expr::InSelect(..)
+        | Expr::Like(..)
+        | Expr::Between(..) => 4,
+        Expr::Arith(_, ArithOp::Add | ArithOp::Sub, _) => 5,
+        Expr::Arith(..) => 6,
+        Expr::Neg(_) => 7,
+        _ => 8,
     }
 }
 
@@ -356,20 +380,51 @@ fn not(negated: bool) -> &'static str {
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Compare { column, op, value } => write!(f, "{column} {} {value}", op.as_str()),
-            Expr::IsNull { column, negated } => write!(f, "{column} IS {}NULL", not(*negated)),
-            Expr::In { column, values, negated } => {
-                write!(f, "{column} {}IN (", not(*negated))?;
+            Expr::Column(None, c) => f.write_str(c),
+            Expr::Column(Some(t), c) => write!(f, "{t}.{c}"),
+            Expr::Lit(l) => l.fmt(f),
+            Expr::Now => f.write_str("now()"),
+            Expr::Interval(n, unit) => write!(f, "{n} {unit}"),
+            // Always in parentheses: `-5` would read back as the number.
+            Expr::Neg(e) => write!(f, "-({e})"),
+            Expr::Arith(l, op, r) => {
+                let p = precedence(self);
+                operand(f, l, p)?;
+                write!(f, " {} ", op.as_str())?;
+                operand(f, r, p + 1)
+            }
+            Expr::Compare(l, op, r) => {
+                operand(f, l, 5)?;
+                write!(f, " {} ", op.as_str())?;
+                operand(f, r, 5)
+            }
+            Expr::IsNull(e, negated) => {
+                operand(f, e, 5)?;
+                write!(f, " IS {}NULL", not(*negated))
+            }
+            Expr::In(e, values, negated) => {
+                operand(f, e, 5)?;
+                write!(f, " {}IN (", not(*negated))?;
                 for (n, v) in values.iter().enumerate() {
-                    if n > 0 {
-                        f.write_str(", ")?;
-                    }
-                    v.fmt(f)?;
+                    f.write_str(if n > 0 { ", " } else { "" })?;
+                    operand(f, v, 5)?;
                 }
                 f.write_str(")")
             }
-            Expr::Like { column, pattern, negated } => {
-                write!(f, "{column} {}LIKE {}", not(*negated), Quoted(pattern))
+            Expr::InSelect(e, s, negated) => {
+                operand(f, e, 5)?;
+                write!(f, " {}IN ({s})", not(*negated))
+            }
+            Expr::Like(e, pattern, negated) => {
+                operand(f, e, 5)?;
+                write!(f, " {}LIKE {}", not(*negated), Quoted(pattern))
+            }
+            Expr::Between(e, lo, hi, negated) => {
+                operand(f, e, 5)?;
+                write!(f, " {}BETWEEN ", not(*negated))?;
+                operand(f, lo, 5)?;
+                f.write_str(" AND ")?;
+                operand(f, hi, 5)
             }
             Expr::Or(l, r) | Expr::And(l, r) => {
                 let p = precedence(self);
@@ -380,6 +435,10 @@ impl Display for Expr {
             Expr::Not(e) => {
                 f.write_str("NOT ")?;
                 operand(f, e, 3)
+            }
+            Expr::Agg(a, None, _) => write!(f, "{}(*)", a.as_str()),
+            Expr::Agg(a, Some(e), distinct) => {
+                write!(f, "{}({}{e})", a.as_str(), if *distinct { "DISTINCT " } else { "" })
             }
         }
     }

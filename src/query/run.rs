@@ -87,7 +87,8 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
 pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Store, now: Time) -> Result<ResultSet> {
     use Statement as S;
     match stmt {
-        S::Select(s) => run_select(r, s),
+        S::Select(s) => run_select(r, s, now),
+        S::Explain(s) => super::select::explain(s, now),
         S::Check => crate::check::check(r),
         S::ShowClock => super::show::show_clock(r, now),
         S::ShowDevice { name } => super::show::show_device(r, name, now),

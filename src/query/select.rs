@@ -1,374 +1,308 @@
-//! SELECT: planning (names checked, literals typed, an index chosen) and
-//! execution (filter, group, order, limit).
+//! SELECT execution: the plan of `query::plan` run against a snapshot.
+//! Tables are joined by nested loops, each inner table read through its
+//! access path for every outer row (or, without one, scanned once and kept);
+//! rows pass WHERE, are grouped (`query::group`) or projected, made
+//! distinct, sorted (keeping only the first OFFSET + LIMIT rows when there
+//! is a LIMIT) and cut.
 
-use super::ast::{CompareOp, Expr, Literal, Projection, Select, SelectItem};
-use super::catalog::{self, Access, Table, Type, scan_rows};
-use crate::error::{Error, Result};
+use super::ast::{Aggregate, Expr, Select, SelectItem};
+use super::catalog::scan_rows;
+use super::group::Groups;
+use super::plan::{self, Path, Plan, SortKey};
+use crate::error::Result;
 use crate::model::*;
-use crate::store::{Reader, Records, T, keys, records};
-use std::borrow::Cow;
+use crate::store::Reader;
+use plan::expr::{Sets, eval, holds};
 use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
-/// A condition with its columns resolved to positions and literals typed.
-#[derive(Clone, Debug)]
-pub enum Cond {
-    Compare(usize, CompareOp, Value),
-    IsNull(usize, bool),
-    In(usize, Vec<Value>, bool),
-    Like(usize, Vec<char>, bool),
-    And(Box<Cond>, Box<Cond>),
-    Or(Box<Cond>, Box<Cond>),
-    Not(Box<Cond>),
-}
+pub use plan::resolve_table;
 
-pub fn resolve_table(name: &str) -> Result<&'static Table> {
-    catalog::table(name).ok_or_else(|| Error::plan_near(format!("no table named '{name}'"), name))
-}
-
-pub(super) fn resolve_column(t: &Table, name: &str) -> Result<usize> {
-    t.column(name).ok_or_else(|| Error::plan_near(format!("no column '{name}' in table '{}'", t.name), name))
-}
-
-/// Types a literal for a column: text compared with a time column is read
-/// as a time, an HWID in either case is matched in upper case.
-fn typed(t: &Table, col: usize, lit: &Literal) -> Result<Value> {
-    let (name, ty) = t.columns[col];
-    let bad = |what: &str| Error::plan(format!("column '{name}' is {}; {what} cannot be compared with it", ty.name()));
-    Ok(match (ty, lit) {
-        (_, Literal::Null) => Value::Null,
-        (Type::Int, Literal::Int(i)) => Value::Int(*i),
-        (Type::Text, Literal::Text(s)) if name == "hwid" => Value::Text(s.to_ascii_uppercase()),
-        (Type::Text, Literal::Text(s)) => Value::Text(s.clone()),
-        (Type::Bool, Literal::Bool(b)) => Value::Bool(*b),
-        (Type::Time, Literal::Text(s)) => Value::Time(
-            Time::parse(s)
-                .ok_or_else(|| Error::plan_near(format!("'{s}' is not a time (YYYY-MM-DD [HH:MM:SS])"), s.as_str()))?,
-        ),
-        (_, Literal::Int(i)) => return Err(bad(&format!("the number {i}"))),
-        (_, Literal::Text(s)) => return Err(bad(&format!("the text '{s}'"))),
-        (_, Literal::Bool(b)) => return Err(bad(&format!("{b}"))),
-    })
-}
-
-pub fn plan_cond(t: &Table, e: &Expr) -> Result<Cond> {
-    Ok(match e {
-        Expr::Compare { column, op, value } => {
-            let c = resolve_column(t, column)?;
-            Cond::Compare(c, *op, typed(t, c, value)?)
-        }
-        Expr::IsNull { column, negated } => Cond::IsNull(resolve_column(t, column)?, *negated),
-        Expr::In { column, values, negated } => {
-            let c = resolve_column(t, column)?;
-            let vals = values.iter().map(|v| typed(t, c, v)).collect::<Result<_>>()?;
-            Cond::In(c, vals, *negated)
-        }
-        Expr::Like { column, pattern, negated } => {
-            Cond::Like(resolve_column(t, column)?, pattern.to_lowercase().chars().collect(), *negated)
-        }
-        Expr::And(a, b) => Cond::And(Box::new(plan_cond(t, a)?), Box::new(plan_cond(t, b)?)),
-        Expr::Or(a, b) => Cond::Or(Box::new(plan_cond(t, a)?), Box::new(plan_cond(t, b)?)),
-        Expr::Not(a) => Cond::Not(Box::new(plan_cond(t, a)?)),
-    })
-}
-
-/// SQL order of values of one column; NULL first.
-pub fn compare_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Less,
-        (_, Value::Null) => Ordering::Greater,
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        (Value::Text(x), Value::Text(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Time(x), Value::Time(y)) => x.cmp(y),
-        _ => a.to_string().cmp(&b.to_string()),
-    }
-}
-
-fn like(pattern: &[char], text: &[char]) -> bool {
-    // Iterative matching with backtracking to the last '%': linear space,
-    // no recursion, whatever the pattern.
-    let (mut p, mut s) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while s < text.len() {
-        if p < pattern.len() && (pattern[p] == '_' || pattern[p] == text[s]) {
-            p += 1;
-            s += 1;
-        } else if p < pattern.len() && pattern[p] == '%' {
-            star = Some((p, s));
-            p += 1;
-        } else if let Some((sp, ss)) = star {
-            p = sp + 1;
-            s = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '%')
-}
-
-pub fn eval(c: &Cond, row: &[Value]) -> bool {
-    match c {
-        Cond::Compare(i, op, v) => {
-            if row[*i] == Value::Null || *v == Value::Null {
-                return false;
-            }
-            let o = compare_values(&row[*i], v);
-            match op {
-                CompareOp::Eq => o == Ordering::Equal,
-                CompareOp::Ne => o != Ordering::Equal,
-                CompareOp::Lt => o == Ordering::Less,
-                CompareOp::Le => o != Ordering::Greater,
-                CompareOp::Gt => o == Ordering::Greater,
-                CompareOp::Ge => o != Ordering::Less,
-            }
-        }
-        Cond::IsNull(i, negated) => (row[*i] == Value::Null) != *negated,
-        Cond::In(i, vals, negated) => {
-            row[*i] != Value::Null && vals.iter().any(|v| compare_values(&row[*i], v) == Ordering::Equal) != *negated
-        }
-        Cond::Like(i, pat, negated) => {
-            if row[*i] == Value::Null {
-                return false;
-            }
-            let text: Vec<char> = row[*i].to_string().to_lowercase().chars().collect();
-            like(pat, &text) != *negated
-        }
-        Cond::And(a, b) => eval(a, row) && eval(b, row),
-        Cond::Or(a, b) => eval(a, row) || eval(b, row),
-        Cond::Not(a) => !eval(a, row),
-    }
-}
-
-/// The conjuncts of a condition joined by AND at the top.
-fn conjuncts<'c>(c: &'c Cond, out: &mut Vec<&'c Cond>) {
-    if let Cond::And(a, b) = c {
-        conjuncts(a, out);
-        conjuncts(b, out);
-    } else {
-        out.push(c);
-    }
-}
-
-/// Picks an access path: a primary key or index lookup when a top-level
-/// conjunct allows one, else a full scan. The filter still runs on every
-/// row, so the access path only has to be a superset.
-pub fn choose_access(r: &(impl Reader + ?Sized), t: &Table, cond: Option<&Cond>) -> Result<Access> {
-    let Some(cond) = cond else { return Ok(Access::Full) };
-    let mut parts = Vec::new();
-    conjuncts(cond, &mut parts);
-    for p in &parts {
-        let (col, values): (usize, Vec<&Value>) = match p {
-            Cond::Compare(c, CompareOp::Eq, v) => (*c, vec![v]),
-            Cond::In(c, vs, false) => (*c, vs.iter().collect()),
-            _ => continue,
-        };
-        if let Some(keys) = keyed(r, t, t.columns[col].0, &values)? {
-            return Ok(Access::Keys(keys));
-        }
-    }
-    if let Some(a) = expiry_access(r, t, &parts)? {
-        return Ok(a);
-    }
-    for p in &parts {
-        if let Some(a) = range_access(t, p) {
-            return Ok(a);
-        }
-    }
-    Ok(Access::Full)
-}
-
-/// Licenses whose expiry lies in the range the conjuncts on `expires` allow,
-/// through the expiry index.
-fn expiry_access(r: &(impl Reader + ?Sized), t: &Table, parts: &[&Cond]) -> Result<Option<Access>> {
-    if t.name != "licenses" {
-        return Ok(None);
-    }
-    let (mut lo, mut hi): (Option<Time>, Option<Time>) = (None, None);
-    for p in parts {
-        let Cond::Compare(c, op, Value::Time(at)) = p else { continue };
-        if t.columns[*c].0 != "expires" {
-            continue;
-        }
-        let next = at.plus_seconds(1);
-        let (from, to) = match op {
-            CompareOp::Lt => (None, Some(*at)),
-            CompareOp::Le => (None, Some(next)),
-            CompareOp::Gt => (Some(next), None),
-            CompareOp::Ge => (Some(*at), None),
-            CompareOp::Eq => (Some(*at), Some(next)),
-            CompareOp::Ne => continue,
-        };
-        lo = lo.max(from);
-        hi = match (hi, to) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-    }
-    if lo.is_none() && hi.is_none() {
-        return Ok(None);
-    }
-    let from = keys::Key::new().time(lo.unwrap_or(TIME_MIN)).done();
-    let to = hi.map(|h| keys::Key::new().time(h).done());
-    let mut out = Vec::new();
-    r.scan(T::IdxLicenseExpiry, &from, to.as_deref(), &mut |k, _| {
-        out.push(keys::id(keys::trailing_id(k)).to_vec());
-        Ok(true)
-    })?;
-    out.sort();
-    Ok(Some(Access::Keys(out)))
-}
-
-/// Primary keys for `column = value` (or IN) when the table has a key or an
-/// index on that column.
-fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, values: &[&Value]) -> Result<Option<Vec<Vec<u8>>>> {
-    let mut out = Vec::new();
-    for v in values {
-        match (t.name, column, v) {
-            ("servers" | "devices" | "hosts", "name", Value::Text(s)) => out.push(keys::name(s).to_vec()),
-            ("keypacks" | "licenses" | "sessions", "id", Value::Int(i))
-            | ("events" | "history", "seq", Value::Int(i)) => {
-                if let Ok(i) = u64::try_from(*i) {
-                    out.push(keys::id(i).to_vec());
-                }
-            }
-            ("licenses", "hwid", Value::Text(s)) => {
-                if let Some(h) = Hwid::parse(s) {
-                    out.extend(r.licenses_of_hwid(&h)?.into_iter().map(|i| keys::id(i).to_vec()));
-                }
-            }
-            ("licenses", "computer", Value::Text(s)) => {
-                out.extend(r.licenses_of_computer(s)?.into_iter().map(|i| keys::id(i).to_vec()))
-            }
-            ("devices", "hwid", Value::Text(s)) => {
-                if let Some(h) = Hwid::parse(s) {
-                    out.extend(r.devices_of_hwid(&h)?.iter().map(|n| keys::name(n).to_vec()));
-                }
-            }
-            ("tokens", "device", Value::Text(s)) => {
-                out.extend(r.index_keys(t.store, &records::tokens_prefix(s))?);
-            }
-            _ => return Ok(None),
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(Some(out))
-}
-
-/// A key range for comparisons on an ordered key column.
-fn range_access(t: &Table, c: &Cond) -> Option<Access> {
-    let Cond::Compare(col, op, Value::Int(i)) = c else { return None };
-    let key_col = matches!(
-        (t.name, t.columns[*col].0),
-        ("keypacks" | "licenses" | "sessions", "id") | ("events" | "history", "seq")
-    );
-    if !key_col {
-        return None;
-    }
-    let i = (*i).max(0) as u64;
-    let (from, to) = match op {
-        CompareOp::Gt => (i.checked_add(1)?, None),
-        CompareOp::Ge => (i, None),
-        CompareOp::Lt => (0, Some(i)),
-        CompareOp::Le => (0, i.checked_add(1)),
-        _ => return None,
-    };
-    Some(Access::Range { from: keys::id(from).to_vec(), to: to.map(|t| keys::id(t).to_vec()) })
-}
-
-pub fn run_select(r: &(impl Reader + ?Sized), s: &Select) -> Result<ResultSet> {
-    let t = resolve_table(&s.table)?;
-    let cond = s.filter.as_ref().map(|e| plan_cond(t, e)).transpose()?;
-    if let Some(rs) = count_whole_table(r, t, s, cond.as_ref())? {
+/// Runs a SELECT whose `now()` is `now`.
+pub fn run_select(r: &(impl Reader + ?Sized), s: &Select, now: Time) -> Result<ResultSet> {
+    let plan = plan::plan(s, now)?;
+    if let Some(rs) = count_whole_table(r, s, &plan)? {
         return Ok(rs);
     }
-    let grouped = !s.group_by.is_empty() || has_count(&s.projection);
-    let access = choose_access(r, t, cond.as_ref())?;
-    if grouped {
-        return super::group::run_grouped(r, t, s, cond.as_ref(), &access);
-    }
-    let (names, positions) = projection(t, &s.projection)?;
-    let order = order_keys(t, s)?;
-    let early_limit = if order.is_empty() { s.limit } else { None };
-    let mut rows = Vec::new();
-    scan_rows(r, t, &access, &mut |row| {
-        if cond.as_ref().is_none_or(|c| eval(c, &row)) {
-            rows.push(row);
-        }
-        Ok(early_limit.is_none_or(|l| (rows.len() as u64) < l))
-    })?;
-    sort_rows(&mut rows, &order);
-    if let Some(l) = s.limit {
-        rows.truncate(usize::try_from(l).unwrap_or(usize::MAX));
-    }
-    if !matches!(s.projection, Projection::Star) {
-        rows = rows.into_iter().map(|row| positions.iter().map(|p| row[*p].clone()).collect()).collect();
-    }
-    Ok(ResultSet { columns: names, rows, chart: None })
+    execute(r, &plan)
 }
 
-/// `SELECT COUNT(*) FROM t` with no filter, grouping or ordering: the
-/// table's entry count, which redb keeps, instead of a scan that decodes
-/// every row (P5: a million licenses counted in microseconds).
-fn count_whole_table(
+/// `EXPLAIN SELECT ...`: the plan, one step a row, the table read first at
+/// the top.
+pub fn explain(s: &Select, now: Time) -> Result<ResultSet> {
+    let plan = plan::plan(s, now)?;
+    let mut rs = ResultSet::new(&["plan"]);
+    for line in plan::describe(&plan) {
+        rs.push(vec![Value::Text(line)]);
+    }
+    Ok(rs)
+}
+
+/// Runs the subqueries of `IN (SELECT ...)`.
+pub fn run_subqueries(r: &(impl Reader + ?Sized), subqueries: &[Plan]) -> Result<Sets> {
+    let mut sets = Sets::default();
+    for sub in subqueries {
+        let rs = execute(r, sub)?;
+        let mut set = BTreeSet::new();
+        let mut has_null = false;
+        for row in rs.rows {
+            let v = row.into_iter().next().unwrap_or(Value::Null);
+            has_null |= v == Value::Null;
+            set.insert(v);
+        }
+        sets.0.push((set, has_null));
+    }
+    Ok(sets)
+}
+
+pub fn execute(r: &(impl Reader + ?Sized), plan: &Plan) -> Result<ResultSet> {
+    let sets = run_subqueries(r, &plan.subqueries)?;
+    let mut out = Collector::new(plan);
+    match &plan.group {
+        None => joined_rows(r, plan, &sets, &mut |row| {
+            if plan.filter.as_ref().map_or(Ok(true), |f| holds(f, row, &sets))? {
+                out.push(row, &sets)?;
+            }
+            Ok(out.wants_more())
+        })?,
+        Some((keys, aggs)) => {
+            let mut groups = Groups::new(keys, aggs);
+            joined_rows(r, plan, &sets, &mut |row| {
+                if plan.filter.as_ref().map_or(Ok(true), |f| holds(f, row, &sets))? {
+                    groups.add(row, &sets)?;
+                }
+                Ok(true)
+            })?;
+            for row in groups.finish()? {
+                if plan.having.as_ref().map_or(Ok(true), |h| holds(h, &row, &sets))? {
+                    out.push(&row, &sets)?;
+                }
+            }
+        }
+    }
+    Ok(out.finish(plan))
+}
+
+type RowFn<'f> = dyn FnMut(&[Value]) -> Result<bool> + 'f;
+
+/// The most lookups of one joined table remembered (values -> rows), so
+/// that a million licenses joined with their few key packs read each pack
+/// once, not once per license.
+const MEMO: usize = 4096;
+
+/// What a join remembers of each table: all its rows (read once when the
+/// table has no access path), or the rows of recent lookups.
+#[derive(Default)]
+struct Cache {
+    all: Option<Rc<Vec<Vec<Value>>>>,
+    lookups: HashMap<Vec<Value>, Rc<Vec<Vec<Value>>>>,
+}
+
+/// Calls `f` with every row of the join (before WHERE); `f` returns
+/// whether to go on.
+fn joined_rows(r: &(impl Reader + ?Sized), plan: &Plan, sets: &Sets, f: &mut RowFn<'_>) -> Result<()> {
+    let mut cache: Vec<Cache> = plan.sources.iter().map(|_| Cache::default()).collect();
+    let mut row = Vec::new();
+    join(r, plan, sets, 0, &mut row, &mut cache, f)?;
+    Ok(())
+}
+
+/// The rows of table `j` for the current row of the tables before it, when
+/// they can be kept (`None` for the first table, read as it streams).
+fn inner_rows(
     r: &(impl Reader + ?Sized),
-    t: &Table,
-    s: &Select,
-    cond: Option<&Cond>,
-) -> Result<Option<ResultSet>> {
-    let Projection::Items(items) = &s.projection else { return Ok(None) };
-    let only_counts = !items.is_empty() && items.iter().all(|i| *i == SelectItem::CountStar);
-    if !only_counts || cond.is_some() || !s.group_by.is_empty() || !s.order_by.is_empty() {
+    plan: &Plan,
+    sets: &Sets,
+    j: usize,
+    row: &[Value],
+    cache: &mut Cache,
+) -> Result<Option<Rc<Vec<Vec<Value>>>>> {
+    let s = &plan.sources[j];
+    if j == 0 {
         return Ok(None);
     }
-    let n = i64::try_from(r.count(t.store)?).unwrap_or(i64::MAX);
-    let mut rows = vec![vec![Value::Int(n); items.len()]];
+    let read = |access: &super::catalog::Access| -> Result<Vec<Vec<Value>>> {
+        let mut out = Vec::new();
+        scan_rows(r, s.table, access, &mut |x| {
+            out.push(x);
+            Ok(true)
+        })?;
+        Ok(out)
+    };
+    if s.access == Path::Full {
+        if cache.all.is_none() {
+            cache.all = Some(Rc::new(read(&super::catalog::Access::Full)?));
+        }
+        return Ok(cache.all.clone());
+    }
+    let key = plan::lookup_values(&s.access, row, sets)?;
+    if let Some(k) = &key
+        && let Some(rows) = cache.lookups.get(k)
+    {
+        return Ok(Some(Rc::clone(rows)));
+    }
+    let rows = Rc::new(read(&plan::resolve_access(r, s.table, &s.access, row, sets)?)?);
+    if let Some(k) = key {
+        if cache.lookups.len() >= MEMO {
+            cache.lookups.clear();
+        }
+        cache.lookups.insert(k, Rc::clone(&rows));
+    }
+    Ok(Some(rows))
+}
+
+fn join(
+    r: &(impl Reader + ?Sized),
+    plan: &Plan,
+    sets: &Sets,
+    j: usize,
+    row: &mut Vec<Value>,
+    cache: &mut Vec<Cache>,
+    f: &mut RowFn<'_>,
+) -> Result<bool> {
+    let Some(s) = plan.sources.get(j) else { return f(row) };
+    let mut matched = false;
+    let mut go_on = true;
+    let mut visit = |rrow: Vec<Value>, row: &mut Vec<Value>, cache: &mut Vec<Cache>| {
+        row.truncate(s.base);
+        row.extend(rrow);
+        if s.on.as_ref().map_or(Ok(true), |on| holds(on, row, sets))? {
+            matched = true;
+            go_on = join(r, plan, sets, j + 1, row, cache, f)?;
+        }
+        Ok(go_on)
+    };
+    match inner_rows(r, plan, sets, j, row, &mut cache[j])? {
+        Some(rows) => {
+            for x in rows.iter() {
+                if !visit(x.clone(), row, cache)? {
+                    break;
+                }
+            }
+        }
+        None => {
+            let access = plan::resolve_access(r, s.table, &s.access, row, sets)?;
+            let mut scratch = std::mem::take(row);
+            scan_rows(r, s.table, &access, &mut |x| visit(x, &mut scratch, cache))?;
+            *row = scratch;
+        }
+    }
+    if go_on && !matched && s.left {
+        row.truncate(s.base);
+        row.resize(s.base + s.table.columns.len(), Value::Null);
+        go_on = join(r, plan, sets, j + 1, row, cache, f)?;
+    }
+    Ok(go_on)
+}
+
+/// Gathers output rows: projection, DISTINCT, sort keys, and for ORDER BY
+/// with LIMIT only the best OFFSET + LIMIT rows (top-k), so memory follows
+/// the limit, not the table.
+struct Collector<'p> {
+    plan: &'p Plan,
+    rows: Vec<(Vec<Value>, Vec<Value>)>,
+    seen: BTreeSet<Vec<Value>>,
+    keep: Option<usize>,
+}
+
+impl<'p> Collector<'p> {
+    fn new(plan: &'p Plan) -> Collector<'p> {
+        let keep = plan.limit.map(|l| usize::try_from(l.saturating_add(plan.offset)).unwrap_or(usize::MAX));
+        Collector { plan, rows: Vec::new(), seen: BTreeSet::new(), keep }
+    }
+
+    fn push(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
+        let out =
+            self.plan.items.iter().map(|i| eval(i, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
+        if self.plan.distinct && !self.seen.insert(out.clone()) {
+            return Ok(());
+        }
+        let mut keys = Vec::with_capacity(self.plan.order.len());
+        for (k, _) in &self.plan.order {
+            keys.push(match k {
+                SortKey::Output(i) => out[*i].clone(),
+                SortKey::Hidden(s) => eval(s, row, sets)?.into_owned(),
+            });
+        }
+        self.rows.push((out, keys));
+        if let Some(k) = self.keep
+            && !self.plan.order.is_empty()
+            && self.rows.len() >= k.saturating_mul(2).max(1024)
+        {
+            self.sort();
+            self.rows.truncate(k);
+        }
+        Ok(())
+    }
+
+    /// False once an unsorted query has all the rows it will return.
+    fn wants_more(&self) -> bool {
+        !(self.plan.order.is_empty() && self.keep.is_some_and(|k| self.rows.len() >= k))
+    }
+
+    fn sort(&mut self) {
+        let order = &self.plan.order;
+        if order.is_empty() {
+            return;
+        }
+        self.rows.sort_by(|a, b| {
+            for (n, (_, desc)) in order.iter().enumerate() {
+                let o = a.1[n].cmp(&b.1[n]);
+                let o = if *desc { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+
+    fn finish(mut self, plan: &Plan) -> ResultSet {
+        self.sort();
+        let offset = usize::try_from(plan.offset).unwrap_or(usize::MAX);
+        let take = self.keep.map_or(usize::MAX, |k| k.saturating_sub(offset));
+        let rows = self.rows.into_iter().skip(offset).take(take).map(|(out, _)| out).collect();
+        ResultSet { columns: plan.columns.iter().map(|c| c.clone().into()).collect(), rows, chart: None }
+    }
+}
+
+/// `SELECT COUNT(*) FROM t` with nothing else: the table's entry count,
+/// which redb keeps, instead of a scan that decodes every row (P5: a
+/// million licenses counted in microseconds).
+fn count_whole_table(r: &(impl Reader + ?Sized), s: &Select, plan: &Plan) -> Result<Option<ResultSet>> {
+    let count_star = |i: &SelectItem| matches!(i, SelectItem::Expr { expr: Expr::Agg(Aggregate::Count, None, _), .. });
+    let plain = s.joins.is_empty() && s.filter.is_none() && s.group_by.is_empty() && s.having.is_none();
+    if !plain || s.items.is_empty() || !s.items.iter().all(count_star) || s.offset.unwrap_or(0) > 0 {
+        return Ok(None);
+    }
+    let n = i64::try_from(r.count(plan.sources[0].table.store)?).unwrap_or(i64::MAX);
+    let mut rows = vec![vec![Value::Int(n); s.items.len()]];
     if s.limit == Some(0) {
         rows.clear();
     }
-    Ok(Some(ResultSet { columns: vec!["count(*)".into(); items.len()], rows, chart: None }))
+    Ok(Some(ResultSet { columns: plan.columns.iter().map(|c| c.clone().into()).collect(), rows, chart: None }))
 }
 
-fn has_count(p: &Projection) -> bool {
-    matches!(p, Projection::Items(items) if items.contains(&SelectItem::CountStar))
-}
-
-fn projection(t: &Table, p: &Projection) -> Result<(Vec<Cow<'static, str>>, Vec<usize>)> {
-    match p {
-        Projection::Star => Ok((t.column_names().iter().map(|&c| c.into()).collect(), (0..t.columns.len()).collect())),
-        Projection::Items(items) => {
-            let mut names = Vec::new();
-            let mut pos = Vec::new();
-            for item in items {
-                let SelectItem::Column(c) = item else { unreachable!("COUNT(*) is a grouped query") };
-                pos.push(resolve_column(t, c)?);
-                names.push(t.columns[*pos.last().unwrap_or(&0)].0.into());
-            }
-            Ok((names, pos))
+/// The rows of one table that a condition selects, through the same
+/// planner as SELECT (REVOKE LICENSES WHERE ...).
+pub fn matching_rows(
+    r: &(impl Reader + ?Sized),
+    table: &'static super::catalog::Table,
+    filter: &Expr,
+    now: Time,
+) -> Result<Vec<Vec<Value>>> {
+    let (cond, path, subqueries) = plan::plan_filter(table, filter, now)?;
+    let sets = run_subqueries(r, &subqueries)?;
+    let access = plan::resolve_access(r, table, &path, &[], &sets)?;
+    let mut out = Vec::new();
+    scan_rows(r, table, &access, &mut |row| {
+        if holds(&cond, &row, &sets)? {
+            out.push(row);
         }
-    }
-}
-
-fn order_keys(t: &Table, s: &Select) -> Result<Vec<(usize, bool)>> {
-    s.order_by.iter().map(|o| Ok((resolve_column(t, &o.column)?, o.descending))).collect()
-}
-
-pub fn sort_rows(rows: &mut [Vec<Value>], order: &[(usize, bool)]) {
-    if order.is_empty() {
-        return;
-    }
-    rows.sort_by(|a, b| {
-        for (i, desc) in order {
-            let o = compare_values(&a[*i], &b[*i]);
-            let o = if *desc { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    });
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -379,10 +313,14 @@ mod tests {
 
     /// A store holding licenses expiring on days 1, 2, ... 10 of 2026.
     fn store_with_licenses() -> Store {
+        store_with(10, |id| Time::parse(&format!("2026-01-{id:02}")).expect("time"))
+    }
+
+    fn store_with(n: u64, expiry: impl Fn(u64) -> Time) -> Store {
         let store = Store::in_memory().expect("store");
         let mut tx = store.write().expect("write");
-        for id in 1..=10u64 {
-            let day = Time::parse(&format!("2026-01-{id:02}")).expect("time");
+        for id in 1..=n {
+            let day = expiry(id);
             tx.put_license(&LicenseRec {
                 id,
                 keypack: 1,
@@ -415,21 +353,47 @@ mod tests {
     fn an_expiry_range_reads_only_the_licenses_in_it_through_the_index() {
         let store = store_with_licenses();
         let rx = store.read().expect("read");
-        let t = resolve_table("licenses").expect("table");
+        let now = Time(0);
         let s =
             select("SELECT id FROM licenses WHERE expires >= '2026-01-03' AND expires < '2026-01-06' AND user = 'u'");
-        let cond = plan_cond(t, s.filter.as_ref().expect("filter")).expect("plan");
-        let access = choose_access(&rx, t, Some(&cond)).expect("access");
-        assert_eq!(access, Access::Keys((3..=5).map(|i| keys::id(i).to_vec()).collect()));
-        let rows = run_select(&rx, &s).expect("select").rows;
+        let p = plan::plan(&s, now).expect("plan");
+        let t = p.sources[0].table;
+        let access = plan::resolve_access(&rx, t, &p.sources[0].access, &[], &Sets::default()).expect("access");
+        let expected = (3..=5u64).map(|i| crate::store::keys::id(i).to_vec()).collect();
+        assert_eq!(access, super::super::catalog::Access::Keys(expected));
+        let rows = run_select(&rx, &s, now).expect("select").rows;
         assert_eq!(rows, (3..=5).map(|i| vec![Value::Int(i)]).collect::<Vec<_>>());
         // The same rows as a filter the index cannot serve.
         let scan = select("SELECT id FROM licenses WHERE NOT (expires < '2026-01-03' OR expires >= '2026-01-06')");
-        assert_eq!(run_select(&rx, &scan).expect("select").rows, rows);
+        assert_eq!(run_select(&rx, &scan, now).expect("select").rows, rows);
+    }
+
+    #[test]
+    fn top_k_keeps_only_the_rows_a_limit_returns() {
+        let store = store_with_licenses();
+        let rx = store.read().expect("read");
+        let s = select("SELECT id FROM licenses ORDER BY expires DESC LIMIT 2 OFFSET 1");
+        let rows = run_select(&rx, &s, Time(0)).expect("select").rows;
+        assert_eq!(rows, vec![vec![Value::Int(9)], vec![Value::Int(8)]]);
+    }
+
+    #[test]
+    fn top_k_over_many_rows_returns_what_a_full_sort_would_with_ties_in_key_order() {
+        // 5000 rows, expiries on 7 days only: many ties, and far more rows
+        // than the top-k buffer holds before it trims.
+        let store = store_with(5000, |id| Time(1_767_225_600 + (id * 37 % 7) as i64 * 86_400));
+        let rx = store.read().expect("read");
+        let all = run_select(&rx, &select("SELECT id FROM licenses ORDER BY expires DESC"), Time(0)).expect("all").rows;
+        for (limit, offset) in [(1, 0), (5, 3), (700, 1500), (3000, 4000)] {
+            let text = format!("SELECT id FROM licenses ORDER BY expires DESC LIMIT {limit} OFFSET {offset}");
+            let rows = run_select(&rx, &select(&text), Time(0)).expect("top").rows;
+            let want: Vec<_> = all.iter().skip(offset).take(limit).cloned().collect();
+            assert_eq!(rows, want, "{text}");
+        }
     }
 
     fn m(p: &str, s: &str) -> bool {
-        like(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>())
+        plan::expr::like(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>())
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "BACKUP" => backup(rest),
         "BEGIN" | "COMMIT" | "ROLLBACK" => transaction(rest, w),
         "SELECT" => select(rest).map(|(r, s)| (r, Statement::Select(s))),
+        "EXPLAIN" => {
+            let (rest, ()) = expect(rest, "SELECT", "after EXPLAIN")?;
+            select(rest).map(|(r, s)| (r, Statement::Explain(s)))
+        }
+        "WITH" => fail(start, "WITH (common table expressions) is not supported"),
         "SHOW" => show_stmt(rest),
         "REPORT" => report(rest),
         "EXPORT" => export(rest),
