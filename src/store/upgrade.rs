@@ -12,8 +12,11 @@
 //! conversion in `convert`, applied to each entry between the reader and
 //! the writer; the path stays one.
 
+use super::damage::guarded;
 use super::envelope::Envelope;
-use super::{FORMAT_KEY, FORMAT_VERSION, Fixed, Raw, Shape, Store, T, check_magic, format_version};
+use super::file::{check_magic, format_version};
+use super::tables::{FORMAT_KEY, Raw};
+use super::{FORMAT_VERSION, Fixed, Shape, Store, T};
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::hash::Hasher;
@@ -39,7 +42,7 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
     }
     let source = open_old(old)?;
     let rx = source.begin_read().map_err(|e| cannot_read(old, e))?;
-    let version = super::guarded(T::Meta, b"", || format_version(&rx))?
+    let version = guarded(T::Meta, b"", || format_version(&rx))?
         .ok_or_else(|| Error::Storage(format!("{}: not a caldb database", old.display())))?;
     if version == FORMAT_VERSION {
         return Err(Error::Storage(format!("{}: is already format version {version}", old.display())));
