@@ -15,7 +15,7 @@
 use super::damage::guarded;
 use super::envelope::Envelope;
 use super::file::{check_magic, format_version};
-use super::tables::{FORMAT_KEY, Raw};
+use super::tables::{Raw, is_bare};
 use super::{FORMAT_VERSION, Fixed, Shape, Store, T};
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -151,7 +151,7 @@ where
     for entry in table.iter().map_err(damaged)? {
         let (k, v) = entry.map_err(damaged)?;
         let (key, stored) = (k.value(), v.value());
-        let payload = if t == T::Meta && key == FORMAT_KEY { stored } else { envelope.open(t, key, stored)? };
+        let payload = if is_bare(t, key) { stored } else { envelope.open(t, key, stored)? };
         f(key, payload)?;
         seen += 1;
     }
@@ -189,7 +189,7 @@ fn copy_table(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, targ
         tx.commit()
     };
     visit_old(rx, version, envelope, t, &mut |key, payload| {
-        if t == T::Meta && key == FORMAT_KEY {
+        if is_bare(t, key) {
             return Ok(());
         }
         batch.push(convert(version, t, key, payload));
@@ -207,7 +207,7 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
     for t in T::ALL {
         let mut old = Digest::default();
         visit_old(rx, version, envelope, t, &mut |key, payload| {
-            if !(t == T::Meta && key == FORMAT_KEY) {
+            if !is_bare(t, key) {
                 let (k, v) = convert(version, t, key, payload);
                 old.add(&k, &v);
             }
@@ -215,7 +215,7 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
         })?;
         let mut new = Digest::default();
         copy.raw_scan(t, b"", None, &mut |key, payload| {
-            if !(t == T::Meta && key == FORMAT_KEY) {
+            if !is_bare(t, key) {
                 new.add(key, payload);
             }
             Ok(true)
