@@ -5,7 +5,8 @@
 //! check of a file opened read-only, on an overlay that keeps its writes
 //! in memory.
 
-use super::{DAMAGED_KEY, META, T, envelope, overlay};
+use super::tables::{DAMAGED_KEY, META};
+use super::{T, envelope, overlay};
 use crate::error::{Error, Result};
 use redb::ReadableTable;
 use std::path::Path;

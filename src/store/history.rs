@@ -1,14 +1,16 @@
-//! The history table on disk: rows in chunks. Every changing statement
-//! appends a row, and a BEGIN block of 50,000 statements appended 50,000
-//! B-tree entries; a transaction now writes its rows at its commit, up to
-//! `CHUNK_ROWS` of them (and about `CHUNK_BYTES`) to one entry, keyed by
-//! the sequence number of the chunk's last row. Readers see rows, one per
-//! sequence number, as before: `Reader::scan(T::History, ..)` walks the
-//! chunks and yields each row under its own key.
+//! History as a typed log: every changing statement appends a row, one
+//! per sequence number, and rows are never rewritten or deleted one by one
+//! (a whole table is cleared at most). On disk the rows are in chunks: a
+//! transaction keeps the rows it appends (`Appended`) and writes them at
+//! its commit, up to `CHUNK_ROWS` of them (and about `CHUNK_BYTES`) to one
+//! entry, keyed by the sequence number of the chunk's last row. Readers
+//! see rows, each under its own key: `Reader::scan(T::History, ..)` walks
+//! the chunks (`stored_rows`), then a write transaction's appended rows.
 //!
 //! A chunk: the row count (u32 LE), then per row its sequence number (u64
 //! BE), its length (u32 LE) and the row (a `HistoryRec`, bincode).
 
+use super::tables::Visit;
 use crate::error::{Error, Result};
 
 /// At most this many rows to a chunk.
@@ -76,6 +78,115 @@ pub fn visit(chunk: &[u8], f: &mut dyn FnMut(u64, &[u8]) -> Result<bool>) -> Res
         return Err(damaged());
     }
     Ok(true)
+}
+
+/// A scan of the stored chunks, from a chunk key on, to the end.
+pub(super) type ChunkScan<'s> = dyn Fn(&[u8], &mut Visit) -> Result<()> + 's;
+
+/// A scan of rows from a key to another.
+pub(super) type RowScan<'s> = dyn FnMut(&[u8], &[u8], &mut Visit) -> Result<()> + 's;
+
+/// Visits the stored rows with sequence numbers in `[from, to)`, each
+/// under its own key, from the chunks that `chunks` finds; whether the
+/// visitor went on to the end.
+pub(super) fn stored_rows(chunks: &ChunkScan, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<bool> {
+    let (from, to) = (seq_of(from), to.map(seq_of));
+    let mut more = true;
+    // The first chunk that can hold `from` is the first whose last row is
+    // at or after it.
+    chunks(&from.to_be_bytes(), &mut |_, chunk| {
+        visit(chunk, &mut |seq, row| {
+            if seq < from {
+                return Ok(true);
+            }
+            more = to.is_none_or(|to| seq < to) && f(&seq.to_be_bytes(), row)?;
+            Ok(more)
+        })
+    })?;
+    Ok(more)
+}
+
+/// The number of stored rows, from the chunks that `chunks` finds.
+pub(super) fn stored_count(chunks: &ChunkScan) -> Result<u64> {
+    let mut n = 0;
+    chunks(b"", &mut |_, chunk| {
+        n += row_count(chunk)?;
+        Ok(true)
+    })?;
+    Ok(n)
+}
+
+/// The row stored under `key` (a sequence number), through `rows` (a scan
+/// of rows from, to).
+pub(super) fn row(key: &[u8], rows: &mut RowScan) -> Result<Option<Vec<u8>>> {
+    if key.len() != 8 {
+        return Ok(None);
+    }
+    let seq = seq_of(key);
+    let mut out = None;
+    let Some(next) = seq.checked_add(1) else { return Ok(None) };
+    rows(key, &next.to_be_bytes(), &mut |_, v| {
+        out = Some(v.to_vec());
+        Ok(false)
+    })?;
+    Ok(out)
+}
+
+/// The error of a write that would edit the log: rows are only appended.
+pub(super) fn never_edited() -> Error {
+    Error::Storage("internal: history rows are never deleted one by one".into())
+}
+
+/// The rows a write transaction appended, written in chunks at its commit.
+#[derive(Default)]
+pub(super) struct Appended {
+    /// (sequence number, row), in order.
+    rows: Vec<(u64, Vec<u8>)>,
+    /// The last stored row's sequence number, once looked up: a row is
+    /// only ever appended after it.
+    last_stored: Option<u64>,
+}
+
+impl Appended {
+    /// Appends a row; it must come after every row there is. `last_stored`
+    /// finds the last stored row's sequence number (0: none), looked up
+    /// once.
+    pub(super) fn append(&mut self, seq: u64, row: &[u8], last_stored: impl FnOnce() -> Result<u64>) -> Result<()> {
+        let last = match (self.rows.last(), self.last_stored) {
+            (Some((last, _)), _) => *last,
+            (None, Some(last)) => last,
+            (None, None) => *self.last_stored.insert(last_stored()?),
+        };
+        if seq <= last {
+            return Err(Error::Storage(format!("internal: history row {seq} written after row {last}")));
+        }
+        self.rows.push((seq, row.to_vec()));
+        Ok(())
+    }
+
+    /// The appended rows in `[from, to)`.
+    pub(super) fn range(&self, from: &[u8], to: Option<&[u8]>) -> &[(u64, Vec<u8>)] {
+        let (from, to) = (seq_of(from), to.map(seq_of));
+        let start = self.rows.partition_point(|(s, _)| *s < from);
+        let end = to.map_or(self.rows.len(), |to| self.rows.partition_point(|(s, _)| *s < to));
+        &self.rows[start..end.max(start)]
+    }
+
+    /// The number of appended rows.
+    pub(super) fn len(&self) -> u64 {
+        self.rows.len() as u64
+    }
+
+    /// Forgets the appended rows, as the stored ones are cleared.
+    pub(super) fn clear(&mut self) {
+        self.rows.clear();
+        self.last_stored = Some(0);
+    }
+
+    /// The appended rows in chunks (key, chunk), to store; none remain.
+    pub(super) fn take_chunks(&mut self) -> Vec<([u8; 8], Vec<u8>)> {
+        chunks(&std::mem::take(&mut self.rows))
+    }
 }
 
 fn damaged() -> Error {

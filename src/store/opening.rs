@@ -44,6 +44,12 @@ pub fn is_locked(e: &impl std::fmt::Display) -> bool {
     e.to_string().contains(LOCKED)
 }
 
+/// The busy timeout ran out: who holds the file, and what to do.
+pub fn locked(what: &str) -> String {
+    let ms = busy_timeout();
+    format!("{what}: {} (waited {ms} ms; .timeout or -timeout sets the wait)", LOCKED)
+}
+
 /// Refuses an existing path that is not a regular file, before a byte of
 /// it is read (a FIFO would block the open until a writer came).
 pub fn refuse_non_regular(path: &Path) -> crate::error::Result<()> {

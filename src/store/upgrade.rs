@@ -12,8 +12,11 @@
 //! conversion in `convert`, applied to each entry between the reader and
 //! the writer; the path stays one.
 
+use super::damage::guarded;
 use super::envelope::Envelope;
-use super::{FORMAT_KEY, FORMAT_VERSION, Fixed, Raw, Shape, Store, T, check_magic, format_version};
+use super::file::{check_magic, format_version};
+use super::tables::{Raw, is_bare};
+use super::{FORMAT_VERSION, Fixed, Shape, Store, T};
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::hash::Hasher;
@@ -39,7 +42,7 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
     }
     let source = open_old(old)?;
     let rx = source.begin_read().map_err(|e| cannot_read(old, e))?;
-    let version = super::guarded(T::Meta, b"", || format_version(&rx))?
+    let version = guarded(T::Meta, b"", || format_version(&rx))?
         .ok_or_else(|| Error::Storage(format!("{}: not a caldb database", old.display())))?;
     if version == FORMAT_VERSION {
         return Err(Error::Storage(format!("{}: is already format version {version}", old.display())));
@@ -148,7 +151,7 @@ where
     for entry in table.iter().map_err(damaged)? {
         let (k, v) = entry.map_err(damaged)?;
         let (key, stored) = (k.value(), v.value());
-        let payload = if t == T::Meta && key == FORMAT_KEY { stored } else { envelope.open(t, key, stored)? };
+        let payload = if is_bare(t, key) { stored } else { envelope.open(t, key, stored)? };
         f(key, payload)?;
         seen += 1;
     }
@@ -186,7 +189,7 @@ fn copy_table(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, targ
         tx.commit()
     };
     visit_old(rx, version, envelope, t, &mut |key, payload| {
-        if t == T::Meta && key == FORMAT_KEY {
+        if is_bare(t, key) {
             return Ok(());
         }
         batch.push(convert(version, t, key, payload));
@@ -204,7 +207,7 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
     for t in T::ALL {
         let mut old = Digest::default();
         visit_old(rx, version, envelope, t, &mut |key, payload| {
-            if !(t == T::Meta && key == FORMAT_KEY) {
+            if !is_bare(t, key) {
                 let (k, v) = convert(version, t, key, payload);
                 old.add(&k, &v);
             }
@@ -212,7 +215,7 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
         })?;
         let mut new = Digest::default();
         copy.raw_scan(t, b"", None, &mut |key, payload| {
-            if !(t == T::Meta && key == FORMAT_KEY) {
+            if !is_bare(t, key) {
                 new.add(key, payload);
             }
             Ok(true)
