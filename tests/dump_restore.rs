@@ -103,6 +103,29 @@ fn a_dump_whose_rows_disagree_with_its_records_is_refused_whole() {
     assert_eq!(count(&copy, &dir, "history"), 0);
 }
 
+/// A stored record whose key cannot be a key of its table (an edited dump)
+/// is a plain error naming the table, not an internal one: the store's own
+/// writes assert that every key fits, and the restore checks a dump's first.
+#[test]
+fn a_dump_record_whose_key_does_not_fit_its_table_is_refused_plainly() {
+    let dir = scratch_dir("dump-misfit");
+    let source = build(&dir);
+    let text = dump(&source, &dir);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("INSERT INTO caldb_store VALUES('idx_license_hwid',"))
+        .expect("an index row");
+    let key_start = line.find("X'").expect("a key blob") + 2;
+    let edited = format!("{}00{}", &line[..key_start], &line[key_start..]);
+    let text = text.replacen(line, &edited, 1);
+    let copy = dir.join("copy.redb").to_string_lossy().into_owned();
+    let out = bin::run(&[copy.as_str(), "-bail"], Some(&dir), text.as_bytes());
+    assert_eq!(status(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is no record of 'idx_license_hwid'"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("internal"), "{}", stderr(&out));
+    assert_eq!(count(&copy, &dir, "licenses"), 0, "nothing was restored");
+}
+
 #[test]
 fn insert_into_a_query_table_outside_a_dump_is_a_clear_error() {
     let dir = scratch_dir("dump-insert");

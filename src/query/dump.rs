@@ -162,6 +162,10 @@ fn restore_record(tx: &mut WriteTx, values: &[SqlValue]) -> Result<()> {
     if t == T::Meta {
         return restore_meta(tx, key, value);
     }
+    if !t.shape().fits(key, value) {
+        let (k, v) = (key.len(), value.len());
+        return Err(Error::plan(format!("{STORE_TABLE}: a {k}-byte key or {v}-byte value is no record of '{name}'")));
+    }
     if tx.get(t, key)?.is_some() {
         return Err(Error::plan(format!("{STORE_TABLE}: a second record under one key of '{name}'")));
     }

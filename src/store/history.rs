@@ -132,9 +132,10 @@ pub(super) fn row(key: &[u8], rows: &mut RowScan) -> Result<Option<Vec<u8>>> {
     Ok(out)
 }
 
-/// The error of a write that would edit the log: rows are only appended.
-pub(super) fn never_edited() -> Error {
-    Error::Storage("internal: history rows are never deleted one by one".into())
+/// A write that would edit the log: rows are only appended, so such a call
+/// is a bug (crash rather than corrupt the prefix the crash tests read).
+pub(super) fn never_edited() -> ! {
+    panic!("history rows are never deleted one by one")
 }
 
 /// The rows a write transaction appended, written in chunks at its commit.
@@ -157,9 +158,7 @@ impl Appended {
             (None, Some(last)) => last,
             (None, None) => *self.last_stored.insert(last_stored()?),
         };
-        if seq <= last {
-            return Err(Error::Storage(format!("internal: history row {seq} written after row {last}")));
-        }
+        assert!(seq > last, "history row {seq} written after row {last}");
         self.rows.push((seq, row.to_vec()));
         Ok(())
     }

@@ -177,7 +177,7 @@ impl Shape {
     }
 
     /// Whether `key` and `value` have the widths this shape stores.
-    pub(super) fn fits(self, key: &[u8], value: &[u8]) -> bool {
+    pub(crate) fn fits(self, key: &[u8], value: &[u8]) -> bool {
         self.key_width().is_none_or(|w| w == key.len()) && self.value_width().is_none_or(|w| w == value.len())
     }
 }
