@@ -281,13 +281,29 @@ fn presented_token(host: &HostRec, tokens: &[TokenRec]) -> Option<usize> {
 
 fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logon_ok: bool) -> Result<Licensed> {
     let mut tokens = cx.tx.tokens(&device.name)?;
-    let Some(i) = presented_token(host, &tokens) else {
-        return no_token(cx, host, device, user, logon_ok, free_slot(&tokens));
-    };
-    let t = tokens.swap_remove(i);
-    match t.kind {
-        LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
-        LicenseKind::Permanent => permanent_token(cx, host, device, user, t),
+    let slot = free_slot(&tokens);
+    let presented = presented_token(host, &tokens).map(|i| tokens.swap_remove(i));
+    licensed(cx, host, device, user, logon_ok, presented, slot)
+}
+
+/// protocol.md CONNECT 3 for what the device presents: no token (case A),
+/// a temporary one (B) or a permanent one (C). The token is a `tokens` row
+/// here; a real client's CAL, once its licensing front has verified it, is
+/// handed in the same way, so both go through the same decisions.
+/// `free_slot`: where a new token goes when none is presented.
+fn licensed(
+    cx: &mut Ctx,
+    host: &HostRec,
+    device: &DeviceRec,
+    user: &str,
+    logon_ok: bool,
+    presented: Option<TokenRec>,
+    free_slot: u32,
+) -> Result<Licensed> {
+    match presented {
+        None => no_token(cx, host, device, user, logon_ok, free_slot),
+        Some(t) if t.kind == LicenseKind::Temporary => temporary_token(cx, host, device, user, t),
+        Some(t) => permanent_token(cx, host, device, user, t),
     }
 }
 
