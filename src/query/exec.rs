@@ -27,6 +27,9 @@ pub struct Database {
     block: Block,
     interrupt: InterruptHandle,
     progress: Option<ProgressFn>,
+    /// Why the file could not be reopened after a failed commit: every
+    /// statement is refused (the handle in `store` is a placeholder).
+    broken: Option<String>,
 }
 
 /// The connection's BEGIN ... COMMIT block.
@@ -63,7 +66,8 @@ impl Database {
     }
 
     fn with_store(store: Store, options: OpenOptions) -> Database {
-        Database { store, options, block: Block::None, interrupt: InterruptHandle::default(), progress: None }
+        let interrupt = InterruptHandle::default();
+        Database { store, options, block: Block::None, interrupt, progress: None, broken: None }
     }
 
     /// A handle that stops this database's running statement from another
@@ -125,6 +129,9 @@ impl Database {
     /// drops the statement's own transaction before it commits. Either way
     /// the statement's effects are discarded and the panic is its error.
     fn guarded<R>(&mut self, text: &str, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        if let Some(why) = &self.broken {
+            return Err(Error::Storage(format!("the database could not be reopened after a failed commit ({why}): open it again")));
+        }
         match &self.block {
             Block::Aborted { cause } if !ends_block(text) => {
                 return Err(Error::Aborted { cause: cause.clone(), at_commit: false });
@@ -229,7 +236,13 @@ impl Database {
     /// COMMIT says that nothing was committed.
     fn commit(&mut self) -> Result<Option<ResultSet>> {
         match std::mem::replace(&mut self.block, Block::None) {
-            Block::Open(tx) => tx.commit().map(|()| None),
+            Block::Open(tx) => {
+                let next_history = tx.state()?.next_history;
+                match tx.commit() {
+                    Ok(()) => Ok(None),
+                    Err(e) => Err(self.after_failed_commit(e, next_history)),
+                }
+            }
             Block::Aborted { cause } => Err(Error::Aborted { cause, at_commit: true }),
             Block::None => Err(Error::plan("no transaction is open")),
         }
@@ -287,9 +300,48 @@ impl Database {
         };
         let out = crate::protocol::statement(tx, text, sets_clock, f)?;
         if let Some(tx) = standalone {
-            tx.commit()?;
+            let next_history = tx.state()?.next_history;
+            if let Err(e) = tx.commit() {
+                return Err(self.after_failed_commit(e, next_history));
+            }
         }
         Ok(out)
+    }
+
+    /// After a commit that failed (a full disk, say), redb refuses every
+    /// transaction of the handle ("previous I/O error"): the file is closed
+    /// and opened again, which recovers it, and its history then tells
+    /// whether the transaction reached it (`next_history`: the history
+    /// counter the transaction would have left). The error says which.
+    fn after_failed_commit(&mut self, e: Error, next_history: u64) -> Error {
+        let Some(path) = self.store.path().map(Path::to_path_buf) else { return e };
+        let cause = e.message();
+        let cause = cause.trim_end_matches(crate::store::COMMIT_OUTCOME_UNKNOWN).to_string();
+        // One handle of a file per process: the broken one goes first.
+        let placeholder = match Store::in_memory() {
+            Ok(placeholder) => placeholder,
+            Err(_) => return e,
+        };
+        drop(std::mem::replace(&mut self.store, placeholder));
+        let opened = if self.options.read_only { Store::open_read_only(&path) } else { Store::open(&path) };
+        let landed = opened.and_then(|store| {
+            self.store = store;
+            Ok(self.store.read()?.state()?.next_history)
+        });
+        match landed {
+            Ok(next) if next >= next_history => Error::Storage(format!(
+                "{cause}, after it reached the file: history row {} holds it; look at it before running it again",
+                next_history - 1
+            )),
+            Ok(next) => Error::Storage(format!(
+                "{cause}; nothing of it was written (the file was reopened: its history ends at row {})",
+                next - 1
+            )),
+            Err(reopen) => {
+                self.broken = Some(reopen.to_string());
+                Error::Storage(format!("{cause}{}", crate::store::COMMIT_OUTCOME_UNKNOWN))
+            }
+        }
     }
 
     fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
