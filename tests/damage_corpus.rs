@@ -18,6 +18,10 @@
 //! `scripts/crash-long.sh`, runs thousands) from `CALDB_DAMAGE_SEED`; the
 //! counts are printed, and every violation is listed by its file's shape.
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 #[path = "support/bin.rs"]
 mod bin;
 
@@ -75,21 +79,6 @@ fn run(args: &[&str], script: &str) -> (i32, String, String) {
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// One damaged copy of `sound`, and a name for its shape.

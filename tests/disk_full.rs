@@ -9,6 +9,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/export.rs"]
+mod export;
 
 use std::path::Path;
 use std::process::Command;
@@ -20,18 +22,6 @@ impl Drop for Mounted<'_> {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(self.0).status();
     }
-}
-
-fn licenses_csv(path: &Path, n: u32) {
-    let mut w = csv_text();
-    for i in 1..=n {
-        w.push_str(&format!("2,{i},2,{i:040X},pc{i},u{i},20260101000000.000000+000,20260401000000.000000+000\n"));
-    }
-    std::fs::write(path, w).expect("write the export");
-}
-
-fn csv_text() -> String {
-    "KeyPackId,LicenseId,LicenseStatus,sHardwareId,sIssuedToComputer,sIssuedToUser,IssueDate,ExpirationDate\n".into()
 }
 
 #[test]
@@ -46,7 +36,7 @@ fn an_import_that_fills_the_disk_writes_nothing_and_the_session_goes_on() {
     );
     let _mounted = Mounted(&mnt);
     let csv = dir.join("licenses.csv");
-    licenses_csv(&csv, 30_000);
+    export::licenses_csv(&csv, 30_000, 2, 2);
     let db = mnt.join("a.redb");
     let setup = "SET CLOCK '2026-03-01'; CREATE SERVER ls1 PRODUCT WS2019;\n\
                  INSTALL KEYPACK ON ls1 PRODUCT WS2019 CAL DEVICE COUNT 100000;\n";

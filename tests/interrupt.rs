@@ -6,26 +6,12 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/export.rs"]
+mod export;
 
 use caldb::{Database, Error, Value};
-use std::io::Write as _;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// A WMI CSV export of `rows` temporary licenses of pack 1 (2 MB for 20k).
-fn csv(path: &Path, rows: u64) {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    writeln!(
-        w,
-        "sHardwareId,LicenseId,KeyPackId,LicenseStatus,sIssuedToComputer,sIssuedToUser,IssueDate,ExpirationDate"
-    )
-    .expect("write");
-    for i in 1..=rows {
-        writeln!(w, "{i:040X},{i},1,1,PC-{i},u,2026-01-20 12:00:00,2026-05-20 12:00:00").expect("write");
-    }
-    w.flush().expect("flush");
-}
 
 fn database() -> Database {
     let mut db = Database::open_in_memory().expect("open");
@@ -54,7 +40,7 @@ fn count(db: &mut Database, table: &str) -> Value {
 fn an_interrupted_import_fails_and_imports_nothing() {
     let dir = bin::scratch_dir("interrupt-import");
     let file = dir.join("l.csv");
-    csv(&file, 20_000);
+    export::licenses_csv(&file, 20_000, 1, 1);
     let mut db = database();
     let before = db.dump().expect("dump");
     let calls = interrupt_at_first_progress(&mut db);
@@ -71,7 +57,7 @@ fn an_interrupted_import_fails_and_imports_nothing() {
 fn an_interrupted_statement_inside_begin_rolls_the_block_back_and_says_so() {
     let dir = bin::scratch_dir("interrupt-block");
     let file = dir.join("l.csv");
-    csv(&file, 20_000);
+    export::licenses_csv(&file, 20_000, 1, 1);
     let mut db = database();
     db.execute("BEGIN").expect("begin");
     db.execute("CREATE SERVER ls2").expect("create");
@@ -92,7 +78,7 @@ fn an_interrupted_statement_inside_begin_rolls_the_block_back_and_says_so() {
 fn a_long_scan_stops_when_interrupted() {
     let dir = bin::scratch_dir("interrupt-scan");
     let file = dir.join("l.csv");
-    csv(&file, 40_000);
+    export::licenses_csv(&file, 40_000, 1, 1);
     let mut db = database();
     db.execute(&format!("IMPORT LICENSES FROM '{}' INTO SERVER ls1", file.display())).expect("import");
     let calls = interrupt_at_first_progress(&mut db);

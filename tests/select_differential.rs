@@ -4,28 +4,12 @@
 //! from the SQL both engines share; ORDER BY lists every selected column,
 //! so that even with LIMIT the answer is one sequence.
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 use caldb::{Database, Value};
 use rusqlite::Connection;
-
-/// xorshift64*: reproducible without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 /// A fleet built by random connections over simulated weeks.
 fn fleet(rng: &mut Rng) -> Database {

@@ -5,9 +5,10 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/export.rs"]
+mod export;
 
 use expectrl::{ControlCode, Eof, Expect, Session};
-use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -79,28 +80,13 @@ fn tour(dir: &Path) -> String {
     db
 }
 
-/// A WMI CSV export of `rows` temporary licenses of pack 1.
-fn big_csv(path: &Path, rows: u64) {
-    let file = std::fs::File::create(path).expect("create the csv");
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(
-        w,
-        "sHardwareId,LicenseId,KeyPackId,LicenseStatus,sIssuedToComputer,sIssuedToUser,IssueDate,ExpirationDate"
-    )
-    .expect("write");
-    for i in 1..=rows {
-        writeln!(w, "{i:040X},{i},1,1,PC-{i},u,2026-01-20 12:00:00,2026-05-20 12:00:00").expect("write");
-    }
-    w.flush().expect("flush");
-}
-
 #[test]
 fn ctrl_c_during_a_million_row_import_interrupts_it_and_keeps_the_shell_and_its_history() {
     let dir = bin::scratch_dir("term-ctrl-c");
     let db = dir.join("big.redb").to_string_lossy().into_owned();
     let setup = "SET CLOCK '2026-02-01'; CREATE SERVER ls1 PRODUCT WS2022; ACTIVATE SERVER ls1;";
     assert_eq!(bin::status(&bin::run(&[db.as_str()], Some(&dir), setup.as_bytes())), 0);
-    big_csv(&dir.join("big.csv"), 1_000_000);
+    export::licenses_csv(&dir.join("big.csv"), 1_000_000, 1, 1);
     let mut pty = terminal(&dir, &db, 100);
     run(&mut pty, ".mode line");
     type_line(&mut pty, "IMPORT LICENSES FROM 'big.csv' INTO SERVER ls1;");
