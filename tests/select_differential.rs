@@ -112,7 +112,7 @@ fn license_cond(rng: &mut Rng, q: &str, depth: usize) -> String {
     match rng.below(13) {
         0 => format!("{q}id {} {n}", rng.pick(&ops)),
         1 => format!("{q}keypack {} {}", rng.pick(&ops), rng.below(6)),
-        2 => format!("{q}kind = '{}'", rng.pick(&["permanent", "temporary", "per-user"])),
+        2 => format!("{q}kind = '{}'", rng.pick(&["permanent", "temporary", "permanent"])),
         3 => format!("{q}status IN ('active', '{}')", rng.pick(&["upgraded", "revoked", "expired"])),
         4 => format!("{q}computer LIKE 'pc{}%'", rng.below(4)),
         5 => format!("{q}expires {} '2026-0{}-1{} 09:00:00'", rng.pick(&ops), 2 + rng.below(3), rng.below(10)),

@@ -372,3 +372,24 @@ mod tests {
         assert_eq!(super::hex(&h), h.to_string());
     }
 }
+
+/// The values an enumerated column can take (`status`, `kind`, `type`,
+/// `mode`, ...), or `None` for a free one. A comparison with any other value
+/// can never be true, so the planner refuses it and lists these.
+pub fn enum_values(table: &str, column: &str) -> Option<Vec<&'static str>> {
+    fn words<E: Copy>(all: &[E], f: fn(E) -> &'static str) -> Option<Vec<&'static str>> {
+        Some(all.iter().map(|e| f(*e)).collect())
+    }
+    match (table, column) {
+        ("licenses", "status") => words(LicenseStatus::ALL, LicenseStatus::as_str),
+        ("licenses" | "tokens", "kind") => words(LicenseKind::ALL, LicenseKind::as_str),
+        ("keypacks", "cal") => words(CalType::ALL, CalType::as_str),
+        ("keypacks", "type") => words(KeypackType::ALL, KeypackType::as_str),
+        ("hosts", "mode") => words(Mode::ALL, Mode::as_str),
+        ("sessions", "state") => words(SessionState::ALL, SessionState::as_str),
+        ("events", "source") => words(EventSource::ALL, EventSource::as_str),
+        ("events", "level") => words(EventLevel::ALL, EventLevel::as_str),
+        (_, "product") => words(Product::ALL, Product::as_str),
+        _ => None,
+    }
+}

@@ -164,11 +164,14 @@ impl Resolver<'_> {
             }
             Expr::Arith(a, op, b) => self.arith(e, a, *op, b, clause)?,
             Expr::Compare(a, op, b) => {
+                self.check_domain(a, std::slice::from_ref(&**b))?;
+                self.check_domain(b, std::slice::from_ref(&**a))?;
                 let (a, b) = self.pair(e, a, b, clause)?;
                 Scalar::Compare(boxed(a), *op, boxed(b))
             }
             Expr::IsNull(a, neg) => Scalar::IsNull(boxed(self.scalar(a, clause)?.0), *neg),
             Expr::In(a, values, neg) => {
+                self.check_domain(a, values)?;
                 let mut left = self.scalar(a, clause)?.0;
                 let mut out = Vec::new();
                 for v in values {
@@ -208,6 +211,35 @@ impl Resolver<'_> {
         let a = self.scalar(a, clause)?.0;
         let b = self.scalar(b, clause)?.0;
         unify(e, a, b)
+    }
+
+    /// A comparison of an enumerated column (`status`, `kind`, `mode`, ...)
+    /// with a text it can never hold (`'ACTIVE'`, a misspelt `'actve'`) would
+    /// silently find nothing: it is an error that lists the values it holds.
+    fn check_domain(&self, column: &Expr, others: &[Expr]) -> Result<()> {
+        let Expr::Column(table, name) = column else { return Ok(()) };
+        let sources = &self.sources[..self.visible];
+        let source = match table {
+            Some(t) => sources.iter().find(|s| s.name == *t),
+            None => {
+                let mut having = sources.iter().filter(|s| s.table.column(name).is_some());
+                having.next().filter(|_| having.next().is_none())
+            }
+        };
+        let Some(values) = source.and_then(|s| super::super::catalog::enum_values(s.table.name, name)) else {
+            return Ok(());
+        };
+        for other in others {
+            if let Expr::Lit(Literal::Text(v)) = other
+                && !values.contains(&v.as_str())
+            {
+                return Err(Error::plan_near(
+                    format!("{name} is one of {}: '{v}' is none of them", values.join(", ")),
+                    format!("'{v}'"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn column(&self, table: Option<&str>, name: &str) -> Result<Scalar> {
