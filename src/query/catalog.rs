@@ -364,15 +364,6 @@ pub fn scan_rows(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_prints_an_hwid_as_display_does() {
-        let h = crate::model::Hwid(std::array::from_fn(|i| (i * 37 + 5) as u8));
-        assert_eq!(super::hex(&h), h.to_string());
-    }
-}
-
 /// The values an enumerated column can take (`status`, `kind`, `type`,
 /// `mode`, ...), or `None` for a free one. A comparison with any other value
 /// can never be true, so the planner refuses it and lists these.
@@ -391,5 +382,14 @@ pub fn enum_values(table: &str, column: &str) -> Option<Vec<&'static str>> {
         ("events", "level") => words(EventLevel::ALL, EventLevel::as_str),
         (_, "product") => words(Product::ALL, Product::as_str),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_prints_an_hwid_as_display_does() {
+        let h = crate::model::Hwid(std::array::from_fn(|i| (i * 37 + 5) as u8));
+        assert_eq!(super::hex(&h), h.to_string());
     }
 }
