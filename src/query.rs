@@ -17,6 +17,7 @@ pub mod print;
 pub mod run;
 pub mod select;
 pub mod show;
+pub mod suggest;
 
 pub use exec::{Database, OpenOptions};
 pub use parse::{StatementText, is_complete, parse_statement, split_statements};

@@ -69,7 +69,8 @@ pub struct Plan {
 pub fn resolve_table(name: &str) -> Result<&'static Table> {
     catalog::table(name).ok_or_else(|| {
         let names: Vec<&str> = catalog::TABLES.iter().map(|t| t.name).collect();
-        Error::plan_near(format!("no table named '{name}' (there are {})", names.join(", ")), name)
+        let hint = crate::query::suggest::did_you_mean(name, names.iter().copied());
+        Error::plan_near(format!("no table named '{name}'{hint} (there are {})", names.join(", ")), name)
     })
 }
 

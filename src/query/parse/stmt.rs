@@ -7,6 +7,7 @@ use super::lex::{
 use super::select::{condition, select};
 use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
 use crate::query::ast::{Exportable, Statement, Target, TimeUnit};
+use crate::query::suggest::did_you_mean;
 
 /// Parses one statement, without its end.
 pub fn statement(i: &str) -> Res<'_, Statement> {
@@ -52,9 +53,16 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "EXPORT" => export(rest),
         "IMPORT" => import(rest),
         "INSERT" => super::restore::insert(rest),
-        _ => fail(start, format!("expected a statement, found {}", found(start))),
+        _ => fail(start, format!("expected a statement, found {}{}", found(start), did_you_mean(w, STATEMENT_WORDS))),
     }
 }
+
+/// The words a statement starts with, for "did you mean".
+const STATEMENT_WORDS: [&str; 27] = [
+    "CREATE", "ACTIVATE", "DEACTIVATE", "SET", "INSTALL", "UNINSTALL", "CLONE", "REIMAGE", "CLEAR", "CONNECT",
+    "DISCONNECT", "LOGOFF", "ADVANCE", "REVOKE", "REBUILD", "CHECK", "REPAIR", "BACKUP", "BEGIN", "COMMIT",
+    "ROLLBACK", "SELECT", "EXPLAIN", "SHOW", "REPORT", "EXPORT", "IMPORT",
+];
 
 /// Whether only blanks, comments and at most one `;` are left.
 pub fn at_end(i: &str) -> bool {

@@ -365,7 +365,9 @@ impl Resolver<'_> {
 fn no_column(name: &str, tables: &[&Source]) -> Error {
     let names: Vec<String> = tables.iter().map(|s| format!("'{}'", s.table.name)).collect();
     let what = if names.len() == 1 { "table" } else { "tables" };
-    Error::plan_near(format!("no column '{name}' in {what} {}", names.join(" or ")), name.to_string())
+    let columns = tables.iter().flat_map(|s| s.table.columns.iter().map(|(c, _)| *c));
+    let hint = crate::query::suggest::did_you_mean(name, columns);
+    Error::plan_near(format!("no column '{name}' in {what} {}{hint}", names.join(" or ")), name.to_string())
 }
 
 fn arith_error(e: &Expr, op: ArithOp) -> Error {
