@@ -360,7 +360,7 @@ fn err(text: &str, message: &str, offset: usize, line: usize, column: usize) {
 
 #[test]
 fn malformed_statements_give_precise_errors() {
-    err("SELEKT * FROM x", "expected a statement, found 'SELEKT'", 0, 1, 1);
+    err("SELEKT * FROM x", "expected a statement, found 'SELEKT' (did you mean SELECT?)", 0, 1, 1);
     err("SELECT a, b WHERE x = 1", "expected FROM after the column list, found 'WHERE'", 12, 1, 13);
     err("CREATE SERVER s PRODUCT WS2001", "unknown product 'WS2001'", 24, 1, 25);
     err("CREATE DEVICE d HWID 'abc'", "expected 40 hexadecimal digits for HWID, found 'abc'", 21, 1, 22);
