@@ -101,7 +101,10 @@ fn rollback_ends_an_aborted_block_and_statements_run_again() {
     let script = "BEGIN;\nCREATE SERVER a;\nSELEC 1;\nROLLBACK;\nCREATE SERVER b;\nSELECT name FROM servers;\n";
     let (status, out, err) = run(&path, script);
     assert_eq!(status, 1, "{err}");
-    assert_eq!(err, "error: line 3: expected a statement, found 'SELEC'; the transaction was rolled back\n");
+    assert_eq!(
+        err,
+        "error: line 3: expected a statement, found 'SELEC' (did you mean SELECT?); the transaction was rolled back\n"
+    );
     assert_eq!(out, "b\n");
 }
 
