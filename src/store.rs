@@ -47,6 +47,12 @@ pub use write::WriteTx;
 pub const COMMIT_OUTCOME_UNKNOWN: &str = "; it may still have reached the disk: reopen the database and look at \
                                           history before running the statement again";
 
+/// A failed commit's error without `COMMIT_OUTCOME_UNKNOWN`: what failed,
+/// for a caller that knows the outcome (a BACKUP's copy, a reopened file).
+pub fn commit_failure_cause(e: &crate::error::Error) -> String {
+    e.message().trim_end_matches(COMMIT_OUTCOME_UNKNOWN).to_string()
+}
+
 /// An open database file (or an in-memory one).
 pub struct Store {
     /// Dropped by hand in `Drop`, which may then reopen the file to record

@@ -315,8 +315,7 @@ impl Database {
     /// counter the transaction would have left). The error says which.
     fn after_failed_commit(&mut self, e: Error, next_history: u64) -> Error {
         let Some(path) = self.store.path().map(Path::to_path_buf) else { return e };
-        let cause = e.message();
-        let cause = cause.trim_end_matches(crate::store::COMMIT_OUTCOME_UNKNOWN).to_string();
+        let cause = crate::store::commit_failure_cause(&e);
         // One handle of a file per process: the broken one goes first.
         let placeholder = match Store::in_memory() {
             Ok(placeholder) => placeholder,

@@ -35,8 +35,7 @@ fn failed(target: &Path, e: &Error) -> Error {
     if e.is_damage() {
         return e.clone();
     }
-    let message = e.message();
-    let cause = message.trim_end_matches(super::COMMIT_OUTCOME_UNKNOWN);
+    let cause = super::commit_failure_cause(e);
     Error::Storage(format!(
         "BACKUP could not write '{}' ({cause}); the database is unchanged and no partial copy is left",
         target.display()
