@@ -281,7 +281,12 @@ fn statement() -> impl Strategy<Value = Statement> {
         time().prop_map(|at| Statement::SetClock { at }),
         any::<u64>().prop_map(|id| Statement::RevokeLicense { id }),
         expr().prop_map(|filter| Statement::RevokeLicenses { filter }),
-        (".{1,20}", name()).prop_map(|(file, server)| Statement::Import { what: Exportable::Licenses, file, server }),
+        (".{1,20}", name()).prop_map(|(file, server)| Statement::Import {
+            what: Exportable::Licenses,
+            file,
+            server,
+            options: Default::default()
+        }),
         select().prop_map(Statement::Select),
         select().prop_map(Statement::Explain),
     ]

@@ -218,7 +218,12 @@ fn protocol_time_and_administration_build_the_expected_ast() {
     assert_eq!(rt("REPORT EXPIRING WITHIN 30 DAYS"), Statement::ReportExpiring { within_days: Some(30) });
     assert_eq!(
         rt("IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'"),
-        Statement::Import { what: Exportable::Keypacks, file: "k.csv".into(), server: "ls 2".into() }
+        Statement::Import {
+            what: Exportable::Keypacks,
+            file: "k.csv".into(),
+            server: "ls 2".into(),
+            options: Default::default()
+        }
     );
 }
 

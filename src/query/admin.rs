@@ -2,7 +2,7 @@
 //! the licenses a condition selects, and import / export of the WMI CSV
 //! layouts (carried out by `report`), and BACKUP (by `store::backup`).
 
-use super::ast::{Exportable, Expr};
+use super::ast::{Exportable, Expr, ImportOptions};
 use super::catalog;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -51,19 +51,40 @@ pub fn export(r: &(impl Reader + ?Sized), what: Exportable, file: &str, store: &
     Ok(rs)
 }
 
-/// IMPORT LICENSES|KEYPACKS FROM 'file' INTO SERVER s, in the statement's
-/// transaction: one row (file, server, rows imported).
-pub fn import(cx: &mut Ctx, what: Exportable, file: &str, server: &str) -> Result<ResultSet> {
-    let path = Path::new(file);
-    let rows = match what {
-        Exportable::Licenses => report::import_licenses(cx.tx, &mut cx.state, path, file, server)?,
-        Exportable::Keypacks => report::import_keypacks(cx.tx, &mut cx.state, cx.now, path, file, server)?,
+/// IMPORT LICENSES|KEYPACKS|USERS FROM 'file' INTO SERVER s [options], in
+/// the statement's transaction: one row (file, server, rows imported, rows
+/// passed over, a note of what was read differently or passed over).
+pub fn import(
+    cx: &mut Ctx,
+    what: Option<Exportable>,
+    file: &str,
+    server: &str,
+    options: &ImportOptions,
+) -> Result<ResultSet> {
+    let opts = report::read::Options::new(
+        options.encoding.as_deref(),
+        options.delimiter.as_deref(),
+        options.culture.as_deref(),
+        options.timezone.as_deref(),
+    )?;
+    let source = (Path::new(file), file, &opts);
+    let done = match what {
+        Some(Exportable::Licenses) => report::import_licenses(cx.tx, &mut cx.state, source, server)?,
+        Some(Exportable::Keypacks) => report::import_keypacks(cx.tx, &mut cx.state, cx.now, source, server)?,
+        None => report::import_users(cx.tx, source, server)?,
     };
-    let word = super::run::exportable_name(what);
-    let msg = format!("{rows} {word} imported from '{file}'");
+    let word = what.map_or("per-user CALs", super::run::exportable_name);
+    let msg = format!("{} {word} imported from '{file}'", done.rows);
     cx.event(EventSource::LicenseServer, server, 0, EventLevel::Info, msg)?;
-    let mut rs = ResultSet::new(&["file", "server", "rows"]);
-    rs.push(vec![Value::text(file), Value::text(server), Value::Int(rows as i64)]);
+    let mut rs = ResultSet::new(&["file", "server", "rows", "skipped", "note"]);
+    let note = if done.note.is_empty() { Value::Null } else { Value::text(done.note) };
+    rs.push(vec![
+        Value::text(file),
+        Value::text(server),
+        Value::Int(done.rows as i64),
+        Value::Int(done.skipped as i64),
+        note,
+    ]);
     Ok(rs)
 }
 

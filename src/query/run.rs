@@ -77,7 +77,12 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             return Ok(Some(rs));
         }
         S::Repair => return Ok(Some(crate::check::repair(cx)?)),
-        S::Import { what, file, server } => return super::admin::import(cx, *what, file, server).map(Some),
+        S::Import { what, file, server, options } => {
+            return super::admin::import(cx, Some(*what), file, server, options).map(Some);
+        }
+        S::ImportUsers { file, server, options } => {
+            return super::admin::import(cx, None, file, server, options).map(Some);
+        }
         other => unreachable!("{other:?} is not a changing statement"),
     }
     Ok(None)

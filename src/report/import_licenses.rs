@@ -5,8 +5,10 @@
 //! ones stay within the revoke limit, so CHECK is clean afterwards.
 
 use super::export::LICENSE_COLUMNS;
-use super::import::{CsvFile, Row, shown};
+use super::import::{CsvFile, OTHER_SERVER, Row, shown};
 use super::progress::Progress;
+use super::read::{Imported, Options};
+use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::admin::revoke_limit;
@@ -14,9 +16,11 @@ use crate::store::{KeypackRec, LicenseRec, Records, State, WriteTx};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// The Win32_TSIssuedLicense properties an import needs: the first eight
-/// columns of an export.
-const REQUIRED: &[&str] = LICENSE_COLUMNS.split_at(8).0;
+/// The Win32_TSIssuedLicense properties an import needs: an export's first
+/// eight columns but `sIssuedToUser` (scripts that select a few columns
+/// leave it out; a license then has no user).
+const REQUIRED: [&str; 7] =
+    ["LicenseId", "KeyPackId", "sIssuedToComputer", "LicenseStatus", "IssueDate", "ExpirationDate", "sHardwareId"];
 
 /// The server's key packs and what the import adds to them.
 struct Pools {
@@ -76,21 +80,31 @@ impl Pools {
     }
 }
 
-/// Imports the licenses of `path` into `server`; the number imported.
-pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &str, server: &str) -> Result<u64> {
+/// Imports the licenses of `path` into `server`.
+pub fn import_licenses(
+    tx: &mut WriteTx,
+    state: &mut State,
+    file: (&Path, &str, &Options),
+    server: &str,
+) -> Result<Imported> {
+    let (path, name, opts) = file;
     if tx.server(server)?.is_none() {
         return Err(Error::plan_near(format!("no server named '{server}'"), server));
     }
-    let mut file = CsvFile::open(path, name)?;
-    file.require(REQUIRED)?;
+    let Some(mut file) = CsvFile::open(path, name, opts, &LICENSE_COLUMNS)? else {
+        return Ok(Imported::empty());
+    };
+    file.require(&REQUIRED)?;
     let mut pools = Pools::load(tx, server)?;
     let mut bar = Progress::bytes("importing licenses", file.size);
-    let mut imported = 0u64;
+    let (mut imported, mut skipped) = (0u64, 0u64);
     let mut chunk = Vec::new();
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
         bar.tick(file.position())?;
         if !row.is_for(server) {
+            row.note(OTHER_SERVER);
+            skipped += 1;
             continue;
         }
         imported += 1;
@@ -108,7 +122,7 @@ pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &
     for k in pools.packs.values() {
         tx.put_keypack(k)?;
     }
-    Ok(imported)
+    Ok(Imported::new(imported, skipped, file.notes()))
 }
 
 /// Licenses written at a time: each index takes a chunk's entries in key
@@ -159,7 +173,7 @@ fn parse_license(tx: &WriteTx, row: &Row, pools: &Pools, server: &str) -> Result
         status,
         hwid: hwid(row)?,
         computer,
-        user: row.name("sIssuedToUser")?,
+        user: if row.opt("sIssuedToUser").is_some() { row.name("sIssuedToUser")? } else { String::new() },
         product,
         issued,
         expires,
@@ -188,10 +202,14 @@ fn kind_and_status(row: &Row, pack: &KeypackRec) -> Result<(LicenseKind, License
         );
     }
     let code = row.get("LicenseStatus")?;
-    let status = code.parse().ok().and_then(LicenseStatus::from_wmi_code).ok_or_else(|| {
-        let known = "0 expired, 1 temporary, 2 active, 3 upgraded, 4 revoked";
-        row.err("LicenseStatus", format!("'{}' is not a license status caldb knows ({known})", shown(code)))
+    let temporary = kind == LicenseKind::Temporary;
+    let (status, note) = code.parse().ok().and_then(|c| wmi::license_status(c, temporary)).ok_or_else(|| {
+        let known = wmi::LICENSE_STATUSES;
+        row.err("LicenseStatus", format!("'{}' is not a license status ({known})", shown(code)))
     })?;
+    if let Some(n) = note {
+        row.note(n);
+    }
     let fits = match kind {
         LicenseKind::Temporary => {
             matches!(status, LicenseStatus::Temporary | LicenseStatus::Upgraded | LicenseStatus::Expired)

@@ -6,7 +6,7 @@ use super::lex::{
 };
 use super::select::{condition, select};
 use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
-use crate::query::ast::{Exportable, Statement, Target, TimeUnit};
+use crate::query::ast::{Exportable, ImportOptions, Statement, Target, TimeUnit};
 use crate::query::suggest::did_you_mean;
 
 /// Parses one statement, without its end.
@@ -452,11 +452,34 @@ fn export(i: &str) -> Res<'_, Statement> {
 }
 
 fn import(i: &str) -> Res<'_, Statement> {
-    let (i, what) = exportable(i, "after IMPORT")?;
-    let (i, ()) = expect(i, "FROM", &format!("after {what}"))?;
+    let (i, n) = expect_any(i, &["LICENSES", "KEYPACKS", "USERS"], "after IMPORT")?;
+    let what = [Exportable::Licenses, Exportable::Keypacks].get(n).copied();
+    let after = what.map_or("USERS".to_string(), |w| w.to_string());
+    let (i, ()) = expect(i, "FROM", &format!("after {after}"))?;
     let (i, file) = file(i)?;
     let (i, ()) = expect(i, "INTO", "after the file name")?;
     let (i, ()) = expect(i, "SERVER", "after INTO")?;
     let (i, server) = name(i, "a server name")?;
-    Ok((i, Statement::Import { what, file, server }))
+    let (i, options) = import_options(i)?;
+    let s = match what {
+        Some(what) => Statement::Import { what, file, server, options },
+        None => Statement::ImportUsers { file, server, options },
+    };
+    Ok((i, s))
+}
+
+/// `ENCODING 'e'`, `DELIMITER 'd'`, `CULTURE 'c'`, `TIMEZONE 'z'`: each at
+/// most once, in any order.
+fn import_options(mut i: &str) -> Res<'_, ImportOptions> {
+    let mut options = ImportOptions::default();
+    while let Some((rest, n)) = eat_any(i, &ImportOptions::WORDS) {
+        let word = ImportOptions::WORDS[n];
+        if options.slot(n).is_some() {
+            return fail(ws(i), format!("{word} is given twice"));
+        }
+        let (rest, value) = text(rest, &format!("a value after {word}"))?;
+        *options.slot(n) = Some(value);
+        i = rest;
+    }
+    Ok((i, options))
 }
