@@ -251,6 +251,11 @@ impl CsvFile {
             let name = &self.head.name;
             return Error::plan(format!("{name}: line {line}: a record longer than {RECORD_MAX_BYTES} bytes"));
         }
+        if let csv::ErrorKind::Io(io) = e.kind() {
+            // Bytes the decoding refused: they stand after all it gave.
+            let line = self.line_at(self.reader.get_ref().at);
+            return Error::plan(format!("{}: line {line}: {io}", self.head.name));
+        }
         let line = e.position().map_or(self.skipped + 1, |p| self.line_at(p.byte()));
         Error::plan(format!("{}: line {line}: {e}", self.head.name))
     }

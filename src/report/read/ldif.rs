@@ -126,7 +126,7 @@ impl Ldif {
         if let Some(b64) = rest.strip_prefix(':') {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
-                .map_err(|e| self.err(line, format!("the value of '{attr}' is not base64: {e}")))?;
+                .map_err(|_| self.err(line, format!("the value of '{attr}' ('{}') is not base64", super::super::import::shown(b64.trim()))))?;
             let value = String::from_utf8(bytes)
                 .map_err(|_| self.err(line, format!("the value of '{attr}' is not UTF-8 text once decoded")))?;
             return Ok((attr, value));
