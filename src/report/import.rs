@@ -199,6 +199,15 @@ impl CsvFile {
         Err(Error::plan(format!("{name}: line {line}, column {col}: the header has no such column")))
     }
 
+    /// Errors unless the header names one of `columns` at least (as
+    /// `require` says it: a wrong delimiter, or the first one missing).
+    pub fn require_one_of(&self, columns: &[&str]) -> Result<()> {
+        if columns.iter().any(|c| self.head.column(c).is_some()) {
+            return Ok(());
+        }
+        self.require(&columns[..1])
+    }
+
     /// The notes of what was read differently or passed over.
     pub fn notes(&self) -> &Notes {
         &self.head.notes

@@ -125,6 +125,7 @@ pub fn import_users(tx: &mut WriteTx, file: (&Path, &str, &Options), server: &st
     let Some(mut file) = CsvFile::open(path, name, opts, &USER_COLUMNS)? else {
         return Ok(Imported::empty());
     };
+    file.require_one_of(&["SamAccountName", "Name", "DistinguishedName"])?;
     let (mut rows, mut skipped) = (0u64, 0u64);
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
