@@ -450,44 +450,33 @@ fn licenses_with(p: &Planted, w: &Writer, from: &str, to: &str) -> Vec<u8> {
 }
 
 fn bad_files(p: &Planted) -> Vec<Bad> {
-    use chrono_tz::Europe;
-    let cim = |name, culture, zone| Writer {
+    [bad_bytes(p), bad_times(p), bad_values(p)].into_iter().flatten().collect()
+}
+
+/// A culture writer of PowerShell 7.
+fn cim(culture: &'static str, zone: chrono_tz::Tz) -> Writer {
+    Writer {
         encoding: "utf-8",
         type_line: false,
         extra: Extra::Cim,
         dates: Dates::Culture(culture, zone),
-        ..writer(name)
-    };
-    let us = cim("bad", "en-US", chrono_tz::UTC);
-    let de = cim("bad", "de-DE", Europe::Berlin);
-    let fr = cim("bad", "fr-FR", Europe::Paris);
-    let first_expiry = export::write_time(p.licenses[0].expires, us.dates);
-    let first_issue = export::write_time(p.licenses[0].issued, us.dates);
-    let first_de = export::write_time(p.licenses[0].expires, de.dates);
-    let fr_issue = export::write_time(p.licenses[2].issued, fr.dates);
-    let dmtf = export::write_time(p.licenses[0].issued, Dates::Dmtf(60));
-    let unset = format!("\"2026****{}\"", &dmtf[8..]);
+        ..writer("bad")
+    }
+}
+
+/// Bytes that are not what the statement says: delimiter, encoding.
+fn bad_bytes(p: &Planted) -> Vec<Bad> {
     let ansi = Writer { encoding: "windows-1252", ..writer("ansi") };
     let mut utf16 = export::licenses_file(p, &Writer { encoding: "utf-16le", ..writer("u16") });
-    // An unpaired surrogate in line 4's text.
-    let at = utf16.windows(4).position(|w| w == [b'P', 0, b'C', 0]).expect("a computer");
-    let at = at + 2 + utf16[at + 2..].windows(4).position(|w| w == [b'P', 0, b'C', 0]).expect("a second");
-    let at = at + 2 + utf16[at + 2..].windows(4).position(|w| w == [b'P', 0, b'C', 0]).expect("a third");
+    // An unpaired surrogate in the third computer name's text (line 5).
+    let pc = |from: usize, bytes: &[u8]| {
+        from + bytes[from..].windows(4).position(|w| w == [b'P', 0, b'C', 0]).expect("a computer")
+    };
+    let at = pc(0, &utf16);
+    let at = pc(at + 2, &utf16);
+    let at = pc(at + 2, &utf16);
     utf16[at..at + 2].copy_from_slice(&[0x00, 0xD8]);
-    let kp = String::from_utf8(export::keypacks_file(p, &writer("kp"))).expect("utf-8");
-    let ad = String::from_utf8(export::ad_csv_file(p, &writer("ad"))).expect("utf-8");
-    let ldif = String::from_utf8(export::ldif_file(p)).expect("ascii");
     vec![
-        Bad {
-            name: "ambiguous-date.csv",
-            what: "LICENSES",
-            options: "",
-            // Issued 2026-01-03: read first, its 1/3 could be either.
-            bytes: export::licenses_file(p, &us),
-            line: 2,
-            column: "IssueDate",
-            says: format!("'{first_issue}' is ambiguous: 2026-01-03 (month/day, as en-US writes it) or 2026-03-01"),
-        },
         Bad {
             name: "wrong-delimiter.csv",
             what: "LICENSES",
@@ -514,6 +503,30 @@ fn bad_files(p: &Planted) -> Vec<Bad> {
             line: 5,
             column: "",
             says: "not UTF-16LE text".to_string(),
+        },
+    ]
+}
+
+/// Times that cannot be read, or read two ways.
+fn bad_times(p: &Planted) -> Vec<Bad> {
+    use chrono_tz::Europe;
+    let (us, de, fr) = (cim("en-US", chrono_tz::UTC), cim("de-DE", Europe::Berlin), cim("fr-FR", Europe::Paris));
+    let first_expiry = export::write_time(p.licenses[0].expires, us.dates);
+    let first_issue = export::write_time(p.licenses[0].issued, us.dates);
+    let first_de = export::write_time(p.licenses[0].expires, de.dates);
+    let fr_issue = export::write_time(p.licenses[2].issued, fr.dates);
+    let dmtf = export::write_time(p.licenses[0].issued, Dates::Dmtf(60));
+    let unset = format!("\"2026****{}\"", &dmtf[8..]);
+    vec![
+        Bad {
+            name: "ambiguous-date.csv",
+            what: "LICENSES",
+            options: "",
+            // Issued 2026-01-03: read first, its 1/3 could be either.
+            bytes: export::licenses_file(p, &us),
+            line: 2,
+            column: "IssueDate",
+            says: format!("'{first_issue}' is ambiguous: 2026-01-03 (month/day, as en-US writes it) or 2026-03-01"),
         },
         Bad {
             name: "dmtf-unset-fields.csv",
@@ -556,6 +569,15 @@ fn bad_files(p: &Planted) -> Vec<Bad> {
             column: "IssueDate",
             says: "reads as month/day but line 2 read as day/month".to_string(),
         },
+    ]
+}
+
+/// Values no documented reading fits: statuses, versions, AD and LDIF.
+fn bad_values(p: &Planted) -> Vec<Bad> {
+    let kp = String::from_utf8(export::keypacks_file(p, &writer("kp"))).expect("utf-8");
+    let ad = String::from_utf8(export::ad_csv_file(p, &writer("ad"))).expect("utf-8");
+    let ldif = String::from_utf8(export::ldif_file(p)).expect("ascii");
+    vec![
         Bad {
             name: "license-status-7.csv",
             what: "LICENSES",

@@ -110,6 +110,10 @@ const ALL_FORMS: &[&str] = &[
     "EXPORT KEYPACKS TO 'k.csv'",
     "IMPORT LICENSES FROM 'l.csv' INTO SERVER ls1",
     "IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'",
+    "IMPORT LICENSES FROM 'l.csv' INTO SERVER ls1 ENCODING 'windows-1252' DELIMITER ';' CULTURE 'de-DE' TIMEZONE 'Europe/Berlin'",
+    "import licenses from 'l.csv' into server ls1 timezone 'UTC' delimiter 'tab'",
+    "IMPORT USERS FROM 'ad.ldf' INTO SERVER ls1",
+    "IMPORT USERS FROM 'ad.csv' INTO SERVER ls1 CULTURE 'en-US'",
 ];
 
 #[test]
@@ -225,6 +229,13 @@ fn protocol_time_and_administration_build_the_expected_ast() {
             options: Default::default()
         }
     );
+    let Statement::ImportUsers { options, .. } =
+        rt("IMPORT USERS FROM 'a.csv' INTO SERVER s TIMEZONE 'UTC' ENCODING '1252'")
+    else {
+        panic!("IMPORT USERS");
+    };
+    assert_eq!((options.encoding.as_deref(), options.timezone.as_deref()), (Some("1252"), Some("UTC")));
+    assert_eq!((options.delimiter, options.culture), (None, None));
 }
 
 #[test]
@@ -373,6 +384,14 @@ fn malformed_statements_give_precise_errors() {
     err("CHECK foo", "unexpected text after the statement: 'foo'", 6, 1, 7);
     err("CHECK; foo", "unexpected text after the statement: 'foo'", 7, 1, 8);
     err("", "empty statement", 0, 1, 1);
+    err("IMPORT USERS FROM 'a' INTO SERVER s CULTURE 'x' CULTURE 'y'", "CULTURE is given twice", 48, 1, 49);
+    err(
+        "IMPORT LICENSES FROM 'a' INTO SERVER s TIMEZONE utc",
+        "expected a value after TIMEZONE in quotes, found 'utc'",
+        48,
+        1,
+        49,
+    );
     err("  -- nothing\n", "empty statement", 0, 1, 1);
     err("UNINSTALL KEYPACK 99999999999999999999", "number too large: '99999999999999999999'", 18, 1, 19);
     err(
