@@ -686,3 +686,84 @@ fn unknown_options_are_errors_listing_what_is_known() {
         assert_eq!(db.dump().expect("dump"), before, "{options}");
     }
 }
+
+/// Pieces of the files IMPORT meets, for the property below.
+const PIECES: &[&str] = &[
+    "\"",
+    ",",
+    ";",
+    "\t",
+    "\r\n",
+    "\n",
+    "\r",
+    " ",
+    "LicenseId",
+    "KeyPackId",
+    "KeyPackType",
+    "ProductType",
+    "ProductVersion",
+    "ProductVersionID",
+    "TotalLicenses",
+    "LicenseStatus",
+    "IssueDate",
+    "ExpirationDate",
+    "sHardwareId",
+    "sIssuedToComputer",
+    "SamAccountName",
+    "msTSExpireDate",
+    "msTSLicenseVersion",
+    "dn: ",
+    "dn:: ",
+    "sAMAccountName: ",
+    "\r\n ",
+    "1",
+    "2",
+    "4",
+    "5",
+    "7",
+    "655360",
+    "6.1",
+    "Windows Server 2022",
+    "1/2/2026 3:04:05 PM",
+    "13.01.2026 10:00:00",
+    "20260101000000.000000+***",
+    "2026****000000.000000+060",
+    "2026-03-29T02:30:00",
+    "00000000000000000000000000000000C0DE0001",
+    "PC-Ä",
+    "=cmd",
+    "#TYPE x",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, failure_persistence: None, ..Default::default() })]
+
+    /// Whatever the bytes and options, IMPORT never panics (no internal
+    /// error) and an error leaves the database as it was.
+    #[test]
+    fn arbitrary_files_never_panic_and_a_refusal_changes_nothing(
+        prefix in proptest::sample::select(vec![&b""[..], b"\xEF\xBB\xBF", b"\xFF\xFE", b"\xFE\xFF", b"#TYPE x\r\n"]),
+        body in proptest::collection::vec(proptest::sample::select(PIECES), 0..60),
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+        what in proptest::sample::select(vec!["KEYPACKS", "LICENSES", "USERS"]),
+        options in proptest::sample::select(vec![
+            "", "ENCODING 'windows-1252'", "ENCODING 'utf-16be'", "DELIMITER ';' CULTURE 'en-US'",
+            "TIMEZONE 'Europe/Berlin'", "CULTURE 'ja-JP' DELIMITER 'tab'",
+        ]),
+        ext in proptest::sample::select(vec!["csv", "ldf"]),
+    ) {
+        let dir = std::env::temp_dir().join(format!("caldb-import-props-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join(format!("f.{ext}"));
+        let bytes = [prefix, body.concat().as_bytes(), &noise].concat();
+        std::fs::write(&file, &bytes).expect("write");
+        let mut db = Database::open_in_memory().expect("db");
+        exec(&mut db, "SET CLOCK '2026-02-01'; CREATE SERVER ls1 PRODUCT WS2022; INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 5");
+        let before = db.dump().expect("dump");
+        let stmt = format!("IMPORT {what} FROM '{}' INTO SERVER ls1 {options}", file.display());
+        if let Err(e) = db.execute(&stmt) {
+            proptest::prop_assert!(matches!(e, caldb::Error::Plan { .. }), "{stmt}: {e:?}");
+            proptest::prop_assert_eq!(db.dump().expect("dump"), before);
+        }
+    }
+}

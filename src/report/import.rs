@@ -356,7 +356,7 @@ impl Row<'_> {
     }
 
     /// Notes that this row was read differently from its words, or passed over.
-    pub fn note(&self, what: impl Into<String>) {
+    pub fn note(&self, what: impl AsRef<str>) {
         self.file.notes.add(what);
     }
 

@@ -79,8 +79,14 @@ pub fn delimiter_name(d: u8) -> String {
 pub struct Notes(RefCell<BTreeMap<String, u64>>);
 
 impl Notes {
-    pub fn add(&self, what: impl Into<String>) {
-        *self.0.borrow_mut().entry(what.into()).or_default() += 1;
+    pub fn add(&self, what: impl AsRef<str>) {
+        let mut notes = self.0.borrow_mut();
+        match notes.get_mut(what.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                notes.insert(what.as_ref().to_string(), 1);
+            }
+        }
     }
 
     /// `rows for another server, passed over: 3; LicenseStatus 5 (pending) read as active: 1`.
