@@ -761,7 +761,9 @@ proptest::proptest! {
         exec(&mut db, "SET CLOCK '2026-02-01'; CREATE SERVER ls1 PRODUCT WS2022; INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 5");
         let before = db.dump().expect("dump");
         let stmt = format!("IMPORT {what} FROM '{}' INTO SERVER ls1 {options}", file.display());
-        if let Err(e) = db.execute(&stmt) {
+        let result = db.execute(&stmt);
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = result {
             proptest::prop_assert!(matches!(e, caldb::Error::Plan { .. }), "{stmt}: {e:?}");
             proptest::prop_assert_eq!(db.dump().expect("dump"), before);
         }
