@@ -25,6 +25,21 @@ use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 /// item's heap size is estimated, not measured).
 pub const BUDGET_BYTES: usize = 32 << 20;
 
+thread_local! {
+    static BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(BUDGET_BYTES) };
+}
+
+/// The budget of the sorts this thread starts: `BUDGET_BYTES`, unless a
+/// test made it small with `set_budget` to drive the spilling paths.
+pub fn budget() -> usize {
+    BUDGET.with(|b| b.get())
+}
+
+/// Sets this thread's budget (tests: spilling a few thousand rows).
+pub fn set_budget(bytes: usize) {
+    BUDGET.with(|b| b.set(bytes));
+}
+
 /// The most runs merged at once; more are first merged into bigger runs,
 /// so that open files and read buffers stay few.
 const FAN_IN: usize = 64;
@@ -40,9 +55,9 @@ pub struct Sorter<T, F> {
 }
 
 impl<T: Serialize + DeserializeOwned, F: Fn(&T, &T) -> Ordering> Sorter<T, F> {
-    /// A sort within `BUDGET_BYTES`.
+    /// A sort within this thread's `budget()`.
     pub fn new(cmp: F) -> Self {
-        Self::with_budget(cmp, BUDGET_BYTES)
+        Self::with_budget(cmp, budget())
     }
 
     /// A sort that spills past `budget` bytes (tests use a small one).
