@@ -30,6 +30,39 @@ pub fn run_select(r: &(impl Reader + ?Sized), s: &Select, now: Time) -> Result<R
     execute(r, &plan)
 }
 
+/// How a SELECT hands its rows over as they are final (a shell printing
+/// them), a chunk at a time.
+pub type Chunks<'a> = dyn FnMut(&ResultSet) -> Result<()> + 'a;
+
+/// The rows of one chunk.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// Runs a SELECT, handing its rows to `chunks` (when given) every
+/// `CHUNK_ROWS`; the result holds the rows not yet handed over.
+pub fn run_select_in_chunks(
+    r: &(impl Reader + ?Sized),
+    s: &Select,
+    now: Time,
+    chunks: Option<&mut Chunks<'_>>,
+) -> Result<ResultSet> {
+    let Some(chunks) = chunks else { return run_select(r, s, now) };
+    let plan = plan::plan(s, now)?;
+    if let Some(rs) = count_whole_table(r, s, &plan)? {
+        return Ok(rs);
+    }
+    let columns = plan.columns.iter().map(|c| c.clone().into()).collect();
+    let mut rs = ResultSet { columns, rows: Vec::new(), chart: None };
+    execute_into(r, &plan, &mut |row| {
+        rs.rows.push(row);
+        if rs.rows.len() >= CHUNK_ROWS {
+            chunks(&rs)?;
+            rs.rows.clear();
+        }
+        Ok(())
+    })?;
+    Ok(rs)
+}
+
 /// `EXPLAIN SELECT ...`: the plan, one step a row, the table read first at
 /// the top.
 pub fn explain(s: &Select, now: Time) -> Result<ResultSet> {
