@@ -416,6 +416,15 @@ impl Database {
         }
     }
 
+    /// `dump`'s text written to `w` as it is made, never held whole (the
+    /// shell's `.dump` of a million licenses).
+    pub fn dump_to(&mut self, w: &mut dyn std::io::Write) -> Result<()> {
+        match &self.block {
+            Block::Open(tx) => super::dump::dump_to(&**tx, w),
+            _ => super::dump::dump_to(&self.store.read()?, w),
+        }
+    }
+
     /// The names of the tables, in the order of language.md.
     pub fn table_names() -> Vec<&'static str> {
         super::catalog::TABLES.iter().map(|t| t.name).collect()
