@@ -52,7 +52,7 @@ pub struct Sorter<T, F> {
     items: Vec<T>,
     bytes: usize,
     budget: usize,
-    runs: Vec<File>,
+    runs: Vec<(File, u64)>,
 }
 
 impl<T: Serialize + DeserializeOwned, F: Fn(&T, &T) -> Ordering> Sorter<T, F> {
@@ -133,41 +133,34 @@ fn spill_error(e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("cannot use a temporary file to sort: {e}"))
 }
 
-/// Writes items to a new temporary file, rewound for reading.
-fn write_run<T: Serialize>(items: impl Iterator<Item = Result<T>>) -> Result<File> {
+/// Writes items to a new temporary file, rewound for reading; how many.
+fn write_run<T: Serialize>(items: impl Iterator<Item = Result<T>>) -> Result<(File, u64)> {
     let mut w = BufWriter::with_capacity(1 << 16, tempfile::tempfile().map_err(spill_error)?);
+    let mut n = 0;
     for item in items {
         bincode::serde::encode_into_std_write(item?, &mut w, bincode::config::standard()).map_err(spill_error)?;
+        n += 1;
     }
     let mut file = w.into_inner().map_err(|e| spill_error(e.error()))?;
     file.flush().map_err(spill_error)?;
     file.seek(SeekFrom::Start(0)).map_err(spill_error)?;
-    Ok(file)
+    Ok((file, n))
 }
 
-/// One run being read back.
+/// One run being read back, and how many of its items are left: a run
+/// that ends early is an error, never a shorter answer.
 struct Run {
     reader: BufReader<File>,
-    left: bool,
+    left: u64,
 }
 
 impl Run {
     fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
-        if !self.left {
+        if self.left == 0 {
             return Ok(None);
         }
-        match bincode::serde::decode_from_std_read(&mut self.reader, bincode::config::standard()) {
-            Ok(item) => Ok(Some(item)),
-            Err(bincode::error::DecodeError::UnexpectedEnd { .. }) => {
-                self.left = false;
-                Ok(None)
-            }
-            Err(bincode::error::DecodeError::Io { inner, .. }) if inner.kind() == std::io::ErrorKind::UnexpectedEof => {
-                self.left = false;
-                Ok(None)
-            }
-            Err(e) => Err(spill_error(e)),
-        }
+        self.left -= 1;
+        bincode::serde::decode_from_std_read(&mut self.reader, bincode::config::standard()).map(Some).map_err(spill_error)
     }
 }
 
@@ -204,10 +197,10 @@ impl<T, F: Fn(&T, &T) -> Ordering> PartialEq for Head<T, F> {
 impl<T, F: Fn(&T, &T) -> Ordering> Eq for Head<T, F> {}
 
 impl<T: DeserializeOwned, F: Fn(&T, &T) -> Ordering> Merge<T, F> {
-    fn new(files: Vec<File>, cmp: F) -> Result<Self> {
+    fn new(files: Vec<(File, u64)>, cmp: F) -> Result<Self> {
         let cmp = std::rc::Rc::new(cmp);
         let mut runs: Vec<Run> =
-            files.into_iter().map(|f| Run { reader: BufReader::with_capacity(1 << 16, f), left: true }).collect();
+            files.into_iter().map(|(f, left)| Run { reader: BufReader::with_capacity(1 << 16, f), left }).collect();
         let mut heap = BinaryHeap::with_capacity(runs.len());
         for (i, run) in runs.iter_mut().enumerate() {
             if let Some(item) = run.read()? {

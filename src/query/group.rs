@@ -128,11 +128,9 @@ impl Acc {
     fn merge(&mut self, other: Acc) -> Result<()> {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
-            (Acc::Sum(a), Acc::Sum(b)) => {
-                if let Some(b) = b {
-                    let sum = a.unwrap_or(0).checked_add(b).ok_or_else(|| Error::plan("integer overflow in SUM"))?;
-                    *a = Some(sum);
-                }
+            (Acc::Sum(a), Acc::Sum(Some(b))) => {
+                let sum = a.unwrap_or(0).checked_add(b).ok_or_else(|| Error::plan("integer overflow in SUM"))?;
+                *a = Some(sum);
             }
             (a @ (Acc::Min(_) | Acc::Max(_)), Acc::Min(Some(b)) | Acc::Max(Some(b))) => a.add(Some(b))?,
             (Acc::Avg(sa, na), Acc::Avg(sb, nb)) => {
