@@ -584,8 +584,9 @@ fn p7(path: &Path, label: &str, table: &mut Table) {
         figures.iter().filter(|(_, mb, _)| *mb > 256.0).map(|(k, mb, _)| format!("{k} {mb:.0}")).collect();
     let (worst, mb) = figures.iter().fold(("", 0.0), |a, (k, mb, _)| if *mb > a.1 { (k.as_str(), *mb) } else { a });
     let all = figures.iter().map(|(k, mb, _)| format!("{k} {mb:.0}")).collect::<Vec<_>>().join(", ");
+    let over = if over.is_empty() { String::new() } else { format!("; over 256 MB: {}", over.join(", ")) };
     table.row(
-        &format!("P7{label} peak RSS of every statement kind on the 1M database ({all} MB; over: {})", over.join(", ")),
+        &format!("P7{label} peak RSS of every statement kind on the P4 database ({all} MB{over})"),
         format!("{mb:.0} MB ({worst})"),
         "256 MB".into(),
         ratio_of(mb, 256.0),
