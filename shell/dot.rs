@@ -315,12 +315,8 @@ impl Session {
     }
 
     fn dump(&mut self) -> Result<(), Failure> {
-        let text = self.db.dump()?;
-        let w = self.out.writer();
-        w.write_all(text.as_bytes())?;
-        if !text.is_empty() && !text.ends_with('\n') {
-            writeln!(w)?;
-        }
+        // The dump ends with a line end: written as it is made, not held.
+        self.db.dump_to(self.out.writer())?;
         Ok(())
     }
 

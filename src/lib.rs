@@ -29,7 +29,7 @@ macro_rules! internal_modules {
         mod $m;
     )*};
 }
-internal_modules!(check, clock, model, protocol, query, report, safe_write, store);
+internal_modules!(check, clock, model, protocol, query, report, safe_write, spill, store);
 
 pub use check::upgrade;
 pub use error::{Error, Result};

@@ -337,7 +337,7 @@ impl ReasonCode {
 /// One value of a result row. Values have a total order, the order of
 /// ORDER BY, GROUP BY and DISTINCT: NULL first, then booleans, numbers,
 /// times and texts (each in its own order; text by bytes).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Value {
     /// No value.
     Null,

@@ -2,7 +2,7 @@
 //! carries it out, and its result to rows.
 
 use super::ast::{Exportable, Statement, Target};
-use super::select::run_select;
+use super::select::{Chunks, run_select_in_chunks};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{ConnectTo, Ctx, admin, connect_to, deploy, sessions, time};
@@ -89,10 +89,17 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
 }
 
 /// Runs a read-only statement on a snapshot (or on the open transaction).
-pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Store, now: Time) -> Result<ResultSet> {
+/// A SELECT's rows go to `chunks` as they are final, when it is given.
+pub fn read_statement(
+    r: &(impl Reader + ?Sized),
+    stmt: &Statement,
+    store: &Store,
+    now: Time,
+    chunks: Option<&mut Chunks<'_>>,
+) -> Result<ResultSet> {
     use Statement as S;
     match stmt {
-        S::Select(s) => run_select(r, s, now),
+        S::Select(s) => run_select_in_chunks(r, s, now, chunks),
         S::Explain(s) => super::select::explain(s, now),
         S::Check => crate::check::check(r),
         S::ShowClock => super::show::show_clock(r, now),
