@@ -17,6 +17,8 @@ mod floor;
 mod generate;
 #[path = "common/sqlite.rs"]
 mod sqlite;
+#[path = "common/threads.rs"]
+mod threads;
 
 use caldb::{Database, OpenOptions, Time, Value};
 use std::io::Write;
@@ -37,6 +39,8 @@ struct Sizes {
     life_batched: u64,
     /// Devices of the P4 database.
     big: u64,
+    /// CONNECTs of each P1 row from many threads (issue 19).
+    threaded: u64,
 }
 
 fn main() {
@@ -47,9 +51,16 @@ fn main() {
     }
     let full = args.iter().any(|a| a == "--bench");
     let mut sizes = if full {
-        Sizes { durable: 300, batched: 50_000, life_durable: 100, life_batched: 20_000, big: 1_000_000 }
+        Sizes {
+            durable: 300,
+            batched: 50_000,
+            life_durable: 100,
+            life_batched: 20_000,
+            big: 1_000_000,
+            threaded: 3_000,
+        }
     } else {
-        Sizes { durable: 5, batched: 200, life_durable: 3, life_batched: 50, big: 500 }
+        Sizes { durable: 5, batched: 200, life_durable: 3, life_batched: 50, big: 500, threaded: 64 }
     };
     if let Some(n) = std::env::var("CALDB_BENCH_DEVICES").ok().and_then(|s| s.parse().ok()) {
         sizes.big = n;
@@ -64,7 +75,11 @@ fn main() {
         let commit_limit = p1(&dir, &sizes, &mut table);
         if run("p3") {
             p3(&dir, &sizes, commit_limit, &mut table);
+            p3_shared(&dir, &sizes, &mut table);
         }
+    }
+    if run("p1t") {
+        p1_threads(&dir, &sizes, &mut table);
     }
     if run("p2") {
         p2(&dir, &sizes, &mut table);
@@ -244,6 +259,61 @@ fn median_and_range(rates: &mut [f64]) -> (f64, String) {
     (rates[rates.len() / 2], range)
 }
 
+/// P1 from 1, 8 and 64 threads (issue 19): caldb through `Shared` against
+/// SQLite with as many threads, and against the disk's fdatasync rate
+/// measured before and after each pair.
+fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
+    let start = Time::parse(generate::START).expect("start time").0;
+    for n in threads::THREADS {
+        let before = fdatasync_rate(dir, s.durable);
+        let caldb = threads::caldb_rate(dir, s.threaded, n);
+        let lite = threads::sqlite_rate(dir, s.threaded, n, start);
+        let sync = (before + fdatasync_rate(dir, s.durable)) / 2.0;
+        let (vs_lite, vs_sync) = (caldb / lite, caldb / sync);
+        let (target, met) = match n {
+            1 => (">= 1.0x SQLite", vs_lite >= 1.0),
+            8 => (">= 2x SQLite, >= 1x fdatasync", vs_lite >= 2.0 && vs_sync >= 1.0),
+            _ => (">= 5x SQLite, >= 5x fdatasync", vs_lite >= 5.0 && vs_sync >= 5.0),
+        };
+        table.row(
+            &format!("P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}"),
+            per_s(caldb),
+            format!("{} SQLite; {} fdatasync", per_s(lite), per_s(sync)),
+            format!("{vs_lite:.2}x SQLite; {vs_sync:.2}x fdatasync"),
+            target,
+            met,
+        );
+    }
+}
+
+/// P3's durable lifecycle through `Shared` from one thread: each statement
+/// its own commit, in redb's exclusive mode (one fdatasync per commit).
+fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
+    let start = Time::parse(generate::START).expect("start time").0;
+    let (cpath, spath) = (dir.join("p3-shared.redb"), dir.join("p3-shared.sqlite"));
+    let mut db = threads::SharedEngine(caldb::Shared::open(&cpath).expect("open shared"));
+    for stmt in generate::SETUP {
+        db.exec(stmt);
+    }
+    let (caldb, _) = lifecycle(&mut db, s.life_durable, false, start);
+    drop(db);
+    let mut lite = sqlite::Sqlite::create(&spath, true, start).expect("sqlite");
+    let (base, _) = lifecycle(&mut lite, s.life_durable, false, start);
+    drop(lite);
+    let ratio = caldb / base;
+    table.row(
+        "P3 device lifecycles, every statement durable, through Shared (exclusive mode: 1 fdatasync per commit), vs SQLite (WAL, FULL)",
+        per_s(caldb),
+        format!("{} SQLite", per_s(base)),
+        format!("{ratio:.2}x"),
+        ">= 1.00x",
+        ratio >= 1.0,
+    );
+    for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
+        std::fs::remove_file(p).ok();
+    }
+}
+
 /// The operations of the lifecycle, on caldb or SQLite.
 trait Engine {
     fn begin(&mut self);
@@ -266,16 +336,40 @@ impl Engine for Database {
     }
     fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
         let rs = exec(self, &format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
-        let col = |name: &str| rs.columns.iter().position(|c| c == name).expect("outcome column");
-        let reason = rs.rows[0][col("reason")].to_string();
-        let expires = match &rs.rows[0][col("expires")] {
-            Value::Time(t) => t.0,
-            other => panic!("expires is {other:?}"),
-        };
-        (reason, expires)
+        reason_and_expiry(&rs)
     }
     fn set_clock(&mut self, t: i64) {
         exec(self, &format!("SET CLOCK '{}'", Time(t)));
+    }
+}
+
+/// A CONNECT's reason and its token's expiry.
+fn reason_and_expiry(rs: &caldb::ResultSet) -> (String, i64) {
+    let col = |name: &str| rs.columns.iter().position(|c| c == name).expect("outcome column");
+    let reason = rs.rows[0][col("reason")].to_string();
+    let expires = match &rs.rows[0][col("expires")] {
+        Value::Time(t) => t.0,
+        other => panic!("expires is {other:?}"),
+    };
+    (reason, expires)
+}
+
+impl Engine for threads::SharedEngine {
+    fn begin(&mut self) {
+        unreachable!("the Shared lifecycle is durable statement by statement")
+    }
+    fn commit(&mut self) {
+        unreachable!("the Shared lifecycle is durable statement by statement")
+    }
+    fn create_device(&mut self, name: &str) {
+        self.exec(&format!("CREATE DEVICE {name}"));
+    }
+    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
+        let rs = self.exec(&format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
+        reason_and_expiry(&rs)
+    }
+    fn set_clock(&mut self, t: i64) {
+        self.exec(&format!("SET CLOCK '{}'", Time(t)));
     }
 }
 
