@@ -57,10 +57,10 @@ fn main() {
             life_durable: 100,
             life_batched: 20_000,
             big: 1_000_000,
-            threaded: 1_000,
+            threaded: 3_000,
         }
     } else {
-        Sizes { durable: 5, batched: 200, life_durable: 3, life_batched: 50, big: 500, threaded: 64 }
+        Sizes { durable: 5, batched: 200, life_durable: 3, life_batched: 50, big: 500, threaded: 130 }
     };
     if let Some(n) = std::env::var("CALDB_BENCH_DEVICES").ok().and_then(|s| s.parse().ok()) {
         sizes.big = n;
@@ -259,28 +259,20 @@ fn median_and_range(rates: &mut [f64]) -> (f64, String) {
     (rates[rates.len() / 2], range)
 }
 
-/// Rounds of the issue 19 rows, alternating caldb and SQLite: both are
+/// Rounds of P3 through `Shared`, alternating caldb and SQLite: both are
 /// bound by a disk whose sync rate swings with the other work on this
-/// machine, so each row is the median of its rounds' ratios.
+/// machine, so the row is the median of its rounds' ratios.
 const SYNC_ROUNDS: usize = 3;
 
 /// P1 from 1, 8 and 64 threads (issue 19): caldb through `Shared` against
-/// SQLite with as many threads, and against the disk's fdatasync rate
-/// measured before and after each pair; the median pair by ratio.
+/// SQLite with as many threads (in alternating blocks), and against the
+/// disk's fdatasync rate measured before and after.
 fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
     let start = Time::parse(generate::START).expect("start time").0;
     for n in threads::THREADS {
-        let mut rounds: Vec<[f64; 3]> = (0..SYNC_ROUNDS)
-            .map(|_| {
-                let before = fdatasync_rate(dir, s.durable);
-                let caldb = threads::caldb_rate(dir, s.threaded, n);
-                let lite = threads::sqlite_rate(dir, s.threaded, n, start);
-                [caldb, lite, (before + fdatasync_rate(dir, s.durable)) / 2.0]
-            })
-            .collect();
-        rounds.sort_by(|a, b| (a[0] / a[1]).total_cmp(&(b[0] / b[1])));
-        let spread: Vec<String> = rounds.iter().map(|r| format!("{:.2}", r[0] / r[1])).collect();
-        let [caldb, lite, sync] = rounds[SYNC_ROUNDS / 2];
+        let before = fdatasync_rate(dir, s.durable);
+        let (caldb, lite) = threads::rates(dir, s.threaded, n, start);
+        let sync = (before + fdatasync_rate(dir, s.durable)) / 2.0;
         let (vs_lite, vs_sync) = (caldb / lite, caldb / sync);
         let (target, met) = match n {
             1 => (">= 1.0x SQLite", vs_lite >= 1.0),
@@ -289,8 +281,8 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
         };
         table.row(
             &format!(
-                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}; median of {SYNC_ROUNDS} rounds (x SQLite: {})",
-                spread.join(", ")
+                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}, in {} alternating blocks",
+                threads::BLOCKS
             ),
             per_s(caldb),
             format!("{} SQLite; {} fdatasync", per_s(lite), per_s(sync)),

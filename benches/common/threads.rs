@@ -9,75 +9,71 @@ use super::generate;
 use super::sqlite::Sqlite;
 use caldb::Shared;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The thread counts of the rows.
 pub const THREADS: [usize; 3] = [1, 8, 64];
 
-/// CONNECTs per second through `Shared` from `threads` threads: `n`
-/// CONNECTs of the deployed devices, thread `t` taking every `threads`-th.
-pub fn caldb_rate(dir: &Path, n: u64, threads: usize) -> f64 {
-    let path = dir.join("p1-threads.redb");
-    drop(generate::deployed(&path, n).expect("a deployed database"));
-    let shared = Shared::open(&path).expect("open shared");
-    assert!(shared.is_exclusive(), "no other process has the bench file open");
-    let rate = storm(threads, n, |i| {
-        let s = format!("CONNECT {} AS {} TO h1", generate::device(i), generate::user(i));
-        let shared = shared.clone();
-        move || {
-            shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-    });
-    drop(shared);
-    std::fs::remove_file(&path).ok();
-    rate
-}
+/// Blocks each engine's CONNECTs are run in, alternating caldb and SQLite:
+/// the disk's sync rate swings with the other work on this machine, and
+/// alternating small blocks gives both engines the same disk.
+pub const BLOCKS: u64 = 10;
 
-/// The same through SQLite: one connection per thread.
-pub fn sqlite_rate(dir: &Path, n: u64, threads: usize, start: i64) -> f64 {
-    let path = dir.join("p1-threads.sqlite");
+/// CONNECTs per second through `Shared` and through SQLite from `threads`
+/// threads each: `n` CONNECTs of deployed devices per engine, in `BLOCKS`
+/// alternating blocks, thread `t` of a block taking every `threads`-th.
+pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64) {
+    let (cpath, spath) = (dir.join("p1-threads.redb"), dir.join("p1-threads.sqlite"));
+    drop(generate::deployed(&cpath, n).expect("a deployed database"));
+    let shared = Shared::open(&cpath).expect("open shared");
+    assert!(shared.is_exclusive(), "no other process has the bench file open");
     {
-        let mut lite = Sqlite::create(&path, true, start).expect("sqlite");
+        let mut lite = Sqlite::create(&spath, true, start).expect("sqlite");
         lite.begin().expect("begin");
         for i in 0..n {
             lite.create_device(&generate::device(i)).expect("create device");
         }
         lite.commit().expect("commit");
     }
-    let t = Instant::now();
-    std::thread::scope(|scope| {
-        for k in 0..threads {
-            let path = &path;
-            scope.spawn(move || {
-                let mut lite = Sqlite::open(path, Duration::from_secs(60)).expect("sqlite connection");
-                for i in (k as u64..n).step_by(threads) {
-                    lite.connect(&generate::device(i), &generate::user(i)).expect("sqlite connect");
-                }
-            });
-        }
-    });
-    let rate = n as f64 / t.elapsed().as_secs_f64();
-    for p in [path.clone(), path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
+    let conns: Vec<Mutex<Sqlite>> =
+        (0..threads).map(|_| Mutex::new(Sqlite::open(&spath, Duration::from_secs(60)).expect("sqlite"))).collect();
+    let (mut caldb, mut lite) = (Duration::ZERO, Duration::ZERO);
+    let per = n / BLOCKS;
+    for b in 0..BLOCKS {
+        let block = b * per..(b + 1) * per;
+        caldb += storm(threads, block.clone(), |_, i| {
+            let s = format!("CONNECT {} AS {} TO h1", generate::device(i), generate::user(i));
+            shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        });
+        lite += storm(threads, block, |k, i| {
+            let mut conn = conns[k].lock().expect("a connection per thread");
+            conn.connect(&generate::device(i), &generate::user(i)).expect("sqlite connect");
+        });
+    }
+    drop((shared, conns));
+    for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
         std::fs::remove_file(p).ok();
     }
-    rate
+    let done = (per * BLOCKS) as f64;
+    (done / caldb.as_secs_f64(), done / lite.as_secs_f64())
 }
 
-/// Runs `n` calls from `threads` threads (call `i` made by `work(i)`,
-/// thread `t` making every `threads`-th); calls per second.
-fn storm<F: FnOnce() + Send>(threads: usize, n: u64, work: impl Fn(u64) -> F + Sync) -> f64 {
+/// Runs the calls of `range` from `threads` threads, thread `k` making
+/// `work(k, i)` for every `threads`-th `i`; how long they took.
+fn storm(threads: usize, range: std::ops::Range<u64>, work: impl Fn(usize, u64) + Sync) -> Duration {
     let t = Instant::now();
     std::thread::scope(|scope| {
         for k in 0..threads {
-            let work = &work;
+            let (work, range) = (&work, range.clone());
             scope.spawn(move || {
-                for i in (k as u64..n).step_by(threads) {
-                    work(i)();
+                for i in (range.start + k as u64..range.end).step_by(threads) {
+                    work(k, i);
                 }
             });
         }
     });
-    n as f64 / t.elapsed().as_secs_f64()
+    t.elapsed()
 }
 
 /// The P3 lifecycle's operations on a `Shared` handle: each statement its
