@@ -76,6 +76,27 @@ fn storm(threads: usize, range: std::ops::Range<u64>, work: impl Fn(usize, u64) 
     t.elapsed()
 }
 
+/// Serves `path` through `Shared` from 8 threads, each creating and
+/// connecting devices from `first` on, each statement durable, until the
+/// process is killed (P6 for a serving process).
+pub fn write_until_killed(path: &Path, first: u64) -> ! {
+    let shared = Shared::open(path).expect("open shared");
+    std::thread::scope(|scope| {
+        for k in 0..8u64 {
+            let shared = &shared;
+            scope.spawn(move || {
+                for i in (first + k..).step_by(8) {
+                    let d = generate::device(i);
+                    for s in [format!("CREATE DEVICE {d}"), format!("CONNECT {d} AS {} TO h1", generate::user(i))] {
+                        shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
+                    }
+                }
+            });
+        }
+    });
+    unreachable!("the writers never stop")
+}
+
 /// The P3 lifecycle's operations on a `Shared` handle: each statement its
 /// own durable transaction, one sync each in redb's exclusive mode.
 pub struct SharedEngine(pub Shared);
