@@ -259,11 +259,6 @@ fn median_and_range(rates: &mut [f64]) -> (f64, String) {
     (rates[rates.len() / 2], range)
 }
 
-/// Rounds of P3 through `Shared`, alternating caldb and SQLite: both are
-/// bound by a disk whose sync rate swings with the other work on this
-/// machine, so the row is the median of its rounds' ratios.
-const SYNC_ROUNDS: usize = 3;
-
 /// P1 from 1, 8 and 64 threads (issue 19): caldb through `Shared` against
 /// SQLite with as many threads (in alternating blocks), and against the
 /// disk's fdatasync rate measured before and after.
@@ -294,19 +289,37 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
 }
 
 /// P3's durable lifecycle through `Shared` from one thread: each statement
-/// its own commit, in redb's exclusive mode (one fdatasync per commit);
-/// the median of `SYNC_ROUNDS` rounds by ratio.
+/// its own commit, in redb's exclusive mode (one fdatasync per commit).
+/// Both engines run their lifecycles in `threads::BLOCKS` alternating
+/// blocks, so both meet the same disk, whose sync rate swings with the
+/// other work on this machine.
 fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
     let start = Time::parse(generate::START).expect("start time").0;
-    let mut rounds: Vec<(f64, f64)> = (0..SYNC_ROUNDS).map(|_| p3_shared_round(dir, s, start)).collect();
-    rounds.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
-    let spread: Vec<String> = rounds.iter().map(|r| format!("{:.2}", r.0 / r.1)).collect();
-    let (caldb, base) = rounds[SYNC_ROUNDS / 2];
+    let (cpath, spath) = (dir.join("p3-shared.redb"), dir.join("p3-shared.sqlite"));
+    let mut db = threads::SharedEngine(caldb::Shared::open(&cpath).expect("open shared"));
+    for stmt in generate::SETUP {
+        db.exec(stmt);
+    }
+    let mut lite = sqlite::Sqlite::create(&spath, true, start).expect("sqlite");
+    let (mut caldb, mut base) = (Duration::ZERO, Duration::ZERO);
+    let (mut caldb_clock, mut lite_clock) = (start, start);
+    let per = (s.life_durable / threads::BLOCKS).max(1);
+    for b in 0..threads::BLOCKS {
+        let t = Instant::now();
+        lifecycles_of(&mut db, b * per..(b + 1) * per, &mut caldb_clock);
+        caldb += t.elapsed();
+        let t = Instant::now();
+        lifecycles_of(&mut lite, b * per..(b + 1) * per, &mut lite_clock);
+        base += t.elapsed();
+    }
+    drop((db, lite));
+    let done = (per * threads::BLOCKS) as f64;
+    let (caldb, base) = (done / caldb.as_secs_f64(), done / base.as_secs_f64());
     let ratio = caldb / base;
     table.row(
         &format!(
-            "P3 device lifecycles, every statement durable, through Shared (exclusive mode: 1 fdatasync per commit), vs SQLite (WAL, FULL); median of {SYNC_ROUNDS} rounds ({})",
-            spread.join(", ")
+            "P3 device lifecycles, every statement durable, through Shared (exclusive mode: 1 fdatasync per commit), vs SQLite (WAL, FULL), in {} alternating blocks",
+            threads::BLOCKS
         ),
         per_s(caldb),
         format!("{} SQLite", per_s(base)),
@@ -314,24 +327,9 @@ fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
         ">= 1.00x",
         ratio >= 1.0,
     );
-}
-
-/// One round of `p3_shared`: caldb's and SQLite's lifecycles per second.
-fn p3_shared_round(dir: &Path, s: &Sizes, start: i64) -> (f64, f64) {
-    let (cpath, spath) = (dir.join("p3-shared.redb"), dir.join("p3-shared.sqlite"));
-    let mut db = threads::SharedEngine(caldb::Shared::open(&cpath).expect("open shared"));
-    for stmt in generate::SETUP {
-        db.exec(stmt);
-    }
-    let (caldb, _) = lifecycle(&mut db, s.life_durable, false, start);
-    drop(db);
-    let mut lite = sqlite::Sqlite::create(&spath, true, start).expect("sqlite");
-    let (base, _) = lifecycle(&mut lite, s.life_durable, false, start);
-    drop(lite);
     for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
         std::fs::remove_file(p).ok();
     }
-    (caldb, base)
 }
 
 /// The operations of the lifecycle, on caldb or SQLite.
@@ -421,8 +419,19 @@ fn lifecycle(e: &mut dyn Engine, n: u64, batched: bool, start: i64) -> (f64, u64
     if batched {
         e.begin();
     }
-    let mut due: Vec<(i64, u64)> = Vec::with_capacity(n as usize);
-    for i in 0..n {
+    let statements = lifecycles_of(e, 0..n, &mut start.clone());
+    if batched {
+        e.commit();
+    }
+    (rate(n, t.elapsed()), statements)
+}
+
+/// The lifecycles of devices `range`, the clock at `clock` (moved on);
+/// the statements they took.
+fn lifecycles_of(e: &mut dyn Engine, range: std::ops::Range<u64>, clock: &mut i64) -> u64 {
+    let mut due: Vec<(i64, u64)> = Vec::with_capacity((range.end - range.start) as usize);
+    let mut statements = 0;
+    for i in range {
         let (d, u) = (generate::device(i), generate::user(i));
         e.create_device(&d);
         let (r, _) = e.connect(&d, &u);
@@ -430,25 +439,21 @@ fn lifecycle(e: &mut dyn Engine, n: u64, batched: bool, start: i64) -> (f64, u64
         let (r, expires) = e.connect(&d, &u);
         assert_eq!(r, "upgraded", "{d}");
         due.push((expires, i));
+        statements += 3;
     }
     due.sort_unstable();
-    let mut clock = start;
-    let mut statements = 3 * n;
     for (expires, i) in due {
         let at = expires - 3 * DAY;
-        if at > clock {
+        if at > *clock {
             e.set_clock(at);
-            clock = at;
+            *clock = at;
             statements += 1;
         }
         statements += 1;
         let (r, _) = e.connect(&generate::device(i), &generate::user(i));
         assert_eq!(r, "renewed", "{}", generate::device(i));
     }
-    if batched {
-        e.commit();
-    }
-    (rate(n, t.elapsed()), statements)
+    statements
 }
 
 /// P3, durable and batched; the durable row is also read against
