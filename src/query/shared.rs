@@ -252,8 +252,11 @@ impl Core {
     }
 
     /// Opens the file in the mode the door asks for, if it is not open so.
+    /// The mode stays locked through the switch, so `is_exclusive` never
+    /// reports a mode the file has already left.
     fn follow_door(&self, door: &Door) {
-        let Some(now) = *lock(&self.sharing) else { return };
+        let mut sharing = lock(&self.sharing);
+        let Some(now) = *sharing else { return };
         let want = match (now, door.knocked()) {
             // It knocks itself: it shares the file for as long as it lives.
             (Sharing::Client, _) => return,
@@ -264,8 +267,7 @@ impl Core {
             return;
         }
         let mut db = lock(&self.db);
-        let became = db.reopen_as(now, want).unwrap_or(now);
-        *lock(&self.sharing) = Some(became);
+        *sharing = Some(db.reopen_as(now, want).unwrap_or(now));
     }
 }
 
