@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use access::{Records, license_index_keys};
-pub use file::FORMAT_VERSION;
+pub use file::{FORMAT_VERSION, Sharing, is_already_open};
 pub use read::{ReadTx, Reader};
 pub use records::*;
 /// The seam for fault injection: any storage a redb database can live on.
@@ -61,6 +61,9 @@ pub struct Store {
     path: Option<PathBuf>,
     /// Damage found in the file, by this store or any of its transactions.
     damage: Arc<Latch>,
+    /// Held while open: asks a serving process to share the file
+    /// (`opening::Knock`); released after the handle closes.
+    knock: Option<opening::Knock>,
 }
 
 /// redb's handle: for reading and writing, or read-only (`-readonly`), which

@@ -13,6 +13,10 @@ use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
 use crate::store::{Reader, Records, Store, T, WriteTx, panic_message};
 use std::path::Path;
 
+mod grouped;
+mod serving;
+pub(crate) use grouped::{Answer, Work};
+
 /// How to open a database.
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
@@ -209,17 +213,7 @@ impl Database {
     /// # Ok::<(), caldb::Error>(())
     /// ```
     pub fn connect(&mut self, req: &ConnectRequest) -> Result<Outcome> {
-        let stmt = Statement::Connect {
-            device: req.device.clone(),
-            user: req.user.clone(),
-            target: match &req.to {
-                Destination::Host(h) => Target::Host(h.clone()),
-                Destination::Farm(f) => Target::Farm(f.clone()),
-            },
-            admin: req.admin,
-            logon_failed: req.logon_failed,
-        };
-        let text = stmt.to_string();
+        let text = connect_statement(req).to_string();
         self.guarded(&text, |db| db.in_write(&text, false, |cx| crate::protocol::connect(cx, req)))
     }
 
@@ -462,6 +456,20 @@ impl Database {
             return Ok(true);
         }
         self.store.check_integrity()
+    }
+}
+
+/// The CONNECT statement a connection request is recorded as.
+pub(crate) fn connect_statement(req: &ConnectRequest) -> Statement {
+    Statement::Connect {
+        device: req.device.clone(),
+        user: req.user.clone(),
+        target: match &req.to {
+            Destination::Host(h) => Target::Host(h.clone()),
+            Destination::Farm(f) => Target::Farm(f.clone()),
+        },
+        admin: req.admin,
+        logon_failed: req.logon_failed,
     }
 }
 
