@@ -15,6 +15,7 @@
 
 mod error;
 mod interrupt;
+mod licensing;
 
 // The internal modules: private, except as test hooks for the project's
 // own tests, benchmarks and examples, which build with the `internals`
@@ -34,6 +35,7 @@ internal_modules!(check, clock, model, protocol, query, report, safe_write, stor
 pub use check::upgrade;
 pub use error::{Error, Result};
 pub use interrupt::{InterruptHandle, Progress};
+pub use licensing::{ClientInfo, ErrorCode, Exchange, FrontError, Step, Transition, Verdict, report_logon};
 pub use model::{
     CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Mode, Product, ReasonCode, ResultSet, Time, Value,
 };
