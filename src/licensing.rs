@@ -216,7 +216,7 @@ impl Exchange {
     /// holds. Answers with the platform challenge.
     fn keys(&mut self, kind: u8, message: &[u8]) -> Result<Vec<u8>, FrontError> {
         let (exchange, presented) = match kind {
-            wire::msg::NEW_LICENSE_REQUEST => (wire::new_license_request(message)?.keys, None),
+            wire::msg::NEW_LICENSE_REQUEST => (wire::new_license_request(message)?, None),
             wire::msg::LICENSE_INFO => {
                 let info = wire::license_info_message(message)?;
                 (info.keys, Some((info.cal.to_vec(), info.encrypted_hwid.to_vec(), info.mac.to_vec())))

@@ -54,3 +54,138 @@ fn a_new_client_gets_a_temporary_cal_then_a_permanent_one_after_logon() {
     assert_eq!(lic[1][2], pc.hwid_hex());
     assert_eq!(lic[1][3..], ["PC-ALPHA".to_string(), "alice".into()]);
 }
+
+fn text(db: &mut Database, sql: &str) -> String {
+    rows(db, sql).first().and_then(|r| r.first()).cloned().unwrap_or_default()
+}
+
+/// Moves the clock to `days` before the expiry of license `id`.
+fn to_days_before_expiry(db: &mut Database, id: u64, days: i64) {
+    let left: i64 = text(db, &format!("SELECT expires - now() FROM licenses WHERE id = {id}")).parse().expect("days");
+    db.execute(&format!("ADVANCE {} DAYS", left - days)).expect("advance");
+}
+
+/// A client through new license, logon and upgrade: its permanent license.
+fn licensed(db: &mut Database, pc: &Client) -> u64 {
+    let v = connect(db, "rdsh1", pc).verdict.expect("a verdict");
+    report_logon(db, &v, true).expect("logon");
+    let v = connect(db, "rdsh1", pc).verdict.expect("a verdict");
+    assert_eq!(v.outcome, "upgraded");
+    v.license.expect("a license")
+}
+
+/// Every statement of history, run again on a new database, gives the
+/// same dump: the decisions replay without the exchange's cryptography.
+fn assert_history_replays(db: &mut Database) {
+    let history = rows(db, "SELECT statement FROM history ORDER BY seq");
+    let mut again = Database::open_in_memory().expect("open");
+    for row in &history {
+        again.execute(&row[0]).expect(&row[0]);
+    }
+    assert_eq!(again.dump().expect("dump"), db.dump().expect("dump"), "history replays to the same database");
+}
+
+#[test]
+fn a_permanent_cal_is_renewed_in_its_window_and_reissued_after_a_revoke() {
+    let mut db = setup(10);
+    let pc = Client::new([1, 2, 3, 4], "alice", "PC-ALPHA");
+    let first = licensed(&mut db, &pc);
+    let permanent = pc.stored().expect("stored");
+    assert_eq!(connect(&mut db, "rdsh1", &pc).verdict.expect("verdict").outcome, "valid");
+    assert_eq!(pc.stored().expect("stored"), permanent, "a valid client stores nothing new");
+
+    to_days_before_expiry(&mut db, first, 3);
+    let old_expiry = text(&mut db, &format!("SELECT expires FROM licenses WHERE id = {first}"));
+    let renewed = connect(&mut db, "rdsh1", &pc);
+    let v = renewed.verdict.expect("verdict");
+    assert_eq!((v.outcome.as_str(), v.license), ("renewed", Some(first)));
+    renewed.client.expect("the client stored the upgrade license");
+    assert_ne!(pc.stored().expect("stored"), permanent, "the renewed CAL carries the new expiry");
+    assert_ne!(text(&mut db, &format!("SELECT expires FROM licenses WHERE id = {first}")), old_expiry);
+
+    db.execute(&format!("REVOKE LICENSE {first}")).expect("revoke");
+    to_days_before_expiry(&mut db, first, 2);
+    let reissued = connect(&mut db, "rdsh1", &pc);
+    let v = reissued.verdict.expect("verdict");
+    assert_eq!(v.outcome, "reissued");
+    assert_ne!(v.license, Some(first));
+    reissued.client.expect("the client stored the reissued license");
+    assert_history_replays(&mut db);
+}
+
+#[test]
+fn failed_logons_never_upgrade_a_temporary_cal() {
+    let mut db = setup(10);
+    let bot = Client::new([9, 9, 9, 9], "mallory", "BOT1");
+    for _ in 0..3 {
+        let v = connect(&mut db, "rdsh1", &bot).verdict.expect("verdict");
+        assert!(v.outcome == "temporary-issued" || v.outcome == "temporary-valid", "{}", v.outcome);
+        report_logon(&mut db, &v, false).expect("logon report");
+    }
+    assert_eq!(text(&mut db, "SELECT COUNT(*) FROM licenses WHERE kind = 'permanent'"), "0");
+    assert_eq!(text(&mut db, "SELECT validated FROM licenses"), "false");
+    assert_history_replays(&mut db);
+}
+
+#[test]
+fn a_tampered_cal_is_not_trusted_and_the_client_gets_a_new_temporary_one() {
+    let mut db = setup(10);
+    let pc = Client::new([1, 1, 1, 1], "alice", "PC-ALPHA");
+    licensed(&mut db, &pc);
+    let mut cal = pc.stored().expect("stored");
+    let at = cal.len() - 40; // inside the expiry, before the tag
+    cal[at] ^= 0x01;
+    *pc.store.0.lock().expect("lock") = Some(cal);
+    let v = connect(&mut db, "rdsh1", &pc).verdict.expect("verdict");
+    assert_eq!(v.outcome, "temporary-issued");
+    let last = text(&mut db, "SELECT statement FROM history ORDER BY seq DESC LIMIT 1");
+    assert!(last.ends_with("PRESENTING INVALID 'tag'"), "{last}");
+    assert_history_replays(&mut db);
+}
+
+#[test]
+fn another_machines_cal_is_not_taken_as_its_own() {
+    let mut db = setup(10);
+    let alpha = Client::new([1, 1, 1, 1], "alice", "PC-ALPHA");
+    let first = licensed(&mut db, &alpha);
+    let beta = Client::new([2, 2, 2, 2], "bob", "PC-BETA");
+    *beta.store.0.lock().expect("lock") = alpha.stored();
+    let v = connect(&mut db, "rdsh1", &beta).verdict.expect("verdict");
+    assert_eq!(v.outcome, "temporary-issued", "treated as presenting nothing");
+    let last = text(&mut db, "SELECT statement FROM history ORDER BY seq DESC LIMIT 1");
+    assert!(last.ends_with(&format!("PRESENTING INVALID 'hwid' LICENSE {first} ON ls1")), "{last}");
+    assert_history_replays(&mut db);
+}
+
+#[test]
+fn a_cal_from_before_a_rebuild_is_reissued_in_its_renewal_window() {
+    let mut db = setup(10);
+    let pc = Client::new([5, 6, 7, 8], "alice", "PC-ALPHA");
+    let first = licensed(&mut db, &pc);
+    to_days_before_expiry(&mut db, first, 3);
+    db.execute("REBUILD SERVER ls1 REINSTALL KEYPACKS").expect("rebuild");
+    let run = connect(&mut db, "rdsh1", &pc);
+    let v = run.verdict.expect("verdict");
+    assert_eq!(v.outcome, "reissued", "its server no longer knows the license");
+    run.client.expect("stored the reissued license");
+    assert_history_replays(&mut db);
+}
+
+#[test]
+fn an_expired_temporary_cal_with_no_permanent_cal_to_have_is_refused_and_the_client_stores_nothing() {
+    let mut db = setup(1);
+    db.execute("DEACTIVATE SERVER ls1").expect("deactivate"); // temporary CALs only
+    let pc = Client::new([3, 3, 3, 3], "alice", "PC-ALPHA");
+    let v = connect(&mut db, "rdsh1", &pc).verdict.expect("verdict");
+    report_logon(&mut db, &v, true).expect("logon");
+    let temporary = pc.stored();
+    db.execute("ADVANCE 91 DAYS").expect("advance");
+    let run = connect(&mut db, "rdsh1", &pc);
+    let v = run.verdict.expect("verdict");
+    assert!(!v.licensed);
+    assert_eq!(v.outcome, "no-license");
+    let err = run.client.expect_err("the client aborts");
+    assert!(err.contains("NoLicense") || err.to_lowercase().contains("license"), "{err}");
+    assert_eq!(pc.stored(), temporary, "the client stored nothing");
+    assert_history_replays(&mut db);
+}

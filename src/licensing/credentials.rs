@@ -34,7 +34,6 @@ pub const SECRET_LEN: usize = 32;
 /// Credentials ready for use.
 #[derive(Clone)]
 pub struct Credentials {
-    pub server: String,
     pub key: PrivateKey,
     pub chain: Vec<Vec<u8>>,
     pub secret: Vec<u8>,
@@ -46,7 +45,7 @@ impl Credentials {
     pub fn from_rec(rec: &CredentialsRec) -> Result<Credentials, FrontError> {
         let key = PrivateKey::from_parts(&rec.n, &rec.d, &rec.p, &rec.q)
             .ok_or_else(|| FrontError::Keys(format!("the stored RSA key of server '{}' is not a key", rec.server)))?;
-        Ok(Credentials { server: rec.server.clone(), key, chain: rec.chain.clone(), secret: rec.secret.clone() })
+        Ok(Credentials { key, chain: rec.chain.clone(), secret: rec.secret.clone() })
     }
 
     /// HMAC-SHA256 of `data` under the server's CAL secret.

@@ -10,8 +10,6 @@ use sha1::{Digest, Sha1};
 
 /// The premaster secret's length: the low 48 bytes of the decrypted value.
 pub const PREMASTER_LEN: usize = 48;
-/// A client or server random's length.
-pub const RANDOM_LEN: usize = 32;
 /// A MAC's length (an MD5 digest).
 pub const MAC_LEN: usize = 16;
 
@@ -42,11 +40,6 @@ impl PrivateKey {
         let dq = &d % (&q - &one);
         let qinv = q.modinv(&p)?;
         Some(PrivateKey { n, p, q, dp, dq, qinv })
-    }
-
-    /// The modulus's length in bytes.
-    pub fn modulus_len(&self) -> usize {
-        self.n.bits().div_ceil(8) as usize
     }
 
     /// `c^d mod n` (MS-RDPELE 5.1.4: integers are little-endian on the

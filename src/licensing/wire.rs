@@ -263,26 +263,15 @@ fn key_exchange<'a>(r: &mut In<'a>) -> Result<KeyExchange<'a>, FrontError> {
     Ok(KeyExchange { client_random, encrypted_premaster })
 }
 
-/// CLIENT_NEW_LICENSE_REQUEST's fields.
-pub struct NewLicenseRequest<'a> {
-    pub keys: KeyExchange<'a>,
-    pub user: String,
-    pub machine: String,
-}
-
-/// Text of an ANSI blob, up to its NUL, with bytes that are not UTF-8
-/// replaced (a name for the record, not a key).
-fn ansi(b: &[u8]) -> String {
-    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
-}
-
-pub fn new_license_request(data: &[u8]) -> Result<NewLicenseRequest<'_>, FrontError> {
+/// CLIENT_NEW_LICENSE_REQUEST's key exchange. Its user and machine name
+/// blobs are checked for shape only: the names caldb records come from the
+/// RDP connection (IronRDP sends its HWID words as the machine name).
+pub fn new_license_request(data: &[u8]) -> Result<KeyExchange<'_>, FrontError> {
     let mut r = reader(data, "CLIENT_NEW_LICENSE_REQUEST");
     let keys = key_exchange(&mut r)?;
-    let user = ansi(r.blob("ClientUserName", &[blob::USER_NAME])?);
-    let machine = ansi(r.blob("ClientMachineName", &[blob::MACHINE_NAME])?);
-    Ok(NewLicenseRequest { keys, user, machine })
+    r.blob("ClientUserName", &[blob::USER_NAME])?;
+    r.blob("ClientMachineName", &[blob::MACHINE_NAME])?;
+    Ok(keys)
 }
 
 /// CLIENT_LICENSE_INFO's fields: the stored CAL, the encrypted HWID and

@@ -5,8 +5,8 @@
 //! the front gets the licensing message back.
 
 use caldb::{ClientInfo, Database, Exchange, Step, Verdict};
-use ironrdp_connector::license_exchange::{LicenseCache, LicenseExchangeSequence};
 use ironrdp_connector::{ConnectorResult, Sequence};
+use ironrdp_connector::{LicenseCache, LicenseExchangeSequence};
 use ironrdp_core::WriteBuf;
 use ironrdp_pdu::mcs::{SendDataIndication, SendDataRequest};
 use ironrdp_pdu::rdp::server_license::LicenseInformation;
