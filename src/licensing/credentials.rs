@@ -96,10 +96,13 @@ pub fn make(server: &str, source: Source) -> Result<CredentialsRec, FrontError> 
     })
 }
 
-/// A profile with a given issuer and subject and no extensions.
+/// A profile with a given issuer and subject and one extension, basic
+/// constraints: a certificate without extensions is X.509 v1, and FreeRDP
+/// 2.11's parser reads only v3 (the explicit version tag).
 struct Plain {
     issuer: Name,
     subject: Name,
+    ca: bool,
 }
 
 impl BuilderProfile for Plain {
@@ -115,7 +118,9 @@ impl BuilderProfile for Plain {
         _issuer_spk: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
         _tbs: &x509_cert::TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<x509_cert::ext::Extension>> {
-        Ok(Vec::new())
+        use x509_cert::ext::ToExtension;
+        let constraints = x509_cert::ext::pkix::BasicConstraints { ca: self.ca, path_len_constraint: None };
+        Ok(vec![constraints.to_extension(&self.subject, &[])?])
     }
 }
 
@@ -137,8 +142,8 @@ fn chain(server: &str, key: &RsaPrivateKey) -> Result<Vec<Vec<u8>>, FrontError> 
     );
     let mut out = Vec::new();
     for (serial, issuer, subject) in [(1u32, &root, &root), (2, &root, &leaf)] {
-        let profile = Plain { issuer: issuer.clone(), subject: subject.clone() };
-        let builder = CertificateBuilder::new(profile, SerialNumber::from(serial), validity.clone(), spki.clone())
+        let profile = Plain { issuer: issuer.clone(), subject: subject.clone(), ca: serial == 1 };
+        let builder = CertificateBuilder::new(profile, SerialNumber::from(serial), validity, spki.clone())
             .map_err(|e| bad(&e))?;
         let cert = builder.build::<_, rsa::pkcs1v15::Signature>(&signer).map_err(|e| bad(&e))?;
         out.push(cert.to_der().map_err(|e| bad(&e))?);
