@@ -225,8 +225,17 @@ fn garbage_a_malformed_licensing_message_and_a_stalled_client_end_only_their_own
     let mut garbage = TcpStream::connect(("127.0.0.1", host.port)).expect("connect");
     garbage.write_all(b"GET / HTTP/1.1\r\nHost: caldb\r\n\r\n").expect("send garbage");
     let _stalled = TcpStream::connect(("127.0.0.1", host.port)).expect("connect and say nothing");
+    let stalled_at = std::time::Instant::now();
     malformed_licensing_message(host.port);
 
+    host.wait_for("the client sent nothing", 1, Duration::from_secs(10));
+    // --timeout 1: dropped after about a second, well before the four
+    // seconds a connection may last in all.
+    assert!(
+        stalled_at.elapsed() < Duration::from_millis(3500),
+        "the stalled client was kept {:?}",
+        stalled_at.elapsed()
+    );
     let log = host.wait_for("dropped:", 3, Duration::from_secs(15));
     assert_eq!(log.matches("dropped:").count(), 3, "{log}");
     assert!(log.contains("the client sent nothing for 1 s"), "{log}");
@@ -277,7 +286,13 @@ fn malformed_licensing_message(port: u16) {
     };
     let frame = ironrdp_core::encode_vec(&ironrdp_pdu::x224::X224(request)).expect("encode");
     framed.write_all(&frame).expect("send the malformed message");
-    let _ = framed.read_pdu();
+    // The answer is the front's refusal: an error alert (0xFF) with
+    // ST_TOTAL_ABORT (1), after a license security header (0x0080).
+    let (_, reply) = framed.read_pdu().expect("the refusal");
+    let indication = ironrdp_pdu::mcs::decode_send_data_indication(&reply).expect("a Send Data Indication");
+    let alert = indication.user_data;
+    assert_eq!((alert[0], alert[4]), (0x80, 0xFF), "not a licensing error alert: {alert:02X?}");
+    assert_eq!(alert.get(12..16), Some(&[1, 0, 0, 0][..]), "not a total abort: {alert:02X?}");
 }
 
 #[test]
@@ -332,15 +347,24 @@ fn a_bad_users_file_or_an_unknown_host_stops_the_host_before_it_listens() {
     let db = database(&dir, DEPLOYMENT);
     let users = dir.join("bad-users.txt");
     std::fs::write(&users, "alice:secret\nbob hunter2\n").expect("write");
+    // Bounded: a host that wrongly starts is killed, and the test fails.
     let run = |host: &str, users: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_caldb-host"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caldb-host"))
             .args(["--host", host, "--listen", "127.0.0.1:0"])
             .arg("--db")
             .arg(&db)
             .arg("--users")
             .arg(users)
-            .output()
-            .expect("run caldb-host")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run caldb-host");
+        let start = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        child.wait_with_output().expect("wait for caldb-host")
     };
     let out = run("RDSH1", &users);
     assert_eq!(out.status.code(), Some(2));
