@@ -76,13 +76,21 @@ fn licensed(db: &mut Database, pc: &Client) -> u64 {
 
 /// Every statement of history, run again on a new database, gives the
 /// same dump: the decisions replay without the exchange's cryptography.
+/// The servers' credentials are no statement's effect (a replay has made
+/// none: no client connected to it), so they are left out.
 fn assert_history_replays(db: &mut Database) {
     let history = rows(db, "SELECT statement FROM history ORDER BY seq");
     let mut again = Database::open_in_memory().expect("open");
     for row in &history {
         again.execute(&row[0]).expect(&row[0]);
     }
-    assert_eq!(again.dump().expect("dump"), db.dump().expect("dump"), "history replays to the same database");
+    let effects = |dump: String| -> Vec<String> {
+        let credentials = "INSERT INTO caldb_store VALUES('credentials'";
+        dump.lines().filter(|l| !l.starts_with(credentials)).map(str::to_string).collect()
+    };
+    let (original, replayed) = (effects(db.dump().expect("dump")), effects(again.dump().expect("dump")));
+    assert!(original.len() > 20, "a dump of the walkthrough");
+    assert_eq!(replayed, original, "history replays to the same database");
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! and the front's message; its answers are Send Data Requests, from which
 //! the front gets the licensing message back.
 
+#![allow(dead_code)] // each test binary uses its own part of it
+
 use caldb::{ClientInfo, Database, Exchange, Step, Verdict};
 use ironrdp_connector::{ConnectorResult, Sequence};
 use ironrdp_connector::{LicenseCache, LicenseExchangeSequence};
