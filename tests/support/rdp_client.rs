@@ -103,3 +103,17 @@ pub fn connect(db: &mut Database, host: &str, client: &Client) -> Run {
         }
     }
 }
+
+/// The client's answer to `message` (a licensing message of the front),
+/// as the licensing message it would send back, or its error.
+pub fn answer(seq: &mut LicenseExchangeSequence, message: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = WriteBuf::new();
+    seq.step(&to_client(message), None, &mut out).map_err(|e| e.to_string())?;
+    Ok(from_client(out.filled()))
+}
+
+/// A client licensing sequence for `client`.
+pub fn sequence(client: &Client) -> LicenseExchangeSequence {
+    let cache: Arc<dyn LicenseCache> = client.store.clone();
+    LicenseExchangeSequence::new(1003, client.user.clone(), None, client.hwid, cache)
+}
