@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::model::{EventLevel, EventSource, NAME_MAX_LEN, Time};
 use crate::store::{EventRec, HistoryRow, Reader, State, T, WriteTx};
 
-pub use client::{ClientConnect, ClientLogon, Invalid, Presented, connect_client, logon_client};
+pub use client::{
+    ClientConnect, ClientLogon, Invalid, Presented, client_family, connect_client, logon_client, misplaced_of,
+};
 pub use connect::{ConnectRequest, ConnectTo, Destination, Outcome, connect, connect_to};
 
 /// Everything one statement works with: its transaction, its instant and

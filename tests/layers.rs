@@ -38,6 +38,9 @@ const RULES: &[(&str, &str, &str)] = &[
     ("protocol", "crate::report", "protocol does not depend on reports"),
     ("report", "crate::query", "report sits below query"),
     ("check", "crate::query", "check sits below query"),
+    ("query", "crate::licensing", "the licensing front sits above query"),
+    ("protocol", "crate::licensing", "the licensing front sits above protocol"),
+    ("store", "crate::licensing", "the licensing front sits above store"),
     ("model", "crate::", "model is a leaf"),
     ("error", "crate::", "error is a leaf"),
 ];

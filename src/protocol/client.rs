@@ -127,10 +127,7 @@ fn presented_token(cx: &mut Ctx, host: &HostRec, req: &ClientConnect) -> Result<
             let t = token(*license, server, *kind, *product, *expires);
             return Ok(Some(t).filter(|t| host.product.host_accepts(t.product)));
         }
-        Presented::Misplaced { license, server } => format!(
-            "license {license} of server '{server}' was presented by '{}' (HWID {}), not the client it was issued to",
-            req.computer, req.hwid
-        ),
+        Presented::Misplaced { license, server } => misplaced_message(*license, server, &req.computer, &req.hwid),
         Presented::Invalid(Invalid::Tag) => {
             format!("a license presented by '{}' (HWID {}) failed its tag check", req.computer, req.hwid)
         }
@@ -174,4 +171,59 @@ pub fn logon_client(cx: &mut Ctx, req: &ClientLogon) -> Result<Option<u64>> {
         per_user(cx, &host, &req.user, true)?;
     }
     start_session(cx, &host, &req.computer, &req.user, false).map(Some)
+}
+
+const MISPLACED_TAIL: &str = "), not the client it was issued to";
+
+/// The host event of a CAL presented by a machine it was not issued to;
+/// REPORT DUPLICATES reads it back with `misplaced_of`.
+fn misplaced_message(license: u64, server: &str, computer: &str, hwid: &Hwid) -> String {
+    format!("license {license} of server '{server}' was presented by '{computer}' (HWID {hwid}{MISPLACED_TAIL}")
+}
+
+/// A CAL presented by another machine, as its host event tells it: the
+/// license, its server, the presenting computer and HWID.
+pub struct Misplaced {
+    pub license: u64,
+    pub server: String,
+    pub computer: String,
+    pub hwid: Hwid,
+}
+
+/// Reads back `misplaced_message` (`None` for any other event text).
+pub fn misplaced_of(message: &str) -> Option<Misplaced> {
+    let rest = message.strip_prefix("license ")?.strip_suffix(MISPLACED_TAIL)?;
+    let (license, rest) = rest.split_once(" of server '")?;
+    let (server, rest) = rest.split_once("' was presented by '")?;
+    let (computer, hwid) = rest.rsplit_once("' (HWID ")?;
+    Some(Misplaced { license: license.parse().ok()?, server: server.into(), computer: computer.into(), hwid: Hwid::parse(hwid)? })
+}
+
+/// Which client family a HWID's shape points to (rdpele.md, last section),
+/// given the computer name the connection carried: FreeRDP sends platform
+/// 0x04010000 and MD5 of its host name, IronRDP the same platform with the
+/// words its application passes (zeros by default), rdesktop 0x00000002
+/// and its host name as text. `None` for any other shape (a simulated
+/// device's random HWID, Windows).
+pub fn client_family(hwid: &Hwid, computer: &str) -> Option<String> {
+    use md5::{Digest, Md5};
+    let (platform, body) = hwid.0.split_at(4);
+    if platform == [0, 0, 1, 4] {
+        if body.iter().all(|b| *b == 0) {
+            return Some("IronRDP (its default HWID: platform 0x04010000, zeros)".into());
+        }
+        let named = |n: &str| Md5::digest(n.as_bytes())[..] == *body;
+        if named(computer) || named(&computer.to_lowercase()) {
+            return Some(format!("FreeRDP (platform 0x04010000 and MD5 of the host name '{computer}')"));
+        }
+        return Some("FreeRDP or IronRDP (platform 0x04010000, an MD5 or application-given body)".into());
+    }
+    if platform == [2, 0, 0, 0] {
+        let end = body.iter().position(|b| *b == 0).unwrap_or(body.len());
+        if end > 0 && body[..end].iter().all(|b| b.is_ascii_graphic()) {
+            let name = String::from_utf8_lossy(&body[..end]);
+            return Some(format!("rdesktop (platform 0x00000002 and the host name '{name}' as text)"));
+        }
+    }
+    None
 }

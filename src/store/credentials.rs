@@ -1,8 +1,10 @@
 //! Each license server's credentials for real clients' licensing exchange
-//! (its RSA key, certificate chain and CAL secret), kept in `meta` under
-//! `credentials` and the server's name. They are not records of the
-//! protocol: no statement writes them, `.dump` and history leave them out,
-//! and a replay makes new ones when a client first needs them.
+//! (its RSA key, certificate chain and CAL secret): the `credentials`
+//! table (format 4), keyed by the server's name. They are not effects of a
+//! statement: none writes them and history has no row for them (a replay
+//! makes new ones when a client first needs them); `.dump` carries them,
+//! so a restored database still knows the CALs it issued, and `REBUILD
+//! SERVER` keeps them, as a rebuilt server keeps its certificate.
 
 use super::{Reader, T, WriteTx};
 use crate::error::Result;
@@ -26,18 +28,16 @@ pub struct CredentialsRec {
     pub seeded: bool,
 }
 
-fn key(server: &str) -> Vec<u8> {
-    let mut k = b"credentials\0".to_vec();
-    k.extend_from_slice(server.as_bytes());
-    k
+fn key(server: &str) -> &[u8] {
+    super::keys::name(server)
 }
 
 /// A server's stored credentials, if made.
 pub fn credentials(r: &(impl Reader + ?Sized), server: &str) -> Result<Option<CredentialsRec>> {
-    r.record(T::Meta, &key(server))
+    r.record(T::Credentials, key(server))
 }
 
 /// Stores a server's credentials.
 pub fn put_credentials(tx: &mut WriteTx, rec: &CredentialsRec) -> Result<()> {
-    tx.put_record(T::Meta, &key(&rec.server), rec)
+    tx.put_record(T::Credentials, key(&rec.server), rec)
 }

@@ -4,6 +4,8 @@
 //! and the front's message; its answers are Send Data Requests, from which
 //! the front gets the licensing message back.
 
+#![allow(dead_code)] // each test binary uses its own part of it
+
 use caldb::{ClientInfo, Database, Exchange, Step, Verdict};
 use ironrdp_connector::{ConnectorResult, Sequence};
 use ironrdp_connector::{LicenseCache, LicenseExchangeSequence};
@@ -100,4 +102,18 @@ pub fn connect(db: &mut Database, host: &str, client: &Client) -> Run {
             Err(e) => return Run { verdict: Err(e.to_string()), client: Err("refused".into()) },
         }
     }
+}
+
+/// The client's answer to `message` (a licensing message of the front),
+/// as the licensing message it would send back, or its error.
+pub fn answer(seq: &mut LicenseExchangeSequence, message: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = WriteBuf::new();
+    seq.step(&to_client(message), None, &mut out).map_err(|e| e.to_string())?;
+    Ok(from_client(out.filled()))
+}
+
+/// A client licensing sequence for `client`.
+pub fn sequence(client: &Client) -> LicenseExchangeSequence {
+    let cache: Arc<dyn LicenseCache> = client.store.clone();
+    LicenseExchangeSequence::new(1003, client.user.clone(), None, client.hwid, cache)
 }

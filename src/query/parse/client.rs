@@ -17,8 +17,8 @@ fn hwid(i: &str) -> Res<'_, Hwid> {
 }
 
 /// `NAME computer AS user TO host`, shared by both statements.
-fn client_names(i: &str) -> Res<'_, (String, String, String)> {
-    let (i, ()) = expect(i, "NAME", "after the HWID")?;
+fn client_names<'a>(i: &'a str, after: &str) -> Res<'a, (String, String, String)> {
+    let (i, ()) = expect(i, "NAME", after)?;
     let (i, computer) = name(i, "a computer name")?;
     let (i, ()) = expect(i, "AS", "after the computer name")?;
     let (i, user) = name(i, "a user name")?;
@@ -30,7 +30,7 @@ fn client_names(i: &str) -> Res<'_, (String, String, String)> {
 /// After `CONNECT CLIENT HWID`: `'hex' NAME c AS u TO h [PRESENTING ...]`.
 pub fn connect_client(i: &str) -> Res<'_, Statement> {
     let (i, hwid) = hwid(i)?;
-    let (i, (computer, user, host)) = client_names(i)?;
+    let (i, (computer, user, host)) = client_names(i, "after the HWID")?;
     let (i, presented) = match eat(i, "PRESENTING") {
         Some(i) => presented(i)?,
         None => (i, Presented::Nothing),
@@ -89,7 +89,7 @@ fn word_of<'a, T>(i: &'a str, what: &str, parse: fn(&str) -> Option<T>) -> Res<'
 /// After `LOGON`: `CLIENT NAME c AS u TO h [LICENSE n] [FAILED]`.
 pub fn logon_client(i: &str) -> Res<'_, Statement> {
     let (i, ()) = expect(i, "CLIENT", "after LOGON")?;
-    let (i, (computer, user, host)) = client_names(i)?;
+    let (i, (computer, user, host)) = client_names(i, "after LOGON CLIENT")?;
     let (i, license) = match eat(i, "LICENSE") {
         Some(i) => uint(i, "a license id").map(|(i, n)| (i, Some(n)))?,
         None => (i, None),
