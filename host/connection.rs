@@ -272,7 +272,7 @@ impl Read for Deadline {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.ends.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "the connection's time is up"));
+            return Err(io::Error::other("the connection's whole time (four timeouts) is up"));
         }
         self.stream.set_read_timeout(Some(left.min(self.timeout)))?;
         self.stream.read(buf)

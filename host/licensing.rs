@@ -58,6 +58,16 @@ impl Verdict {
     }
 }
 
+/// Makes the license server's key and certificates now, if the database
+/// has none yet, by beginning an exchange and dropping it (the front makes
+/// them the first time they are needed, and writes nothing else): a
+/// 2048-bit key takes a while, which no client should wait for, with the
+/// database locked for every other client.
+pub fn prepare(db: &mut Database, host: &str) -> Result<(), String> {
+    let client = ClientInfo { computer: String::new(), user: String::new(), domain: String::new() };
+    Exchange::begin(db, host, client).map(drop).map_err(|e| format!("licensing: {e}"))
+}
+
 /// Runs the licensing exchange on `channel` for the client.
 pub fn exchange(
     shared: &Shared,

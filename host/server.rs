@@ -95,6 +95,11 @@ fn start(settings: &Settings) -> Result<(Shared, TcpListener), String> {
     let mut db = Database::open(&settings.db, &OpenOptions::default())
         .map_err(|e| format!("--db '{}': {e}", settings.db.display()))?;
     check_host(&mut db, &settings.host)?;
+    // Without a license server to take a key from, every client is refused
+    // with the reason; the host still serves (a test bed shows refusals).
+    if let Err(why) = crate::licensing::prepare(&mut db, &settings.host) {
+        log.line(&format!("no license server credentials yet: {why}"));
+    }
     let listener = TcpListener::bind(settings.listen).map_err(|e| format!("--listen '{}': {e}", settings.listen))?;
     let bound = listener.local_addr().map_err(|e| format!("--listen '{}': {e}", settings.listen))?;
     // Non-blocking, so that the accept loop can see a stop signal.

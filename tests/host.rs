@@ -331,13 +331,19 @@ fn thirty_two_clients_at_once_on_one_file_leave_every_license_once_check_clean_a
     assert_history_replays(&dir, &db);
 }
 
-/// The statements of `history`, run on a new file, give the same dump.
+/// The statements of `history`, run on a new file, give the same dump,
+/// but for the license servers' credentials, which are no statement's
+/// effect (the front makes them; a replay runs no exchange), as
+/// tests/licensing.rs compares too.
 fn assert_history_replays(dir: &Path, db: &Path) {
     let history = rows(db, "SELECT statement FROM history ORDER BY seq;");
     let script: String = history.iter().map(|row| format!("{};\n", row[0])).collect();
     let replayed = dir.join("replayed.redb");
     caldb(&replayed, &script);
-    let dump = |file: &Path| caldb(file, ".dump\n");
+    let dump = |file: &Path| -> Vec<String> {
+        let credentials = "INSERT INTO caldb_store VALUES('credentials'";
+        caldb(file, ".dump\n").lines().filter(|l| !l.starts_with(credentials)).map(str::to_string).collect()
+    };
     assert_eq!(dump(db), dump(&replayed), "the history does not replay to the same database");
 }
 
