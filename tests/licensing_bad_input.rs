@@ -46,7 +46,10 @@ fn a_short_or_unexpected_message_is_malformed_with_its_place_and_reason() {
     assert!(err.to_string().contains("type 0x15, expected a new license request or license info"), "{err}");
     let (mut ex, _) = Exchange::begin(&mut db, "rdsh1", info()).expect("begin");
     let err = ex.step(&mut db, &[0x13, 0x83, 0x08, 0x00, 2, 0, 0, 0]).expect_err("no RSA");
-    assert_eq!(err.to_string(), "malformed CLIENT_NEW_LICENSE_REQUEST at byte 4: key exchange algorithm 2, only RSA (1) is known");
+    assert_eq!(
+        err.to_string(),
+        "malformed CLIENT_NEW_LICENSE_REQUEST at byte 4: key exchange algorithm 2, only RSA (1) is known"
+    );
     assert_eq!(err.refusal()[0], 0xFF, "the refusal is an error alert");
     assert!(matches!(ex.step(&mut db, &[0x13, 0x83, 0x04, 0x00]), Err(FrontError::Finished)), "over after an error");
 }
