@@ -138,7 +138,7 @@ fn chain(server: &str, key: &RsaPrivateKey) -> Result<Vec<Vec<u8>>, FrontError> 
     let mut out = Vec::new();
     for (serial, issuer, subject) in [(1u32, &root, &root), (2, &root, &leaf)] {
         let profile = Plain { issuer: issuer.clone(), subject: subject.clone() };
-        let builder = CertificateBuilder::new(profile, SerialNumber::from(serial), validity.clone(), spki.clone())
+        let builder = CertificateBuilder::new(profile, SerialNumber::from(serial), validity, spki.clone())
             .map_err(|e| bad(&e))?;
         let cert = builder.build::<_, rsa::pkcs1v15::Signature>(&signer).map_err(|e| bad(&e))?;
         out.push(cert.to_der().map_err(|e| bad(&e))?);
