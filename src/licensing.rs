@@ -441,7 +441,11 @@ fn credentials_of(db: &mut Database, server: &str) -> Result<credentials::Creden
 /// 000's guard), tracks a per-user CAL and starts the session; a failed one
 /// changes nothing. Either is a statement in `history` (`LOGON CLIENT`).
 /// Returns the session a successful logon started.
+/// A refused client has no logon to report: nothing is recorded.
 pub fn report_logon(db: &mut Database, verdict: &Verdict, succeeded: bool) -> Result<Option<u64>, FrontError> {
+    if !verdict.licensed {
+        return Ok(None);
+    }
     let logon = ClientLogon {
         computer: verdict.client.computer.clone(),
         user: verdict.client.user.clone(),
