@@ -15,7 +15,6 @@
 
 mod error;
 mod interrupt;
-mod licensing;
 
 // The internal modules: private, except as test hooks for the project's
 // own tests, benchmarks and examples, which build with the `internals`
@@ -30,7 +29,7 @@ macro_rules! internal_modules {
         mod $m;
     )*};
 }
-internal_modules!(check, clock, model, protocol, query, report, safe_write, store);
+internal_modules!(check, clock, licensing, model, protocol, query, report, safe_write, store);
 
 pub use check::upgrade;
 pub use error::{Error, Result};

@@ -9,8 +9,8 @@
 //! database but through `Database`'s statements and never panics on input.
 
 mod cal;
-mod credentials;
-mod crypto;
+pub mod credentials;
+pub mod crypto;
 mod wire;
 
 use crate::model::{Hwid, ReasonCode};
@@ -167,6 +167,48 @@ enum Stage {
 }
 
 /// One client connection's licensing exchange.
+///
+/// Driving one exchange with a real client's licensing sequence (here
+/// ironrdp-connector's, in process; a session host sends and receives
+/// these messages inside MCS Send Data PDUs with a basic security header):
+///
+/// ```
+/// use caldb::{ClientInfo, Database, Exchange, Step, report_logon};
+/// # use ironrdp_connector::{LicenseCache, LicenseExchangeSequence, Sequence};
+/// # use ironrdp_pdu::{mcs::{SendDataIndication, SendDataRequest}, x224::X224};
+/// # use std::sync::Arc;
+/// # #[derive(Debug)] struct NoStore;
+/// # impl LicenseCache for NoStore {
+/// #     fn get_license(&self, _: ironrdp_pdu::rdp::server_license::LicenseInformation) -> ironrdp_connector::ConnectorResult<Option<Vec<u8>>> { Ok(None) }
+/// #     fn store_license(&self, _: ironrdp_pdu::rdp::server_license::LicenseInformation) -> ironrdp_connector::ConnectorResult<()> { Ok(()) }
+/// # }
+/// # let mut rdp = LicenseExchangeSequence::new(1003, "alice".into(), None, [1, 2, 3, 4], Arc::new(NoStore));
+/// # let mut client_answers = |to_client: &[u8]| -> Vec<u8> {
+/// #     let user_data = [&[0x80u8, 0, 0, 0][..], to_client].concat().into();
+/// #     let frame = ironrdp_core::encode_vec(&X224(SendDataIndication { initiator_id: 1002, channel_id: 1003, user_data })).unwrap();
+/// #     let mut out = ironrdp_core::WriteBuf::new();
+/// #     rdp.step(&frame, None, &mut out).unwrap();
+/// #     let request: X224<SendDataRequest<'_>> = ironrdp_core::decode(out.filled()).unwrap();
+/// #     request.0.user_data[4..].to_vec()
+/// # };
+/// let mut db = Database::open_in_memory()?;
+/// for s in ["SET CLOCK '2026-01-05 09:00:00'", "CREATE SERVER ls1 PRODUCT WS2022", "ACTIVATE SERVER ls1",
+///           "CREATE HOST rdsh1 PRODUCT WS2022 MODE DEVICE"] {
+///     db.execute(s)?;
+/// }
+/// let client = ClientInfo { computer: "PC-ALPHA".into(), user: "alice".into(), domain: "CORP".into() };
+/// let (mut exchange, mut to_client) = Exchange::begin(&mut db, "rdsh1", client)?;
+/// let verdict = loop {
+///     let from_client = client_answers(&to_client); // the client's next licensing message
+///     match exchange.step(&mut db, &from_client)? {
+///         Step::Send(next) => to_client = next,
+///         Step::Done(verdict) => break verdict, // send verdict.reply: here a new license
+///     }
+/// };
+/// assert_eq!((verdict.outcome.as_str(), verdict.licensed), ("temporary-issued", true));
+/// report_logon(&mut db, &verdict, true)?; // the password was right: the temporary CAL is validated
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Exchange {
     host: String,
     client: ClientInfo,
@@ -399,7 +441,11 @@ fn credentials_of(db: &mut Database, server: &str) -> Result<credentials::Creden
 /// 000's guard), tracks a per-user CAL and starts the session; a failed one
 /// changes nothing. Either is a statement in `history` (`LOGON CLIENT`).
 /// Returns the session a successful logon started.
+/// A refused client has no logon to report: nothing is recorded.
 pub fn report_logon(db: &mut Database, verdict: &Verdict, succeeded: bool) -> Result<Option<u64>, FrontError> {
+    if !verdict.licensed {
+        return Ok(None);
+    }
     let logon = ClientLogon {
         computer: verdict.client.computer.clone(),
         user: verdict.client.user.clone(),

@@ -236,3 +236,24 @@ fn report_duplicates_shows_seed_002s_cases_with_real_clients_and_their_client_fa
     let misplaced = find("misplaced-cal");
     assert_eq!((misplaced[3].as_str(), misplaced[4].as_str()), ("PC-OWNER,PC-THIEF", copied.to_string().as_str()));
 }
+
+#[test]
+fn a_simulation_makes_the_same_server_key_every_run_and_a_real_database_a_fresh_one() {
+    let made = |script: &str| {
+        let mut db = Database::open_in_memory().expect("open");
+        for s in script.split(';').filter(|s| !s.trim().is_empty()) {
+            db.execute(s).expect(s);
+        }
+        let pc = Client::new([1, 2, 3, 4], "alice", "PC-ALPHA");
+        connect(&mut db, "rdsh1", &pc).verdict.expect("verdict");
+        db.front_credentials("ls1").expect("read").expect("made when first needed")
+    };
+    let simulated = "SET CLOCK '2026-01-05 09:00:00'; SET SEED 4; CREATE SERVER ls1; CREATE HOST rdsh1 MODE DEVICE;";
+    let (a, b) = (made(simulated), made(simulated));
+    assert!(a.seeded && a == b, "the same script, the same key, chain and secret");
+    assert_eq!(a.chain.len(), 2, "two certificates");
+    assert_eq!(a.n.len(), 256, "a 2048-bit modulus");
+    let real = "CREATE SERVER ls1; CREATE HOST rdsh1 MODE DEVICE;";
+    let (c, d) = (made(real), made(real));
+    assert!(!c.seeded && c.n != d.n && c.secret != d.secret, "the operating system's randomness");
+}
