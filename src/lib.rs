@@ -31,11 +31,12 @@ macro_rules! internal_modules {
         mod $m;
     )*};
 }
-internal_modules!(check, clock, model, protocol, query, report, safe_write, spill, store);
+internal_modules!(check, clock, licensing, model, protocol, query, report, safe_write, spill, store);
 
 pub use check::upgrade;
 pub use error::{Error, Result};
 pub use interrupt::{InterruptHandle, Progress};
+pub use licensing::{ClientInfo, ErrorCode, Exchange, FrontError, Step, Transition, Verdict, report_logon};
 pub use model::{
     CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Mode, Product, ReasonCode, ResultSet, Time, Value,
 };

@@ -6,6 +6,7 @@
 //! caller commits the transaction when the whole statement succeeded.
 
 pub mod admin;
+pub mod client;
 pub mod connect;
 pub mod deploy;
 pub mod discovery;
@@ -19,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::model::{EventLevel, EventSource, NAME_MAX_LEN, Time};
 use crate::store::{EventRec, HistoryRow, Reader, State, T, WriteTx};
 
+pub use client::{
+    ClientConnect, ClientLogon, Invalid, Presented, client_family, connect_client, logon_client, misplaced_of,
+};
 pub use connect::{ConnectRequest, ConnectTo, Destination, Outcome, connect, connect_to};
 
 /// Everything one statement works with: its transaction, its instant and
@@ -28,6 +32,9 @@ pub struct Ctx<'a> {
     pub now: Time,
     pub state: State,
     pub rng: Rng,
+    /// The device is a real client, whose store caldb cannot see: the
+    /// licenses it gets are sent to it, not written to `tokens`.
+    pub client_store: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -40,7 +47,7 @@ impl<'a> Ctx<'a> {
     /// With the state already read (it is decoded once per statement).
     pub fn with_state(tx: &'a mut WriteTx, now: Time, state: State) -> Ctx<'a> {
         let rng = Rng::from_state(state.rng);
-        Ctx { tx, now, state, rng }
+        Ctx { tx, now, state, rng, client_store: false }
     }
 
     /// Writes the state back (the caller does so before committing).

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod backup;
 pub mod codec;
+pub mod credentials;
 mod damage;
 pub mod envelope;
 mod file;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use access::{Records, license_index_keys};
+pub use credentials::CredentialsRec;
 pub use file::{FORMAT_VERSION, Sharing, is_already_open};
 pub use read::{ReadTx, Reader};
 pub use records::*;

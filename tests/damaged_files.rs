@@ -301,7 +301,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("caldb format version 2, this caldb reads version 3 (carry it over, whole, with: caldb -upgrade"),
+        err.contains("caldb format version 2, this caldb reads version 4 (carry it over, whole, with: caldb -upgrade"),
         "{err}"
     );
 
@@ -334,7 +334,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     assert!(err.contains("already exists"), "{err}");
     let (code, _, err) = caldb(&["-upgrade", new_s, dir.join("again.redb").to_str().expect("UTF-8")]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is already format version 3"), "{err}");
+    assert!(err.contains("is already format version 4"), "{err}");
 
     // Each page of the old file zeroed in turn (format 2 has no record
     // checksums, but a page redb cannot read is found): a copy that fails

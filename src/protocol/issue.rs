@@ -172,6 +172,8 @@ pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server:
         expires: l.expires,
         hwid: l.hwid,
     };
-    cx.tx.put_token(&token)?;
+    if !cx.client_store {
+        cx.tx.put_token(&token)?;
+    }
     Ok(token)
 }

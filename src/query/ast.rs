@@ -86,6 +86,11 @@ pub enum Statement {
         admin: bool,
         logon_failed: bool,
     },
+    /// A real client's connection, decided after the licensing front
+    /// checked what it presented (`CONNECT CLIENT HWID ...`).
+    ConnectClient(Box<crate::protocol::ClientConnect>),
+    /// The logon after a real client's licensing (`LOGON CLIENT ...`).
+    LogonClient(Box<crate::protocol::ClientLogon>),
     DisconnectSession {
         id: u64,
     },

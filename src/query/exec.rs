@@ -3,6 +3,8 @@
 //! block), holding its effects and its history row; expiry runs first, at
 //! the statement's instant. Read-only statements run on a snapshot.
 
+mod front;
+
 use super::ast::{Statement, Target};
 use super::select::Chunks;
 use super::{parse_statement, run};

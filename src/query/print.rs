@@ -9,6 +9,7 @@ use std::fmt::{self, Display, Formatter};
 use crate::query::ast::{
     ArithOp, Exportable, Expr, Literal, OrderItem, Select, SelectItem, SqlValue, Statement, TableRef, Target, TimeUnit,
 };
+use crate::protocol::Presented;
 use crate::query::parse::is_bare_name;
 
 /// A name as written in a statement: bare when possible, else quoted.
@@ -177,6 +178,31 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
             }
             if *logon_failed {
                 f.write_str(" LOGON FAILED")?;
+            }
+            Ok(())
+        }
+        S::ConnectClient(c) => {
+            write!(f, "CONNECT CLIENT HWID '{}' NAME {} AS {} TO {}", c.hwid, Name(&c.computer), Name(&c.user), Name(&c.host))?;
+            match &c.presented {
+                Presented::Nothing => Ok(()),
+                Presented::License { license, server, kind, product, expires } => write!(
+                    f,
+                    " PRESENTING LICENSE {license} ON {} KIND {kind} PRODUCT {product} EXPIRES '{expires}'",
+                    Name(server)
+                ),
+                Presented::Misplaced { license, server } => {
+                    write!(f, " PRESENTING INVALID 'hwid' LICENSE {license} ON {}", Name(server))
+                }
+                Presented::Invalid(why) => write!(f, " PRESENTING INVALID '{}'", why.as_str()),
+            }
+        }
+        S::LogonClient(l) => {
+            write!(f, "LOGON CLIENT NAME {} AS {} TO {}", Name(&l.computer), Name(&l.user), Name(&l.host))?;
+            if let Some(n) = l.license {
+                write!(f, " LICENSE {n}")?;
+            }
+            if l.failed {
+                f.write_str(" FAILED")?;
             }
             Ok(())
         }

@@ -58,6 +58,13 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             let req = ConnectTo { device, user, to, farm, admin: *admin, logon_failed: *logon_failed };
             return Ok(Some(outcome_rows(connect_to(cx, req)?)));
         }
+        S::ConnectClient(c) => return Ok(Some(outcome_rows(crate::protocol::connect_client(cx, c)?))),
+        S::LogonClient(l) => {
+            let session = crate::protocol::logon_client(cx, l)?;
+            let mut rs = ResultSet::new(&["session"]);
+            rs.push(vec![Value::opt_int(session)]);
+            return Ok(Some(rs));
+        }
         S::DisconnectSession { id } => sessions::end_session(cx, *id, SessionState::Disconnected)?,
         S::LogoffSession { id } => sessions::end_session(cx, *id, SessionState::Ended)?,
         S::SetClock { at } => time::set_clock(cx, *at)?,

@@ -29,6 +29,7 @@ fn layout(t: T) -> (&'static str, &'static str) {
             "seq u64 of the chunk's last row",
             "chunk of up to 64 rows: u32 LE count, then per row seq u64 BE, u32 LE length, HistoryRec",
         ),
+        T::Credentials => ("server name", "CredentialsRec"),
         T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
         T::IdxLicenseComputer => ("computer NUL license u64", "empty (index of licenses by computer)"),
         T::IdxLicenseExpiry => (
@@ -167,6 +168,20 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
             })?,
         ),
         ("HistoryRec", codec::encode(&HistoryRec { seq: 1, time: t, statement: s("CHECK") })?),
+        (
+            "CredentialsRec",
+            codec::encode(&super::CredentialsRec {
+                server: s("ls1"),
+                n: vec![0xC5],
+                e: vec![1, 0, 1],
+                d: vec![0x0D],
+                p: vec![0x0B],
+                q: vec![0x13],
+                chain: vec![vec![0x30], vec![0x30, 0x82]],
+                secret: vec![0x5E; 2],
+                seeded: true,
+            })?,
+        ),
     ])
 }
 

@@ -105,6 +105,10 @@ fn visit_old(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T,
         OldShape::Fixed16Fixed0 => visit_typed::<Fixed<16>, Fixed<0>>(rx, envelope, t, f),
         OldShape::Fixed16Fixed1 => visit_typed::<Fixed<16>, Fixed<1>>(rx, envelope, t, f),
         OldShape::Fixed28Fixed0 => visit_typed::<Fixed<28>, Fixed<0>>(rx, envelope, t, f),
+        OldShape::VarFixed4 => visit_typed::<Raw, Fixed<4>>(rx, envelope, t, f),
+        OldShape::Fixed16Fixed4 => visit_typed::<Fixed<16>, Fixed<4>>(rx, envelope, t, f),
+        OldShape::Fixed16Fixed5 => visit_typed::<Fixed<16>, Fixed<5>>(rx, envelope, t, f),
+        OldShape::Fixed28Fixed4 => visit_typed::<Fixed<28>, Fixed<4>>(rx, envelope, t, f),
     });
     std::panic::catch_unwind(visit)
         .unwrap_or_else(|_| Err(super::envelope::damaged(t, b"", "a page of the old file's table cannot be read")))
@@ -118,19 +122,28 @@ enum OldShape {
     Fixed16Fixed0,
     Fixed16Fixed1,
     Fixed28Fixed0,
+    VarFixed4,
+    Fixed16Fixed4,
+    Fixed16Fixed5,
+    Fixed28Fixed4,
 }
 
 /// Format 2 typed the tables as format 3 does, with bare values: an empty
-/// index value was `Fixed<0>`, the expiry flag `Fixed<1>`.
+/// index value was `Fixed<0>`, the expiry flag `Fixed<1>`. Format 3 typed
+/// them as this format does (each value with its checksum).
 fn old_shape(version: u32, t: T) -> OldShape {
-    debug_assert_eq!(version, 2, "the only older format this caldb reads");
-    match t.shape() {
-        Shape::VarVar => OldShape::VarVar,
-        Shape::VarEmpty => OldShape::VarFixed0,
-        Shape::IdVar => OldShape::IdVar,
-        Shape::Fixed16Empty => OldShape::Fixed16Fixed0,
-        Shape::Fixed16Flag => OldShape::Fixed16Fixed1,
-        Shape::Fixed28Empty => OldShape::Fixed28Fixed0,
+    debug_assert!(version == 2 || version == 3, "the older formats this caldb reads");
+    match (version, t.shape()) {
+        (_, Shape::VarVar) => OldShape::VarVar,
+        (_, Shape::IdVar) => OldShape::IdVar,
+        (2, Shape::VarEmpty) => OldShape::VarFixed0,
+        (2, Shape::Fixed16Empty) => OldShape::Fixed16Fixed0,
+        (2, Shape::Fixed16Flag) => OldShape::Fixed16Fixed1,
+        (2, Shape::Fixed28Empty) => OldShape::Fixed28Fixed0,
+        (_, Shape::VarEmpty) => OldShape::VarFixed4,
+        (_, Shape::Fixed16Empty) => OldShape::Fixed16Fixed4,
+        (_, Shape::Fixed16Flag) => OldShape::Fixed16Fixed5,
+        (_, Shape::Fixed28Empty) => OldShape::Fixed28Fixed4,
     }
 }
 
@@ -167,13 +180,24 @@ where
 /// an admin one (`SessionRec::admin`), both `false` for every format-2
 /// record. bincode writes a struct's fields in order and a `false` as one
 /// zero byte, so the format-3 payload is the format-2 one and that byte. A
-/// later format converts here too.
+/// later format converts here too: from format 3, `credentials_from_3`.
 fn convert(version: u32, t: T, key: &[u8], payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut payload = payload.to_vec();
     if version == 2 && matches!(t, T::Servers | T::Sessions) {
         payload.push(0);
     }
-    (key.to_vec(), payload)
+    let entry = (key.to_vec(), payload);
+    if version <= 3 { credentials_from_3(t, entry) } else { entry }
+}
+
+/// Format 4 (branch rdpfront, issue 18) added the `credentials` table: each
+/// license server's RSA key, certificate chain and CAL secret for real
+/// clients. A file of format 3 (or older) has none, so the table starts
+/// empty (a server's credentials are made when a client first needs them)
+/// and every other entry is carried over as it is.
+fn credentials_from_3(t: T, entry: (Vec<u8>, Vec<u8>)) -> (Vec<u8>, Vec<u8>) {
+    debug_assert!(t != T::Credentials, "a format-3 file has no credentials table");
+    entry
 }
 
 /// Copies one table in batches; its entry count. `meta`'s format entry is

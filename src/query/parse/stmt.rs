@@ -34,6 +34,7 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "UNINSTALL" => uninstall(rest),
         "CLONE" | "REIMAGE" | "CLEAR" => device_op(rest, w),
         "CONNECT" => connect(rest),
+        "LOGON" => super::client::logon_client(rest),
         "DISCONNECT" | "LOGOFF" => session_op(rest, w.eq_ignore_ascii_case("LOGOFF")),
         "ADVANCE" => advance(rest),
         "REVOKE" => revoke(rest),
@@ -58,10 +59,10 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
 }
 
 /// The words a statement starts with, for "did you mean".
-const STATEMENT_WORDS: [&str; 27] = [
+const STATEMENT_WORDS: [&str; 28] = [
     "CREATE", "ACTIVATE", "DEACTIVATE", "SET", "INSTALL", "UNINSTALL", "CLONE", "REIMAGE", "CLEAR", "CONNECT",
     "DISCONNECT", "LOGOFF", "ADVANCE", "REVOKE", "REBUILD", "CHECK", "REPAIR", "BACKUP", "BEGIN", "COMMIT",
-    "ROLLBACK", "SELECT", "EXPLAIN", "SHOW", "REPORT", "EXPORT", "IMPORT",
+    "ROLLBACK", "SELECT", "EXPLAIN", "SHOW", "REPORT", "EXPORT", "IMPORT", "LOGON",
 ];
 
 /// Whether only blanks, comments and at most one `;` are left.
@@ -322,6 +323,11 @@ fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
 }
 
 fn connect(i: &str) -> Res<'_, Statement> {
+    // `CONNECT CLIENT HWID ...` is a real client; a device may still be
+    // named CLIENT (`CONNECT CLIENT AS ...`).
+    if let Some(rest) = eat(i, "CLIENT").and_then(|r| eat(r, "HWID")) {
+        return super::client::connect_client(rest);
+    }
     let (i, device) = name(i, "a device name")?;
     let (i, ()) = expect(i, "AS", "after the device name")?;
     let (i, user) = name(i, "a user name")?;
