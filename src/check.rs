@@ -89,7 +89,7 @@ fn check_pools(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, 
     let expected = expected_issued(licenses, packs);
     for k in packs.values() {
         let want = expected.get(&k.id).copied().unwrap_or(0);
-        let subject = format!("keypack {}", k.id);
+        let subject = format!("keypack {} on '{}'", k.number(), k.server);
         if k.cal == CalType::User && k.issued != 0 {
             p.add("2", subject.clone(), format!("per-user key pack has issued {} (never decremented)", k.issued));
         }
@@ -104,6 +104,11 @@ fn check_pools(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, 
     }
 }
 
+/// How CHECK names a license: its number on its server.
+fn license_subject(l: &LicenseRec) -> String {
+    format!("license {} on '{}'", l.number(), l.server)
+}
+
 fn check_references(
     r: &(impl Reader + ?Sized),
     p: &mut Problems,
@@ -112,11 +117,11 @@ fn check_references(
 ) -> Result<()> {
     for l in licenses {
         match packs.get(&l.keypack) {
-            None => p.add("3", format!("license {}", l.id), format!("key pack {} does not exist", l.keypack)),
-            Some(k) if k.server != l.server => p.add(
+            None => p.add("3", license_subject(l), format!("key pack {} does not exist", keys::number(l.keypack))),
+            Some(k) if k.server != l.server || keys::server_of(k.id) != keys::server_of(l.id) => p.add(
                 "3",
-                format!("license {}", l.id),
-                format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.id, k.server),
+                license_subject(l),
+                format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.number(), k.server),
             ),
             Some(_) => {}
         }
@@ -241,7 +246,11 @@ fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[Licen
         p.add(
             "index",
             "idx_license_expiry".into(),
-            format!("license {} is live but expires at or before {through}, up to when all have expired", l.id),
+            format!(
+                "license {} on '{}' is live but expires at or before {through}, up to when all have expired",
+                l.number(),
+                l.server
+            ),
         );
     }
     Ok(())
@@ -260,7 +269,7 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
         let want = expected.get(&k.id).copied().unwrap_or(0);
         if k.issued != want {
             fixes.push(vec![
-                Value::text(format!("keypack {}", k.id)),
+                Value::text(format!("keypack {} on '{}'", k.number(), k.server)),
                 Value::text(format!("issued {} -> {want}", k.issued)),
             ]);
             k.issued = want;

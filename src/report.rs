@@ -40,6 +40,7 @@ pub mod expiring;
 pub mod export;
 pub mod import;
 pub mod import_licenses;
+pub mod import_servers;
 pub mod progress;
 pub mod usage;
 pub mod wmi;

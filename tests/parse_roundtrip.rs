@@ -218,8 +218,24 @@ fn protocol_time_and_administration_build_the_expected_ast() {
     assert_eq!(rt("REPORT EXPIRING WITHIN 30 DAYS"), Statement::ReportExpiring { within_days: Some(30) });
     assert_eq!(
         rt("IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'"),
-        Statement::Import { what: Exportable::Keypacks, file: "k.csv".into(), server: "ls 2".into() }
+        Statement::Import {
+            what: Exportable::Keypacks,
+            file: "k.csv".into(),
+            server: Some("ls 2".into()),
+            as_of: None
+        }
     );
+    assert_eq!(
+        rt("import licenses from 'l.csv' as of '2026-01-15 09:00'"),
+        Statement::Import {
+            what: Exportable::Licenses,
+            file: "l.csv".into(),
+            server: None,
+            as_of: Some(time("2026-01-15 09:00:00"))
+        }
+    );
+    assert_eq!(rt("REVOKE LICENSE 12 ON ls2"), Statement::RevokeLicense { id: 12, server: Some("ls2".into()) });
+    assert_eq!(rt("uninstall keypack 3 on 'ls 2'"), Statement::UninstallKeypack { id: 3, server: Some("ls 2".into()) });
 }
 
 #[test]

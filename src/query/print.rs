@@ -40,6 +40,18 @@ impl Display for Name<'_> {
     }
 }
 
+/// ` ON server` after a key pack's or license's number, when given.
+struct OnServer<'a>(&'a Option<String>);
+
+impl Display for OnServer<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(s) => write!(f, " ON {}", Name(s)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A text in quotes, with `'` doubled.
 pub struct Quoted<'a>(pub &'a str);
 
@@ -99,7 +111,7 @@ impl Display for Statement {
                 write!(f, "SET SERVER {} PREVENT UPGRADE {}", Name(name), if *on { "ON" } else { "OFF" })
             }
             S::InstallKeypack { .. } => fmt_install(self, f),
-            S::UninstallKeypack { id } => write!(f, "UNINSTALL KEYPACK {id}"),
+            S::UninstallKeypack { id, server } => write!(f, "UNINSTALL KEYPACK {id}{}", OnServer(server)),
             S::CreateHost { .. } => fmt_create_host(self, f),
             S::SetHostMode { name, mode } => {
                 write!(f, "SET HOST {} MODE {}", Name(name), upper(mode.as_str()))
@@ -193,7 +205,7 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
 fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
     use Statement as S;
     match s {
-        S::RevokeLicense { id } => write!(f, "REVOKE LICENSE {id}"),
+        S::RevokeLicense { id, server } => write!(f, "REVOKE LICENSE {id}{}", OnServer(server)),
         S::RevokeLicenses { filter } => write!(f, "REVOKE LICENSES WHERE {filter}"),
         S::Explain(s) => write!(f, "EXPLAIN {s}"),
         S::RebuildServer { name, reinstall_keypacks } => {
@@ -227,8 +239,15 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReportExpiring { within_days: None } => f.write_str("REPORT EXPIRING"),
         S::ReportExpiring { within_days: Some(d) } => write!(f, "REPORT EXPIRING WITHIN {d} DAYS"),
         S::Export { what, file } => write!(f, "EXPORT {what} TO {}", Quoted(file)),
-        S::Import { what, file, server } => {
-            write!(f, "IMPORT {what} FROM {} INTO SERVER {}", Quoted(file), Name(server))
+        S::Import { what, file, server, as_of } => {
+            write!(f, "IMPORT {what} FROM {}", Quoted(file))?;
+            if let Some(s) = server {
+                write!(f, " INTO SERVER {}", Name(s))?;
+            }
+            match as_of {
+                Some(t) => write!(f, " AS OF '{t}'"),
+                None => Ok(()),
+            }
         }
         _ => Ok(()),
     }

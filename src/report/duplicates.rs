@@ -72,7 +72,7 @@ impl Report {
         let returns = w.wasted.iter().map(|l| l.expires).max();
         let fix = match (w.wasted.first(), returns) {
             (Some(first), Some(when)) => {
-                let ids: Vec<u64> = w.wasted.iter().map(|l| l.id).collect();
+                let ids: Vec<u64> = w.wasted.iter().map(|l| l.number()).collect();
                 let n = self.revocable.get(&(first.server.clone(), first.product)).copied().unwrap_or(0);
                 let word = if ids.len() == 1 { "license" } else { "licenses" };
                 format!(
@@ -84,7 +84,7 @@ impl Report {
             }
             _ => format!("{}; no CAL is wasted yet", f.cause.fix),
         };
-        let ids: Vec<u64> = f.licenses.iter().map(|l| l.id).collect();
+        let ids: Vec<u64> = f.licenses.iter().map(|l| l.number()).collect();
         let (live, wasted) = (w.live.len() as i64, w.wasted.len() as i64);
         self.rs.push(vec![
             Value::text(f.kind),

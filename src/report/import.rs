@@ -2,15 +2,17 @@
 //! `#TYPE` line, a header, quoted or bare fields, columns in any order,
 //! extra columns ignored) and importing key packs. Every problem is an error
 //! naming the file, the line and the column; the caller's transaction is
-//! then dropped, so nothing is imported. Rows whose caldb `Server` column
-//! names another server are skipped, so a whole-database export imports
-//! server by server. Ids are kept: a collision is an
-//! error, so an export imported into a fresh database gives the same rows.
+//! then dropped, so nothing is imported. Which server each row goes to is
+//! `import_servers`'. Ids are kept as each server numbers them: a collision
+//! is an error, so an export imported into a fresh database gives the same
+//! rows.
 
+use super::import_servers::Servers;
 use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::store::{KeypackRec, Records, State, WriteTx};
+use crate::protocol::Ctx;
+use crate::store::{KeypackRec, Records, WriteTx};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -248,6 +250,11 @@ impl CsvFile {
 }
 
 impl Head {
+    /// Whether the header names column `col` (in any case).
+    pub fn has(&self, col: &str) -> bool {
+        self.column(col).is_some()
+    }
+
     /// The position of column `col`, named in any case; of a name the header
     /// repeats, the last.
     fn column(&self, col: &str) -> Option<usize> {
@@ -269,13 +276,6 @@ pub struct Row<'a> {
 impl Row<'_> {
     pub fn err(&self, col: &str, message: impl std::fmt::Display) -> Error {
         Error::plan(format!("{}: line {}, column {col}: {message}", self.file.name, self.line))
-    }
-
-    /// Whether the row is for `server`: rows whose caldb `Server` column
-    /// names another server are skipped (a Windows export has no such
-    /// column: all its rows are for the server imported into).
-    pub fn is_for(&self, server: &str) -> bool {
-        self.non_empty("Server").is_none_or(|s| s == server)
     }
 
     /// The field, or `None` when the file has no such column.
@@ -350,45 +350,97 @@ pub(super) fn shown(v: &str) -> std::borrow::Cow<'_, str> {
 
 const KEYPACK_REQUIRED: [&str; 5] = ["KeyPackId", "KeyPackType", "ProductType", "ProductVersion", "TotalLicenses"];
 
-/// Imports the key packs of a Win32_TSLicenseKeyPack export into `server`;
-/// the number imported. A temporary pack (KeyPackType 4) becomes the
-/// server's own temporary pack, taking its id if that pack holds no license.
-/// IssuedLicenses and AvailableLicenses are not read: a pack's issued count
-/// is that of its licenses, which IMPORT LICENSES brings.
-pub fn import_keypacks(
-    tx: &mut WriteTx,
-    state: &mut State,
-    now: Time,
-    path: &Path,
-    name: &str,
-    server: &str,
-) -> Result<u64> {
-    let s = tx.server(server)?.ok_or_else(|| Error::plan_near(format!("no server named '{server}'"), server))?;
+/// What an import did: rows imported and passed over, key packs inferred
+/// (IMPORT LICENSES) or completed (IMPORT KEYPACKS), the servers the rows
+/// went into, and the newest time the file records (the instant it
+/// describes, unless `AS OF` says otherwise).
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub rows: u64,
+    pub passed_over: u64,
+    pub inferred: u64,
+    pub completed: u64,
+    pub servers: Vec<String>,
+    pub newest: Option<Time>,
+}
+
+/// Imports the key packs of a Win32_TSLicenseKeyPack export, each into its
+/// server (`import_servers`). A temporary pack (KeyPackType 4) becomes the
+/// server's own temporary pack, taking its id if that pack holds no
+/// license. A pack IMPORT LICENSES inferred is completed: its product, CAL
+/// type, kind, total and dates are the file's, its id and issued count stay,
+/// and its licenses take its product. IssuedLicenses and AvailableLicenses
+/// are not read: a pack's issued count is that of its licenses, which
+/// IMPORT LICENSES brings.
+pub fn import_keypacks(cx: &mut Ctx, path: &Path, name: &str, into: Option<&str>) -> Result<Imported> {
+    let mut servers = Servers::plan(path, name, into)?;
     let mut file = CsvFile::open(path, name)?;
     file.require(&KEYPACK_REQUIRED)?;
-    let mut imported = 0u64;
+    let mut done = Imported::default();
+    let mut completed = Vec::new();
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
-        if !row.is_for(server) {
-            continue;
+        let Some(s) = servers.of(cx, &row)? else { continue };
+        done.rows += 1;
+        let k = parse_keypack(&row, &s, cx.now)?;
+        if row.non_empty("InstalledDate").is_some() {
+            done.newest = done.newest.max(Some(k.installed));
         }
-        imported += 1;
-        let k = parse_keypack(&row, &s, now)?;
-        state.next_keypack = state.next_keypack.max(k.id + 1);
+        cx.numbers_taken(s.ordinal, Some(k.id), None);
         if k.kind == KeypackType::Temporary {
-            take_temporary(tx, &row, k)?;
+            take_temporary(cx.tx, &row, k)?;
         } else {
-            if let Some(old) = tx.keypack(k.id)? {
-                return Err(row.err("KeyPackId", format!("key pack {} already exists (server '{}')", k.id, old.server)));
+            match cx.tx.keypack(k.id)? {
+                Some(old) if old.inferred => completed.push(complete(cx.tx, &row, old, k)?),
+                Some(old) => {
+                    let msg = format!("key pack {} already exists (server '{}')", old.number(), old.server);
+                    return Err(row.err("KeyPackId", msg));
+                }
+                None => cx.tx.put_keypack(&k)?,
             }
-            tx.put_keypack(&k)?;
         }
     }
-    Ok(imported)
+    take_products(cx.tx, &completed)?;
+    done.completed = completed.len() as u64;
+    done.passed_over = servers.passed_over;
+    done.servers = servers.names();
+    Ok(done)
+}
+
+/// An inferred pack completed by the file's row `k`: its id and issued
+/// count stay; a pack whose licenses hold more CALs than the file says it
+/// has, or a temporary one, cannot be the pack the licenses named.
+fn complete(tx: &mut WriteTx, row: &Row, old: KeypackRec, mut k: KeypackRec) -> Result<(u64, Product)> {
+    k.issued = old.issued;
+    if let Some(total) = k.total.filter(|t| *t < old.issued) {
+        let msg = format!("key pack {} holds {total} CALs, but {} of its licenses hold one", k.number(), old.issued);
+        return Err(row.err("TotalLicenses", msg));
+    }
+    tx.put_keypack(&k)?;
+    Ok((k.id, k.product))
+}
+
+/// The licenses of completed packs take their pack's product (a Windows
+/// license names none: the inferred pack's was a stand-in).
+fn take_products(tx: &mut WriteTx, completed: &[(u64, Product)]) -> Result<()> {
+    if completed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<u64> = completed.iter().map(|(id, _)| *id).collect();
+    for lid in tx.licenses_of_keypacks(&ids)? {
+        let Some(l) = tx.license(lid)? else { continue };
+        let product = completed.iter().find(|(id, _)| *id == l.keypack).map(|(_, p)| *p);
+        if let Some(p) = product.filter(|p| *p != l.product) {
+            let mut new = l.clone();
+            new.product = p;
+            tx.rewrite_license(Some(&l), &new)?;
+        }
+    }
+    Ok(())
 }
 
 fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<KeypackRec> {
-    let id = row.id("KeyPackId")?;
+    let id = crate::store::keys::row_id(s.ordinal, row.id("KeyPackId")? as u32);
     let code = row.get("KeyPackType")?;
     let kind = code.parse().ok().and_then(KeypackType::from_wmi_code).ok_or_else(|| {
         row.err(
@@ -429,7 +481,7 @@ fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<Ke
     };
     let expires = row.opt_time("ExpirationDate")?;
     let installed = row.opt_time("InstalledDate")?.unwrap_or(now);
-    Ok(KeypackRec { id, server: s.name.clone(), product, cal, kind, total, issued: 0, installed, expires })
+    Ok(KeypackRec { id, server: s.name.clone(), product, cal, kind, total, issued: 0, installed, expires, inferred: false })
 }
 
 /// The server's temporary pack takes the imported one's id and attributes.
@@ -445,11 +497,12 @@ fn take_temporary(tx: &mut WriteTx, row: &Row, mut k: KeypackRec) -> Result<()> 
     if !tx.licenses_of_keypacks(&[own.id])?.is_empty() {
         return Err(row.err(
             "KeyPackId",
-            format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.id),
+            format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.number()),
         ));
     }
     if let Some(old) = tx.keypack(k.id)? {
-        return Err(row.err("KeyPackId", format!("key pack {} already exists (server '{}')", k.id, old.server)));
+        let msg = format!("key pack {} already exists (server '{}')", old.number(), old.server);
+        return Err(row.err("KeyPackId", msg));
     }
     tx.delete(crate::store::T::Keypacks, &crate::store::keys::id(own.id))?;
     tx.put_keypack(&k)

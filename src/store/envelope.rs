@@ -27,7 +27,7 @@ pub const CHECKSUM_LEN: usize = 4;
 pub enum Envelope {
     /// Format 2: the payload as it is.
     V2,
-    /// Format 3: the payload, then its CRC-32C.
+    /// Formats 3 and 4: the payload, then its CRC-32C.
     V3,
 }
 
@@ -36,7 +36,7 @@ impl Envelope {
     pub fn of_version(version: u32) -> Option<Envelope> {
         match version {
             2 => Some(Envelope::V2),
-            3 => Some(Envelope::V3),
+            3 | 4 => Some(Envelope::V3),
             _ => None,
         }
     }
@@ -97,13 +97,20 @@ pub fn at(e: Error, t: T, key: &[u8]) -> Error {
     }
 }
 
-/// A key as a user can read it: an id as its number, a name as quoted
+/// A key as a user can read it: an id as its number (a key pack's or
+/// license's with its server's ordinal), a name as quoted
 /// text (a NUL separator shown as `/`), anything else as hex.
 pub fn describe_key(t: T, key: &[u8]) -> String {
     if t.shape().key_width() == Some(8) && key.len() == 8 {
         let mut b = [0u8; 8];
         b.copy_from_slice(key);
-        return u64::from_be_bytes(b).to_string();
+        let id = u64::from_be_bytes(b);
+        if matches!(t, T::Keypacks | T::Licenses) {
+            // Numbered per server (`keys::row_id`): the server's number,
+            // and which server by its ordinal.
+            return format!("{} of server #{}", super::keys::number(id), super::keys::server_of(id));
+        }
+        return id.to_string();
     }
     let printable = |s: &&str| !s.is_empty() && s.chars().all(|c| c == '\0' || !c.is_control());
     match std::str::from_utf8(key).ok().filter(printable) {

@@ -294,7 +294,20 @@ fn keypack_type(i: &str) -> Res<'_, KeypackType> {
 fn uninstall(i: &str) -> Res<'_, Statement> {
     let (i, ()) = expect(i, "KEYPACK", "after UNINSTALL")?;
     let (i, id) = uint(i, "a key pack id (a number)")?;
-    Ok((i, Statement::UninstallKeypack { id }))
+    let (i, server) = on_server(i)?;
+    Ok((i, Statement::UninstallKeypack { id, server }))
+}
+
+/// `ON server` after a key pack's or license's number: which server's
+/// (each server numbers its own from 1).
+fn on_server(i: &str) -> Res<'_, Option<String>> {
+    match eat(i, "ON") {
+        Some(i) => {
+            let (i, server) = name(i, "a server name after ON")?;
+            Ok((i, Some(server)))
+        }
+        None => Ok((i, None)),
+    }
 }
 
 fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
@@ -364,7 +377,8 @@ fn revoke(i: &str) -> Res<'_, Statement> {
     let (i, n) = expect_any(i, &["LICENSE", "LICENSES"], "after REVOKE")?;
     if n == 0 {
         let (i, id) = uint(i, "a license id (a number)")?;
-        return Ok((i, Statement::RevokeLicense { id }));
+        let (i, server) = on_server(i)?;
+        return Ok((i, Statement::RevokeLicense { id, server }));
     }
     let (i, ()) = expect(i, "WHERE", "after LICENSES")?;
     let (i, filter) = condition(i)?;
@@ -455,8 +469,21 @@ fn import(i: &str) -> Res<'_, Statement> {
     let (i, what) = exportable(i, "after IMPORT")?;
     let (i, ()) = expect(i, "FROM", &format!("after {what}"))?;
     let (i, file) = file(i)?;
-    let (i, ()) = expect(i, "INTO", "after the file name")?;
-    let (i, ()) = expect(i, "SERVER", "after INTO")?;
-    let (i, server) = name(i, "a server name")?;
-    Ok((i, Statement::Import { what, file, server }))
+    let (i, server) = match eat(i, "INTO") {
+        Some(i) => {
+            let (i, ()) = expect(i, "SERVER", "after INTO")?;
+            let (i, server) = name(i, "a server name")?;
+            (i, Some(server))
+        }
+        None => (i, None),
+    };
+    let (i, as_of) = match eat(i, "AS") {
+        Some(i) => {
+            let (i, ()) = expect(i, "OF", "after AS")?;
+            let (i, at) = time(i)?;
+            (i, Some(at))
+        }
+        None => (i, None),
+    };
+    Ok((i, Statement::Import { what, file, server, as_of }))
 }
