@@ -64,6 +64,7 @@ pub const TABLES: &[Table] = &[
             ("available", Int),
             ("installed", TimeCol),
             ("expires", TimeCol),
+            ("inferred", Bool),
         ],
         nullable: &["total", "available", "expires"],
     },
@@ -255,6 +256,7 @@ fn keypack_row(k: KeypackRec) -> Vec<Value> {
         Value::opt_int(available),
         Value::Time(k.installed),
         Value::opt_time(k.expires),
+        Value::Bool(k.inferred),
     ]
 }
 
