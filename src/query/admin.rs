@@ -79,8 +79,12 @@ pub fn import(
         Exportable::Keypacks => report::import_keypacks(cx, path, file, into)?,
     };
     let word = super::run::exportable_name(what);
+    let into = match done.servers.len() {
+        1 => String::new(),
+        _ => format!(" into servers {}", done.servers.join(", ")),
+    };
     for server in &done.servers {
-        let msg = format!("{} imported from '{file}'", plural(done.rows, word));
+        let msg = format!("{} {word} imported from '{file}'{into}", done.rows);
         cx.event(EventSource::LicenseServer, server, 0, EventLevel::Info, msg)?;
     }
     let instant = as_of.or(done.newest);
@@ -104,10 +108,6 @@ pub fn import(
         Value::text(if set { "set" } else { "kept" }),
     ]);
     Ok(rs)
-}
-
-fn plural(n: u64, word: &str) -> String {
-    format!("{n} {word}")
 }
 
 /// Whether the database is an audit database, whose clock an import sets
