@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_sealed_value_opens_to_its_payload_and_any_flipped_bit_is_damage() {
-        let key = 7u64.to_be_bytes();
+        let key = crate::store::keys::id(crate::store::keys::row_id(2, 7));
         let mut sealed = Vec::new();
         seal_into(T::Licenses, &key, b"record", &mut sealed);
         assert_eq!(open(T::Licenses, &key, &sealed).expect("sound"), b"record");
@@ -142,7 +142,7 @@ mod tests {
             let mut flipped = sealed.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
             let e = open(T::Licenses, &key, &flipped).expect_err("a flipped bit");
-            let want = "damaged: table licenses, key 7: the checksum does not match (the key or the value was changed)";
+            let want = "damaged: table licenses, key 7 of server #2: the checksum does not match (the key or the value was changed)";
             assert_eq!(e.to_string(), want);
         }
         let mut other = key;
@@ -154,7 +154,8 @@ mod tests {
 
     #[test]
     fn keys_are_named_as_a_user_reads_them() {
-        assert_eq!(describe_key(T::Licenses, &42u64.to_be_bytes()), "42");
+        assert_eq!(describe_key(T::Licenses, &crate::store::keys::id(crate::store::keys::row_id(3, 42))), "42 of server #3");
+        assert_eq!(describe_key(T::Sessions, &42u64.to_be_bytes()), "42");
         assert_eq!(describe_key(T::Devices, b"pc1"), "'pc1'");
         assert_eq!(describe_key(T::UserCals, b"ls1\0alice\0WS2022\0"), "'ls1/alice/WS2022'");
         assert_eq!(describe_key(T::Tokens, b"pc1\0\0\0\0\x01"), "7063310000000001");
