@@ -48,7 +48,9 @@ pub mod export;
 pub mod import;
 pub mod import_licenses;
 pub mod import_servers;
+pub mod import_users;
 pub mod progress;
+pub mod read;
 pub mod usage;
 pub mod wmi;
 
@@ -57,6 +59,7 @@ pub use expiring::expiring;
 pub use export::{export_keypacks, export_licenses};
 pub use import::import_keypacks;
 pub use import_licenses::import_licenses;
+pub use import_users::import_users;
 pub use usage::{usage, users};
 
 use crate::error::Result;

@@ -283,9 +283,11 @@ fn statement() -> impl Strategy<Value = Statement> {
         (any::<u64>(), proptest::option::of(name()))
             .prop_map(|(id, server)| Statement::UninstallKeypack { id, server }),
         expr().prop_map(|filter| Statement::RevokeLicenses { filter }),
-        (".{1,20}", proptest::option::of(name()), proptest::option::of(time())).prop_map(|(file, server, as_of)| {
-            Statement::Import { what: Exportable::Licenses, file, server, as_of }
-        }),
+        (".{1,20}", proptest::option::of(name()), proptest::option::of(time()), proptest::option::of(".{1,10}"))
+            .prop_map(|(file, server, as_of, timezone)| {
+                let options = ImportOptions { timezone, ..Default::default() };
+                Statement::Import { what: Exportable::Licenses, file, server, as_of, options }
+            }),
         select().prop_map(Statement::Select),
         select().prop_map(Statement::Explain),
     ]

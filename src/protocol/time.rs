@@ -53,7 +53,7 @@ pub fn set_clock(cx: &mut Ctx, at: Time) -> Result<()> {
 }
 
 /// The clock of an audit database set to the instant an imported file
-/// describes (IMPORT, docs/choices.md 34): back behind the times its
+/// describes (IMPORT, docs/choices.md 38): back behind the times its
 /// history recorded too, since those are only the loading of the file
 /// (the caller checks that the history holds nothing else). The import's
 /// own history row is written at this instant, and later statements date

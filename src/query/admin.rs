@@ -2,7 +2,7 @@
 //! the licenses a condition selects, and import / export of the WMI CSV
 //! layouts (carried out by `report`), and BACKUP (by `store::backup`).
 
-use super::ast::{Exportable, Expr, Statement};
+use super::ast::{Exportable, Expr, ImportOptions, Statement};
 use super::catalog;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -53,18 +53,22 @@ pub fn export(r: &(impl Reader + ?Sized), what: Exportable, file: &str, store: &
     Ok(rs)
 }
 
-/// IMPORT LICENSES|KEYPACKS FROM 'file' [INTO SERVER s] [AS OF 'time'], in
-/// the statement's transaction: one row (file, server: the servers the
-/// rows went into, rows imported, passed_over: rows of other servers,
-/// inferred_keypacks or completed_keypacks, as_of: the instant the file
-/// describes, clock: whether the database's clock was set to it).
+/// IMPORT LICENSES|KEYPACKS FROM 'file' [INTO SERVER s] [AS OF 'time']
+/// [options], in the statement's transaction: one row (file, server: the
+/// servers the rows went into, rows imported, passed_over: rows not
+/// imported, inferred_keypacks or completed_keypacks, as_of: the instant
+/// the file describes, clock: whether the database's clock was set to it,
+/// note: what was read differently from the file's words, and why each
+/// row passed over was, with their counts).
 pub fn import(
     cx: &mut Ctx,
     what: Exportable,
     file: &str,
     into: Option<&str>,
     as_of: Option<Time>,
+    options: &ImportOptions,
 ) -> Result<ResultSet> {
+    let opts = read_options(options)?;
     let path = Path::new(file);
     let audit = audit_database(&*cx.tx)?;
     if as_of.is_some() && !audit {
@@ -74,17 +78,18 @@ pub fn import(
              import into a new database to see the file's own time",
         ));
     }
+    let source = (path, file, &opts);
     let done = match what {
-        Exportable::Licenses => report::import_licenses(cx, path, file, into)?,
-        Exportable::Keypacks => report::import_keypacks(cx, path, file, into)?,
+        Exportable::Licenses => report::import_licenses(cx, source, into)?,
+        Exportable::Keypacks => report::import_keypacks(cx, source, into)?,
     };
     let word = super::run::exportable_name(what);
-    let into = match done.servers.len() {
+    let into_text = match done.servers.len() {
         1 => String::new(),
         _ => format!(" into servers {}", done.servers.join(", ")),
     };
     for server in &done.servers {
-        let msg = format!("{} {word} imported from '{file}'{into}", done.rows);
+        let msg = format!("{} {word} imported from '{file}'{into_text}", done.rows);
         cx.event(EventSource::LicenseServer, server, 0, EventLevel::Info, msg)?;
     }
     let instant = as_of.or(done.newest);
@@ -96,18 +101,54 @@ pub fn import(
         _ => false,
     };
     let packs = if what == Exportable::Licenses { "inferred_keypacks" } else { "completed_keypacks" };
-    let mut rs = ResultSet::new(&["file", "server", "rows", "passed_over", packs, "as_of", "clock"]);
+    let mut rs = ResultSet::new(&["file", "server", "rows", "passed_over", packs, "as_of", "clock", "note"]);
     let changed = if what == Exportable::Licenses { done.inferred } else { done.completed };
+    // A 0-byte file loads no server: the result names INTO SERVER's, if given.
+    let servers = if done.servers.is_empty() { into.unwrap_or_default().to_string() } else { done.servers.join(",") };
     rs.push(vec![
         Value::text(file),
-        Value::Text(done.servers.join(",")),
+        Value::Text(servers),
         Value::Int(done.rows as i64),
         Value::Int(done.passed_over as i64),
         Value::Int(changed as i64),
         Value::opt_time(instant),
         Value::text(if set { "set" } else { "kept" }),
+        note(done.note),
     ]);
     Ok(rs)
+}
+
+/// IMPORT USERS FROM 'file' INTO SERVER s [options], in the statement's
+/// transaction: one row (file, server, rows imported, passed_over: AD
+/// users without per-user CALs, note).
+pub fn import_users(cx: &mut Ctx, file: &str, server: &str, options: &ImportOptions) -> Result<ResultSet> {
+    let opts = read_options(options)?;
+    let done = report::import_users(cx.tx, (Path::new(file), file, &opts), server)?;
+    let msg = format!("{} per-user CALs imported from '{file}'", done.rows);
+    cx.event(EventSource::LicenseServer, server, 0, EventLevel::Info, msg)?;
+    let mut rs = ResultSet::new(&["file", "server", "rows", "passed_over", "note"]);
+    rs.push(vec![
+        Value::text(file),
+        Value::text(server),
+        Value::Int(done.rows as i64),
+        Value::Int(done.passed_over as i64),
+        note(done.note),
+    ]);
+    Ok(rs)
+}
+
+/// The statement's ENCODING, DELIMITER, CULTURE and TIMEZONE, checked.
+fn read_options(options: &ImportOptions) -> Result<report::read::Options> {
+    report::read::Options::new(
+        options.encoding.as_deref(),
+        options.delimiter.as_deref(),
+        options.culture.as_deref(),
+        options.timezone.as_deref(),
+    )
+}
+
+fn note(text: String) -> Value {
+    if text.is_empty() { Value::Null } else { Value::Text(text) }
 }
 
 /// Whether the database is an audit database, whose clock an import sets
@@ -125,7 +166,8 @@ fn audit_database(r: &(impl Reader + ?Sized)) -> Result<bool> {
                 | Statement::ActivateServer { .. }
                 | Statement::SetSeed { .. }
                 | Statement::SetClock { .. }
-                | Statement::Import { .. })
+                | Statement::Import { .. }
+                | Statement::ImportUsers { .. })
         );
         Ok(audit)
     })?;

@@ -171,7 +171,46 @@ pub enum Statement {
         file: String,
         server: Option<String>,
         as_of: Option<Time>,
+        options: ImportOptions,
     },
+    /// `IMPORT USERS FROM 'file' INTO SERVER s`: per-user CALs from an
+    /// Active Directory export (Get-ADUser CSV or ldifde LDIF).
+    ImportUsers {
+        file: String,
+        server: String,
+        options: ImportOptions,
+    },
+}
+
+/// The options of IMPORT, as the statement spells them (checked when it
+/// runs): `ENCODING 'windows-1252' DELIMITER ';' CULTURE 'de-DE' TIMEZONE
+/// 'Europe/Berlin'`, each at most once, in any order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportOptions {
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub culture: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl ImportOptions {
+    /// The option keywords, in the order they are printed.
+    pub const WORDS: [&'static str; 4] = ["ENCODING", "DELIMITER", "CULTURE", "TIMEZONE"];
+
+    pub fn slot(&mut self, n: usize) -> &mut Option<String> {
+        match n {
+            0 => &mut self.encoding,
+            1 => &mut self.delimiter,
+            2 => &mut self.culture,
+            _ => &mut self.timezone,
+        }
+    }
+
+    /// The options given, with their keywords, in print order.
+    pub fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let slots = [&self.encoding, &self.delimiter, &self.culture, &self.timezone];
+        Self::WORDS.into_iter().zip(slots).filter_map(|(w, v)| v.as_deref().map(|v| (w, v)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -239,15 +239,19 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReportExpiring { within_days: None } => f.write_str("REPORT EXPIRING"),
         S::ReportExpiring { within_days: Some(d) } => write!(f, "REPORT EXPIRING WITHIN {d} DAYS"),
         S::Export { what, file } => write!(f, "EXPORT {what} TO {}", Quoted(file)),
-        S::Import { what, file, server, as_of } => {
+        S::Import { what, file, server, as_of, options } => {
             write!(f, "IMPORT {what} FROM {}", Quoted(file))?;
             if let Some(s) = server {
                 write!(f, " INTO SERVER {}", Name(s))?;
             }
-            match as_of {
-                Some(t) => write!(f, " AS OF '{t}'"),
-                None => Ok(()),
+            if let Some(t) = as_of {
+                write!(f, " AS OF '{t}'")?;
             }
+            options.given().try_for_each(|(w, v)| write!(f, " {w} {}", Quoted(v)))
+        }
+        S::ImportUsers { file, server, options } => {
+            write!(f, "IMPORT USERS FROM {} INTO SERVER {}", Quoted(file), Name(server))?;
+            options.given().try_for_each(|(w, v)| write!(f, " {w} {}", Quoted(v)))
         }
         _ => Ok(()),
     }

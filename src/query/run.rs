@@ -83,8 +83,11 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             return Ok(Some(rs));
         }
         S::Repair => return Ok(Some(crate::check::repair(cx)?)),
-        S::Import { what, file, server, as_of } => {
-            return super::admin::import(cx, *what, file, server.as_deref(), *as_of).map(Some);
+        S::Import { what, file, server, as_of, options } => {
+            return super::admin::import(cx, *what, file, server.as_deref(), *as_of, options).map(Some);
+        }
+        S::ImportUsers { file, server, options } => {
+            return super::admin::import_users(cx, file, server, options).map(Some);
         }
         other => unreachable!("{other:?} is not a changing statement"),
     }

@@ -6,9 +6,11 @@
 //! ones stay within the revoke limit, so CHECK is clean afterwards.
 
 use super::export::LICENSE_COLUMNS;
-use super::import::{CsvFile, Imported, Row, shown};
+use super::import::{CsvFile, Row, shown};
 use super::import_servers::Servers;
 use super::progress::Progress;
+use super::read::{Imported, Options};
+use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::Ctx;
@@ -17,9 +19,11 @@ use crate::store::{KeypackRec, LicenseRec, Records, ServerRec, WriteTx, keys};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// The Win32_TSIssuedLicense properties an import needs: the first eight
-/// columns of an export.
-const REQUIRED: &[&str] = LICENSE_COLUMNS.split_at(8).0;
+/// The Win32_TSIssuedLicense properties an import needs: an export's first
+/// eight columns but `sIssuedToUser` (scripts that select a few columns
+/// leave it out; a license then has no user).
+const REQUIRED: [&str; 7] =
+    ["LicenseId", "KeyPackId", "sIssuedToComputer", "LicenseStatus", "IssueDate", "ExpirationDate", "sHardwareId"];
 
 /// A server's key packs and what the import adds to them.
 struct Pools {
@@ -59,8 +63,12 @@ impl Pools {
     /// IMPORT KEYPACKS brings it), holding what its licenses show.
     fn pack(&mut self, tx: &WriteTx, row: &Row, keypack: u64) -> Result<&KeypackRec> {
         if !self.packs.contains_key(&keypack) {
+            // Statuses 1 (temporary) and 3 (upgraded) are a temporary
+            // pack's alone; 5 and 6 are read as active here (a pack of
+            // unknown kind is inferred a retail one).
             let code = row.get("LicenseStatus")?;
-            let temporary = matches!(code.parse().ok().and_then(LicenseStatus::from_wmi_code), Some(s) if s == LicenseStatus::Temporary || s == LicenseStatus::Upgraded);
+            let status = code.parse().ok().and_then(|c| wmi::license_status(c, false)).map(|(s, _)| s);
+            let temporary = matches!(status, Some(LicenseStatus::Temporary | LicenseStatus::Upgraded));
             match temporary {
                 true => self.renumber_temporary(tx, row, keypack)?,
                 false => self.infer(keypack),
@@ -169,20 +177,23 @@ impl Pools {
 }
 
 /// Imports the licenses of `path`, each into its server (`import_servers`).
-pub fn import_licenses(cx: &mut Ctx, path: &Path, name: &str, into: Option<&str>) -> Result<Imported> {
-    let mut servers = Servers::plan(path, name, into)?;
-    let mut file = CsvFile::open(path, name)?;
-    file.require(REQUIRED)?;
+pub fn import_licenses(cx: &mut Ctx, file: (&Path, &str, &Options), into: Option<&str>) -> Result<Imported> {
+    let (path, name, opts) = file;
+    let Some(mut file) = CsvFile::open(path, name, opts, &LICENSE_COLUMNS)? else {
+        return Ok(Imported::empty());
+    };
+    file.require(&REQUIRED)?;
+    let mut servers = Servers::plan(file.head(), (path, name, opts, &LICENSE_COLUMNS), into)?;
     let mut pools: HashMap<String, Pools> = HashMap::new();
     let mut seen: HashMap<u64, u64> = HashMap::new();
     let mut bar = Progress::bytes("importing licenses", file.size);
-    let mut done = Imported::default();
+    let (mut rows, mut newest) = (0u64, None);
     let mut chunk = Vec::new();
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
         bar.tick(file.position())?;
         let Some(s) = servers.of(cx, &row)? else { continue };
-        done.rows += 1;
+        rows += 1;
         if !pools.contains_key(&s.name) {
             pools.insert(s.name.clone(), Pools::load(cx.tx, s.clone())?);
         }
@@ -190,7 +201,7 @@ pub fn import_licenses(cx: &mut Ctx, path: &Path, name: &str, into: Option<&str>
         let l = parse_license(cx.tx, &row, pool, &seen)?;
         pool.take(&row, &l)?;
         seen.insert(l.id, line);
-        done.newest = done.newest.max(Some(l.issued)).max(l.revoked);
+        newest = newest.max(Some(l.issued)).max(l.revoked);
         cx.numbers_taken(s.ordinal, Some(l.keypack), Some(l.id));
         chunk.push(l);
         if chunk.len() == CHUNK {
@@ -199,11 +210,12 @@ pub fn import_licenses(cx: &mut Ctx, path: &Path, name: &str, into: Option<&str>
         }
     }
     cx.tx.insert_new_licenses(&mut chunk)?;
+    let mut done = Imported::new(rows, servers.passed_over, file.notes());
     for (_, pool) in pools {
         done.inferred += pool.write(cx.tx)?;
     }
-    done.passed_over = servers.passed_over;
     done.servers = servers.names();
+    done.newest = newest;
     Ok(done)
 }
 
@@ -257,7 +269,7 @@ fn parse_license(tx: &WriteTx, row: &Row, pools: &mut Pools, seen: &HashMap<u64,
         status,
         hwid: hwid(row)?,
         computer,
-        user: row.name("sIssuedToUser")?,
+        user: if row.opt("sIssuedToUser").is_some() { row.name("sIssuedToUser")? } else { String::new() },
         product,
         issued,
         expires,
@@ -285,10 +297,14 @@ fn kind_and_status(row: &Row, pack: &KeypackRec) -> Result<(LicenseKind, License
         return Err(row.err("Kind", msg));
     }
     let code = row.get("LicenseStatus")?;
-    let status = code.parse().ok().and_then(LicenseStatus::from_wmi_code).ok_or_else(|| {
-        let known = "0 expired, 1 temporary, 2 active, 3 upgraded, 4 revoked";
-        row.err("LicenseStatus", format!("'{}' is not a license status caldb knows ({known})", shown(code)))
+    let temporary = kind == LicenseKind::Temporary;
+    let (status, note) = code.parse().ok().and_then(|c| wmi::license_status(c, temporary)).ok_or_else(|| {
+        let known = wmi::LICENSE_STATUSES;
+        row.err("LicenseStatus", format!("'{}' is not a license status ({known})", shown(code)))
     })?;
+    if let Some(n) = note {
+        row.note(n);
+    }
     let fits = match kind {
         LicenseKind::Temporary => {
             matches!(status, LicenseStatus::Temporary | LicenseStatus::Upgraded | LicenseStatus::Expired)

@@ -11,7 +11,8 @@
 //! it issued the file's CALs). This module maps rows to servers; reading
 //! the fields is `import`'s.
 
-use super::import::{CsvFile, Row, shown};
+use super::import::{CsvFile, Head, OTHER_SERVER, Row, shown};
+use super::read::Options;
 use crate::error::{Error, Result};
 use crate::protocol::{Ctx, deploy};
 use crate::store::{Records, ServerRec};
@@ -22,6 +23,10 @@ use std::path::Path;
 /// EXPORT writes `Server`; PowerShell adds `PSComputerName` (and WMI
 /// objects `__SERVER`) to every row.
 const SERVER_COLUMNS: [&str; 3] = ["Server", "PSComputerName", "__SERVER"];
+
+/// A file to read: its path, its name, the statement's options and the
+/// columns its delimiter is detected by.
+pub type Source<'a> = (&'a Path, &'a str, &'a Options, &'a [&'a str]);
 
 /// How an import's rows map to servers.
 pub struct Servers {
@@ -36,13 +41,14 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// Decides the mapping of `path`'s rows: with `into`, a file naming
-    /// several servers is read once ahead for their names.
-    pub fn plan(path: &Path, name: &str, into: Option<&str>) -> Result<Servers> {
+    /// Decides the mapping of the rows of the file whose header is `head`:
+    /// with `into`, a file naming several servers is read once ahead for
+    /// their names (`file`: its path, name, options and known columns).
+    pub fn plan(head: &Head, file: Source, into: Option<&str>) -> Result<Servers> {
         let mut servers = Servers { into: into.map(str::to_string), only: None, found: HashMap::new(), passed_over: 0 };
+        let name = file.1;
         let Some(into) = into else {
-            let file = CsvFile::open(path, name)?;
-            if !SERVER_COLUMNS.iter().any(|c| file.head().has(c)) {
+            if !SERVER_COLUMNS.iter().any(|c| head.has(c)) {
                 return Err(Error::plan(format!(
                     "{name}: the file names no server (no Server or PSComputerName column); say which: \
                      IMPORT ... FROM '{name}' INTO SERVER name"
@@ -50,7 +56,7 @@ impl Servers {
             }
             return Ok(servers);
         };
-        let names = file_servers(path, name)?;
+        let names = file_servers(file)?;
         if names.len() > 1 {
             let mine = names.iter().find(|n| n.eq_ignore_ascii_case(into));
             let Some(mine) = mine else {
@@ -72,6 +78,7 @@ impl Servers {
         let named = SERVER_COLUMNS.iter().find_map(|c| row.non_empty(c).map(|v| (*c, v)));
         let name = match (&self.into, &self.only, named) {
             (Some(_), Some(only), Some((_, v))) if !v.eq_ignore_ascii_case(only) => {
+                row.note(OTHER_SERVER);
                 self.passed_over += 1;
                 return Ok(None);
             }
@@ -118,9 +125,12 @@ fn existing_or_new(cx: &mut Ctx, name: &str) -> Result<ServerRec> {
 }
 
 /// The distinct server names of a file's rows (none without a server column).
-fn file_servers(path: &Path, name: &str) -> Result<BTreeSet<String>> {
-    let mut file = CsvFile::open(path, name)?;
+fn file_servers(file: Source) -> Result<BTreeSet<String>> {
+    let (path, name, opts, known) = file;
     let mut names = BTreeSet::new();
+    let Some(mut file) = CsvFile::open(path, name, opts, known)? else {
+        return Ok(names);
+    };
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
         if let Some(v) = SERVER_COLUMNS.iter().find_map(|c| row.non_empty(c)) {

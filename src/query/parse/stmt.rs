@@ -6,7 +6,7 @@ use super::lex::{
 };
 use super::select::{condition, select};
 use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
-use crate::query::ast::{Exportable, Statement, Target, TimeUnit};
+use crate::query::ast::{Exportable, ImportOptions, Statement, Target, TimeUnit};
 use crate::query::suggest::did_you_mean;
 
 /// Parses one statement, without its end.
@@ -466,9 +466,19 @@ fn export(i: &str) -> Res<'_, Statement> {
 }
 
 fn import(i: &str) -> Res<'_, Statement> {
-    let (i, what) = exportable(i, "after IMPORT")?;
-    let (i, ()) = expect(i, "FROM", &format!("after {what}"))?;
+    let (i, n) = expect_any(i, &["LICENSES", "KEYPACKS", "USERS"], "after IMPORT")?;
+    let what = [Exportable::Licenses, Exportable::Keypacks].get(n).copied();
+    let after = what.map_or("USERS".to_string(), |w| w.to_string());
+    let (i, ()) = expect(i, "FROM", &format!("after {after}"))?;
     let (i, file) = file(i)?;
+    let Some(what) = what else {
+        // IMPORT USERS names its server: an AD export names none.
+        let (i, ()) = expect(i, "INTO", "after the file name")?;
+        let (i, ()) = expect(i, "SERVER", "after INTO")?;
+        let (i, server) = name(i, "a server name")?;
+        let (i, (options, _)) = import_tail(i, false)?;
+        return Ok((i, Statement::ImportUsers { file, server, options }));
+    };
     let (i, server) = match eat(i, "INTO") {
         Some(i) => {
             let (i, ()) = expect(i, "SERVER", "after INTO")?;
@@ -477,13 +487,34 @@ fn import(i: &str) -> Res<'_, Statement> {
         }
         None => (i, None),
     };
-    let (i, as_of) = match eat(i, "AS") {
-        Some(i) => {
-            let (i, ()) = expect(i, "OF", "after AS")?;
-            let (i, at) = time(i)?;
-            (i, Some(at))
+    let (i, (options, as_of)) = import_tail(i, true)?;
+    Ok((i, Statement::Import { what, file, server, as_of, options }))
+}
+
+/// `ENCODING 'e'`, `DELIMITER 'd'`, `CULTURE 'c'`, `TIMEZONE 'z'` and,
+/// when `as_of` allows it, `AS OF 'time'`: each at most once, in any order.
+fn import_tail(mut i: &str, as_of: bool) -> Res<'_, (ImportOptions, Option<Time>)> {
+    let mut options = ImportOptions::default();
+    let mut at = None;
+    loop {
+        if as_of && let Some(rest) = eat(i, "AS") {
+            if at.is_some() {
+                return fail(ws(i), "AS OF is given twice".to_string());
+            }
+            let (rest, ()) = expect(rest, "OF", "after AS")?;
+            let (rest, t) = time(rest)?;
+            at = Some(t);
+            i = rest;
+            continue;
         }
-        None => (i, None),
-    };
-    Ok((i, Statement::Import { what, file, server, as_of }))
+        let Some((rest, n)) = eat_any(i, &ImportOptions::WORDS) else { break };
+        let word = ImportOptions::WORDS[n];
+        if options.slot(n).is_some() {
+            return fail(ws(i), format!("{word} is given twice"));
+        }
+        let (rest, value) = text(rest, &format!("a value after {word}"))?;
+        *options.slot(n) = Some(value);
+        i = rest;
+    }
+    Ok((i, (options, at)))
 }
