@@ -34,13 +34,17 @@
 //!   (`#` characters, 40 for the busiest day, at least 1). The bar is always
 //!   a column: query does not know the terminal, and csv or json readers can
 //!   drop it.
-//! - `EXPORT ... TO f`: `file`, `rows`. `IMPORT ... FROM f [INTO SERVER s]
-//!   [AS OF t]`: `file`, `server` (the servers the rows went into, by
-//!   name, comma-separated), `rows`, `passed_over` (rows of other servers),
-//!   `inferred_keypacks` (LICENSES) or `completed_keypacks` (KEYPACKS),
-//!   `as_of` (the instant the file describes), `clock` (`set`: the audit
-//!   database's clock moved to it; `kept`). `BACKUP TO f`: `file`, `rows` (records copied,
-//!   indexes not counted).
+//! - `EXPORT ... TO f`: `file`, `rows`. `IMPORT LICENSES|KEYPACKS FROM f
+//!   [INTO SERVER s] [AS OF t] [options]`: `file`, `server` (the servers the
+//!   rows went into, by name, comma-separated), `rows`, `passed_over` (rows
+//!   not imported: of other servers), `inferred_keypacks` (LICENSES) or
+//!   `completed_keypacks` (KEYPACKS), `as_of` (the instant the file
+//!   describes), `clock` (`set`: the audit database's clock moved to it;
+//!   `kept`), `note` (why rows were passed over and what was read
+//!   differently from the file's words, with counts; NULL when nothing).
+//!   `IMPORT USERS FROM f INTO SERVER s [options]`: `file`, `server`,
+//!   `rows`, `passed_over` (users without a per-user CAL), `note`.
+//!   `BACKUP TO f`: `file`, `rows` (records copied, indexes not counted).
 
 pub mod duplicates;
 pub mod expiring;
