@@ -59,11 +59,11 @@ pub fn check(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
     for (t, diff) in compare_indexes(r, derived)? {
         p.add("index", t.name().into(), diff.describe());
     }
-    if let Some(id) = pass.missed {
+    if let Some(id) = &pass.missed {
         p.add(
             "index",
             "idx_license_expiry".into(),
-            format!("license {id} is live but expires at or before {through}, up to when all have expired"),
+            format!("{id} is live but expires at or before {through}, up to when all have expired"),
         );
     }
     Ok(p.0)
@@ -84,14 +84,14 @@ fn each_record<R: serde::de::DeserializeOwned>(
 /// What one pass over the licenses gathers: each key pack's licenses
 /// holding a CAL of it, the revoked licenses per server and product, the
 /// references that point nowhere (as problem rows), and the earliest live
-/// license expiry has missed (its id and expiry).
+/// license expiry has missed (how CHECK names it).
 struct LicensePass<'a> {
     packs: &'a BTreeMap<u64, KeypackRec>,
     through: Time,
     issued: BTreeMap<u64, u64>,
     revoked: BTreeMap<(String, Product), u64>,
     references: Problems,
-    missed: Option<u64>,
+    missed: Option<String>,
     catch_up: Option<Time>,
 }
 
@@ -104,16 +104,16 @@ impl<'a> LicensePass<'a> {
 
     fn add(&mut self, l: &LicenseRec) {
         match self.packs.get(&l.keypack) {
-            None => self.references.add("3", format!("license {}", l.id), format!("key pack {} does not exist", l.keypack)),
+            None => self.references.add("3", license_subject(l), format!("key pack {} does not exist", keys::number(l.keypack))),
             Some(k) => {
                 if k.holds_cal(l.status) {
                     *self.issued.entry(l.keypack).or_default() += 1;
                 }
-                if k.server != l.server {
+                if k.server != l.server || keys::server_of(k.id) != keys::server_of(l.id) {
                     self.references.add(
                         "3",
-                        format!("license {}", l.id),
-                        format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.id, k.server),
+                        license_subject(l),
+                        format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.number(), k.server),
                     );
                 }
             }
@@ -122,7 +122,7 @@ impl<'a> LicensePass<'a> {
             *self.revoked.entry((l.server.clone(), l.product)).or_default() += 1;
         }
         if l.missed_by_expiry(self.through) {
-            self.missed.get_or_insert(l.id);
+            self.missed.get_or_insert_with(|| license_subject(l));
             self.catch_up = Some(self.catch_up.map_or(l.catch_up(), |t| t.min(l.catch_up())));
         }
     }
@@ -159,7 +159,7 @@ fn where_damaged(e: &Error, t: T) -> String {
 fn check_pools(p: &mut Problems, packs: &BTreeMap<u64, KeypackRec>, issued: &BTreeMap<u64, u64>) {
     for k in packs.values() {
         let want = issued.get(&k.id).copied().unwrap_or(0);
-        let subject = format!("keypack {}", k.id);
+        let subject = format!("keypack {} on '{}'", k.number(), k.server);
         if k.cal == CalType::User && k.issued != 0 {
             p.add("2", subject.clone(), format!("per-user key pack has issued {} (never decremented)", k.issued));
         }
@@ -263,7 +263,7 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
         let want = issued.get(&k.id).copied().unwrap_or(0);
         if k.issued != want {
             fixes.push(vec![
-                Value::text(format!("keypack {}", k.id)),
+                Value::text(format!("keypack {} on '{}'", k.number(), k.server)),
                 Value::text(format!("issued {} -> {want}", k.issued)),
             ]);
             k.issued = want;
@@ -367,4 +367,9 @@ pub fn upgrade(old: &std::path::Path, new: &std::path::Path) -> Result<ResultSet
         rs.push(vec![Value::text(name), Value::Int(n as i64)]);
     }
     Ok(rs)
+}
+
+/// How CHECK names a license: its number on its server.
+fn license_subject(l: &LicenseRec) -> String {
+    format!("license {} on '{}'", l.number(), l.server)
 }

@@ -355,15 +355,15 @@ impl Exchange {
             presented,
         };
         let o = db.connect_client(&req)?;
-        let issued = match o.license.filter(|_| issues(o.reason)) {
-            Some(id) => db.front_license(id)?,
-            None => None,
+        let issued = match (o.license.filter(|_| issues(o.reason)), &o.server) {
+            (Some(number), Some(server)) => db.front_license(server, number)?,
+            _ => None,
         };
         let reply = match (o.reason, issued) {
             (r, Some(l)) => {
                 let creds = credentials_of(db, &l.server)?;
                 let cal = cal::Cal {
-                    license: l.id,
+                    license: l.number(),
                     server: l.server,
                     kind: l.kind,
                     product: l.product,
@@ -450,7 +450,7 @@ pub fn report_logon(db: &mut Database, verdict: &Verdict, succeeded: bool) -> Re
         computer: verdict.client.computer.clone(),
         user: verdict.client.user.clone(),
         host: verdict.host.clone(),
-        license: verdict.license,
+        license: verdict.license.zip(verdict.server.clone()),
         failed: !succeeded,
     };
     Ok(db.logon_client(&logon)?)

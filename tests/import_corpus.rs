@@ -281,7 +281,7 @@ fn licenses_loaded(p: &Planted, w: &Writer) -> Database {
     let lic = corpus_file(&format!("{}.licenses.csv", w.name), &export::licenses_file(p, w));
     let mut db = fresh(p);
     let r = import(&mut db, "KEYPACKS", &kp, w.options);
-    assert_eq!((field(&r, "rows"), field(&r, "skipped")), (p.packs.len().to_string(), "0".into()), "{}", w.name);
+    assert_eq!((field(&r, "rows"), field(&r, "passed_over")), (p.packs.len().to_string(), "0".into()), "{}", w.name);
     let note = field(&r, "note");
     for said in [
         "KeyPackType 0 (unknown) read as retail: 1",
@@ -293,7 +293,7 @@ fn licenses_loaded(p: &Planted, w: &Writer) -> Database {
         assert!(note.contains(said), "{}: the key pack note says '{said}': {note}", w.name);
     }
     let r = import(&mut db, "LICENSES", &lic, w.options);
-    assert_eq!((field(&r, "rows"), field(&r, "skipped")), (p.licenses.len().to_string(), "0".into()), "{}", w.name);
+    assert_eq!((field(&r, "rows"), field(&r, "passed_over")), (p.licenses.len().to_string(), "0".into()), "{}", w.name);
     let note = field(&r, "note");
     for said in [
         "LicenseStatus 0 (unknown) read as expired: 1",
@@ -322,7 +322,11 @@ fn check_users(db: &mut Database, p: &Planted, name: &str, loaded: &ResultSet) {
     let now = chrono::NaiveDateTime::parse_from_str(p.clock, "%Y-%m-%d %H:%M:%S").expect("the clock");
     let cals: usize = p.users.iter().map(|u| u.cals.len()).sum();
     let without = p.users.iter().filter(|u| u.cals.is_empty()).count();
-    assert_eq!((field(loaded, "rows"), field(loaded, "skipped")), (cals.to_string(), without.to_string()), "{name}");
+    assert_eq!(
+        (field(loaded, "rows"), field(loaded, "passed_over")),
+        (cals.to_string(), without.to_string()),
+        "{name}"
+    );
     let mut want: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for k in p.packs.iter().filter(|k| k.cal == "user") {
         want.entry(k.product.into()).or_default().1 += k.total;
@@ -407,13 +411,43 @@ fn export_then_import_gives_the_same_rows_into_a_server_of_another_name() {
     for stmt in ["SELECT * FROM licenses ORDER BY id", "SELECT * FROM keypacks ORDER BY id"] {
         assert_eq!(text_rows(&exec(&mut src, stmt).expect("rows")), text_rows(&exec(&mut dst, stmt).expect("rows")));
     }
-    // Into a server of another name: every row is another server's, passed
-    // over and counted, never silently.
+    // Into a server of another name: the file names one server, so each
+    // server numbering its own, its rows load whole into the server named.
     let mut other = Database::open_in_memory().expect("db");
     exec(&mut other, &format!("SET CLOCK '{}'; CREATE SERVER ls9 PRODUCT WS2022", p.clock));
-    let r = other.execute(&format!("IMPORT LICENSES FROM '{lic}' INTO SERVER ls9")).expect("import").expect("a row");
-    assert_eq!((field(&r, "rows"), field(&r, "skipped")), ("0".into(), p.licenses.len().to_string()));
-    assert!(field(&r, "note").contains("rows for another server"), "{}", field(&r, "note"));
+    for (what, file, n) in [("KEYPACKS", &kp, p.packs.len()), ("LICENSES", &lic, p.licenses.len())] {
+        let stmt = format!("IMPORT {what} FROM '{file}' INTO SERVER ls9");
+        let r = other.execute(&stmt).expect("import").expect("a row");
+        assert_eq!(
+            (field(&r, "server"), field(&r, "rows"), field(&r, "passed_over")),
+            ("ls9".into(), n.to_string(), "0".into())
+        );
+    }
+    let renamed = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
+        rows.into_iter().map(|r| r.into_iter().map(|c| if c == "ls1" { "ls9".into() } else { c }).collect()).collect()
+    };
+    for stmt in ["SELECT * FROM licenses ORDER BY id", "SELECT * FROM keypacks ORDER BY id"] {
+        let want = renamed(text_rows(&exec(&mut src, stmt).expect("rows")));
+        assert_eq!(text_rows(&exec(&mut other, stmt).expect("rows")), want, "{stmt}");
+    }
+    // A whole-database export of two servers into one of them: the other's
+    // rows are passed over, counted and said in the note, never silently.
+    exec(&mut src, "CREATE SERVER ls2 PRODUCT WS2022");
+    let (wkp, wlic) =
+        [".keypacks.csv", ".licenses.csv"].map(|e| corpus(&format!("{}{e}", w.name)).display().to_string()).into();
+    for (what, file) in [("KEYPACKS", &wkp), ("LICENSES", &wlic)] {
+        let stmt = format!("IMPORT {what} FROM '{file}' INTO SERVER ls2 {}", w.options);
+        src.execute(&stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    }
+    let both = dir.join("both.csv").display().to_string();
+    exec(&mut src, &format!("EXPORT LICENSES TO '{both}'"));
+    let mut two = Database::open_in_memory().expect("db");
+    exec(&mut two, &format!("SET CLOCK '{}'; CREATE SERVER ls2 PRODUCT WS2022", p.clock));
+    let r = two.execute(&format!("IMPORT LICENSES FROM '{both}' INTO SERVER ls2")).expect("import").expect("a row");
+    let n = p.licenses.len().to_string();
+    assert_eq!((field(&r, "rows"), field(&r, "passed_over")), (n.clone(), n.clone()));
+    let said = format!("rows for another server, passed over: {n}");
+    assert!(field(&r, "note").contains(&said), "{}", field(&r, "note"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -424,8 +458,17 @@ fn a_zero_byte_file_imports_nothing_and_says_so() {
     for what in ["KEYPACKS", "LICENSES", "USERS"] {
         let mut db = fresh(&p);
         let r = import(&mut db, what, &empty, "");
-        assert_eq!((field(&r, "rows"), field(&r, "skipped")), ("0".into(), "0".into()), "{what}");
+        assert_eq!((field(&r, "rows"), field(&r, "passed_over")), ("0".into(), "0".into()), "{what}");
         assert!(field(&r, "note").contains("the file is empty (0 bytes)"), "{what}: {}", field(&r, "note"));
+    }
+    // Without INTO SERVER too: an empty file names no server, and needs none.
+    for what in ["KEYPACKS", "LICENSES"] {
+        let mut db = fresh(&p);
+        let r = db.execute(&format!("IMPORT {what} FROM '{empty}'")).expect("import").expect("a row");
+        assert_eq!(
+            (field(&r, "rows"), field(&r, "passed_over"), field(&r, "server")),
+            ("0".into(), "0".into(), "".into())
+        );
     }
 }
 

@@ -57,7 +57,7 @@ const ALL_FORMS: &[&str] = &[
     "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME pc AS alice TO rdsh1 PRESENTING INVALID 'unknown'",
     "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME pc AS alice TO rdsh1 PRESENTING INVALID 'hwid' LICENSE 3 ON 'ls 1'",
     "LOGON CLIENT NAME 'PC-ALPHA' AS alice TO rdsh1",
-    "LOGON CLIENT NAME 'PC-ALPHA' AS alice TO rdsh1 LICENSE 17 FAILED",
+    "LOGON CLIENT NAME 'PC-ALPHA' AS alice TO rdsh1 LICENSE 17 ON ls1 FAILED",
     "DISCONNECT SESSION 1",
     "LOGOFF SESSION 18446744073709551615",
     "SET CLOCK '2026-03-01'",
@@ -233,10 +233,31 @@ fn protocol_time_and_administration_build_the_expected_ast() {
         Statement::Import {
             what: Exportable::Keypacks,
             file: "k.csv".into(),
-            server: "ls 2".into(),
+            server: Some("ls 2".into()),
+            as_of: None,
             options: Default::default()
         }
     );
+    assert_eq!(
+        rt("import licenses from 'l.csv' as of '2026-01-15 09:00'"),
+        Statement::Import {
+            what: Exportable::Licenses,
+            file: "l.csv".into(),
+            server: None,
+            as_of: Some(time("2026-01-15 09:00:00")),
+            options: Default::default()
+        }
+    );
+    // AS OF and the reading options, in either order.
+    let Statement::Import { as_of, options, .. } =
+        rt("IMPORT LICENSES FROM 'l.csv' CULTURE 'de-DE' AS OF '2026-01-15 09:00' DELIMITER ';'")
+    else {
+        panic!("IMPORT LICENSES");
+    };
+    assert_eq!(as_of, Some(time("2026-01-15 09:00:00")));
+    assert_eq!((options.culture.as_deref(), options.delimiter.as_deref()), (Some("de-DE"), Some(";")));
+    assert_eq!(rt("REVOKE LICENSE 12 ON ls2"), Statement::RevokeLicense { id: 12, server: Some("ls2".into()) });
+    assert_eq!(rt("uninstall keypack 3 on 'ls 2'"), Statement::UninstallKeypack { id: 3, server: Some("ls 2".into()) });
     let Statement::ImportUsers { options, .. } =
         rt("IMPORT USERS FROM 'a.csv' INTO SERVER s TIMEZONE 'UTC' ENCODING '1252'")
     else {

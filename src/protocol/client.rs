@@ -64,8 +64,9 @@ pub struct ClientLogon {
     pub computer: String,
     pub user: String,
     pub host: String,
-    /// The license the client holds after licensing, if any.
-    pub license: Option<u64>,
+    /// The license the client holds after licensing, if any: its number
+    /// on its server.
+    pub license: Option<(u64, String)>,
     /// The password was refused: nothing is validated, no session starts.
     pub failed: bool,
 }
@@ -96,7 +97,7 @@ fn outcome(lic: Licensed, req: &ClientConnect, host: String) -> Outcome {
         device: req.computer.clone(),
         user: req.user.clone(),
         host,
-        license: lic.token.as_ref().map(|t| t.license),
+        license: lic.token.as_ref().map(|t| keys::number(t.license)),
         kind: lic.token.as_ref().map(|t| t.kind),
         expires: lic.token.as_ref().map(|t| t.expires).or(lic.user_cal_expires),
         server: lic.server,
@@ -123,10 +124,13 @@ fn presented_token(cx: &mut Ctx, host: &HostRec, req: &ClientConnect) -> Result<
     };
     let why = match &req.presented {
         Presented::Nothing => return Ok(None),
-        Presented::License { license, server, kind, product, expires } => {
-            let t = token(*license, server, *kind, *product, *expires);
-            return Ok(Some(t).filter(|t| host.product.host_accepts(t.product)));
-        }
+        Presented::License { license, server, kind, product, expires } => match row_of(cx, server, *license)? {
+            Some(row) => {
+                let t = token(row, server, *kind, *product, *expires);
+                return Ok(Some(t).filter(|t| host.product.host_accepts(t.product)));
+            }
+            None => format!("a license presented by '{}' (HWID {}) names server '{server}', which is not here", req.computer, req.hwid),
+        },
         Presented::Misplaced { license, server } => misplaced_message(*license, server, &req.computer, &req.hwid),
         Presented::Invalid(Invalid::Tag) => {
             format!("a license presented by '{}' (HWID {}) failed its tag check", req.computer, req.hwid)
@@ -150,7 +154,11 @@ pub fn logon_client(cx: &mut Ctx, req: &ClientLogon) -> Result<Option<u64>> {
     if req.failed {
         return Ok(None);
     }
-    if let Some(l) = req.license.map(|id| cx.tx.license(id)).transpose()?.flatten() {
+    let row = match &req.license {
+        Some((number, server)) => row_of(cx, server, *number)?,
+        None => None,
+    };
+    if let Some(l) = row.map(|id| cx.tx.license(id)).transpose()?.flatten() {
         let token = TokenRec {
             device: req.computer.clone(),
             slot: 0,
@@ -226,4 +234,13 @@ pub fn client_family(hwid: &Hwid, computer: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The stored id of license `number` of `server` (each server numbers its
+/// own from 1), whether or not the license is still there (a CAL from
+/// before a rebuild names one that is not); `None` for a server the
+/// database does not hold.
+fn row_of(cx: &mut Ctx, server: &str, number: u64) -> Result<Option<u64>> {
+    let Some(s) = cx.tx.record::<ServerRec>(T::Servers, keys::name(server))? else { return Ok(None) };
+    Ok(u32::try_from(number).ok().map(|n| keys::row_id(s.ordinal, n)))
 }

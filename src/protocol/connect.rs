@@ -78,7 +78,8 @@ pub struct Outcome {
     pub host: String,
     /// The license server that decided, when one did.
     pub server: Option<String>,
-    /// The license the device holds for this connection, if any.
+    /// The license the device holds for this connection, if any: its
+    /// number on `server` (each server numbers its own from 1).
     pub license: Option<u64>,
     /// That license's kind.
     pub kind: Option<LicenseKind>,
@@ -155,7 +156,7 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
         user: req.user.to_string(),
         host: host.name,
         server: lic.server,
-        license: lic.token.as_ref().map(|t| t.license),
+        license: lic.token.as_ref().map(|t| keys::number(t.license)),
         kind: lic.token.as_ref().map(|t| t.kind),
         expires: lic.token.as_ref().map(|t| t.expires).or(lic.user_cal_expires),
         session,

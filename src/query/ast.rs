@@ -40,8 +40,11 @@ pub enum Statement {
         kind: Option<KeypackType>,
         expires: Option<Time>,
     },
+    /// `server`: `ON server`, which server's key pack `id` (each server
+    /// numbers its own); without it the number must name one pack.
     UninstallKeypack {
         id: u64,
+        server: Option<String>,
     },
     CreateHost {
         name: String,
@@ -110,8 +113,10 @@ pub enum Statement {
         seed: u64,
     },
     // Administration
+    /// `server`: `ON server`, as for `UninstallKeypack`.
     RevokeLicense {
         id: u64,
+        server: Option<String>,
     },
     RevokeLicenses {
         filter: Expr,
@@ -162,10 +167,15 @@ pub enum Statement {
         what: Exportable,
         file: String,
     },
+    /// `server`: `INTO SERVER s`, every row into `s` (or, in a file of
+    /// several servers, `s`'s rows); without it, each row into the server
+    /// its `Server` or `PSComputerName` column names. `as_of`: `AS OF
+    /// 'time'`, the instant the file describes (else its newest time).
     Import {
         what: Exportable,
         file: String,
-        server: String,
+        server: Option<String>,
+        as_of: Option<Time>,
         options: ImportOptions,
     },
     /// `IMPORT USERS FROM 'file' INTO SERVER s`: per-user CALs from an

@@ -90,10 +90,18 @@ pub fn dump_to(r: &(impl Reader + ?Sized), w: &mut dyn std::io::Write) -> Result
     };
     let s = r.state()?;
     let clock = s.clock.map_or("wall".to_string(), |t| format!("'{t}'"));
+    let per_server: Vec<String> =
+        s.server_ids.iter().map(|ids| format!("{}/{}", ids.next_keypack, ids.next_license)).collect();
     let _ = writeln!(
         out,
-        "-- caldb dump: clock {clock}, seed {}, random state {}, next keypack {}, license {}, session {}, event {}, history {}",
-        s.seed, s.rng, s.next_keypack, s.next_license, s.next_session, s.next_event, s.next_history
+        "-- caldb dump: clock {clock}, seed {}, random state {}, next session {}, event {}, history {}, \
+         per server (keypack/license) {}",
+        s.seed,
+        s.rng,
+        s.next_session,
+        s.next_event,
+        s.next_history,
+        if per_server.is_empty() { "none".to_string() } else { per_server.join(" ") }
     );
     out.push_str("-- Restore into an empty database with caldb NEW.redb < FILE, or load into sqlite3.\n");
     out.push_str("BEGIN TRANSACTION;\n");

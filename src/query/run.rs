@@ -6,7 +6,7 @@ use super::select::{Chunks, run_select_in_chunks};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{ConnectTo, Ctx, admin, connect_to, deploy, sessions, time};
-use crate::store::{Reader, Store};
+use crate::store::{Reader, Store, T};
 
 /// Runs a statement that changes the database.
 pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSet>> {
@@ -32,7 +32,10 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             rs.push(vec![Value::Int(id as i64)]);
             return Ok(Some(rs));
         }
-        S::UninstallKeypack { id } => deploy::uninstall_keypack(cx, *id)?,
+        S::UninstallKeypack { id, server } => {
+            let id = crate::protocol::numbered(&*cx.tx, T::Keypacks, *id, server.as_deref(), "UNINSTALL KEYPACK")?;
+            deploy::uninstall_keypack(cx, id)?
+        }
         S::CreateHost { name, product, mode, scope, license_servers, farm } => {
             let req = deploy::CreateHost {
                 name,
@@ -75,7 +78,10 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             time::advance(cx, secs)?;
         }
         S::SetSeed { seed } => time::set_seed(cx, *seed),
-        S::RevokeLicense { id } => return Ok(Some(revoked_rows(&[admin::revoke(cx, *id)?]))),
+        S::RevokeLicense { id, server } => {
+            let id = crate::protocol::numbered(&*cx.tx, T::Licenses, *id, server.as_deref(), "REVOKE LICENSE")?;
+            return Ok(Some(revoked_rows(&[admin::revoke(cx, id)?])));
+        }
         S::RevokeLicenses { filter } => return Ok(Some(revoked_rows(&super::admin::revoke_where(cx, filter)?))),
         S::RebuildServer { name, reinstall_keypacks } => {
             let (licenses, packs) = admin::rebuild(cx, name, *reinstall_keypacks)?;
@@ -84,11 +90,11 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             return Ok(Some(rs));
         }
         S::Repair => return Ok(Some(crate::check::repair(cx)?)),
-        S::Import { what, file, server, options } => {
-            return super::admin::import(cx, Some(*what), file, server, options).map(Some);
+        S::Import { what, file, server, as_of, options } => {
+            return super::admin::import(cx, *what, file, server.as_deref(), *as_of, options).map(Some);
         }
         S::ImportUsers { file, server, options } => {
-            return super::admin::import(cx, None, file, server, options).map(Some);
+            return super::admin::import_users(cx, file, server, options).map(Some);
         }
         other => unreachable!("{other:?} is not a changing statement"),
     }

@@ -78,7 +78,7 @@ impl Report {
         let returns = w.wasted.iter().map(|l| l.expires).max();
         let fix = match (w.wasted.first(), returns) {
             (Some(first), Some(when)) => {
-                let ids: Vec<u64> = w.wasted.iter().map(|l| l.id).collect();
+                let ids: Vec<u64> = w.wasted.iter().map(|l| l.number()).collect();
                 let n = self.revocable.get(&(first.server.clone(), first.product)).copied().unwrap_or(0);
                 let word = if ids.len() == 1 { "license" } else { "licenses" };
                 format!(
@@ -90,7 +90,7 @@ impl Report {
             }
             _ => format!("{}; no CAL is wasted yet", f.cause.fix),
         };
-        let ids: Vec<u64> = f.licenses.iter().map(|l| l.id).collect();
+        let ids: Vec<u64> = f.licenses.iter().map(|l| l.number()).collect();
         let (live, wasted) = (w.live.len() as i64, w.wasted.len() as i64);
         // A real client's HWID tells its family: said after the cause.
         let families: BTreeSet<String> = f
@@ -314,21 +314,25 @@ fn several_cals(report: &mut Vec<Finding>, groups: &BTreeMap<(String, Hwid), Vec
 /// store, with real clients): the host events the licensing front's
 /// decisions logged, one finding per license.
 fn misplaced(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>) -> Result<()> {
-    let mut found: BTreeMap<u64, (String, Vec<(String, Hwid)>)> = BTreeMap::new();
+    // Keyed by the license's server and its number there (each server
+    // numbers its own from 1), as the host's event names it.
+    let mut found: BTreeMap<(String, u64), Vec<(String, Hwid)>> = BTreeMap::new();
     r.scan(T::Events, b"", None, &mut |_, v| {
         let e: crate::store::EventRec = crate::store::codec::decode(v)?;
         if e.source == EventSource::Host
             && let Some(m) = crate::protocol::misplaced_of(&e.message)
         {
-            let entry = found.entry(m.license).or_insert_with(|| (m.server, Vec::new()));
-            if !entry.1.contains(&(m.computer.clone(), m.hwid)) {
-                entry.1.push((m.computer, m.hwid));
+            let entry = found.entry((m.server, m.license)).or_default();
+            if !entry.contains(&(m.computer.clone(), m.hwid)) {
+                entry.push((m.computer, m.hwid));
             }
         }
         Ok(true)
     })?;
-    for (id, (server, presented)) in found {
-        let licenses = fetch(r, &[id])?;
+    for ((server, number), presented) in found {
+        let ordinal = r.record::<crate::store::ServerRec>(T::Servers, keys::name(&server))?.map(|s| s.ordinal);
+        let row = ordinal.zip(u32::try_from(number).ok()).map(|(o, n)| keys::row_id(o, n));
+        let licenses = fetch(r, row.as_slice())?;
         let mut computers: Vec<String> = licenses.iter().map(|l| l.computer.clone()).collect();
         computers.extend(presented.iter().map(|(c, _)| c.clone()));
         let mut hwids: Vec<String> = licenses.iter().map(|l| l.hwid.to_string()).collect();

@@ -2,16 +2,18 @@
 //! `#TYPE` line, a header, quoted or bare fields, columns in any order,
 //! extra columns ignored) and importing key packs. Every problem is an error
 //! naming the file, the line and the column; the caller's transaction is
-//! then dropped, so nothing is imported. Rows whose caldb `Server` column
-//! names another server are skipped, so a whole-database export imports
-//! server by server. Ids are kept: a collision is an
-//! error, so an export imported into a fresh database gives the same rows.
+//! then dropped, so nothing is imported. Which server each row goes to is
+//! `import_servers`'. Ids are kept as each server numbers them: a collision
+//! is an error, so an export imported into a fresh database gives the same
+//! rows.
 
+use super::import_servers::Servers;
 use super::read::{self, Imported, Notes, Options, dates::Dates, decode};
 use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::store::{KeypackRec, Records, State, WriteTx};
+use crate::protocol::Ctx;
+use crate::store::{KeypackRec, Records, WriteTx};
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 use std::path::Path;
@@ -287,6 +289,11 @@ impl CsvFile {
 }
 
 impl Head {
+    /// Whether the header names column `col` (in any case).
+    pub fn has(&self, col: &str) -> bool {
+        self.column(col).is_some()
+    }
+
     /// The position of column `col`, named in any case; of a name the header
     /// repeats, the last.
     fn column(&self, col: &str) -> Option<usize> {
@@ -308,13 +315,6 @@ pub struct Row<'a> {
 impl Row<'_> {
     pub fn err(&self, col: &str, message: impl std::fmt::Display) -> Error {
         Error::plan(format!("{}: line {}, column {col}: {message}", self.file.name, self.line))
-    }
-
-    /// Whether the row is for `server`: rows whose caldb `Server` column
-    /// names another server are skipped (a Windows export has no such
-    /// column: all its rows are for the server imported into).
-    pub fn is_for(&self, server: &str) -> bool {
-        self.non_empty("Server").is_none_or(|s| s == server)
     }
 
     /// The field, or `None` when the file has no such column.
@@ -397,52 +397,93 @@ pub(super) fn shown(v: &str) -> std::borrow::Cow<'_, str> {
 
 const KEYPACK_REQUIRED: [&str; 3] = ["KeyPackId", "KeyPackType", "ProductType"];
 
-/// The notes' word for rows another server's.
-pub const OTHER_SERVER: &str = "rows for another server (Server column), passed over";
+/// The notes' word for rows of another server than INTO SERVER's (in a
+/// file holding the rows of several: `import_servers`).
+pub const OTHER_SERVER: &str = "rows for another server, passed over";
 
-/// Imports the key packs of a Win32_TSLicenseKeyPack export into `server`.
-/// A temporary pack (KeyPackType 4) becomes the server's own temporary
-/// pack, taking its id if that pack holds no license. IssuedLicenses and
-/// AvailableLicenses are not read: a pack's issued count is that of its
-/// licenses, which IMPORT LICENSES brings.
-pub fn import_keypacks(
-    tx: &mut WriteTx,
-    state: &mut State,
-    now: Time,
-    file: (&Path, &str, &Options),
-    server: &str,
-) -> Result<Imported> {
+/// Imports the key packs of a Win32_TSLicenseKeyPack export, each into its
+/// server (`import_servers`). A temporary pack (KeyPackType 4) becomes the
+/// server's own temporary pack, taking its id if that pack holds no
+/// license. A pack IMPORT LICENSES inferred is completed: its product, CAL
+/// type, kind, total and dates are the file's, its id and issued count stay,
+/// and its licenses take its product. IssuedLicenses and AvailableLicenses
+/// are not read: a pack's issued count is that of its licenses, which
+/// IMPORT LICENSES brings.
+pub fn import_keypacks(cx: &mut Ctx, file: (&Path, &str, &Options), into: Option<&str>) -> Result<Imported> {
     let (path, name, opts) = file;
-    let s = tx.server(server)?.ok_or_else(|| Error::plan_near(format!("no server named '{server}'"), server))?;
     let Some(mut file) = CsvFile::open(path, name, opts, &super::export::KEYPACK_COLUMNS)? else {
         return Ok(Imported::empty());
     };
     file.require(&KEYPACK_REQUIRED)?;
-    let (mut imported, mut skipped) = (0u64, 0u64);
+    let known = &super::export::KEYPACK_COLUMNS;
+    let mut servers = Servers::plan(file.head(), (path, name, opts, known), into)?;
+    let mut completed = Vec::new();
+    let mut rows = 0u64;
+    let mut newest = None;
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
-        if !row.is_for(server) {
-            row.note(OTHER_SERVER);
-            skipped += 1;
-            continue;
+        let Some(s) = servers.of(cx, &row)? else { continue };
+        rows += 1;
+        let k = parse_keypack(&row, &s, cx.now)?;
+        if row.non_empty("InstalledDate").is_some() {
+            newest = newest.max(Some(k.installed));
         }
-        imported += 1;
-        let k = parse_keypack(&row, &s, now)?;
-        state.next_keypack = state.next_keypack.max(k.id + 1);
+        cx.numbers_taken(s.ordinal, Some(k.id), None);
         if k.kind == KeypackType::Temporary {
-            take_temporary(tx, &row, k)?;
+            take_temporary(cx.tx, &row, k)?;
         } else {
-            if let Some(old) = tx.keypack(k.id)? {
-                return Err(row.err("KeyPackId", format!("key pack {} already exists (server '{}')", k.id, old.server)));
+            match cx.tx.keypack(k.id)? {
+                Some(old) if old.inferred => completed.push(complete(cx.tx, &row, old, k)?),
+                Some(old) => {
+                    let msg = format!("key pack {} already exists (server '{}')", old.number(), old.server);
+                    return Err(row.err("KeyPackId", msg));
+                }
+                None => cx.tx.put_keypack(&k)?,
             }
-            tx.put_keypack(&k)?;
         }
     }
-    Ok(Imported::new(imported, skipped, file.notes()))
+    take_products(cx.tx, &completed)?;
+    let mut done = Imported::new(rows, servers.passed_over, file.notes());
+    done.completed = completed.len() as u64;
+    done.servers = servers.names();
+    done.newest = newest;
+    Ok(done)
+}
+
+/// An inferred pack completed by the file's row `k`: its id and issued
+/// count stay; a pack whose licenses hold more CALs than the file says it
+/// has, or a temporary one, cannot be the pack the licenses named.
+fn complete(tx: &mut WriteTx, row: &Row, old: KeypackRec, mut k: KeypackRec) -> Result<(u64, Product)> {
+    k.issued = old.issued;
+    if let Some(total) = k.total.filter(|t| *t < old.issued) {
+        let msg = format!("key pack {} holds {total} CALs, but {} of its licenses hold one", k.number(), old.issued);
+        return Err(row.err("TotalLicenses", msg));
+    }
+    tx.put_keypack(&k)?;
+    Ok((k.id, k.product))
+}
+
+/// The licenses of completed packs take their pack's product (a Windows
+/// license names none: the inferred pack's was a stand-in).
+fn take_products(tx: &mut WriteTx, completed: &[(u64, Product)]) -> Result<()> {
+    if completed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<u64> = completed.iter().map(|(id, _)| *id).collect();
+    for lid in tx.licenses_of_keypacks(&ids)? {
+        let Some(l) = tx.license(lid)? else { continue };
+        let product = completed.iter().find(|(id, _)| *id == l.keypack).map(|(_, p)| *p);
+        if let Some(p) = product.filter(|p| *p != l.product) {
+            let mut new = l.clone();
+            new.product = p;
+            tx.rewrite_license(Some(&l), &new)?;
+        }
+    }
+    Ok(())
 }
 
 fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<KeypackRec> {
-    let id = row.id("KeyPackId")?;
+    let id = crate::store::keys::row_id(s.ordinal, row.id("KeyPackId")? as u32);
     let code = row.get("KeyPackType")?;
     let (kind, note) = code.parse().ok().and_then(wmi::keypack_type).ok_or_else(|| {
         row.err("KeyPackType", format!("'{}' is not a key pack type ({})", shown(code), wmi::KEYPACK_TYPES))
@@ -475,7 +516,7 @@ fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<Ke
     };
     let expires = row.opt_time("ExpirationDate")?;
     let installed = row.opt_time("InstalledDate")?.unwrap_or(now);
-    Ok(KeypackRec { id, server: s.name.clone(), product, cal, kind, total, issued: 0, installed, expires })
+    Ok(KeypackRec { id, server: s.name.clone(), product, cal, kind, total, issued: 0, installed, expires, inferred: false })
 }
 
 /// A pack's product: caldb's `Product` column, else the ProductVersion
@@ -517,11 +558,12 @@ fn take_temporary(tx: &mut WriteTx, row: &Row, mut k: KeypackRec) -> Result<()> 
     if !tx.licenses_of_keypacks(&[own.id])?.is_empty() {
         return Err(row.err(
             "KeyPackId",
-            format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.id),
+            format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.number()),
         ));
     }
     if let Some(old) = tx.keypack(k.id)? {
-        return Err(row.err("KeyPackId", format!("key pack {} already exists (server '{}')", k.id, old.server)));
+        let msg = format!("key pack {} already exists (server '{}')", old.number(), old.server);
+        return Err(row.err("KeyPackId", msg));
     }
     tx.delete(crate::store::T::Keypacks, &crate::store::keys::id(own.id))?;
     tx.put_keypack(&k)

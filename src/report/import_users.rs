@@ -94,6 +94,9 @@ impl Source for LdifRow<'_> {
     }
 }
 
+/// The note's word for an AD user without a per-user CAL.
+const NO_CAL: &str = "users without a per-user CAL (msTSLicenseVersion and msTSExpireDate), passed over";
+
 /// What every row is read against: the servers and their per-user products.
 struct Target {
     default: String,
@@ -126,29 +129,35 @@ pub fn import_users(tx: &mut WriteTx, file: (&Path, &str, &Options), server: &st
         return Ok(Imported::empty());
     };
     file.require_one_of(&["SamAccountName", "Name", "DistinguishedName"])?;
-    let (mut rows, mut skipped) = (0u64, 0u64);
+    let (mut rows, mut passed_over) = (0u64, 0u64);
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
         match user_cals(&row, &target)? {
-            cals if cals.is_empty() => skipped += 1,
+            cals if cals.is_empty() => {
+                row.note(NO_CAL);
+                passed_over += 1;
+            }
             cals => rows += store(tx, &row, cals)?,
         }
     }
-    Ok(Imported::new(rows, skipped, file.notes()))
+    Ok(Imported::new(rows, passed_over, file.notes()))
 }
 
 fn from_ldif(tx: &mut WriteTx, mut ldif: Ldif, name: &str, opts: &Options, target: &Target) -> Result<Imported> {
     let dates = Dates::new(opts.culture, opts.zone);
     let notes = Notes::default();
-    let (mut rows, mut skipped) = (0u64, 0u64);
+    let (mut rows, mut passed_over) = (0u64, 0u64);
     while let Some(entry) = ldif.next_entry()? {
         let row = LdifRow { entry: &entry, name, dates: &dates, notes: &notes };
         match user_cals(&row, target)? {
-            cals if cals.is_empty() => skipped += 1,
+            cals if cals.is_empty() => {
+                row.note(NO_CAL.to_string());
+                passed_over += 1;
+            }
             cals => rows += store(tx, &row, cals)?,
         }
     }
-    Ok(Imported::new(rows, skipped, &notes))
+    Ok(Imported::new(rows, passed_over, &notes))
 }
 
 fn target(tx: &WriteTx, server: &str) -> Result<Target> {

@@ -101,21 +101,29 @@ impl Notes {
     }
 }
 
-/// What an import did: rows imported, rows passed over, and the notes.
-#[derive(Debug, PartialEq)]
+/// What an import did: rows imported; rows passed over (the note says
+/// why, each reason with its count); the notes; key packs inferred (IMPORT
+/// LICENSES) or completed (IMPORT KEYPACKS); the servers the rows went
+/// into; and the newest time the file records (the instant it describes,
+/// unless `AS OF` says otherwise).
+#[derive(Debug, Default, PartialEq)]
 pub struct Imported {
     pub rows: u64,
-    pub skipped: u64,
+    pub passed_over: u64,
     pub note: String,
+    pub inferred: u64,
+    pub completed: u64,
+    pub servers: Vec<String>,
+    pub newest: Option<crate::model::Time>,
 }
 
 impl Imported {
     /// A 0-byte file: nothing to import, and the result says so.
     pub fn empty() -> Imported {
-        Imported { rows: 0, skipped: 0, note: "the file is empty (0 bytes): nothing imported".to_string() }
+        Imported { note: "the file is empty (0 bytes): nothing imported".to_string(), ..Imported::default() }
     }
 
-    pub fn new(rows: u64, skipped: u64, notes: &Notes) -> Imported {
-        Imported { rows, skipped, note: notes.text() }
+    pub fn new(rows: u64, passed_over: u64, notes: &Notes) -> Imported {
+        Imported { rows, passed_over, note: notes.text(), ..Imported::default() }
     }
 }

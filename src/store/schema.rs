@@ -4,7 +4,7 @@
 //! fails when they differ, so a change of format is always deliberate.
 
 use super::records::*;
-use super::{FORMAT_VERSION, T, codec};
+use super::{FORMAT_VERSION, T, codec, keys};
 use crate::error::Result;
 use crate::model::*;
 use std::fmt::Write;
@@ -17,8 +17,8 @@ fn layout(t: T) -> (&'static str, &'static str) {
             "u32 format version | State | time | UTF-8 text of the damage a writable open found",
         ),
         T::Servers => ("name", "ServerRec"),
-        T::Keypacks => ("id u64", "KeypackRec"),
-        T::Licenses => ("id u64", "LicenseRec"),
+        T::Keypacks => ("id u64: server ordinal u32, number u32", "KeypackRec"),
+        T::Licenses => ("id u64: server ordinal u32, number u32", "LicenseRec"),
         T::Devices => ("name", "DeviceRec"),
         T::Tokens => ("device NUL slot u32", "TokenRec"),
         T::Hosts => ("name", "HostRec"),
@@ -53,7 +53,7 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
     let t = SAMPLE_TIME;
     let s = |v: &str| v.to_string();
     Ok(vec![
-        ("State", codec::encode(&State::new())?),
+        ("State", codec::encode(&State { server_ids: vec![ServerIds::default()], ..State::new() })?),
         (
             "ServerRec",
             codec::encode(&ServerRec {
@@ -66,12 +66,13 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
                 security_group: true,
                 group_hosts: vec![s("h1")],
                 created: t,
+                ordinal: 1,
             })?,
         ),
         (
             "KeypackRec",
             codec::encode(&KeypackRec {
-                id: 2,
+                id: keys::row_id(1, 2),
                 server: s("ls1"),
                 product: Product::Ws2022,
                 cal: CalType::Device,
@@ -80,13 +81,14 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
                 issued: 1,
                 installed: t,
                 expires: Some(t),
+                inferred: false,
             })?,
         ),
         (
             "LicenseRec",
             codec::encode(&LicenseRec {
-                id: 3,
-                keypack: 2,
+                id: keys::row_id(1, 3),
+                keypack: keys::row_id(1, 2),
                 server: s("ls1"),
                 kind: LicenseKind::Permanent,
                 status: LicenseStatus::Active,
@@ -106,7 +108,7 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
             codec::encode(&TokenRec {
                 device: s("pc1"),
                 slot: 0,
-                license: 3,
+                license: keys::row_id(1, 3),
                 server: s("ls1"),
                 scope: s("default"),
                 kind: LicenseKind::Permanent,

@@ -9,7 +9,7 @@ use super::{Block, Database};
 use crate::error::{Error, Result};
 use crate::protocol::{ClientConnect, ClientLogon, Outcome, discovery};
 use crate::query::ast::Statement;
-use crate::store::{CredentialsRec, LicenseRec, Reader, Records, credentials};
+use crate::store::{CredentialsRec, LicenseRec, Reader, Records, ServerRec, T, credentials, keys};
 
 impl Database {
     fn front_refuse_block(&self) -> Result<()> {
@@ -64,10 +64,16 @@ impl Database {
         Ok(rec)
     }
 
-    /// A license, on a snapshot.
-    pub fn front_license(&mut self, id: u64) -> Result<Option<LicenseRec>> {
+    /// License `number` of `server` (each server numbers its own), on a
+    /// snapshot.
+    pub fn front_license(&mut self, server: &str, number: u64) -> Result<Option<LicenseRec>> {
         self.front_refuse_block()?;
-        self.store.read()?.license(id)
+        let rx = self.store.read()?;
+        let Some(s) = rx.record::<ServerRec>(T::Servers, keys::name(server))? else { return Ok(None) };
+        match u32::try_from(number) {
+            Ok(n) => rx.license(keys::row_id(s.ordinal, n)),
+            Err(_) => Ok(None),
+        }
     }
 
     /// `CONNECT CLIENT ...`: a real client's licensing decision, one

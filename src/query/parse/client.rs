@@ -42,6 +42,11 @@ pub fn connect_client(i: &str) -> Res<'_, Statement> {
 /// `LICENSE n ON server`.
 fn license_on(i: &str) -> Res<'_, (u64, String)> {
     let (i, ()) = expect(i, "LICENSE", "after PRESENTING")?;
+    number_on(i)
+}
+
+/// `n ON s`: a license as its server numbers it.
+fn number_on(i: &str) -> Res<'_, (u64, String)> {
     let (i, license) = uint(i, "a license id")?;
     let (i, ()) = expect(i, "ON", "after the license id")?;
     let (i, server) = name(i, "a server name")?;
@@ -86,12 +91,12 @@ fn word_of<'a, T>(i: &'a str, what: &str, parse: fn(&str) -> Option<T>) -> Res<'
     }
 }
 
-/// After `LOGON`: `CLIENT NAME c AS u TO h [LICENSE n] [FAILED]`.
+/// After `LOGON`: `CLIENT NAME c AS u TO h [LICENSE n ON s] [FAILED]`.
 pub fn logon_client(i: &str) -> Res<'_, Statement> {
     let (i, ()) = expect(i, "CLIENT", "after LOGON")?;
     let (i, (computer, user, host)) = client_names(i, "after LOGON CLIENT")?;
     let (i, license) = match eat(i, "LICENSE") {
-        Some(i) => uint(i, "a license id").map(|(i, n)| (i, Some(n)))?,
+        Some(i) => number_on(i).map(|(i, n)| (i, Some(n)))?,
         None => (i, None),
     };
     let (i, failed) = match eat(i, "FAILED") {

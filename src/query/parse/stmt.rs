@@ -295,7 +295,20 @@ fn keypack_type(i: &str) -> Res<'_, KeypackType> {
 fn uninstall(i: &str) -> Res<'_, Statement> {
     let (i, ()) = expect(i, "KEYPACK", "after UNINSTALL")?;
     let (i, id) = uint(i, "a key pack id (a number)")?;
-    Ok((i, Statement::UninstallKeypack { id }))
+    let (i, server) = on_server(i)?;
+    Ok((i, Statement::UninstallKeypack { id, server }))
+}
+
+/// `ON server` after a key pack's or license's number: which server's
+/// (each server numbers its own from 1).
+fn on_server(i: &str) -> Res<'_, Option<String>> {
+    match eat(i, "ON") {
+        Some(i) => {
+            let (i, server) = name(i, "a server name after ON")?;
+            Ok((i, Some(server)))
+        }
+        None => Ok((i, None)),
+    }
 }
 
 fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
@@ -370,7 +383,8 @@ fn revoke(i: &str) -> Res<'_, Statement> {
     let (i, n) = expect_any(i, &["LICENSE", "LICENSES"], "after REVOKE")?;
     if n == 0 {
         let (i, id) = uint(i, "a license id (a number)")?;
-        return Ok((i, Statement::RevokeLicense { id }));
+        let (i, server) = on_server(i)?;
+        return Ok((i, Statement::RevokeLicense { id, server }));
     }
     let (i, ()) = expect(i, "WHERE", "after LICENSES")?;
     let (i, filter) = condition(i)?;
@@ -463,22 +477,43 @@ fn import(i: &str) -> Res<'_, Statement> {
     let after = what.map_or("USERS".to_string(), |w| w.to_string());
     let (i, ()) = expect(i, "FROM", &format!("after {after}"))?;
     let (i, file) = file(i)?;
-    let (i, ()) = expect(i, "INTO", "after the file name")?;
-    let (i, ()) = expect(i, "SERVER", "after INTO")?;
-    let (i, server) = name(i, "a server name")?;
-    let (i, options) = import_options(i)?;
-    let s = match what {
-        Some(what) => Statement::Import { what, file, server, options },
-        None => Statement::ImportUsers { file, server, options },
+    let Some(what) = what else {
+        // IMPORT USERS names its server: an AD export names none.
+        let (i, ()) = expect(i, "INTO", "after the file name")?;
+        let (i, ()) = expect(i, "SERVER", "after INTO")?;
+        let (i, server) = name(i, "a server name")?;
+        let (i, (options, _)) = import_tail(i, false)?;
+        return Ok((i, Statement::ImportUsers { file, server, options }));
     };
-    Ok((i, s))
+    let (i, server) = match eat(i, "INTO") {
+        Some(i) => {
+            let (i, ()) = expect(i, "SERVER", "after INTO")?;
+            let (i, server) = name(i, "a server name")?;
+            (i, Some(server))
+        }
+        None => (i, None),
+    };
+    let (i, (options, as_of)) = import_tail(i, true)?;
+    Ok((i, Statement::Import { what, file, server, as_of, options }))
 }
 
-/// `ENCODING 'e'`, `DELIMITER 'd'`, `CULTURE 'c'`, `TIMEZONE 'z'`: each at
-/// most once, in any order.
-fn import_options(mut i: &str) -> Res<'_, ImportOptions> {
+/// `ENCODING 'e'`, `DELIMITER 'd'`, `CULTURE 'c'`, `TIMEZONE 'z'` and,
+/// when `as_of` allows it, `AS OF 'time'`: each at most once, in any order.
+fn import_tail(mut i: &str, as_of: bool) -> Res<'_, (ImportOptions, Option<Time>)> {
     let mut options = ImportOptions::default();
-    while let Some((rest, n)) = eat_any(i, &ImportOptions::WORDS) {
+    let mut at = None;
+    loop {
+        if as_of && let Some(rest) = eat(i, "AS") {
+            if at.is_some() {
+                return fail(ws(i), "AS OF is given twice".to_string());
+            }
+            let (rest, ()) = expect(rest, "OF", "after AS")?;
+            let (rest, t) = time(rest)?;
+            at = Some(t);
+            i = rest;
+            continue;
+        }
+        let Some((rest, n)) = eat_any(i, &ImportOptions::WORDS) else { break };
         let word = ImportOptions::WORDS[n];
         if options.slot(n).is_some() {
             return fail(ws(i), format!("{word} is given twice"));
@@ -487,5 +522,5 @@ fn import_options(mut i: &str) -> Res<'_, ImportOptions> {
         *options.slot(n) = Some(value);
         i = rest;
     }
-    Ok((i, options))
+    Ok((i, (options, at)))
 }
