@@ -180,7 +180,7 @@ fn a_panicking_statement_among_concurrent_connects_changes_nothing_and_the_other
     let shared = Shared::open(&path).expect("reopen");
     let revoker = {
         let db = shared.clone();
-        std::thread::spawn(move || (0..20).map(|_| db.execute("REVOKE LICENSE 2")).collect::<Vec<_>>())
+        std::thread::spawn(move || (0..20).map(|_| db.execute("REVOKE LICENSE 2 ON ls1")).collect::<Vec<_>>())
     };
     let ran = storm_to(&shared, "h2", 8, 3);
     for r in revoker.join().expect("no panic reaches the caller") {
@@ -191,8 +191,8 @@ fn a_panicking_statement_among_concurrent_connects_changes_nothing_and_the_other
     let mut db = Database::open(&path, &OpenOptions::default()).expect("reopen");
     let got = counts(history(&mut db));
     assert!(ran.iter().all(|s| got.contains_key(s)), "every other statement landed");
-    assert!(!got.contains_key("REVOKE LICENSE 2"));
-    let rs = db.execute("SELECT status FROM licenses WHERE id = 2").expect("select").expect("rows");
+    assert!(!got.contains_key("REVOKE LICENSE 2 ON ls1"));
+    let rs = db.execute("SELECT status FROM licenses WHERE id = 2 AND server = 'ls1'").expect("select").expect("rows");
     assert_eq!(rs.rows[0][0].to_string(), "active");
 }
 
