@@ -69,7 +69,11 @@ show "SELECT seq, statement FROM history WHERE seq > 5;"
 problems=$("$caldb" -csv -noheader demo.redb "CHECK;")
 if [ -z "$problems" ]; then echo "CHECK: no problem found"; else echo "CHECK: $problems"; fi
 "$caldb" -list -noheader demo.redb "SELECT statement FROM history ORDER BY seq;" | sed 's/$/;/' | "$caldb" -bail replay.redb >/dev/null
-if diff <("$caldb" demo.redb .dump) <("$caldb" replay.redb .dump) >/dev/null; then
+# The license server's credentials (its key, chain and CAL secret) are made
+# when the host starts, outside any statement (docs/choices.md 40), so a
+# replay of the statements has none: the comparison leaves them out.
+dump_without_credentials() { "$caldb" "$1" .dump | grep -v "^INSERT INTO caldb_store VALUES('credentials'"; }
+if diff <(dump_without_credentials demo.redb) <(dump_without_credentials replay.redb) >/dev/null; then
     echo "the history, run on a new file, gives the same .dump"
 else
     echo "the history does NOT replay to the same .dump" >&2

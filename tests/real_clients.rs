@@ -110,6 +110,35 @@ fn xfreerdp_gets_a_temporary_then_a_permanent_cal_then_is_a_valid_client() {
     assert_eq!(the_cal(&store), permanent, "a valid client keeps its CAL");
 }
 
+/// The README's story (`examples/real_client.sh`): three xfreerdp runs
+/// through the host (temporary, upgraded, renewed), CHECK clean and a
+/// history that replays to the same `.dump`; the script exits non-zero
+/// when any of that fails.
+#[test]
+fn the_real_client_story_script_runs_to_its_end_and_its_history_replays() {
+    if !have("xfreerdp") || !have("xvfb-run") {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/real_client.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("CALDB", env!("CARGO_BIN_EXE_caldb"))
+        .env("CALDB_HOST", env!("CARGO_BIN_EXE_caldb-host"))
+        .output()
+        .expect("run examples/real_client.sh");
+    let (stdout, stderr) = (text_of(&out.stdout), text_of(&out.stderr));
+    assert!(out.status.success(), "the story failed:\n{stdout}\n{stderr}");
+    for step in ["temporary-issued (licensed)", "upgraded (licensed)", "renewed (licensed)"] {
+        assert!(stdout.contains(step), "no '{step}' in the host's log:\n{stdout}");
+    }
+    assert!(stdout.contains("CHECK: no problem found"), "{stdout}");
+    assert!(stdout.contains("the history, run on a new file, gives the same .dump"), "{stdout}");
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 #[test]
 fn xfreerdp_refused_exits_non_zero_and_stores_nothing() {
     if !have("xfreerdp") || !have("xvfb-run") {
