@@ -159,21 +159,7 @@ pub fn logon_client(cx: &mut Ctx, req: &ClientLogon) -> Result<Option<u64>> {
         None => None,
     };
     if let Some(l) = row.map(|id| cx.tx.license(id)).transpose()?.flatten() {
-        let token = TokenRec {
-            device: req.computer.clone(),
-            slot: 0,
-            license: l.id,
-            server: l.server,
-            scope: String::new(),
-            kind: l.kind,
-            product: l.product,
-            computer: l.computer,
-            user: l.user,
-            issued: l.issued,
-            expires: l.expires,
-            hwid: l.hwid,
-        };
-        validate_after_logon(cx, &token)?;
+        validate_after_logon(cx, &super::issue::token_of(&req.computer, 0, String::new(), l))?;
     }
     if host.mode == Mode::User {
         per_user(cx, &host, &req.user, true)?;

@@ -154,16 +154,14 @@ pub fn free_slot(tokens: &[TokenRec]) -> u32 {
     (0..).find(|s| !tokens.iter().any(|t| t.slot == *s)).unwrap_or(0)
 }
 
-/// Stores a license in the device's store, in `slot` (replacing the token
-/// there, if any). The token takes the license's names: every caller is done
-/// with the license then.
-pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server: &ServerRec) -> Result<TokenRec> {
-    let token = TokenRec {
+/// The token a device keeps for license `l`, in its slot `slot`.
+pub fn token_of(device: &str, slot: u32, scope: String, l: LicenseRec) -> TokenRec {
+    TokenRec {
         device: device.to_string(),
         slot,
         license: l.id,
         server: l.server,
-        scope: server.scope.clone(),
+        scope,
         kind: l.kind,
         product: l.product,
         computer: l.computer,
@@ -171,7 +169,14 @@ pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server:
         issued: l.issued,
         expires: l.expires,
         hwid: l.hwid,
-    };
+    }
+}
+
+/// Stores a license in the device's store, in `slot` (replacing the token
+/// there, if any). The token takes the license's names: every caller is done
+/// with the license then.
+pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server: &ServerRec) -> Result<TokenRec> {
+    let token = token_of(device, slot, server.scope.clone(), l);
     if !cx.client_store {
         cx.tx.put_token(&token)?;
     }
