@@ -113,7 +113,7 @@ fn check_references(
     for l in licenses {
         match packs.get(&l.keypack) {
             None => p.add("3", format!("license {}", l.id), format!("key pack {} does not exist", l.keypack)),
-            Some(k) if k.server != l.server => p.add(
+            Some(k) if !crate::model::same_name(&k.server, &l.server) => p.add(
                 "3",
                 format!("license {}", l.id),
                 format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.id, k.server),

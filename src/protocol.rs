@@ -10,6 +10,7 @@ pub mod connect;
 pub mod deploy;
 pub mod discovery;
 pub mod issue;
+pub mod names;
 pub mod sessions;
 pub mod time;
 pub use deploy::GRACE_DAYS;

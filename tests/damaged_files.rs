@@ -225,7 +225,7 @@ fn a_record_claiming_a_huge_length_is_reported_damaged_not_an_abort() {
         let store = caldb::store::Store::open(&db).expect("open the store");
         let mut tx = store.write().expect("write");
         let garbled = [253, 0, 0, 0, 0, 0, 1, 0, 0];
-        tx.put(caldb::store::T::Devices, caldb::store::keys::name("pc3"), &garbled).expect("put");
+        tx.put(caldb::store::T::Devices, &caldb::store::keys::name("pc3"), &garbled).expect("put");
         tx.commit().expect("commit");
     }
     let (code, _, stderr) = run(&db, "SELECT * FROM devices WHERE name = 'pc3';\nCONNECT pc3 AS u3 TO rdsh1;\n");
@@ -301,7 +301,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("caldb format version 2, this caldb reads version 3 (carry it over, whole, with: caldb -upgrade"),
+        err.contains("caldb format version 2, this caldb reads version 4 (carry it over, whole, with: caldb -upgrade"),
         "{err}"
     );
 
@@ -334,7 +334,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     assert!(err.contains("already exists"), "{err}");
     let (code, _, err) = caldb(&["-upgrade", new_s, dir.join("again.redb").to_str().expect("UTF-8")]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is already format version 3"), "{err}");
+    assert!(err.contains("is already format version 4"), "{err}");
 
     // Each page of the old file zeroed in turn (format 2 has no record
     // checksums, but a page redb cannot read is found): a copy that fails

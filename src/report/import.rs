@@ -275,7 +275,7 @@ impl Row<'_> {
     /// names another server are skipped (a Windows export has no such
     /// column: all its rows are for the server imported into).
     pub fn is_for(&self, server: &str) -> bool {
-        self.non_empty("Server").is_none_or(|s| s == server)
+        self.non_empty("Server").is_none_or(|s| crate::model::same_name(s, server))
     }
 
     /// The field, or `None` when the file has no such column.
@@ -363,7 +363,7 @@ pub fn import_keypacks(
     name: &str,
     server: &str,
 ) -> Result<u64> {
-    let s = tx.server(server)?.ok_or_else(|| Error::plan_near(format!("no server named '{server}'"), server))?;
+    let s = tx.server(server)?.ok_or_else(|| crate::protocol::names::no_such_in(&*tx, "server", server))?;
     let mut file = CsvFile::open(path, name)?;
     file.require(&KEYPACK_REQUIRED)?;
     let mut imported = 0u64;
@@ -434,7 +434,7 @@ fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<Ke
 
 /// The server's temporary pack takes the imported one's id and attributes.
 fn take_temporary(tx: &mut WriteTx, row: &Row, mut k: KeypackRec) -> Result<()> {
-    let own = tx.keypacks()?.into_iter().find(|p| p.server == k.server && p.kind == KeypackType::Temporary);
+    let own = tx.keypacks()?.into_iter().find(|p| crate::model::same_name(&p.server, &k.server) && p.kind == KeypackType::Temporary);
     let Some(own) = own else {
         return Err(row.err("KeyPackType", format!("server '{}' has no temporary key pack to replace", k.server)));
     };

@@ -31,7 +31,7 @@ impl Pools {
     fn load(tx: &WriteTx, server: &str) -> Result<Pools> {
         let mut packs = BTreeMap::new();
         let mut revoke: BTreeMap<Product, (u64, u64)> = BTreeMap::new();
-        for k in tx.keypacks()?.into_iter().filter(|k| k.server == server) {
+        for k in tx.keypacks()?.into_iter().filter(|k| same_name(&k.server, server)) {
             if k.is_purchased_device() {
                 revoke.entry(k.product).or_default().0 += k.total.unwrap_or(0);
             }
@@ -78,9 +78,10 @@ impl Pools {
 
 /// Imports the licenses of `path` into `server`; the number imported.
 pub fn import_licenses(tx: &mut WriteTx, state: &mut State, path: &Path, name: &str, server: &str) -> Result<u64> {
-    if tx.server(server)?.is_none() {
-        return Err(Error::plan_near(format!("no server named '{server}'"), server));
-    }
+    // The licenses carry the server's stored spelling, however the
+    // statement wrote its name.
+    let stored = tx.server(server)?.ok_or_else(|| crate::protocol::names::no_such_in(&*tx, "server", server))?;
+    let server = stored.name.as_str();
     let mut file = CsvFile::open(path, name)?;
     file.require(REQUIRED)?;
     let mut pools = Pools::load(tx, server)?;

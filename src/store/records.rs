@@ -61,7 +61,7 @@ pub struct ServerRec {
 }
 
 impl ServerRec {
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> std::borrow::Cow<'_, [u8]> {
         keys::name(&self.name)
     }
 }
@@ -185,7 +185,7 @@ pub struct DeviceRec {
 }
 
 impl DeviceRec {
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> std::borrow::Cow<'_, [u8]> {
         keys::name(&self.name)
     }
 }
@@ -235,7 +235,7 @@ pub struct HostRec {
 }
 
 impl HostRec {
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> std::borrow::Cow<'_, [u8]> {
         keys::name(&self.name)
     }
 }

@@ -177,7 +177,7 @@ pub fn describe() -> Result<String> {
     let _ = writeln!(out, "format_version {FORMAT_VERSION}");
     let _ = writeln!(
         out,
-        "encoding keys: ordered bytes (names UTF-8 + NUL in composites, integers big-endian, times big-endian i64 with the sign bit flipped)"
+        "encoding keys: ordered bytes (names folded to their simple uppercase (Windows order), UTF-8, + NUL in composites, integers big-endian, times big-endian i64 with the sign bit flipped)"
     );
     let _ = writeln!(out, "encoding values: serde + bincode 2.0.1 standard config (varint little-endian)");
     let _ = writeln!(

@@ -16,7 +16,7 @@ use super::damage::guarded;
 use super::envelope::Envelope;
 use super::file::{check_magic, format_version};
 use super::tables::{Raw, is_bare};
-use super::{FORMAT_VERSION, Fixed, Shape, Store, T};
+use super::{FORMAT_VERSION, Fixed, Reader, Shape, Store, T};
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::hash::Hasher;
@@ -105,6 +105,10 @@ fn visit_old(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T,
         OldShape::Fixed16Fixed0 => visit_typed::<Fixed<16>, Fixed<0>>(rx, envelope, t, f),
         OldShape::Fixed16Fixed1 => visit_typed::<Fixed<16>, Fixed<1>>(rx, envelope, t, f),
         OldShape::Fixed28Fixed0 => visit_typed::<Fixed<28>, Fixed<0>>(rx, envelope, t, f),
+        OldShape::VarFixed4 => visit_typed::<Raw, Fixed<4>>(rx, envelope, t, f),
+        OldShape::Fixed16Fixed4 => visit_typed::<Fixed<16>, Fixed<4>>(rx, envelope, t, f),
+        OldShape::Fixed16Fixed5 => visit_typed::<Fixed<16>, Fixed<5>>(rx, envelope, t, f),
+        OldShape::Fixed28Fixed4 => visit_typed::<Fixed<28>, Fixed<4>>(rx, envelope, t, f),
     });
     std::panic::catch_unwind(visit)
         .unwrap_or_else(|_| Err(super::envelope::damaged(t, b"", "a page of the old file's table cannot be read")))
@@ -114,16 +118,31 @@ fn visit_old(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T,
 enum OldShape {
     VarVar,
     VarFixed0,
+    VarFixed4,
     IdVar,
     Fixed16Fixed0,
     Fixed16Fixed1,
     Fixed28Fixed0,
+    Fixed16Fixed4,
+    Fixed16Fixed5,
+    Fixed28Fixed4,
 }
 
-/// Format 2 typed the tables as format 3 does, with bare values: an empty
-/// index value was `Fixed<0>`, the expiry flag `Fixed<1>`.
+/// Format 2 typed the tables as formats 3 and 4 do, with bare values: an
+/// empty index value was `Fixed<0>`, the expiry flag `Fixed<1>`. Format 3
+/// typed them as format 4 does.
 fn old_shape(version: u32, t: T) -> OldShape {
-    debug_assert_eq!(version, 2, "the only older format this caldb reads");
+    if version == 3 {
+        return match t.shape() {
+            Shape::VarVar => OldShape::VarVar,
+            Shape::VarEmpty => OldShape::VarFixed4,
+            Shape::IdVar => OldShape::IdVar,
+            Shape::Fixed16Empty => OldShape::Fixed16Fixed4,
+            Shape::Fixed16Flag => OldShape::Fixed16Fixed5,
+            Shape::Fixed28Empty => OldShape::Fixed28Fixed4,
+        };
+    }
+    debug_assert_eq!(version, 2, "the older formats this caldb reads are 2 and 3");
     match t.shape() {
         Shape::VarVar => OldShape::VarVar,
         Shape::VarEmpty => OldShape::VarFixed0,
@@ -161,19 +180,103 @@ where
     Ok(())
 }
 
-/// The entry as this format stores it. Format 3 has format 2's keys; its
-/// records differ in two fields added at their end: a server's "Prevent
-/// License Upgrade" (`ServerRec::prevent_upgrade`) and whether a session is
-/// an admin one (`SessionRec::admin`), both `false` for every format-2
-/// record. bincode writes a struct's fields in order and a `false` as one
-/// zero byte, so the format-3 payload is the format-2 one and that byte. A
-/// later format converts here too.
-fn convert(version: u32, t: T, key: &[u8], payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+/// The entry as this format stores it: each format's conversion in turn.
+/// Format 3 has format 2's keys; its records differ in two fields added at
+/// their end: a server's "Prevent License Upgrade"
+/// (`ServerRec::prevent_upgrade`) and whether a session is an admin one
+/// (`SessionRec::admin`), both `false` for every format-2 record. bincode
+/// writes a struct's fields in order and a `false` as one zero byte, so
+/// the format-3 payload is the format-2 one and that byte. Format 4 folds
+/// the names in keys (`fold_name_keys`).
+fn convert(version: u32, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut payload = payload.to_vec();
     if version == 2 && matches!(t, T::Servers | T::Sessions) {
         payload.push(0);
     }
-    (key.to_vec(), payload)
+    let key = if version < 4 { fold_name_keys(t, key)? } else { key.to_vec() };
+    Ok((key, payload))
+}
+
+/// Format 4: the names in keys are folded as Windows compares names
+/// (`keys::name`), so `PC1` and `pc1` are one key; records keep their
+/// spelling. A key is its name parts (UTF-8, NUL-ended) around fixed-width
+/// binary parts: a token's slot (4 bytes, last), a computer index's
+/// license id (8, last), a device index's HWID (20, first).
+fn fold_name_keys(t: T, key: &[u8]) -> Result<Vec<u8>> {
+    if !folds(t) {
+        return Ok(key.to_vec());
+    }
+    let (head, text, tail) = match t {
+        T::Servers | T::Devices | T::Hosts | T::UserCals | T::IdxSessionLive => (0, key.len(), 0),
+        T::Tokens => (0, key.len().saturating_sub(4), 4),
+        T::IdxLicenseComputer => (0, key.len().saturating_sub(8), 8),
+        _ => (20.min(key.len()), key.len(), 0),
+    };
+    let names = std::str::from_utf8(&key[head..text.max(head)])
+        .map_err(|_| super::envelope::damaged(t, key, "a name in the key is not UTF-8"))?;
+    let mut out = Vec::with_capacity(key.len());
+    out.extend_from_slice(&key[..head]);
+    out.extend_from_slice(crate::model::fold_name(names).as_bytes());
+    out.extend_from_slice(&key[key.len() - tail..]);
+    Ok(out)
+}
+
+/// Whether table `t`'s keys hold names (format 4 folds them).
+fn folds(t: T) -> bool {
+    matches!(
+        t,
+        T::Servers
+            | T::Devices
+            | T::Hosts
+            | T::UserCals
+            | T::IdxSessionLive
+            | T::Tokens
+            | T::IdxLicenseComputer
+            | T::IdxDeviceHwid
+    )
+}
+
+/// The keys of a table whose names differ only in case, at most this many
+/// listed.
+const COLLISIONS_LISTED: usize = 10;
+
+/// Two entries of an old file whose keys fold together (`PC1` and `pc1`)
+/// would be one in format 4: the carry-over refuses them, naming both
+/// spellings, and the old file stays as it is (docs/choices.md item 33).
+fn collision_error(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T, folded: &[Vec<u8>]) -> Error {
+    let mut spellings: Vec<Vec<String>> = vec![Vec::new(); folded.len()];
+    let _ = visit_old(rx, version, envelope, t, &mut |key, _| {
+        if let Ok(f) = fold_name_keys(t, key)
+            && let Some(i) = folded.iter().position(|c| *c == f)
+        {
+            spellings[i].push(shown_key(t, key));
+        }
+        Ok(())
+    });
+    let listed: Vec<String> = spellings
+        .iter()
+        .map(|s| s.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(" and "))
+        .collect();
+    Error::Storage(format!(
+        "table {} holds names that differ only in case, which are one name from format 4 on: {}; \
+         the old file is unchanged: carry its licenses and key packs over with EXPORT and IMPORT, \
+         or rebuild it without these names",
+        t.name(),
+        listed.join("; ")
+    ))
+}
+
+/// A key as text, its binary parts left out and its NUL separators shown
+/// as `/` (`alice/rdsh1`).
+fn shown_key(t: T, key: &[u8]) -> String {
+    let (head, end) = match t {
+        T::Tokens => (0, key.len().saturating_sub(4)),
+        T::IdxLicenseComputer => (0, key.len().saturating_sub(8)),
+        T::IdxDeviceHwid => (20.min(key.len()), key.len()),
+        _ => (0, key.len()),
+    };
+    let text = String::from_utf8_lossy(&key[head..end.max(head)]);
+    text.trim_end_matches('\0').replace('\0', "/")
 }
 
 /// Copies one table in batches; its entry count. `meta`'s format entry is
@@ -181,10 +284,23 @@ fn convert(version: u32, t: T, key: &[u8], payload: &[u8]) -> (Vec<u8>, Vec<u8>)
 fn copy_table(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: &Store, t: T) -> Result<u64> {
     let mut batch: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(BATCH);
     let mut n = 0;
-    let flush = |batch: &mut Vec<(Vec<u8>, Vec<u8>)>| -> Result<()> {
+    let mut collisions: Vec<Vec<u8>> = Vec::new();
+    let mut flush = |batch: &mut Vec<(Vec<u8>, Vec<u8>)>| -> Result<()> {
         let mut tx = target.write()?;
+        // A key already written, by this batch or an earlier one, is a
+        // second name that folds to it. (A kept table's reads are cached
+        // by the transaction, and `raw_put` passes the cache by: the keys
+        // of this batch are looked up in `written`.)
+        let mut written = std::collections::HashSet::new();
         for (k, v) in batch.drain(..) {
+            if folds(t) && (written.contains(&k) || tx.get(t, &k)?.is_some()) {
+                if collisions.len() < COLLISIONS_LISTED && !collisions.contains(&k) {
+                    collisions.push(k);
+                }
+                continue;
+            }
             tx.raw_put(t, &k, &v)?;
+            written.insert(k);
         }
         tx.commit()
     };
@@ -192,11 +308,14 @@ fn copy_table(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, targ
         if is_bare(t, key) {
             return Ok(());
         }
-        batch.push(convert(version, t, key, payload));
+        batch.push(convert(version, t, key, payload)?);
         n += 1;
         if batch.len() == BATCH { flush(&mut batch) } else { Ok(()) }
     })?;
     flush(&mut batch)?;
+    if !collisions.is_empty() {
+        return Err(collision_error(rx, version, envelope, t, &collisions));
+    }
     Ok(n)
 }
 
@@ -208,7 +327,7 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
         let mut old = Digest::default();
         visit_old(rx, version, envelope, t, &mut |key, payload| {
             if !is_bare(t, key) {
-                let (k, v) = convert(version, t, key, payload);
+                let (k, v) = convert(version, t, key, payload)?;
                 old.add(&k, &v);
             }
             Ok(())
@@ -232,21 +351,26 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
     Ok(())
 }
 
-/// A digest of a table's entries in order.
+/// A digest of a table's entries, whatever their order: folding the names
+/// of keys (format 4) reorders them, and redb keeps each table's keys in
+/// order itself. Each entry's hash is summed and xored in.
 #[derive(Default, PartialEq)]
 struct Digest {
     count: u64,
-    hash: u64,
+    sum: u64,
+    xor: u64,
 }
 
 impl Digest {
     fn add(&mut self, key: &[u8], payload: &[u8]) {
         let mut h = std::hash::DefaultHasher::new();
-        h.write_u64(self.hash);
+        h.write_usize(key.len());
         h.write(key);
         h.write_usize(payload.len());
         h.write(payload);
-        self.hash = h.finish();
+        let entry = h.finish();
+        self.sum = self.sum.wrapping_add(entry);
+        self.xor ^= entry.rotate_left(17);
         self.count += 1;
     }
 }
