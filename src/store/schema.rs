@@ -27,7 +27,7 @@ fn layout(t: T) -> (&'static str, &'static str) {
         T::Events => ("seq u64", "EventRec"),
         T::History => (
             "seq u64 of the chunk's last row",
-            "chunk of up to 64 rows: u32 LE count, then per row seq u64 BE, u32 LE length, HistoryRec",
+            "chunk of up to 256 rows: u32 LE count, then the body as an LZ4 block (lz4_flex, its u32 LE length first): per row seq u64 BE, u32 LE length, HistoryRec",
         ),
         T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
         T::IdxLicenseComputer => ("computer NUL license u64", "empty (index of licenses by computer)"),

@@ -187,11 +187,15 @@ where
 /// (`SessionRec::admin`), both `false` for every format-2 record. bincode
 /// writes a struct's fields in order and a `false` as one zero byte, so
 /// the format-3 payload is the format-2 one and that byte. Format 4 folds
-/// the names in keys (`fold_name_keys`).
+/// the names in keys (`fold_name_keys`) and compresses history's chunks
+/// (`history::from_format_3`).
 fn convert(version: u32, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut payload = payload.to_vec();
     if version == 2 && matches!(t, T::Servers | T::Sessions) {
         payload.push(0);
+    }
+    if version < 4 && t == T::History {
+        payload = super::history::from_format_3(&payload).map_err(|e| super::envelope::at(e, t, key))?;
     }
     let key = if version < 4 { fold_name_keys(t, key)? } else { key.to_vec() };
     Ok((key, payload))
