@@ -17,6 +17,8 @@ mod floor;
 mod generate;
 #[path = "common/sqlite.rs"]
 mod sqlite;
+#[path = "common/threads.rs"]
+mod threads;
 
 use caldb::{Database, OpenOptions, Time, Value};
 use std::io::Write;
@@ -37,6 +39,8 @@ struct Sizes {
     life_batched: u64,
     /// Devices of the P4 database.
     big: u64,
+    /// CONNECTs of each P1 row from many threads (issue 19).
+    threaded: u64,
 }
 
 fn main() {
@@ -47,9 +51,16 @@ fn main() {
     }
     let full = args.iter().any(|a| a == "--bench");
     let mut sizes = if full {
-        Sizes { durable: 300, batched: 50_000, life_durable: 100, life_batched: 20_000, big: 1_000_000 }
+        Sizes {
+            durable: 300,
+            batched: 50_000,
+            life_durable: 100,
+            life_batched: 20_000,
+            big: 1_000_000,
+            threaded: 3_000,
+        }
     } else {
-        Sizes { durable: 5, batched: 200, life_durable: 3, life_batched: 50, big: 500 }
+        Sizes { durable: 5, batched: 200, life_durable: 3, life_batched: 50, big: 500, threaded: 130 }
     };
     if let Some(n) = std::env::var("CALDB_BENCH_DEVICES").ok().and_then(|s| s.parse().ok()) {
         sizes.big = n;
@@ -64,7 +75,11 @@ fn main() {
         let commit_limit = p1(&dir, &sizes, &mut table);
         if run("p3") {
             p3(&dir, &sizes, commit_limit, &mut table);
+            p3_shared(&dir, &sizes, &mut table);
         }
+    }
+    if run("p1t") {
+        p1_threads(&dir, &sizes, &mut table);
     }
     if run("p2") {
         p2(&dir, &sizes, &mut table);
@@ -244,6 +259,79 @@ fn median_and_range(rates: &mut [f64]) -> (f64, String) {
     (rates[rates.len() / 2], range)
 }
 
+/// P1 from 1, 8 and 64 threads (issue 19): caldb through `Shared` against
+/// SQLite with as many threads (in alternating blocks), and against the
+/// disk's fdatasync rate measured before and after.
+fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
+    let start = Time::parse(generate::START).expect("start time").0;
+    for n in threads::THREADS {
+        let before = fdatasync_rate(dir, s.durable);
+        let (caldb, lite) = threads::rates(dir, s.threaded, n, start);
+        let sync = (before + fdatasync_rate(dir, s.durable)) / 2.0;
+        let (vs_lite, vs_sync) = (caldb / lite, caldb / sync);
+        let (target, met) = match n {
+            1 => (">= 1.0x SQLite", vs_lite >= 1.0),
+            8 => (">= 2x SQLite, >= 1x fdatasync", vs_lite >= 2.0 && vs_sync >= 1.0),
+            _ => (">= 5x SQLite, >= 5x fdatasync", vs_lite >= 5.0 && vs_sync >= 5.0),
+        };
+        table.row(
+            &format!(
+                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}, in {} alternating blocks",
+                threads::BLOCKS
+            ),
+            per_s(caldb),
+            format!("{} SQLite; {} fdatasync", per_s(lite), per_s(sync)),
+            format!("{vs_lite:.2}x SQLite; {vs_sync:.2}x fdatasync"),
+            target,
+            met,
+        );
+    }
+}
+
+/// P3's durable lifecycle through `Shared` from one thread: each statement
+/// its own commit, in redb's exclusive mode (one fdatasync per commit).
+/// Both engines run their lifecycles in `threads::BLOCKS` alternating
+/// blocks, so both meet the same disk, whose sync rate swings with the
+/// other work on this machine.
+fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
+    let start = Time::parse(generate::START).expect("start time").0;
+    let (cpath, spath) = (dir.join("p3-shared.redb"), dir.join("p3-shared.sqlite"));
+    let mut db = threads::SharedEngine(caldb::Shared::open(&cpath).expect("open shared"));
+    for stmt in generate::SETUP {
+        db.exec(stmt);
+    }
+    let mut lite = sqlite::Sqlite::create(&spath, true, start).expect("sqlite");
+    let (mut caldb, mut base) = (Duration::ZERO, Duration::ZERO);
+    let (mut caldb_clock, mut lite_clock) = (start, start);
+    let per = (s.life_durable / threads::BLOCKS).max(1);
+    for b in 0..threads::BLOCKS {
+        let t = Instant::now();
+        lifecycles_of(&mut db, b * per..(b + 1) * per, &mut caldb_clock);
+        caldb += t.elapsed();
+        let t = Instant::now();
+        lifecycles_of(&mut lite, b * per..(b + 1) * per, &mut lite_clock);
+        base += t.elapsed();
+    }
+    drop((db, lite));
+    let done = (per * threads::BLOCKS) as f64;
+    let (caldb, base) = (done / caldb.as_secs_f64(), done / base.as_secs_f64());
+    let ratio = caldb / base;
+    table.row(
+        &format!(
+            "P3 device lifecycles, every statement durable, through Shared (exclusive mode: 1 fdatasync per commit), vs SQLite (WAL, FULL), in {} alternating blocks",
+            threads::BLOCKS
+        ),
+        per_s(caldb),
+        format!("{} SQLite", per_s(base)),
+        format!("{ratio:.2}x"),
+        ">= 1.00x",
+        ratio >= 1.0,
+    );
+    for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
+        std::fs::remove_file(p).ok();
+    }
+}
+
 /// The operations of the lifecycle, on caldb or SQLite.
 trait Engine {
     fn begin(&mut self);
@@ -266,16 +354,40 @@ impl Engine for Database {
     }
     fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
         let rs = exec(self, &format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
-        let col = |name: &str| rs.columns.iter().position(|c| c == name).expect("outcome column");
-        let reason = rs.rows[0][col("reason")].to_string();
-        let expires = match &rs.rows[0][col("expires")] {
-            Value::Time(t) => t.0,
-            other => panic!("expires is {other:?}"),
-        };
-        (reason, expires)
+        reason_and_expiry(&rs)
     }
     fn set_clock(&mut self, t: i64) {
         exec(self, &format!("SET CLOCK '{}'", Time(t)));
+    }
+}
+
+/// A CONNECT's reason and its token's expiry.
+fn reason_and_expiry(rs: &caldb::ResultSet) -> (String, i64) {
+    let col = |name: &str| rs.columns.iter().position(|c| c == name).expect("outcome column");
+    let reason = rs.rows[0][col("reason")].to_string();
+    let expires = match &rs.rows[0][col("expires")] {
+        Value::Time(t) => t.0,
+        other => panic!("expires is {other:?}"),
+    };
+    (reason, expires)
+}
+
+impl Engine for threads::SharedEngine {
+    fn begin(&mut self) {
+        unreachable!("the Shared lifecycle is durable statement by statement")
+    }
+    fn commit(&mut self) {
+        unreachable!("the Shared lifecycle is durable statement by statement")
+    }
+    fn create_device(&mut self, name: &str) {
+        self.exec(&format!("CREATE DEVICE {name}"));
+    }
+    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
+        let rs = self.exec(&format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
+        reason_and_expiry(&rs)
+    }
+    fn set_clock(&mut self, t: i64) {
+        self.exec(&format!("SET CLOCK '{}'", Time(t)));
     }
 }
 
@@ -307,8 +419,19 @@ fn lifecycle(e: &mut dyn Engine, n: u64, batched: bool, start: i64) -> (f64, u64
     if batched {
         e.begin();
     }
-    let mut due: Vec<(i64, u64)> = Vec::with_capacity(n as usize);
-    for i in 0..n {
+    let statements = lifecycles_of(e, 0..n, &mut start.clone());
+    if batched {
+        e.commit();
+    }
+    (rate(n, t.elapsed()), statements)
+}
+
+/// The lifecycles of devices `range`, the clock at `clock` (moved on);
+/// the statements they took.
+fn lifecycles_of(e: &mut dyn Engine, range: std::ops::Range<u64>, clock: &mut i64) -> u64 {
+    let mut due: Vec<(i64, u64)> = Vec::with_capacity((range.end - range.start) as usize);
+    let mut statements = 0;
+    for i in range {
         let (d, u) = (generate::device(i), generate::user(i));
         e.create_device(&d);
         let (r, _) = e.connect(&d, &u);
@@ -316,25 +439,21 @@ fn lifecycle(e: &mut dyn Engine, n: u64, batched: bool, start: i64) -> (f64, u64
         let (r, expires) = e.connect(&d, &u);
         assert_eq!(r, "upgraded", "{d}");
         due.push((expires, i));
+        statements += 3;
     }
     due.sort_unstable();
-    let mut clock = start;
-    let mut statements = 3 * n;
     for (expires, i) in due {
         let at = expires - 3 * DAY;
-        if at > clock {
+        if at > *clock {
             e.set_clock(at);
-            clock = at;
+            *clock = at;
             statements += 1;
         }
         statements += 1;
         let (r, _) = e.connect(&generate::device(i), &generate::user(i));
         assert_eq!(r, "renewed", "{}", generate::device(i));
     }
-    if batched {
-        e.commit();
-    }
-    (rate(n, t.elapsed()), statements)
+    statements
 }
 
 /// P3, durable and batched; the durable row is also read against
@@ -448,6 +567,9 @@ fn p4_p6(dir: &Path, s: &Sizes, build: Build, table: &mut Table) {
         size <= 500.0,
     );
 
+    if matches!(build, Build::Import) {
+        p7(&path, label, table);
+    }
     let look = child("lookup", &path, &[n.to_string()]);
     rss.push(("lookup", get(&look, "rss_mb")));
     for key in ["id", "hwid", "computer"] {
@@ -492,6 +614,7 @@ fn p4_p6(dir: &Path, s: &Sizes, build: Build, table: &mut Table) {
         mb <= 256.0,
     );
     p6(&path, n, label, table);
+    p6_shared(&path, n, label, table);
     std::fs::remove_file(&path).ok();
 }
 
@@ -539,17 +662,93 @@ fn p5(path: &Path, label: &str, table: &mut Table) {
 /// P6: a writer committing batches of CONNECTs is killed with SIGKILL; the
 /// first open after it (in a new process, open + COUNT) is timed.
 fn p6(path: &Path, n: u64, label: &str, table: &mut Table) {
+    p6_after_kill(path, n, "write", table, |licenses| {
+        format!("P6{label} first open after kill -9 during writes (open + COUNT = {licenses} licenses)")
+    });
+}
+
+/// P7's statement kinds, each run alone in a process of its own on the P4
+/// database (the ones that change it on a copy): what it is and its text.
+const P7_STATEMENTS: [(&str, &str); 13] = [
+    ("CHECK", "CHECK"),
+    ("REPAIR", "REPAIR"),
+    ("ORDER BY", "SELECT id, hwid FROM licenses ORDER BY hwid LIMIT 3 OFFSET 999000"),
+    ("ORDER BY ... LIMIT", "SELECT id FROM licenses ORDER BY expires DESC LIMIT 1"),
+    ("GROUP BY (1M groups)", "SELECT hwid, COUNT(*) FROM licenses GROUP BY hwid HAVING COUNT(*) > 1"),
+    ("DISTINCT", "SELECT DISTINCT computer FROM licenses ORDER BY computer DESC LIMIT 3 OFFSET 999000"),
+    ("join", "SELECT k.product, COUNT(*) FROM licenses l JOIN keypacks k ON k.id = l.keypack GROUP BY k.product"),
+    ("REPORT DUPLICATES", "REPORT DUPLICATES"),
+    ("REPORT USAGE", "REPORT USAGE"),
+    ("REPORT EXPIRING", "REPORT EXPIRING"),
+    ("EXPORT", "EXPORT LICENSES TO '{dir}/p7.csv'"),
+    ("BACKUP", "BACKUP TO '{dir}/p7-backup.redb'"),
+    ("REVOKE ... WHERE", "REVOKE LICENSES WHERE computer LIKE 'd00001%'"),
+];
+
+/// P7: the peak RSS of every statement kind on the P4 database, each in a
+/// process of its own (`VmHWM`), against 256 MB. `.dump` runs through the
+/// library's `Database::dump_to`, as the shell's `.dump` does. A SELECT's
+/// rows are gathered into one result here (`Database::execute`), so the
+/// statements return few rows or count them; the shell prints a long
+/// result as it streams (`execute_in_chunks`).
+fn p7(path: &Path, label: &str, table: &mut Table) {
+    let dir = path.parent().expect("a directory");
+    let copy = dir.join("p7.redb");
+    let mut figures: Vec<(String, f64, f64)> = Vec::new();
+    let kinds = P7_STATEMENTS.iter().map(|(k, s)| (*k, s.replace("{dir}", &dir.display().to_string())));
+    for (kind, text) in kinds.chain([(".dump", ".dump".to_string())]) {
+        std::fs::copy(path, &copy).expect("copy the P4 database");
+        let out = child("statement", &copy, &[text]);
+        figures.push((kind.to_string(), get(&out, "rss_mb"), get(&out, "secs")));
+        for f in ["p7.csv", "p7-backup.redb", "p7.redb"] {
+            std::fs::remove_file(dir.join(f)).ok();
+        }
+    }
+    for (kind, mb, secs) in &figures {
+        eprintln!("  P7 {kind}: {mb:.0} MB, {secs:.2} s");
+    }
+    let over: Vec<String> =
+        figures.iter().filter(|(_, mb, _)| *mb > 256.0).map(|(k, mb, _)| format!("{k} {mb:.0}")).collect();
+    let (worst, mb) = figures.iter().fold(("", 0.0), |a, (k, mb, _)| if *mb > a.1 { (k.as_str(), *mb) } else { a });
+    let all = figures.iter().map(|(k, mb, _)| format!("{k} {mb:.0}")).collect::<Vec<_>>().join(", ");
+    let over = if over.is_empty() { String::new() } else { format!("; over 256 MB: {}", over.join(", ")) };
+    table.row(
+        &format!("P7{label} peak RSS of every statement kind on the P4 database ({all} MB{over})"),
+        format!("{mb:.0} MB ({worst})"),
+        "256 MB".into(),
+        ratio_of(mb, 256.0),
+        "within 256 MB",
+        over.is_empty(),
+    );
+}
+
+/// P6 for a serving process (issue 19): 8 threads writing through
+/// `Shared`, the file in redb's exclusive mode (one-phase commits), killed;
+/// then the first open, which must repair what a one-phase commit leaves.
+fn p6_shared(path: &Path, n: u64, label: &str, table: &mut Table) {
+    p6_after_kill(path, n, "write-shared", table, |licenses| {
+        format!(
+            "P6{label} first open after kill -9 of a Shared server writing from 8 threads (exclusive mode; open + COUNT = {licenses} licenses)"
+        )
+    });
+}
+
+/// Runs the `step` writer on `path` for 2.5 s, kills it (-9), then times
+/// the first open in a fresh process: the P6 rows.
+fn p6_after_kill(path: &Path, n: u64, step: &str, table: &mut Table, name: impl Fn(f64) -> String) {
     let exe = std::env::current_exe().expect("own path");
-    let mut writer = Command::new(exe).arg("--step").arg("write").arg(path).arg(n.to_string()).spawn().expect("writer");
+    let mut writer = Command::new(exe).arg("--step").arg(step).arg(path).arg(n.to_string()).spawn().expect("writer");
     std::thread::sleep(Duration::from_millis(2500));
+    if let Ok(Some(status)) = writer.try_wait() {
+        // A writer that died on its own was not killed while writing: the
+        // row would measure nothing.
+        panic!("the {step} writer ended before it was killed ({status}): see its message above");
+    }
     writer.kill().expect("kill -9");
     writer.wait().ok();
     let open = child("open", path, &[]);
     let secs = get(&open, "secs");
-    let name = format!(
-        "P6{label} first open after kill -9 during writes (open + COUNT = {} licenses)",
-        get(&open, "licenses")
-    );
+    let name = name(get(&open, "licenses"));
     table.row(&name, format!("{:.1} ms", secs * 1e3), "5 s".into(), ratio_of(secs, 5.0), "<= 5 s", secs <= 5.0);
 }
 
@@ -582,6 +781,17 @@ fn step(name: &str, path: &Path, args: &[String]) {
             }
         },
         "lookup" => lookup(path, n),
+        "statement" => {
+            let mut db = Database::open(path, &OpenOptions::default()).expect("open");
+            let text = args.first().map(String::as_str).unwrap_or("");
+            let t = Instant::now();
+            if text == ".dump" {
+                db.dump_to(&mut std::io::sink()).expect(".dump");
+            } else {
+                exec(&mut db, text);
+            }
+            println!("secs={}", t.elapsed().as_secs_f64());
+        }
         "report" => {
             let mut db = Database::open(path, &OpenOptions::default()).expect("open");
             for key in ["usage", "duplicates"] {
@@ -607,6 +817,10 @@ fn step(name: &str, path: &Path, args: &[String]) {
                 i += 1000;
             }
         }
+        // Past the devices the "write" step created on the same file: it
+        // starts at 2n and writes for 2.5 s, thousands of devices past 3n
+        // when n is the smoke run's few hundred.
+        "write-shared" => threads::write_until_killed(path, 2 * n.max(1) + 50_000_000),
         "open" => {
             let mut db = Database::open(path, &OpenOptions::default()).expect("open after the kill");
             let total = count(&mut db, "SELECT COUNT(*) FROM licenses");

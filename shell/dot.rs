@@ -66,7 +66,9 @@ const STATEMENTS: &[&str] = &[
     "SELECT *|col, ...|COUNT(*) FROM t [WHERE cond] [GROUP BY col, ...] [ORDER BY col [DESC], ...] [LIMIT n]",
     "SHOW DEVICE d; SHOW HOST h; SHOW CLOCK",
     "REPORT USAGE|DUPLICATES|USERS; REPORT EXPIRING [WITHIN n DAYS]",
-    "EXPORT LICENSES|KEYPACKS TO 'file.csv'; IMPORT LICENSES|KEYPACKS FROM 'file.csv' INTO SERVER s",
+    "EXPORT LICENSES|KEYPACKS TO 'file.csv'; IMPORT LICENSES|KEYPACKS FROM 'file' [INTO SERVER s] [AS OF 'time']",
+    "IMPORT USERS FROM 'file' INTO SERVER s",
+    "  IMPORT options: ENCODING 'windows-1252' DELIMITER ';'|'tab' CULTURE 'de-DE' TIMEZONE 'Europe/Berlin'",
 ];
 
 /// The command names alone, for completion.
@@ -314,12 +316,8 @@ impl Session {
     }
 
     fn dump(&mut self) -> Result<(), Failure> {
-        let text = self.db.dump()?;
-        let w = self.out.writer();
-        w.write_all(text.as_bytes())?;
-        if !text.is_empty() && !text.ends_with('\n') {
-            writeln!(w)?;
-        }
+        // The dump ends with a line end: written as it is made, not held.
+        self.db.dump_to(self.out.writer())?;
         Ok(())
     }
 
@@ -392,6 +390,7 @@ fn import_pointer(args: &[String]) -> Failure {
     let file = args.first().map_or("FILE", String::as_str);
     let what = match args.get(1).map(|t| t.to_ascii_lowercase()).as_deref() {
         Some("keypacks") => "KEYPACKS",
+        Some("user_cals" | "users") => "USERS",
         _ => "LICENSES",
     };
     shell_error(format!(

@@ -81,6 +81,13 @@ impl Mode {
     }
 }
 
+/// Whether the mode prints each row on its own, so that a result can be
+/// printed a chunk at a time (the grids, column, html and json look at
+/// every row first, or wrap them all, as sqlite3's do).
+pub fn streams(mode: Mode) -> bool {
+    matches!(mode, Mode::List | Mode::Tabs | Mode::Csv | Mode::Quote | Mode::Insert | Mode::Line)
+}
+
 /// What, beside the mode, decides how a result looks.
 #[derive(Clone, Debug)]
 pub struct Style {

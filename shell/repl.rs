@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn completes_a_name_typed_in_another_case_with_its_stored_spelling() {
-        // Names compare without regard to case (docs/choices.md 33): the
+        // Names compare without regard to case (docs/choices.md 44): the
         // stored spelling is offered whatever case was typed.
         let helper = ShellHelper::new(vec!["rdsh3".into(), "Ls1".into(), "Müller-PC".into()]);
         assert_eq!(helper.candidates("SHOW HOST RDS", 13), (10, vec!["rdsh3".to_string()]));

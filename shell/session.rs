@@ -179,9 +179,39 @@ impl Session {
 
     fn run_statement(&mut self, text: &str) -> Result<Flow, Failure> {
         let started = Instant::now();
-        let result = progress::running(|| self.db.execute(text));
+        // Outside a terminal, in a mode that prints row by row, a SELECT's
+        // rows are printed as they come, a chunk at a time, not gathered:
+        // a million rows then take no more memory than a few thousand.
+        let streams = !(self.interactive && self.out.is_terminal()) && output::streams(self.config.style.mode);
+        let (db, out, style) = (&mut self.db, &mut self.out, &self.config.style);
+        let mut printed_chunks = false;
+        let mut failed_print = Ok(());
+        let result = progress::running(|| {
+            if !streams {
+                return db.execute(text);
+            }
+            db.execute_in_chunks(text, &mut |chunk| {
+                let then = output::Style { headers: style.headers && !printed_chunks, ..style.clone() };
+                if printed_chunks && style.mode == Mode::Line {
+                    failed_print = writeln!(out.writer());
+                }
+                if failed_print.is_ok() {
+                    failed_print = output::render(out.writer(), chunk, &then);
+                }
+                printed_chunks = true;
+                failed_print.as_ref().map_err(|e| caldb::Error::Storage(format!("cannot write output: {e}"))).copied()
+            })
+        });
+        failed_print?;
         let elapsed = started.elapsed();
         let printed = match &result {
+            Ok(Some(rs)) if printed_chunks => {
+                let rest = output::Style { headers: false, ..self.config.style.clone() };
+                if self.config.style.mode == Mode::Line && !rs.rows.is_empty() {
+                    writeln!(self.out.writer())?;
+                }
+                output::render(self.out.writer(), rs, &rest)
+            }
             Ok(Some(rs)) => self.print_result(rs, text),
             _ => Ok(()),
         };

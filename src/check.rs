@@ -16,7 +16,11 @@ use crate::model::*;
 use crate::protocol::Ctx;
 use crate::protocol::admin::revoke_limit;
 use crate::store::*;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::spill::Sorter;
+use indexes::{Derived, compare_indexes, write_indexes};
+use std::collections::BTreeMap;
+
+mod indexes;
 
 const COLUMNS: [&str; 3] = ["invariant", "subject", "problem"];
 
@@ -28,20 +32,100 @@ impl Problems {
     }
 }
 
-/// One row per problem found; no rows when the database is sound.
+/// One row per problem found; no rows when the database is sound. The
+/// records are read as they stream, never all at once: the counts per key
+/// pack and per server and product are small maps, and the index entries
+/// the records imply are sorted through `spill` (within its budget) and
+/// merged with each index as stored.
 pub fn check(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
     let mut p = Problems(ResultSet::new(&COLUMNS));
     if !check_damage(r, &mut p)? {
         return Ok(p.0);
     }
-    let licenses: Vec<LicenseRec> = r.records(T::Licenses, b"")?;
     let packs: BTreeMap<u64, KeypackRec> = r.keypacks()?.into_iter().map(|k| (k.id, k)).collect();
-    check_pools(&mut p, &licenses, &packs);
-    check_references(r, &mut p, &licenses, &packs)?;
-    check_revocations(&mut p, &licenses, &packs);
+    let through = r.expired_through()?;
+    let mut pass = LicensePass::new(&packs, through);
+    let mut derived = Derived::new();
+    each_record(r, T::Licenses, &mut |l: LicenseRec| {
+        pass.add(&l);
+        derived.add_license(&l)
+    })?;
+    check_pools(&mut p, &packs, &pass.issued);
+    p.0.rows.append(&mut pass.references.0.rows);
+    check_tokens_and_sessions(r, &mut p)?;
+    check_revocations(&mut p, &packs, &pass.revoked);
     check_history(r, &mut p)?;
-    check_indexes(r, &mut p, &licenses)?;
+    derived.add_devices_and_sessions(r)?;
+    for (t, diff) in compare_indexes(r, derived)? {
+        p.add("index", t.name().into(), diff.describe());
+    }
+    if let Some(id) = &pass.missed {
+        p.add(
+            "index",
+            "idx_license_expiry".into(),
+            format!("{id} is live but expires at or before {through}, up to when all have expired"),
+        );
+    }
     Ok(p.0)
+}
+
+/// Calls `f` with every record of `t`, decoded one at a time.
+fn each_record<R: serde::de::DeserializeOwned>(
+    r: &(impl Reader + ?Sized),
+    t: T,
+    f: &mut dyn FnMut(R) -> Result<()>,
+) -> Result<()> {
+    r.scan(t, b"", None, &mut |_, v| {
+        f(codec::decode(v)?)?;
+        Ok(true)
+    })
+}
+
+/// What one pass over the licenses gathers: each key pack's licenses
+/// holding a CAL of it, the revoked licenses per server and product, the
+/// references that point nowhere (as problem rows), and the earliest live
+/// license expiry has missed (how CHECK names it).
+struct LicensePass<'a> {
+    packs: &'a BTreeMap<u64, KeypackRec>,
+    through: Time,
+    issued: BTreeMap<u64, u64>,
+    revoked: BTreeMap<(String, Product), u64>,
+    references: Problems,
+    missed: Option<String>,
+    catch_up: Option<Time>,
+}
+
+impl<'a> LicensePass<'a> {
+    fn new(packs: &'a BTreeMap<u64, KeypackRec>, through: Time) -> Self {
+        let issued = packs.keys().map(|id| (*id, 0)).collect();
+        let (revoked, references) = (BTreeMap::new(), Problems(ResultSet::new(&COLUMNS)));
+        LicensePass { packs, through, issued, revoked, references, missed: None, catch_up: None }
+    }
+
+    fn add(&mut self, l: &LicenseRec) {
+        match self.packs.get(&l.keypack) {
+            None => self.references.add("3", license_subject(l), format!("key pack {} does not exist", keys::number(l.keypack))),
+            Some(k) => {
+                if k.holds_cal(l.status) {
+                    *self.issued.entry(l.keypack).or_default() += 1;
+                }
+                if !crate::model::same_name(&k.server, &l.server) || keys::server_of(k.id) != keys::server_of(l.id) {
+                    self.references.add(
+                        "3",
+                        license_subject(l),
+                        format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.number(), k.server),
+                    );
+                }
+            }
+        }
+        if l.status == LicenseStatus::Revoked {
+            *self.revoked.entry((l.server.clone(), l.product)).or_default() += 1;
+        }
+        if l.missed_by_expiry(self.through) {
+            self.missed.get_or_insert_with(|| license_subject(l));
+            self.catch_up = Some(self.catch_up.map_or(l.catch_up(), |t| t.min(l.catch_up())));
+        }
+    }
 }
 
 /// Reports every damaged entry of every table; whether there is none.
@@ -72,24 +156,10 @@ fn where_damaged(e: &Error, t: T) -> String {
     }
 }
 
-/// What each key pack's `issued` must be: its active licenses, or for the
-/// temporary pack, its licenses still temporary.
-fn expected_issued(licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) -> BTreeMap<u64, u64> {
-    let mut n: BTreeMap<u64, u64> = packs.keys().map(|id| (*id, 0)).collect();
-    for l in licenses {
-        let Some(k) = packs.get(&l.keypack) else { continue };
-        if k.holds_cal(l.status) {
-            *n.entry(l.keypack).or_default() += 1;
-        }
-    }
-    n
-}
-
-fn check_pools(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) {
-    let expected = expected_issued(licenses, packs);
+fn check_pools(p: &mut Problems, packs: &BTreeMap<u64, KeypackRec>, issued: &BTreeMap<u64, u64>) {
     for k in packs.values() {
-        let want = expected.get(&k.id).copied().unwrap_or(0);
-        let subject = format!("keypack {}", k.id);
+        let want = issued.get(&k.id).copied().unwrap_or(0);
+        let subject = format!("keypack {} on '{}'", k.number(), k.server);
         if k.cal == CalType::User && k.issued != 0 {
             p.add("2", subject.clone(), format!("per-user key pack has issued {} (never decremented)", k.issued));
         }
@@ -104,54 +174,48 @@ fn check_pools(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, 
     }
 }
 
-fn check_references(
-    r: &(impl Reader + ?Sized),
-    p: &mut Problems,
-    licenses: &[LicenseRec],
-    packs: &BTreeMap<u64, KeypackRec>,
-) -> Result<()> {
-    for l in licenses {
-        match packs.get(&l.keypack) {
-            None => p.add("3", format!("license {}", l.id), format!("key pack {} does not exist", l.keypack)),
-            Some(k) if !crate::model::same_name(&k.server, &l.server) => p.add(
-                "3",
-                format!("license {}", l.id),
-                format!("belongs to server '{}' but its key pack {} to '{}'", l.server, k.id, k.server),
-            ),
-            Some(_) => {}
-        }
-    }
-    let mut slots = BTreeSet::new();
-    for t in r.records::<TokenRec>(T::Tokens, b"")? {
-        if !slots.insert((t.device.clone(), t.slot)) {
-            p.add("4", format!("device '{}'", t.device), format!("slot {} is used twice", t.slot));
-        }
+/// Invariant 4: a token's device exists and uses each slot once (the
+/// slots sorted through `spill`, so a million tokens are not held); a
+/// session's host exists.
+fn check_tokens_and_sessions(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<()> {
+    let mut slots = Sorter::new(|a: &(String, u32), b: &(String, u32)| a.cmp(b));
+    each_record(r, T::Tokens, &mut |t: TokenRec| {
         if r.device(&t.device)?.is_none() {
             p.add("4", format!("device '{}'", t.device), "holds tokens but does not exist".into());
         }
+        let size = t.device.len();
+        slots.push((t.device, t.slot), size)
+    })?;
+    let mut last: Option<(String, u32)> = None;
+    for slot in slots.finish()? {
+        let slot = slot?;
+        if last.as_ref() == Some(&slot) {
+            p.add("4", format!("device '{}'", slot.0), format!("slot {} is used twice", slot.1));
+        }
+        last = Some(slot);
     }
-    for s in r.records::<SessionRec>(T::Sessions, b"")? {
+    each_record(r, T::Sessions, &mut |s: SessionRec| {
         if r.host(&s.host)?.is_none() {
             p.add("4", format!("session {}", s.id), format!("host '{}' does not exist", s.host));
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
-fn check_revocations(p: &mut Problems, licenses: &[LicenseRec], packs: &BTreeMap<u64, KeypackRec>) {
+fn check_revocations(
+    p: &mut Problems,
+    packs: &BTreeMap<u64, KeypackRec>,
+    revoked: &BTreeMap<(String, Product), u64>,
+) {
     let mut installed: BTreeMap<(String, Product), u64> = BTreeMap::new();
     for k in packs.values() {
         if k.is_purchased_device() {
             *installed.entry((k.server.clone(), k.product)).or_default() += k.total.unwrap_or(0);
         }
     }
-    let mut revoked: BTreeMap<(String, Product), u64> = BTreeMap::new();
-    for l in licenses.iter().filter(|l| l.status == LicenseStatus::Revoked) {
-        *revoked.entry((l.server.clone(), l.product)).or_default() += 1;
-    }
     for ((server, product), n) in revoked {
-        let limit = revoke_limit(installed.get(&(server.clone(), product)).copied().unwrap_or(0));
-        if n > limit {
+        let limit = revoke_limit(installed.get(&(server.clone(), *product)).copied().unwrap_or(0));
+        if *n > limit {
             p.add(
                 "5",
                 format!("server '{server}' {product}"),
@@ -178,117 +242,41 @@ fn check_history(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<()> {
     Ok(())
 }
 
-/// An index's entries: key to value.
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
-
-/// The index entries that the license, device and session rows imply.
-fn derived_indexes(r: &(impl Reader + ?Sized), licenses: &[LicenseRec]) -> Result<BTreeMap<T, Entries>> {
-    let mut idx: BTreeMap<T, Entries> = BTreeMap::new();
-    for l in licenses {
-        for (t, key, value) in license_index_keys(l) {
-            if let Some(key) = key {
-                idx.entry(t).or_default().insert(key, value.to_vec());
-            }
-        }
-    }
-    for d in r.records::<DeviceRec>(T::Devices, b"")? {
-        idx.entry(T::IdxDeviceHwid).or_default().insert(idx_device_hwid(&d.hwid, &d.name), Vec::new());
-    }
-    for s in r.records::<SessionRec>(T::Sessions, b"")? {
-        if s.state != SessionState::Ended {
-            let id = codec::encode(&s.id)?;
-            idx.entry(T::IdxSessionLive).or_default().insert(session_live_key(&s.user, &s.host), id);
-        }
-    }
-    Ok(idx)
-}
-
-/// An index's entries as stored.
-fn stored_entries(r: &(impl Reader + ?Sized), t: T) -> Result<Entries> {
-    let mut have = Entries::new();
-    r.scan(t, b"", None, &mut |k, v| {
-        have.insert(k.to_vec(), v.to_vec());
-        Ok(true)
-    })?;
-    Ok(have)
-}
-
-/// How many entries `want` has that `have` lacks, the other way round,
-/// and how many both have with different values.
-fn differences(want: &Entries, have: &Entries) -> (usize, usize, usize) {
-    let missing = want.keys().filter(|k| !have.contains_key(*k)).count();
-    let extra = have.keys().filter(|k| !want.contains_key(*k)).count();
-    let wrong = want.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v)).count();
-    (missing, extra, wrong)
-}
-
-fn check_indexes(r: &(impl Reader + ?Sized), p: &mut Problems, licenses: &[LicenseRec]) -> Result<()> {
-    let want = derived_indexes(r, licenses)?;
-    for &t in T::indexes() {
-        let have = stored_entries(r, t)?;
-        let empty = Entries::new();
-        let (missing, extra, wrong) = differences(want.get(&t).unwrap_or(&empty), &have);
-        if missing + extra + wrong > 0 {
-            let mut msg = format!("{missing} entries missing, {extra} entries stale");
-            if wrong > 0 {
-                msg.push_str(&format!(", {wrong} with a wrong value"));
-            }
-            p.add("index", t.name().into(), msg);
-        }
-    }
-    let through = r.expired_through()?;
-    if let Some(l) = licenses.iter().find(|l| l.missed_by_expiry(through)) {
-        p.add(
-            "index",
-            "idx_license_expiry".into(),
-            format!("license {} is live but expires at or before {through}, up to when all have expired", l.id),
-        );
-    }
-    Ok(())
-}
-
 /// Recomputes key pack counts and every index from the records; one row per
-/// fix.
+/// fix. Like CHECK it streams: one pass over the licenses counts and
+/// derives, the derived entries are merged with the stored ones, and only
+/// an index that differs is cleared and written again from a second pass.
 pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
     cx.tx.repairing();
     let mut fixes = ResultSet::new(&["subject", "fixed"]);
     drop_damaged_index_entries(cx, &mut fixes)?;
-    let licenses: Vec<LicenseRec> = cx.tx.records(T::Licenses, b"")?;
     let packs: BTreeMap<u64, KeypackRec> = cx.tx.keypacks()?.into_iter().map(|k| (k.id, k)).collect();
-    let expected = expected_issued(&licenses, &packs);
+    let through = cx.tx.expired_through()?;
+    let mut pass = LicensePass::new(&packs, through);
+    let mut derived = Derived::new();
+    each_record(&*cx.tx, T::Licenses, &mut |l: LicenseRec| {
+        pass.add(&l);
+        derived.add_license(&l)
+    })?;
+    let (issued, catch_up) = (std::mem::take(&mut pass.issued), pass.catch_up);
     for mut k in packs.into_values() {
-        let want = expected.get(&k.id).copied().unwrap_or(0);
+        let want = issued.get(&k.id).copied().unwrap_or(0);
         if k.issued != want {
             fixes.push(vec![
-                Value::text(format!("keypack {}", k.id)),
+                Value::text(format!("keypack {} on '{}'", k.number(), k.server)),
                 Value::text(format!("issued {} -> {want}", k.issued)),
             ]);
             k.issued = want;
             cx.tx.put_keypack(&k)?;
         }
     }
-    let want = derived_indexes(&*cx.tx, &licenses)?;
-    for &t in T::indexes() {
-        let have = stored_entries(&*cx.tx, t)?;
-        let empty = Entries::new();
-        let want = want.get(&t).unwrap_or(&empty);
-        if &have == want {
-            continue;
-        }
-        cx.tx.clear(t)?;
-        for (k, v) in want {
-            cx.tx.put(t, k, v)?;
-        }
-        let (missing, extra, wrong) = differences(want, &have);
-        let mut fixed = format!("rebuilt: {missing} added, {extra} removed");
-        if wrong > 0 {
-            fixed.push_str(&format!(", {wrong} corrected"));
-        }
-        fixes.push(vec![Value::text(t.name()), Value::text(fixed)]);
+    derived.add_devices_and_sessions(&*cx.tx)?;
+    let differing = compare_indexes(&*cx.tx, derived)?;
+    rebuild_indexes(cx, &differing.iter().map(|(t, _)| *t).collect::<Vec<_>>())?;
+    for (t, d) in differing {
+        fixes.push(vec![Value::text(t.name()), Value::text(d.describe_fix())]);
     }
-    let through = cx.tx.expired_through()?;
-    if let Some(first) = licenses.iter().filter(|l| l.missed_by_expiry(through)).min_by_key(|l| l.expires) {
-        let back = first.catch_up();
+    if let Some(back) = catch_up {
         cx.tx.set_expired_through(back);
         fixes.push(vec![Value::text("expired_through"), Value::text(format!("{through} -> {back}"))]);
     }
@@ -297,6 +285,20 @@ pub fn repair(cx: &mut Ctx) -> Result<ResultSet> {
     }
     cx.tx.repaired()?;
     Ok(fixes)
+}
+
+/// Clears the indexes `which` and writes them again from the records.
+fn rebuild_indexes(cx: &mut Ctx, which: &[T]) -> Result<()> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    for &t in which {
+        cx.tx.clear(t)?;
+    }
+    let mut derived = Derived::of(which);
+    each_record(&*cx.tx, T::Licenses, &mut |l: LicenseRec| derived.add_license(&l))?;
+    derived.add_devices_and_sessions(&*cx.tx)?;
+    write_indexes(cx.tx, derived)
 }
 
 /// Clears each index with damaged entries (the rebuild that follows derives
@@ -365,4 +367,9 @@ pub fn upgrade(old: &std::path::Path, new: &std::path::Path) -> Result<ResultSet
         rs.push(vec![Value::text(name), Value::Int(n as i64)]);
     }
     Ok(rs)
+}
+
+/// How CHECK names a license: its number on its server.
+fn license_subject(l: &LicenseRec) -> String {
+    format!("license {} on '{}'", l.number(), l.server)
 }

@@ -3,10 +3,23 @@
 //! "Time and randomness"), so one script with one seed gives one database.
 
 use crate::model::{Hwid, Time};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Seconds added to the wall clock: 0, except in a test that runs caldb
+/// as it will run later (`set_wall_offset`), such as the README's audit
+/// walkthrough a year from now.
+static WALL_OFFSET: AtomicI64 = AtomicI64::new(0);
 
 /// The wall clock, in whole seconds.
 pub fn wall_now() -> Time {
-    Time(chrono::Utc::now().timestamp())
+    Time(chrono::Utc::now().timestamp().saturating_add(WALL_OFFSET.load(Ordering::Relaxed)))
+}
+
+/// Moves the wall clock as this process reads it by `seconds` (tests only:
+/// the hook is reached through the `internals` feature).
+#[doc(hidden)]
+pub fn set_wall_offset(seconds: i64) {
+    WALL_OFFSET.store(seconds, Ordering::Relaxed);
 }
 
 /// SplitMix64: small, fast, and good enough for expiry days and HWIDs. Its

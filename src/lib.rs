@@ -4,8 +4,10 @@
 //!
 //! Open a [`Database`], run statements with [`Database::execute`] (results
 //! come back as a [`ResultSet`]) or a connection with
-//! [`Database::connect`] (a typed [`Outcome`]). Everything else is
-//! internal.
+//! [`Database::connect`] (a typed [`Outcome`]). A process that serves
+//! many threads at once (a session host's clients) shares one [`Shared`]
+//! handle: each call is its own durable transaction, and the calls that
+//! arrive together share one commit. Everything else is internal.
 
 #![deny(missing_docs)]
 // Without the `internals` feature the internal modules are private, and the
@@ -29,16 +31,17 @@ macro_rules! internal_modules {
         mod $m;
     )*};
 }
-internal_modules!(check, clock, model, protocol, query, report, safe_write, store);
+internal_modules!(check, clock, licensing, model, protocol, query, report, safe_write, spill, store);
 
 pub use check::upgrade;
 pub use error::{Error, Result};
 pub use interrupt::{InterruptHandle, Progress};
+pub use licensing::{ClientInfo, ErrorCode, Exchange, FrontError, Step, Transition, Verdict, report_logon};
 pub use model::{
     CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Mode, Product, ReasonCode, ResultSet, Time, Value,
 };
 pub use protocol::{ConnectRequest, Destination, Outcome};
-pub use query::{Database, OpenOptions};
+pub use query::{Database, OpenOptions, Shared};
 pub use safe_write::{Sink, Temp};
 pub use store::opening::set_busy_timeout;
 

@@ -338,7 +338,7 @@ impl ReasonCode {
 /// ORDER BY, GROUP BY and DISTINCT: NULL first, then booleans, numbers,
 /// times and texts (each in its own order; a text by bytes, a name as
 /// Windows compares names: `name_cmp`; a text against a name as names).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Value {
     /// No value.
     Null,
@@ -480,7 +480,7 @@ pub const NAME_MAX_LEN: usize = 255;
 /// and .NET's `OrdinalIgnoreCase` apply). std's `to_uppercase` is the full
 /// mapping; where that gives more than one character (`ß` -> `SS`) there
 /// is no one-to-one mapping and the character stays itself, as in Windows
-/// (docs/choices.md item 33).
+/// (docs/choices.md item 44).
 pub fn fold_char(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_uppercase();

@@ -16,8 +16,10 @@ pub mod plan;
 pub mod print;
 pub mod run;
 pub mod select;
+pub mod shared;
 pub mod show;
 pub mod suggest;
 
 pub use exec::{Database, OpenOptions};
+pub use shared::Shared;
 pub use parse::{StatementText, is_complete, parse_statement, split_statements};

@@ -12,7 +12,10 @@
 //!   in `user_cals` and not expired), `available` (installed - issued, never
 //!   below 0), `temporary` (live temporary licenses), `revoked` (licenses in
 //!   the revoked state), `revocable` (how many more may be revoked now under
-//!   the 20% rule; 0 for per-user CALs, which cannot be revoked).
+//!   the 20% rule; 0 for per-user CALs, which cannot be revoked),
+//!   `inferred_keypacks` (how many of the key packs counted were inferred
+//!   by IMPORT LICENSES: product and CAL type a stand-in, total what the
+//!   licenses show, until IMPORT KEYPACKS completes them).
 //! - `REPORT DUPLICATES`, one row per finding and server: `finding`
 //!   (`shared-hwid`: one HWID on several computers; `several-hwids`: one
 //!   computer under several HWIDs; `several-cals`: one HWID holding several
@@ -31,16 +34,27 @@
 //!   (`#` characters, 40 for the busiest day, at least 1). The bar is always
 //!   a column: query does not know the terminal, and csv or json readers can
 //!   drop it.
-//! - `EXPORT ... TO f`: `file`, `rows`. `IMPORT ... FROM f INTO SERVER s`:
-//!   `file`, `server`, `rows`. `BACKUP TO f`: `file`, `rows` (records copied,
-//!   indexes not counted).
+//! - `EXPORT ... TO f`: `file`, `rows`. `IMPORT LICENSES|KEYPACKS FROM f
+//!   [INTO SERVER s] [AS OF t] [options]`: `file`, `server` (the servers the
+//!   rows went into, by name, comma-separated), `rows`, `passed_over` (rows
+//!   not imported: of other servers), `inferred_keypacks` (LICENSES) or
+//!   `completed_keypacks` (KEYPACKS), `as_of` (the instant the file
+//!   describes), `clock` (`set`: the audit database's clock moved to it;
+//!   `kept`), `note` (why rows were passed over and what was read
+//!   differently from the file's words, with counts; NULL when nothing).
+//!   `IMPORT USERS FROM f INTO SERVER s [options]`: `file`, `server`,
+//!   `rows`, `passed_over` (users without a per-user CAL), `note`.
+//!   `BACKUP TO f`: `file`, `rows` (records copied, indexes not counted).
 
 pub mod duplicates;
 pub mod expiring;
 pub mod export;
 pub mod import;
 pub mod import_licenses;
+pub mod import_servers;
+pub mod import_users;
 pub mod progress;
+pub mod read;
 pub mod usage;
 pub mod wmi;
 
@@ -49,6 +63,7 @@ pub use expiring::expiring;
 pub use export::{export_keypacks, export_licenses};
 pub use import::import_keypacks;
 pub use import_licenses::import_licenses;
+pub use import_users::import_users;
 pub use usage::{usage, users};
 
 use crate::error::Result;

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod backup;
 pub mod codec;
+pub mod credentials;
 mod damage;
 pub mod envelope;
 mod file;
@@ -33,7 +34,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use access::{Records, license_index_keys};
-pub use file::FORMAT_VERSION;
+pub use credentials::CredentialsRec;
+pub use file::{FORMAT_VERSION, Sharing, is_already_open};
 pub use read::{ReadTx, Reader};
 pub use records::*;
 /// The seam for fault injection: any storage a redb database can live on.
@@ -61,6 +63,9 @@ pub struct Store {
     path: Option<PathBuf>,
     /// Damage found in the file, by this store or any of its transactions.
     damage: Arc<Latch>,
+    /// Held while open: asks a serving process to share the file
+    /// (`opening::Knock`); released after the handle closes.
+    knock: Option<opening::Knock>,
 }
 
 /// redb's handle: for reading and writing, or read-only (`-readonly`), which

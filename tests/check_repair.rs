@@ -195,7 +195,7 @@ fn repair_of_a_damaged_record_claims_nothing_and_changes_nothing() {
     deployed(&path);
     let sealed = {
         let store = Store::open(&path).expect("store");
-        let key = 3u64.to_be_bytes();
+        let key = caldb::store::keys::id(caldb::store::keys::row_id(1, 3));
         let payload = store.read().expect("read").get(T::Licenses, &key).expect("get").expect("license 3");
         let mut sealed = Vec::new();
         caldb::store::envelope::seal_into(T::Licenses, &key, &payload, &mut sealed);
@@ -205,7 +205,7 @@ fn repair_of_a_damaged_record_claims_nothing_and_changes_nothing() {
     let file = path.to_str().expect("UTF-8");
     let (code, _, err) = caldb(&[file, "SELECT * FROM licenses WHERE id = 3;"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("damaged: table licenses, key 3: the checksum does not match"), "{err}");
+    assert!(err.contains("damaged: table licenses, key 3 of server #1: the checksum does not match"), "{err}");
 
     // Every committed statement appends a history row.
     let sound_part =
@@ -216,7 +216,9 @@ fn repair_of_a_damaged_record_claims_nothing_and_changes_nothing() {
     assert_ne!(code, 0, "REPAIR claims a success: {out}");
     assert!(out.is_empty(), "REPAIR reports fixes it did not make: {out}");
     assert!(
-        err.contains("REPAIR cannot fix 1 damaged records or pages, so it changed nothing: table licenses, key 3"),
+        err.contains(
+            "REPAIR cannot fix 1 damaged records or pages, so it changed nothing: table licenses, key 3 of server #1"
+        ),
         "{err}"
     );
     assert_eq!(caldb(&sound_part), before, "REPAIR changed the file");

@@ -279,3 +279,25 @@ fn a_missing_init_file_is_bad_usage() {
     assert_eq!(status(&out), 2);
     assert!(stderr(&out).contains("cannot read the -init file '/nonexistent/init.sql'"), "{}", stderr(&out));
 }
+
+/// 9,000 devices d0000 ... d8999 (three chunks of a streamed SELECT), in a
+/// script for an in-memory database, then `tail`.
+fn many_devices_then(tail: &str) -> String {
+    let mut script = String::from("BEGIN;\n");
+    for i in 0..9000 {
+        script.push_str(&format!("CREATE DEVICE d{i:04};\n"));
+    }
+    script + "COMMIT;\n" + tail
+}
+
+#[test]
+fn a_long_result_printed_as_it_streams_names_its_columns_once_and_keeps_every_row() {
+    let names: Vec<String> = (0..9000).rev().map(|i| format!("d{i:04}")).collect();
+    let query = "SELECT name FROM devices ORDER BY name DESC;\n";
+    let out = caldb(&["-csv", "-header"], &many_devices_then(query));
+    assert_eq!(status(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("name\n{}\n", names.join("\n")));
+    let out = caldb(&["-line"], &many_devices_then(query));
+    let blocks: Vec<String> = names.iter().map(|n| format!("name = {n}\n")).collect();
+    assert_eq!(stdout(&out), blocks.join("\n"));
+}

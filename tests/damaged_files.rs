@@ -320,11 +320,12 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     };
     let mut want_rows = rows(&want);
     for row in &mut want_rows {
-        if row.starts_with("INSERT INTO servers ") || row.starts_with("INSERT INTO sessions ") {
+        // Format 3's two new columns, and format 4's keypacks.inferred.
+        if ["servers", "sessions", "keypacks"].iter().any(|t| row.starts_with(&format!("INSERT INTO {t} "))) {
             *row = format!("{},FALSE);", row.trim_end_matches(");"));
         }
     }
-    assert_eq!(dump.lines().next(), want.lines().next(), "the clock, seed and counters");
+    assert_eq!(dump.lines().next(), Some(counters_now(&want).as_str()), "the clock, seed and counters");
     assert_eq!(rows(&dump), want_rows, "the carried-over file holds what the format-2 caldb dumped");
     assert_eq!(caldb(&["-readonly", new_s, "CHECK;"]), (0, String::new(), String::new()));
     assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
@@ -379,5 +380,95 @@ fn a_text_file_with_a_zeroed_start_and_tail_is_refused_not_wiped() {
         assert!(err.starts_with("error: cannot open") && err.contains("not a caldb database"), "{err}");
         assert!(std::fs::read(&file).expect("read back") == bytes, "{flags:?}: the file was changed");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The first line of a format-2 or format-3 dump as this caldb writes it:
+/// one key pack and one license counter became each server's (they start
+/// where the one counter stood).
+fn counters_now(old_dump: &str) -> String {
+    let first = old_dump.lines().next().expect("a dump");
+    let field = |name: &str| -> String {
+        let at = first.find(&format!("{name} ")).expect(name) + name.len() + 1;
+        first[at..].split(',').next().expect(name).to_string()
+    };
+    let head = &first[..first.find(", next keypack").expect("the counters")];
+    let servers = old_dump.lines().filter(|l| l.starts_with("INSERT INTO servers ")).count();
+    let ids = format!("{}/{}", field("next keypack"), field("license"));
+    format!(
+        "{head}, next session {}, event {}, history {}, per server (keypack/license) {}",
+        field("session"),
+        field("event"),
+        field("history"),
+        vec![ids; servers].join(" ")
+    )
+}
+
+/// A file of format 3 (one id counter for every server's key packs and
+/// licenses) is refused untouched; `-upgrade` carries it over to format 4,
+/// where each server numbers its own: every key pack and license keeps its
+/// id as its server's number (so history's `REVOKE LICENSE 4` and every
+/// token still mean the same license), every row reads as format 3 dumped
+/// it, CHECK is clean, and each server's next numbers start where the one
+/// counter stood.
+#[test]
+fn a_format_3_file_is_carried_over_with_each_id_kept_as_its_servers_number() {
+    let dir = scratch_dir("upgrade3");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let old = dir.join("old.redb");
+    std::fs::copy(data.join("format3.redb"), &old).expect("copy the format-3 file");
+    let original = std::fs::read(&old).expect("read");
+    let (old_s, new) = (old.to_str().expect("UTF-8"), dir.join("new.redb"));
+    let new_s = new.to_str().expect("UTF-8");
+
+    let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("caldb format version 3, this caldb reads version 4 (carry it over"), "{err}");
+    assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");
+
+    let (code, out, err) = caldb(&["-upgrade", old_s, new_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.ends_with("CHECK finds no problem in it\n"), "{out}");
+    let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    let want = std::fs::read_to_string(data.join("format3.dump")).expect("the format-3 dump");
+    // Key packs and licenses now sort by server, then number: the same
+    // rows, in another order.
+    let rows = |d: &str| -> Vec<String> {
+        let mut rows: Vec<String> = d
+            .lines()
+            .filter(|l| l.starts_with("INSERT INTO ") && !l.starts_with("INSERT INTO caldb_store"))
+            .map(str::to_string)
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(dump.lines().next(), Some(counters_now(&want).as_str()), "the clock, seed and counters");
+    // Format 4's new column: keypacks.inferred, false for every old pack.
+    let mut want_rows = rows(&want);
+    for row in want_rows.iter_mut().filter(|r| r.starts_with("INSERT INTO keypacks ")) {
+        *row = format!("{},FALSE);", row.trim_end_matches(");"));
+    }
+    assert_eq!(rows(&dump), want_rows, "the carried-over file holds what the format-3 caldb dumped");
+    assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
+
+    // The ids work as each server's numbers: license 7 is ls2's alone, the
+    // next license of either server is 10, where the counter stood, and the
+    // token pc4 holds still names license 7 of ls2: in its renewal window
+    // it is renewed, not reissued.
+    let (code, out, err) = caldb(&[
+        new_s,
+        "SELECT id, server, status FROM licenses WHERE id = 7;",
+        "CREATE DEVICE pc6;",
+        "CONNECT pc6 AS fay TO rdsh3;",
+        "SELECT id, server FROM licenses WHERE computer = 'pc6';",
+        "SET CLOCK '2026-06-08 09:00:00';",
+        "CONNECT pc4 AS dave TO rdsh3;",
+        "CHECK;",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let issued = "accepted,temporary-issued,pc6,fay,rdsh3,ls2,10,temporary,2026-06-14 09:00:00,7\n";
+    assert!(out.starts_with(&format!("7,ls2,active\n{issued}10,ls2\n")), "{out}");
+    assert!(out.contains("\naccepted,renewed,pc4,dave,rdsh3,ls2,7,permanent,"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -279,9 +279,15 @@ fn statement() -> impl Strategy<Value = Statement> {
         (name(), any::<bool>()).prop_map(|(name, on)| Statement::SetServerPreventUpgrade { name, on }),
         (any::<u64>(), proptest::sample::select(units)).prop_map(|(amount, unit)| Statement::Advance { amount, unit }),
         time().prop_map(|at| Statement::SetClock { at }),
-        any::<u64>().prop_map(|id| Statement::RevokeLicense { id }),
+        (any::<u64>(), proptest::option::of(name())).prop_map(|(id, server)| Statement::RevokeLicense { id, server }),
+        (any::<u64>(), proptest::option::of(name()))
+            .prop_map(|(id, server)| Statement::UninstallKeypack { id, server }),
         expr().prop_map(|filter| Statement::RevokeLicenses { filter }),
-        (".{1,20}", name()).prop_map(|(file, server)| Statement::Import { what: Exportable::Licenses, file, server }),
+        (".{1,20}", proptest::option::of(name()), proptest::option::of(time()), proptest::option::of(".{1,10}"))
+            .prop_map(|(file, server, as_of, timezone)| {
+                let options = ImportOptions { timezone, ..Default::default() };
+                Statement::Import { what: Exportable::Licenses, file, server, as_of, options }
+            }),
         select().prop_map(Statement::Select),
         select().prop_map(Statement::Explain),
     ]

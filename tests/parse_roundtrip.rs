@@ -50,6 +50,14 @@ const ALL_FORMS: &[&str] = &[
     "CONNECT pc1 AS alice TO rdsh1",
     "CONNECT pc1 AS 'DOMAIN\\bob' TO FARM f1 LOGON FAILED",
     "CONNECT pc1 AS user TO rdsh1 LOGON FAILED",
+    "CONNECT CLIENT AS alice TO rdsh1",
+    "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME 'PC-ALPHA' AS alice TO rdsh1",
+    "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME 'PC-ALPHA' AS alice TO rdsh1 PRESENTING LICENSE 17 ON ls1 KIND permanent PRODUCT WS2022 EXPIRES '2026-03-06 09:00:00'",
+    "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME pc AS alice TO rdsh1 PRESENTING INVALID 'tag'",
+    "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME pc AS alice TO rdsh1 PRESENTING INVALID 'unknown'",
+    "CONNECT CLIENT HWID '000001040102030405060708090A0B0C0D0E0F10' NAME pc AS alice TO rdsh1 PRESENTING INVALID 'hwid' LICENSE 3 ON 'ls 1'",
+    "LOGON CLIENT NAME 'PC-ALPHA' AS alice TO rdsh1",
+    "LOGON CLIENT NAME 'PC-ALPHA' AS alice TO rdsh1 LICENSE 17 ON ls1 FAILED",
     "DISCONNECT SESSION 1",
     "LOGOFF SESSION 18446744073709551615",
     "SET CLOCK '2026-03-01'",
@@ -110,6 +118,10 @@ const ALL_FORMS: &[&str] = &[
     "EXPORT KEYPACKS TO 'k.csv'",
     "IMPORT LICENSES FROM 'l.csv' INTO SERVER ls1",
     "IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'",
+    "IMPORT LICENSES FROM 'l.csv' INTO SERVER ls1 ENCODING 'windows-1252' DELIMITER ';' CULTURE 'de-DE' TIMEZONE 'Europe/Berlin'",
+    "import licenses from 'l.csv' into server ls1 timezone 'UTC' delimiter 'tab'",
+    "IMPORT USERS FROM 'ad.ldf' INTO SERVER ls1",
+    "IMPORT USERS FROM 'ad.csv' INTO SERVER ls1 CULTURE 'en-US'",
 ];
 
 #[test]
@@ -218,8 +230,41 @@ fn protocol_time_and_administration_build_the_expected_ast() {
     assert_eq!(rt("REPORT EXPIRING WITHIN 30 DAYS"), Statement::ReportExpiring { within_days: Some(30) });
     assert_eq!(
         rt("IMPORT KEYPACKS FROM 'k.csv' INTO SERVER 'ls 2'"),
-        Statement::Import { what: Exportable::Keypacks, file: "k.csv".into(), server: "ls 2".into() }
+        Statement::Import {
+            what: Exportable::Keypacks,
+            file: "k.csv".into(),
+            server: Some("ls 2".into()),
+            as_of: None,
+            options: Default::default()
+        }
     );
+    assert_eq!(
+        rt("import licenses from 'l.csv' as of '2026-01-15 09:00'"),
+        Statement::Import {
+            what: Exportable::Licenses,
+            file: "l.csv".into(),
+            server: None,
+            as_of: Some(time("2026-01-15 09:00:00")),
+            options: Default::default()
+        }
+    );
+    // AS OF and the reading options, in either order.
+    let Statement::Import { as_of, options, .. } =
+        rt("IMPORT LICENSES FROM 'l.csv' CULTURE 'de-DE' AS OF '2026-01-15 09:00' DELIMITER ';'")
+    else {
+        panic!("IMPORT LICENSES");
+    };
+    assert_eq!(as_of, Some(time("2026-01-15 09:00:00")));
+    assert_eq!((options.culture.as_deref(), options.delimiter.as_deref()), (Some("de-DE"), Some(";")));
+    assert_eq!(rt("REVOKE LICENSE 12 ON ls2"), Statement::RevokeLicense { id: 12, server: Some("ls2".into()) });
+    assert_eq!(rt("uninstall keypack 3 on 'ls 2'"), Statement::UninstallKeypack { id: 3, server: Some("ls 2".into()) });
+    let Statement::ImportUsers { options, .. } =
+        rt("IMPORT USERS FROM 'a.csv' INTO SERVER s TIMEZONE 'UTC' ENCODING '1252'")
+    else {
+        panic!("IMPORT USERS");
+    };
+    assert_eq!((options.encoding.as_deref(), options.timezone.as_deref()), (Some("1252"), Some("UTC")));
+    assert_eq!((options.delimiter, options.culture), (None, None));
 }
 
 #[test]
@@ -368,6 +413,14 @@ fn malformed_statements_give_precise_errors() {
     err("CHECK foo", "unexpected text after the statement: 'foo'", 6, 1, 7);
     err("CHECK; foo", "unexpected text after the statement: 'foo'", 7, 1, 8);
     err("", "empty statement", 0, 1, 1);
+    err("IMPORT USERS FROM 'a' INTO SERVER s CULTURE 'x' CULTURE 'y'", "CULTURE is given twice", 48, 1, 49);
+    err(
+        "IMPORT LICENSES FROM 'a' INTO SERVER s TIMEZONE utc",
+        "expected a value after TIMEZONE in quotes, found 'utc'",
+        48,
+        1,
+        49,
+    );
     err("  -- nothing\n", "empty statement", 0, 1, 1);
     err("UNINSTALL KEYPACK 99999999999999999999", "number too large: '99999999999999999999'", 18, 1, 19);
     err(

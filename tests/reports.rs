@@ -55,13 +55,24 @@ fn usage_counts_installed_issued_available_temporary_revoked_and_revocable() {
     let rs = query(&mut db, "REPORT USAGE");
     assert_eq!(
         rs.columns,
-        ["server", "product", "cal", "installed", "issued", "available", "temporary", "revoked", "revocable"]
+        [
+            "server",
+            "product",
+            "cal",
+            "installed",
+            "issued",
+            "available",
+            "temporary",
+            "revoked",
+            "revocable",
+            "inferred_keypacks"
+        ]
     );
     assert_eq!(
         text_rows(&rs),
         [
-            ["ls1", "WS2025", "device", "10", "3", "7", "1", "1", "1"],
-            ["ls1", "WS2025", "user", "3", "2", "1", "0", "0", "0"],
+            ["ls1", "WS2025", "device", "10", "3", "7", "1", "1", "1", "0"],
+            ["ls1", "WS2025", "user", "3", "2", "1", "0", "0", "0", "0"],
         ]
     );
 }

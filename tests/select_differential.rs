@@ -20,14 +20,17 @@ use rng::Rng;
 use caldb::{Database, Value};
 use rusqlite::Connection;
 
-/// A fleet built by random connections over simulated weeks.
+/// A fleet built by random connections over simulated weeks, on two
+/// servers that each number their key packs and licenses from 1.
 fn fleet(rng: &mut Rng) -> Database {
     let mut db = Database::open_in_memory().expect("database");
     let setup = "SET CLOCK '2026-01-05 09:00:00'; SET SEED 3; CREATE SERVER ls1 PRODUCT WS2022; ACTIVATE SERVER ls1;
         INSTALL KEYPACK ON ls1 PRODUCT WS2019 CAL DEVICE COUNT 12; INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 9;
         INSTALL KEYPACK ON ls1 PRODUCT WS2016 CAL DEVICE COUNT 4; INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5;
         CREATE HOST rdsh1 PRODUCT WS2019 MODE DEVICE; CREATE HOST rdsh2 PRODUCT WS2022 MODE DEVICE;
-        CREATE HOST rdsh3 PRODUCT WS2022 MODE USER; CREATE HOST rdsh4 PRODUCT WS2016 MODE DEVICE";
+        CREATE HOST rdsh3 PRODUCT WS2022 MODE USER; CREATE HOST rdsh4 PRODUCT WS2016 MODE DEVICE;
+        CREATE SERVER ls2 PRODUCT WS2022; ACTIVATE SERVER ls2; INSTALL KEYPACK ON ls2 PRODUCT WS2022 CAL DEVICE COUNT 8;
+        CREATE HOST rdsh5 PRODUCT WS2022 MODE DEVICE LICENSE SERVERS (ls2)";
     for s in setup.split(';') {
         db.execute(s.trim()).expect(s);
     }
@@ -38,14 +41,14 @@ fn fleet(rng: &mut Rng) -> Database {
     for _ in 0..160 {
         let text = match rng.below(10) {
             0 => format!("ADVANCE {} HOURS", 1 + rng.below(100)),
-            1 => format!("REVOKE LICENSE {}", 1 + rng.below(40)),
+            1 => format!("REVOKE LICENSE {} ON {}{}", 1 + rng.below(40), rng.pick(&["ls", "LS"]), 1 + rng.below(2)),
             _ => format!(
                 "CONNECT {}{} AS u{} TO {}{}",
                 pc(rng),
                 1 + rng.below(30),
                 1 + rng.below(12),
                 rng.pick(&["rdsh", "RDSH", "RdSh"]),
-                1 + rng.below(4)
+                1 + rng.below(5)
             ),
         };
         // Refusals (no CAL left, revoke limits) are part of the story.
@@ -182,7 +185,7 @@ fn query(rng: &mut Rng) -> (String, String, bool) {
         2 => {
             let join = rng.pick(&["JOIN", "LEFT JOIN"]);
             format!(
-                "SELECT l.id, l.computer, k.product, k.total FROM licenses l {join} keypacks k ON k.id = l.keypack \
+                "SELECT l.id, l.computer, k.product, k.total FROM licenses l {join} keypacks k ON k.server = l.server AND k.id = l.keypack \
                  AND k.total > {} WHERE {}{}",
                 rng.below(10),
                 license_cond(rng, "l.", 0),
@@ -224,6 +227,9 @@ fn generated_selects_answer_as_sqlite_does() {
     let sqlite = load(&mut db);
     let licenses = sqlite_rows(&sqlite, "SELECT COUNT(*) FROM licenses");
     assert!(licenses[0][0].parse::<u32>().expect("count") > 30, "too few licenses to compare: {licenses:?}");
+    let shared = "SELECT COUNT(*) FROM licenses l JOIN licenses m ON m.id = l.id AND m.server <> l.server";
+    let shared = sqlite_rows(&sqlite, shared);
+    assert!(shared[0][0].parse::<u32>().expect("count") > 0, "no license number on both servers: {shared:?}");
     let mut nonempty = 0;
     for _ in 0..400 {
         let (sql, lite, ordered) = query(&mut rng);

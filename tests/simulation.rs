@@ -38,14 +38,29 @@ const SETUP: &[&str] = &[
 
 #[derive(Clone, Debug)]
 enum Step {
-    Connect { device: usize, user: usize, host: usize, failed: bool },
-    ConnectFarm { device: usize, user: usize },
+    Connect {
+        device: usize,
+        user: usize,
+        host: usize,
+        failed: bool,
+    },
+    ConnectFarm {
+        device: usize,
+        user: usize,
+    },
     Advance(u32),
-    Clone { from: usize, with_store: bool },
+    Clone {
+        from: usize,
+        with_store: bool,
+    },
     Reimage(usize),
     ClearStore(usize),
-    Revoke(u32),
-    Rebuild { server: usize, reinstall: bool },
+    /// `REVOKE LICENSE id ON server`: each server numbers its own.
+    Revoke(usize, u32),
+    Rebuild {
+        server: usize,
+        reinstall: bool,
+    },
     Offline(usize, bool),
     Logoff(u32),
 }
@@ -59,7 +74,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..DEVICES, any::<bool>()).prop_map(|(from, with_store)| Step::Clone { from, with_store }),
         1 => (0..DEVICES).prop_map(Step::Reimage),
         1 => (0..DEVICES).prop_map(Step::ClearStore),
-        1 => (1..60u32).prop_map(Step::Revoke),
+        1 => (0..2usize, 1..40u32).prop_map(|(server, id)| Step::Revoke(server, id)),
         1 => (0..2usize, any::<bool>()).prop_map(|(server, reinstall)| Step::Rebuild { server, reinstall }),
         1 => (0..2usize, any::<bool>()).prop_map(|(s, on)| Step::Offline(s, on)),
         1 => (1..30u32).prop_map(Step::Logoff),
@@ -85,7 +100,7 @@ fn text(s: &Step, clones: &mut usize) -> String {
         }
         Step::Reimage(d) => format!("REIMAGE DEVICE pc{d}"),
         Step::ClearStore(d) => format!("CLEAR DEVICE pc{d} STORE"),
-        Step::Revoke(id) => format!("REVOKE LICENSE {id}"),
+        Step::Revoke(server, id) => format!("REVOKE LICENSE {id} ON {}", SERVERS[*server]),
         Step::Rebuild { server, reinstall } => {
             format!("REBUILD SERVER {}{}", SERVERS[*server], if *reinstall { " REINSTALL KEYPACKS" } else { "" })
         }
@@ -168,12 +183,13 @@ fn apply(
                 expires: model::time_opt(&row[8]),
                 session: (row[9] != Value::Null).then(|| model::int(&row[9])),
             };
-            let pack = match connected.license {
-                Some(id) => {
-                    let r = model::rows(db, &format!("SELECT keypack FROM licenses WHERE id = {id}"));
-                    r.first().map_or(-1, |r| model::int(&r[0]))
+            let pack = match (connected.license, &connected.server) {
+                (Some(id), Some(server)) => {
+                    let q = format!("SELECT keypack FROM licenses WHERE id = {id} AND server = '{server}'");
+                    let r = model::rows(db, &q);
+                    r.first().map_or(-1, |r| model::gid(server, model::int(&r[0])))
                 }
-                None => -1,
+                _ => -1,
             };
             model.connected(&format!("pc{device}"), product, logon_ok, &connected, pack);
         }
@@ -189,8 +205,8 @@ fn apply(
             expect_ok(true)?;
             model.clear_store(&format!("pc{d}"));
         }
-        Step::Revoke(id) => {
-            let allowed = model.revoke(i64::from(*id));
+        Step::Revoke(server, id) => {
+            let allowed = model.revoke(model::gid(SERVERS[*server], i64::from(*id)));
             expect_ok(allowed)?;
         }
         Step::Rebuild { server, reinstall } => {

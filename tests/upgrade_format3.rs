@@ -1,6 +1,6 @@
 //! Format 4 folds the names in keys (issue 16 item 3): a file of format 3,
-//! written by the format-3 caldb (`tests/data/format3.redb` from
-//! `format3.sql`, its `.dump` beside it), is refused untouched with the way
+//! written by the format-3 caldb (`tests/data/format3-names.redb` from
+//! `format3-names.sql`, its `.dump` beside it), is refused untouched with the way
 //! over, and `caldb -upgrade` carries every row across with its spelling,
 //! its keys now folded, so a name in any case finds it. A format-3 file
 //! holding names that fold together (`format3_case_clash.redb`: devices
@@ -34,11 +34,31 @@ fn sorted_rows(dump: &str) -> Vec<String> {
     rows
 }
 
+/// The first line of a format-3 dump as format 4 dumps it: each server's
+/// key pack and license counters where format 3's one counter stood.
+fn counters_now(old_dump: &str) -> String {
+    let first = old_dump.lines().next().expect("a dump");
+    let field = |name: &str| -> String {
+        let at = first.find(&format!("{name} ")).expect(name) + name.len() + 1;
+        first[at..].split(',').next().expect(name).to_string()
+    };
+    let head = &first[..first.find(", next keypack").expect("the counters")];
+    let servers = old_dump.lines().filter(|l| l.starts_with("INSERT INTO servers ")).count();
+    let ids = format!("{}/{}", field("next keypack"), field("license"));
+    format!(
+        "{head}, next session {}, event {}, history {}, per server (keypack/license) {}",
+        field("session"),
+        field("event"),
+        field("history"),
+        vec![ids; servers].join(" ")
+    )
+}
+
 #[test]
 fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any_case() {
     let dir = scratch_dir("upgrade3");
     let old = dir.join("old.redb");
-    std::fs::copy(data("format3.redb"), &old).expect("copy the format-3 file");
+    std::fs::copy(data("format3-names.redb"), &old).expect("copy the format-3 file");
     let original = std::fs::read(&old).expect("read");
     let (old_s, new) = (old.to_str().expect("UTF-8"), dir.join("new.redb"));
     let new_s = new.to_str().expect("UTF-8");
@@ -55,9 +75,17 @@ fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any
     assert!(out.contains("devices: 3 entries") && out.ends_with("CHECK finds no problem in it\n"), "{out}");
     let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
     assert_eq!(code, 0, "{err}");
-    let want = std::fs::read_to_string(data("format3.dump")).expect("the format-3 dump");
-    assert_eq!(dump.lines().next(), want.lines().next(), "the clock, seed and counters");
-    assert_eq!(sorted_rows(&dump), sorted_rows(&want), "every row as the format-3 caldb dumped it");
+    let want = std::fs::read_to_string(data("format3-names.dump")).expect("the format-3 dump");
+    // The one format 4 numbers key packs and licenses per server too
+    // (each server's counters start where the one counter stood) and adds
+    // keypacks.inferred, false for every old pack.
+    assert_eq!(dump.lines().next(), Some(counters_now(&want).as_str()), "the clock, seed and counters");
+    let mut want_rows = sorted_rows(&want);
+    for row in want_rows.iter_mut().filter(|r| r.starts_with("INSERT INTO keypacks ")) {
+        *row = format!("{},FALSE);", row.trim_end_matches(");"));
+    }
+    want_rows.sort();
+    assert_eq!(sorted_rows(&dump), want_rows, "every row as the format-3 caldb dumped it");
     assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
 
     // The keys are folded: every kind of name is found in another case,

@@ -98,6 +98,16 @@ impl Sqlite {
         Ok(Sqlite { conn, batch: false })
     }
 
+    /// Another connection to the database `create` made at `path`
+    /// (WAL, `synchronous=FULL`), waiting up to `busy` for the write lock
+    /// another connection holds, as a server's client threads would.
+    pub fn open(path: &std::path::Path, busy: std::time::Duration) -> Res<Sqlite> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(busy)?;
+        Ok(Sqlite { conn, batch: false })
+    }
+
     pub fn begin(&mut self) -> Res<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         self.batch = true;

@@ -99,11 +99,12 @@ fn add_pack(b: &mut Budget, r: &(impl Reader + ?Sized), k: &KeypackRec) -> Resul
 }
 
 pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
-    let mut l = cx.tx.license(id)?.ok_or_else(|| Error::plan(format!("no license with id {id}")))?;
+    let mut l = cx.tx.license(id)?.ok_or_else(|| Error::plan(format!("no license with id {}", keys::number(id))))?;
+    let n = l.number();
     if !revocable(&l) {
         return Err(Error::plan(format!(
-            "license {id} is {} {}: only an active permanent per-device license can be revoked",
-            l.status, l.kind
+            "license {n} on '{}' is {} {}: only an active permanent per-device license can be revoked",
+            l.server, l.status, l.kind
         )));
     }
     let mut b = budget(&*cx.tx, &l.server, l.product)?;
@@ -122,7 +123,8 @@ pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
     l.revoked = Some(cx.now);
     cx.tx.put_license(&l)?;
     super::time::release_from_pool(cx, l.keypack, LicenseStatus::Active)?;
-    let msg = format!("license {id} of '{}' revoked; its CAL is back in key pack {}", l.computer, l.keypack);
+    let msg =
+        format!("license {n} of '{}' revoked; its CAL is back in key pack {}", l.computer, keys::number(l.keypack));
     cx.event(EventSource::LicenseServer, &l.server, 0, EventLevel::Info, msg)?;
     // The budget after it: this license now counts, if its pack does
     let pack = cx.tx.keypack(l.keypack)?;
@@ -130,7 +132,7 @@ pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
         b.revoked_expiries.push(l.expires);
     }
     Ok(Revoked {
-        license: id,
+        license: n,
         server: l.server,
         product: l.product,
         revocable: b.remaining(),
@@ -143,7 +145,7 @@ pub fn revoke(cx: &mut Ctx, id: u64) -> Result<Revoked> {
 pub fn revoke_set(cx: &mut Ctx, ids: &[u64]) -> Result<Vec<Revoked>> {
     let mut wanted: std::collections::BTreeMap<(String, Product), u64> = std::collections::BTreeMap::new();
     for id in ids {
-        let l = cx.tx.license(*id)?.ok_or_else(|| Error::plan(format!("no license with id {id}")))?;
+        let l = cx.tx.license(*id)?.ok_or_else(|| Error::plan(format!("no license with id {}", keys::number(*id))))?;
         *wanted.entry((l.server, l.product)).or_default() += 1;
     }
     for ((server, product), n) in &wanted {

@@ -79,7 +79,8 @@ pub struct Outcome {
     pub host: String,
     /// The license server that decided, when one did.
     pub server: Option<String>,
-    /// The license the device holds for this connection, if any.
+    /// The license the device holds for this connection, if any: its
+    /// number on `server` (each server numbers its own from 1).
     pub license: Option<u64>,
     /// That license's kind.
     pub kind: Option<LicenseKind>,
@@ -97,13 +98,13 @@ impl Outcome {
 }
 
 /// The licensing part of an outcome, before logon and sessions.
-struct Licensed {
-    reason: ReasonCode,
-    server: Option<String>,
+pub(super) struct Licensed {
+    pub(super) reason: ReasonCode,
+    pub(super) server: Option<String>,
     /// The token the device holds for this connection, if any.
-    token: Option<TokenRec>,
+    pub(super) token: Option<TokenRec>,
     /// Expiry of a per-user CAL.
-    user_cal_expires: Option<Time>,
+    pub(super) user_cal_expires: Option<Time>,
 }
 
 impl Licensed {
@@ -156,7 +157,7 @@ pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
         user: req.user.to_string(),
         host: host.name,
         server: lic.server,
-        license: lic.token.as_ref().map(|t| t.license),
+        license: lic.token.as_ref().map(|t| keys::number(t.license)),
         kind: lic.token.as_ref().map(|t| t.kind),
         expires: lic.token.as_ref().map(|t| t.expires).or(lic.user_cal_expires),
         session,
@@ -212,7 +213,7 @@ fn in_grace(cx: &Ctx, host: &HostRec) -> bool {
     cx.now < host.grace_ends
 }
 
-fn unset_mode(cx: &mut Ctx, host: &HostRec) -> Result<Licensed> {
+pub(super) fn unset_mode(cx: &mut Ctx, host: &HostRec) -> Result<Licensed> {
     if in_grace(cx, host) {
         return Ok(Licensed::bare(ReasonCode::GracePeriod, None));
     }
@@ -234,7 +235,7 @@ fn not_found(cx: &Ctx, host: &HostRec, d: &Discovery) -> Licensed {
 /// decrements a per-user pool. Only a successful logon is tracked: a
 /// per-user CAL is stamped on the signed-in user's account, and a user whose
 /// credentials were refused never signed in.
-fn per_user(cx: &mut Ctx, host: &HostRec, user: &str, logon_ok: bool) -> Result<Licensed> {
+pub(super) fn per_user(cx: &mut Ctx, host: &HostRec, user: &str, logon_ok: bool) -> Result<Licensed> {
     let d = discover(cx, host)?;
     let Some(server) = &d.found else { return Ok(not_found(cx, host, &d)) };
     if !logon_ok {
@@ -292,7 +293,7 @@ fn per_device(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str, logo
 /// here; a real client's CAL, once its licensing front has verified it, is
 /// handed in the same way, so both go through the same decisions.
 /// `free_slot`: where a new token goes when none is presented.
-fn licensed(
+pub(super) fn licensed(
     cx: &mut Ctx,
     host: &HostRec,
     device: &DeviceRec,
@@ -487,7 +488,7 @@ fn current_license(cx: &Ctx, server: &str, hwid: &Hwid, product: Product) -> Res
 
 /// After a successful logon, the temporary license is marked validated,
 /// when its issuing license server is online.
-fn validate_after_logon(cx: &mut Ctx, t: &TokenRec) -> Result<()> {
+pub(super) fn validate_after_logon(cx: &mut Ctx, t: &TokenRec) -> Result<()> {
     if t.kind != LicenseKind::Temporary {
         return Ok(());
     }

@@ -21,7 +21,9 @@ pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: 
     if product == Product::Ws2012R2 {
         return Err(Error::plan("a license server is WS2012, not WS2012R2 (WS2012R2 is a host product)"));
     }
+    let ordinal = cx.new_server_ordinal()?;
     let rec = ServerRec {
+        ordinal,
         prevent_upgrade: false,
         name: name.to_string(),
         product,
@@ -35,7 +37,7 @@ pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: 
     cx.tx.put_server(&rec)?;
     // Every license server has a built-in pack from which it issues
     // temporary licenses (KeyPackType 4).
-    let id = cx.next_keypack_id();
+    let id = cx.next_keypack_id(ordinal)?;
     cx.tx.put_keypack(&KeypackRec {
         id,
         server: name.to_string(),
@@ -46,6 +48,7 @@ pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: 
         issued: 0,
         installed: cx.now,
         expires: None,
+        inferred: false,
     })
 }
 
@@ -110,7 +113,7 @@ pub struct InstallKeypack<'a> {
     pub expires: Option<Time>,
 }
 
-/// Installs a key pack and returns its id.
+/// Installs a key pack and returns its number on its server.
 pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
     let s = server_mut(cx, req.server)?;
     if req.product == Product::Ws2012R2 {
@@ -135,7 +138,7 @@ pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
     {
         return Err(Error::plan(format!("the key pack would expire at {e}, which is not after now ({})", cx.now)));
     }
-    let id = cx.next_keypack_id();
+    let id = cx.next_keypack_id(s.ordinal)?;
     cx.tx.put_keypack(&KeypackRec {
         id,
         server: s.name.clone(),
@@ -146,17 +149,21 @@ pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
         issued: 0,
         installed: cx.now,
         expires: req.expires,
+        inferred: false,
     })?;
-    let msg = format!("key pack {id} installed: {} {} {} CALs ({})", req.count, req.product, req.cal, req.kind);
+    let n = keys::number(id);
+    let msg = format!("key pack {n} installed: {} {} {} CALs ({})", req.count, req.product, req.cal, req.kind);
     cx.event(EventSource::LicenseServer, &s.name, 0, EventLevel::Info, msg)?;
-    Ok(id)
+    Ok(n)
 }
 
+/// Uninstalls key pack `id` (a stored id, `query::admin` resolves it).
 pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
-    let k = cx.tx.keypack(id)?.ok_or_else(|| Error::plan(format!("no key pack with id {id}")))?;
+    let k = cx.tx.keypack(id)?.ok_or_else(|| Error::plan(format!("no key pack with id {}", keys::number(id))))?;
+    let id_shown = k.number();
     if k.kind == KeypackType::Temporary {
         return Err(Error::plan(format!(
-            "key pack {id} is the temporary pack of server '{}' and cannot be uninstalled",
+            "key pack {id_shown} is the temporary pack of server '{}' and cannot be uninstalled",
             k.server
         )));
     }
@@ -170,14 +177,14 @@ pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
     }
     if live > 0 {
         return Err(Error::plan(format!(
-            "key pack {id} has {live} issued licenses; revoke them or let them expire first"
+            "key pack {id_shown} has {live} issued licenses; revoke them or let them expire first"
         )));
     }
     for lid in held {
         cx.tx.delete_license(lid)?;
     }
     cx.tx.delete(T::Keypacks, &keys::id(id))?;
-    cx.event(EventSource::LicenseServer, &k.server, 0, EventLevel::Info, format!("key pack {id} uninstalled"))
+    cx.event(EventSource::LicenseServer, &k.server, 0, EventLevel::Info, format!("key pack {id_shown} uninstalled"))
 }
 
 pub struct CreateHost<'a> {

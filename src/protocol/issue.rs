@@ -85,7 +85,7 @@ pub fn issue_temporary(
 ) -> Result<LicenseRec> {
     let mut pack = temporary_pack(cx, &server.name)?;
     let license = LicenseRec {
-        id: cx.next_license_id(),
+        id: cx.next_license_id(keys::server_of(pack.id))?,
         keypack: pack.id,
         server: server.name.clone(),
         kind: LicenseKind::Temporary,
@@ -119,7 +119,7 @@ pub fn issue_permanent(
     assert!(pack.available().unwrap_or(0) > 0, "key pack {} has no CAL to issue", pack.id);
     let days = cx.rng.between(PERMANENT_DAYS_MIN, PERMANENT_DAYS_MAX) as i64;
     let license = LicenseRec {
-        id: cx.next_license_id(),
+        id: cx.next_license_id(keys::server_of(pack.id))?,
         keypack: pack.id,
         server: server.name.clone(),
         kind: LicenseKind::Permanent,
@@ -172,6 +172,8 @@ pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server:
         expires: l.expires,
         hwid: l.hwid,
     };
-    cx.tx.put_token(&token)?;
+    if !cx.client_store {
+        cx.tx.put_token(&token)?;
+    }
     Ok(token)
 }

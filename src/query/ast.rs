@@ -40,8 +40,11 @@ pub enum Statement {
         kind: Option<KeypackType>,
         expires: Option<Time>,
     },
+    /// `server`: `ON server`, which server's key pack `id` (each server
+    /// numbers its own); without it the number must name one pack.
     UninstallKeypack {
         id: u64,
+        server: Option<String>,
     },
     CreateHost {
         name: String,
@@ -86,6 +89,11 @@ pub enum Statement {
         admin: bool,
         logon_failed: bool,
     },
+    /// A real client's connection, decided after the licensing front
+    /// checked what it presented (`CONNECT CLIENT HWID ...`).
+    ConnectClient(Box<crate::protocol::ClientConnect>),
+    /// The logon after a real client's licensing (`LOGON CLIENT ...`).
+    LogonClient(Box<crate::protocol::ClientLogon>),
     DisconnectSession {
         id: u64,
     },
@@ -105,8 +113,10 @@ pub enum Statement {
         seed: u64,
     },
     // Administration
+    /// `server`: `ON server`, as for `UninstallKeypack`.
     RevokeLicense {
         id: u64,
+        server: Option<String>,
     },
     RevokeLicenses {
         filter: Expr,
@@ -157,11 +167,55 @@ pub enum Statement {
         what: Exportable,
         file: String,
     },
+    /// `server`: `INTO SERVER s`, every row into `s` (or, in a file of
+    /// several servers, `s`'s rows); without it, each row into the server
+    /// its `Server` or `PSComputerName` column names. `as_of`: `AS OF
+    /// 'time'`, the instant the file describes (else its newest time).
     Import {
         what: Exportable,
         file: String,
-        server: String,
+        server: Option<String>,
+        as_of: Option<Time>,
+        options: ImportOptions,
     },
+    /// `IMPORT USERS FROM 'file' INTO SERVER s`: per-user CALs from an
+    /// Active Directory export (Get-ADUser CSV or ldifde LDIF).
+    ImportUsers {
+        file: String,
+        server: String,
+        options: ImportOptions,
+    },
+}
+
+/// The options of IMPORT, as the statement spells them (checked when it
+/// runs): `ENCODING 'windows-1252' DELIMITER ';' CULTURE 'de-DE' TIMEZONE
+/// 'Europe/Berlin'`, each at most once, in any order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportOptions {
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub culture: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl ImportOptions {
+    /// The option keywords, in the order they are printed.
+    pub const WORDS: [&'static str; 4] = ["ENCODING", "DELIMITER", "CULTURE", "TIMEZONE"];
+
+    pub fn slot(&mut self, n: usize) -> &mut Option<String> {
+        match n {
+            0 => &mut self.encoding,
+            1 => &mut self.delimiter,
+            2 => &mut self.culture,
+            _ => &mut self.timezone,
+        }
+    }
+
+    /// The options given, with their keywords, in print order.
+    pub fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let slots = [&self.encoding, &self.delimiter, &self.culture, &self.timezone];
+        Self::WORDS.into_iter().zip(slots).filter_map(|(w, v)| v.as_deref().map(|v| (w, v)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -67,6 +67,7 @@ pub const TABLES: &[Table] = &[
             ("available", Int),
             ("installed", TimeCol),
             ("expires", TimeCol),
+            ("inferred", Bool),
         ],
         nullable: &["total", "available", "expires"],
     },
@@ -248,7 +249,7 @@ fn server_row(s: ServerRec) -> Vec<Value> {
 fn keypack_row(k: KeypackRec) -> Vec<Value> {
     let available = k.available();
     vec![
-        Value::Int(k.id as i64),
+        Value::Int(k.number() as i64),
         Value::Name(k.server),
         Value::text(k.product.as_str()),
         Value::text(k.cal.as_str()),
@@ -258,13 +259,14 @@ fn keypack_row(k: KeypackRec) -> Vec<Value> {
         Value::opt_int(available),
         Value::Time(k.installed),
         Value::opt_time(k.expires),
+        Value::Bool(k.inferred),
     ]
 }
 
 pub fn license_row(l: LicenseRec) -> Vec<Value> {
     vec![
-        Value::Int(l.id as i64),
-        Value::Int(l.keypack as i64),
+        Value::Int(l.number() as i64),
+        Value::Int(keys::number(l.keypack) as i64),
         Value::Name(l.server),
         Value::text(l.kind.as_str()),
         Value::text(l.status.as_str()),
@@ -283,7 +285,7 @@ fn token_row(t: TokenRec) -> Vec<Value> {
     vec![
         Value::Name(t.device),
         Value::Int(i64::from(t.slot)),
-        Value::Int(t.license as i64),
+        Value::Int(keys::number(t.license) as i64),
         Value::Name(t.server),
         Value::Name(t.scope),
         Value::text(t.kind.as_str()),

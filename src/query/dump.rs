@@ -70,14 +70,41 @@ fn store_row(out: &mut String, table: &str, key: &[u8], value: &[u8]) {
     let _ = writeln!(out, "INSERT INTO {STORE_TABLE} VALUES({});", values.join(","));
 }
 
+/// The dump as one text (tests compare dumps whole).
 pub fn dump(r: &(impl Reader + ?Sized)) -> Result<String> {
+    let mut out = Vec::new();
+    dump_to(r, &mut out)?;
+    String::from_utf8(out).map_err(|e| Error::Internal(format!("a dump is not UTF-8: {e}")))
+}
+
+/// How much of the dump is gathered before it is written out.
+const DUMP_BUFFER: usize = 1 << 16;
+
+/// Writes the dump to `w` as it goes, a buffer at a time: a million
+/// licenses are never held as text.
+pub fn dump_to(r: &(impl Reader + ?Sized), w: &mut dyn std::io::Write) -> Result<()> {
     let mut out = String::new();
+    let mut flush = |out: &mut String, all: bool| -> Result<()> {
+        if all || out.len() >= DUMP_BUFFER {
+            w.write_all(out.as_bytes()).map_err(|e| Error::Storage(format!("cannot write the dump: {e}")))?;
+            out.clear();
+        }
+        Ok(())
+    };
     let s = r.state()?;
     let clock = s.clock.map_or("wall".to_string(), |t| format!("'{t}'"));
+    let per_server: Vec<String> =
+        s.server_ids.iter().map(|ids| format!("{}/{}", ids.next_keypack, ids.next_license)).collect();
     let _ = writeln!(
         out,
-        "-- caldb dump: clock {clock}, seed {}, random state {}, next keypack {}, license {}, session {}, event {}, history {}",
-        s.seed, s.rng, s.next_keypack, s.next_license, s.next_session, s.next_event, s.next_history
+        "-- caldb dump: clock {clock}, seed {}, random state {}, next session {}, event {}, history {}, \
+         per server (keypack/license) {}",
+        s.seed,
+        s.rng,
+        s.next_session,
+        s.next_event,
+        s.next_history,
+        if per_server.is_empty() { "none".to_string() } else { per_server.join(" ") }
     );
     out.push_str("-- Restore into an empty database with caldb NEW.redb < FILE, or load into sqlite3.\n");
     out.push_str("BEGIN TRANSACTION;\n");
@@ -86,6 +113,7 @@ pub fn dump(r: &(impl Reader + ?Sized)) -> Result<String> {
     for t in T::ALL.into_iter().filter(|t| *t != T::Meta) {
         r.scan(t, b"", None, &mut |k, v| {
             store_row(&mut out, t.name(), k, v);
+            flush(&mut out, false)?;
             Ok(true)
         })?;
     }
@@ -95,11 +123,12 @@ pub fn dump(r: &(impl Reader + ?Sized)) -> Result<String> {
         scan_rows(r, t, &Access::Full, &mut |row| {
             let values: Vec<String> = row.iter().map(literal).collect();
             let _ = writeln!(out, "INSERT INTO {} VALUES({});", t.name, values.join(","));
+            flush(&mut out, false)?;
             Ok(true)
         })?;
     }
     out.push_str("COMMIT;\n");
-    Ok(out)
+    flush(&mut out, true)
 }
 
 /// Runs one statement of the restore form inside `tx`; `in_block`: inside

@@ -3,7 +3,10 @@
 //! block), holding its effects and its history row; expiry runs first, at
 //! the statement's instant. Read-only statements run on a snapshot.
 
+mod front;
+
 use super::ast::{Statement, Target};
+use super::select::Chunks;
 use super::{parse_statement, run};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, InterruptHandle, ProgressFn};
@@ -11,6 +14,10 @@ use crate::model::*;
 use crate::protocol::{ConnectRequest, Ctx, Destination, Outcome, time};
 use crate::store::{Reader, Records, Store, T, WriteTx, panic_message};
 use std::path::Path;
+
+mod grouped;
+mod serving;
+pub(crate) use grouped::{Answer, Work};
 
 /// How to open a database.
 #[derive(Clone, Debug, Default)]
@@ -114,10 +121,27 @@ impl Database {
     /// Parses and runs one statement. Statements that return nothing give
     /// `Ok(None)`.
     pub fn execute(&mut self, text: &str) -> Result<Option<ResultSet>> {
+        self.execute_in(text, None)
+    }
+
+    /// Like `execute`, but a SELECT's rows are handed to `chunks` as they
+    /// are final, up to `CHUNK_ROWS` at a time (each chunk a result set with
+    /// the columns), so that a million rows are never held at once; the
+    /// result returned holds the rows after the last chunk handed over.
+    /// Other statements return their whole result, as `execute` does.
+    pub fn execute_in_chunks(
+        &mut self,
+        text: &str,
+        chunks: &mut dyn FnMut(&ResultSet) -> Result<()>,
+    ) -> Result<Option<ResultSet>> {
+        self.execute_in(text, Some(chunks))
+    }
+
+    fn execute_in(&mut self, text: &str, chunks: Option<&mut Chunks<'_>>) -> Result<Option<ResultSet>> {
         let (handle, mut progress) = (self.interrupt.clone(), self.progress.take());
         let out = interrupt::watch(&handle, &mut progress, || {
             let stmt = parse_statement(text);
-            self.guarded(text.trim(), |db| db.run_one(&stmt?, text.trim()))
+            self.guarded(text.trim(), |db| db.run_one(&stmt?, text.trim(), chunks))
         });
         self.progress = progress;
         out
@@ -191,32 +215,22 @@ impl Database {
     /// # Ok::<(), caldb::Error>(())
     /// ```
     pub fn connect(&mut self, req: &ConnectRequest) -> Result<Outcome> {
-        let stmt = Statement::Connect {
-            device: req.device.clone(),
-            user: req.user.clone(),
-            target: match &req.to {
-                Destination::Host(h) => Target::Host(h.clone()),
-                Destination::Farm(f) => Target::Farm(f.clone()),
-            },
-            admin: req.admin,
-            logon_failed: req.logon_failed,
-        };
-        let text = stmt.to_string();
+        let text = connect_statement(req).to_string();
         self.guarded(&text, |db| db.in_write(&text, false, |cx| crate::protocol::connect(cx, req)))
     }
 
     /// Runs a parsed statement; `text` is what `history` records.
     pub fn run(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
-        self.guarded(text, |db| db.run_one(stmt, text))
+        self.guarded(text, |db| db.run_one(stmt, text, None))
     }
 
-    fn run_one(&mut self, stmt: &Statement, text: &str) -> Result<Option<ResultSet>> {
+    fn run_one(&mut self, stmt: &Statement, text: &str, chunks: Option<&mut Chunks<'_>>) -> Result<Option<ResultSet>> {
         match stmt {
             Statement::Begin => self.begin(),
             Statement::Commit => self.commit(),
             Statement::Rollback => self.rollback(),
             s if s.is_restore() => self.run_restore(s),
-            s if s.is_read_only() => self.run_read(s),
+            s if s.is_read_only() => self.run_read(s, chunks),
             s => self.run_write(s, text),
         }
     }
@@ -343,14 +357,14 @@ impl Database {
         }
     }
 
-    fn run_read(&mut self, stmt: &Statement) -> Result<Option<ResultSet>> {
+    fn run_read(&mut self, stmt: &Statement, chunks: Option<&mut Chunks<'_>>) -> Result<Option<ResultSet>> {
         if let Block::Open(tx) = &mut self.block {
             let now = crate::protocol::expire_before_read(tx)?;
             // BACKUP copies `meta` itself; the other reads take the kept state.
             if matches!(stmt, Statement::Backup { .. }) {
                 tx.write_state()?;
             }
-            return run::read_statement(&**tx, stmt, &self.store, now).map(Some);
+            return run::read_statement(&**tx, stmt, &self.store, now, chunks).map(Some);
         }
         let rx = self.store.read()?;
         let now = time::statement_instant(&rx.state()?);
@@ -370,7 +384,7 @@ impl Database {
             _ => None,
         };
         let rx = self.store.read()?;
-        let mut rs = run::read_statement(&rx, stmt, &self.store, now)?;
+        let mut rs = run::read_statement(&rx, stmt, &self.store, now, chunks)?;
         if integrity == Some(false) {
             let problem = "redb's integrity check found damage and repaired what it could";
             rs.push(vec![Value::text("integrity"), Value::text("file"), Value::text(problem)]);
@@ -395,6 +409,15 @@ impl Database {
         match &self.block {
             Block::Open(tx) => super::dump::dump(&**tx),
             _ => super::dump::dump(&self.store.read()?),
+        }
+    }
+
+    /// `dump`'s text written to `w` as it is made, never held whole (the
+    /// shell's `.dump` of a million licenses).
+    pub fn dump_to(&mut self, w: &mut dyn std::io::Write) -> Result<()> {
+        match &self.block {
+            Block::Open(tx) => super::dump::dump_to(&**tx, w),
+            _ => super::dump::dump_to(&self.store.read()?, w),
         }
     }
 
@@ -435,6 +458,20 @@ impl Database {
             return Ok(true);
         }
         self.store.check_integrity()
+    }
+}
+
+/// The CONNECT statement a connection request is recorded as.
+pub(crate) fn connect_statement(req: &ConnectRequest) -> Statement {
+    Statement::Connect {
+        device: req.device.clone(),
+        user: req.user.clone(),
+        target: match &req.to {
+            Destination::Host(h) => Target::Host(h.clone()),
+            Destination::Farm(f) => Target::Farm(f.clone()),
+        },
+        admin: req.admin,
+        logon_failed: req.logon_failed,
     }
 }
 

@@ -10,10 +10,12 @@ use super::plan::Scalar;
 use super::plan::expr::{Sets, eval};
 use crate::error::{Error, Result};
 use crate::model::Value;
+use crate::spill::Sorter;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The state of one aggregate of one group.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 enum Acc {
     Count(i64),
     Sum(Option<i64>),
@@ -26,7 +28,7 @@ enum Acc {
 /// The values of a DISTINCT aggregate: a sorted vector while few (most
 /// groups hold one or two: a B-tree node per group would cost hundreds of
 /// bytes each over a million groups), a B-tree beyond.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 enum Distinct {
     Few(Vec<Value>),
     Many(BTreeSet<Value>),
@@ -49,6 +51,13 @@ impl Distinct {
             Distinct::Many(set) => {
                 set.insert(v);
             }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Distinct::Few(few) => few.len(),
+            Distinct::Many(set) => set.len(),
         }
     }
 
@@ -114,6 +123,40 @@ impl Acc {
         Ok(())
     }
 
+    /// Adds another partial state of the same aggregate (a group's
+    /// accumulators from an earlier run of a spilled GROUP BY).
+    fn merge(&mut self, other: Acc) -> Result<()> {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::Sum(a), Acc::Sum(Some(b))) => {
+                let sum = a.unwrap_or(0).checked_add(b).ok_or_else(|| Error::plan("integer overflow in SUM"))?;
+                *a = Some(sum);
+            }
+            (a @ (Acc::Min(_) | Acc::Max(_)), Acc::Min(Some(b)) | Acc::Max(Some(b))) => a.add(Some(b))?,
+            (Acc::Avg(sa, na), Acc::Avg(sb, nb)) => {
+                *sa += sb;
+                *na += nb;
+            }
+            (Acc::Distinct(a), Acc::Distinct(b)) => {
+                for v in b.into_values() {
+                    a.insert(v);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// About how many bytes it holds.
+    fn size(&self) -> usize {
+        std::mem::size_of::<Acc>()
+            + match self {
+                Acc::Min(Some(v)) | Acc::Max(Some(v)) => value_size(v),
+                Acc::Distinct(d) => d.len() * 48,
+                _ => 0,
+            }
+    }
+
     fn finish(self, func: Aggregate) -> Result<Value> {
         Ok(match self {
             Acc::Count(n) => Value::Int(n),
@@ -132,42 +175,107 @@ impl Acc {
     }
 }
 
-/// Groups being accumulated, in key order.
+/// About how many bytes a value holds, itself and its text.
+pub fn value_size(v: &Value) -> usize {
+    std::mem::size_of::<Value>() + if let Value::Text(t) | Value::Name(t) = v { t.len() } else { 0 }
+}
+
+/// A group: its keys and its aggregates' states.
+type Group = (Vec<Value>, Vec<Acc>);
+type ByKey = fn(&Group, &Group) -> std::cmp::Ordering;
+
+/// Groups being accumulated, in key order. Past `spill::budget()` bytes of groups
+/// (a GROUP BY over a million HWIDs) the groups so far go to a `spill`
+/// sort and the map starts again; `finish` merges the partial states of
+/// each key, so memory follows the budget, not the number of groups.
 pub struct Groups<'p> {
     keys: &'p [Scalar],
     aggs: &'p [AggSpec],
     groups: BTreeMap<Vec<Value>, Vec<Acc>>,
+    bytes: usize,
+    spilled: Option<Sorter<Group, ByKey>>,
 }
 
 impl<'p> Groups<'p> {
     pub fn new(keys: &'p [Scalar], aggs: &'p [AggSpec]) -> Groups<'p> {
-        Groups { keys, aggs, groups: BTreeMap::new() }
+        Groups { keys, aggs, groups: BTreeMap::new(), bytes: 0, spilled: None }
     }
 
     pub fn add(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
         let key = self.keys.iter().map(|k| eval(k, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
         let aggs = self.aggs;
-        let accs = self.groups.entry(key).or_insert_with(|| aggs.iter().map(Acc::new).collect());
+        let mut grew = 0;
+        let accs = self.groups.entry(key).or_insert_with_key(|key| {
+            // A B-tree entry's share of its node, besides the key and values.
+            grew = 64 + key.iter().map(value_size).sum::<usize>();
+            aggs.iter().map(Acc::new).collect()
+        });
         for (acc, spec) in accs.iter_mut().zip(aggs) {
             let v = spec.arg.as_ref().map(|a| eval(a, row, sets).map(|v| v.into_owned())).transpose()?;
+            if spec.distinct {
+                grew += v.as_ref().map_or(0, |v| 16 + value_size(v));
+            }
             acc.add(v)?;
+        }
+        self.bytes += grew + if grew > 0 { accs.iter().map(Acc::size).sum() } else { 0 };
+        if self.bytes >= crate::spill::budget() {
+            self.spill()?;
         }
         Ok(())
     }
 
-    /// One row per group: its keys, then its aggregates. Without GROUP BY
-    /// there is one group even over no rows.
-    pub fn finish(mut self) -> Result<Vec<Vec<Value>>> {
+    /// Moves the groups so far to the sort on disk.
+    fn spill(&mut self) -> Result<()> {
+        let by_key: ByKey = |a, b| a.0.cmp(&b.0);
+        let sorter = self.spilled.get_or_insert_with(|| Sorter::new(by_key));
+        for (key, accs) in std::mem::take(&mut self.groups) {
+            let size = key.iter().map(value_size).sum::<usize>() + accs.iter().map(Acc::size).sum::<usize>();
+            sorter.push((key, accs), size)?;
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// Calls `f` with one row per group, in key order: its keys, then its
+    /// aggregates. Without GROUP BY there is one group even over no rows.
+    pub fn finish(mut self, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
         if self.keys.is_empty() && self.groups.is_empty() {
             self.groups.insert(Vec::new(), self.aggs.iter().map(Acc::new).collect());
         }
-        let mut out = Vec::with_capacity(self.groups.len());
-        for (mut key, accs) in self.groups {
-            for (acc, spec) in accs.into_iter().zip(self.aggs) {
-                key.push(acc.finish(spec.func)?);
+        if self.spilled.is_none() {
+            for group in std::mem::take(&mut self.groups) {
+                f(self.row(group)?)?;
             }
-            out.push(key);
+            return Ok(());
         }
-        Ok(out)
+        self.spill()?;
+        let Some(sorter) = self.spilled.take() else { return Ok(()) };
+        let mut current: Option<Group> = None;
+        for group in sorter.finish()? {
+            let (key, accs) = group?;
+            match &mut current {
+                Some((k, mine)) if *k == key => {
+                    for (a, b) in mine.iter_mut().zip(accs) {
+                        a.merge(b)?;
+                    }
+                }
+                _ => {
+                    if let Some(done) = current.replace((key, accs)) {
+                        f(self.row(done)?)?;
+                    }
+                }
+            }
+        }
+        if let Some(done) = current {
+            f(self.row(done)?)?;
+        }
+        Ok(())
+    }
+
+    fn row(&self, (mut key, accs): Group) -> Result<Vec<Value>> {
+        for (acc, spec) in accs.into_iter().zip(self.aggs) {
+            key.push(acc.finish(spec.func)?);
+        }
+        Ok(key)
     }
 }

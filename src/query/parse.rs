@@ -8,6 +8,7 @@
 //! quotes and comments; `is_complete` tells an interactive shell whether a
 //! buffer ends a statement.
 
+mod client;
 mod lex;
 mod restore;
 mod select;

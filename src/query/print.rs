@@ -9,6 +9,7 @@ use std::fmt::{self, Display, Formatter};
 use crate::query::ast::{
     ArithOp, Exportable, Expr, Literal, OrderItem, Select, SelectItem, SqlValue, Statement, TableRef, Target, TimeUnit,
 };
+use crate::protocol::Presented;
 use crate::query::parse::is_bare_name;
 
 /// A name as written in a statement: bare when possible, else quoted.
@@ -37,6 +38,18 @@ pub fn sql_value(v: &SqlValue) -> String {
 impl Display for Name<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         if is_bare_name(self.0) { f.write_str(self.0) } else { Quoted(self.0).fmt(f) }
+    }
+}
+
+/// ` ON server` after a key pack's or license's number, when given.
+struct OnServer<'a>(&'a Option<String>);
+
+impl Display for OnServer<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(s) => write!(f, " ON {}", Name(s)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -99,7 +112,7 @@ impl Display for Statement {
                 write!(f, "SET SERVER {} PREVENT UPGRADE {}", Name(name), if *on { "ON" } else { "OFF" })
             }
             S::InstallKeypack { .. } => fmt_install(self, f),
-            S::UninstallKeypack { id } => write!(f, "UNINSTALL KEYPACK {id}"),
+            S::UninstallKeypack { id, server } => write!(f, "UNINSTALL KEYPACK {id}{}", OnServer(server)),
             S::CreateHost { .. } => fmt_create_host(self, f),
             S::SetHostMode { name, mode } => {
                 write!(f, "SET HOST {} MODE {}", Name(name), upper(mode.as_str()))
@@ -180,6 +193,31 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
             }
             Ok(())
         }
+        S::ConnectClient(c) => {
+            write!(f, "CONNECT CLIENT HWID '{}' NAME {} AS {} TO {}", c.hwid, Name(&c.computer), Name(&c.user), Name(&c.host))?;
+            match &c.presented {
+                Presented::Nothing => Ok(()),
+                Presented::License { license, server, kind, product, expires } => write!(
+                    f,
+                    " PRESENTING LICENSE {license} ON {} KIND {kind} PRODUCT {product} EXPIRES '{expires}'",
+                    Name(server)
+                ),
+                Presented::Misplaced { license, server } => {
+                    write!(f, " PRESENTING INVALID 'hwid' LICENSE {license} ON {}", Name(server))
+                }
+                Presented::Invalid(why) => write!(f, " PRESENTING INVALID '{}'", why.as_str()),
+            }
+        }
+        S::LogonClient(l) => {
+            write!(f, "LOGON CLIENT NAME {} AS {} TO {}", Name(&l.computer), Name(&l.user), Name(&l.host))?;
+            if let Some((n, server)) = &l.license {
+                write!(f, " LICENSE {n} ON {}", Name(server))?;
+            }
+            if l.failed {
+                f.write_str(" FAILED")?;
+            }
+            Ok(())
+        }
         S::DisconnectSession { id } => write!(f, "DISCONNECT SESSION {id}"),
         S::LogoffSession { id } => write!(f, "LOGOFF SESSION {id}"),
         S::SetClock { at } => write!(f, "SET CLOCK '{at}'"),
@@ -193,7 +231,7 @@ fn fmt_devices_and_protocol(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
 fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
     use Statement as S;
     match s {
-        S::RevokeLicense { id } => write!(f, "REVOKE LICENSE {id}"),
+        S::RevokeLicense { id, server } => write!(f, "REVOKE LICENSE {id}{}", OnServer(server)),
         S::RevokeLicenses { filter } => write!(f, "REVOKE LICENSES WHERE {filter}"),
         S::Explain(s) => write!(f, "EXPLAIN {s}"),
         S::RebuildServer { name, reinstall_keypacks } => {
@@ -227,8 +265,19 @@ fn fmt_admin_and_inspection(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result
         S::ReportExpiring { within_days: None } => f.write_str("REPORT EXPIRING"),
         S::ReportExpiring { within_days: Some(d) } => write!(f, "REPORT EXPIRING WITHIN {d} DAYS"),
         S::Export { what, file } => write!(f, "EXPORT {what} TO {}", Quoted(file)),
-        S::Import { what, file, server } => {
-            write!(f, "IMPORT {what} FROM {} INTO SERVER {}", Quoted(file), Name(server))
+        S::Import { what, file, server, as_of, options } => {
+            write!(f, "IMPORT {what} FROM {}", Quoted(file))?;
+            if let Some(s) = server {
+                write!(f, " INTO SERVER {}", Name(s))?;
+            }
+            if let Some(t) = as_of {
+                write!(f, " AS OF '{t}'")?;
+            }
+            options.given().try_for_each(|(w, v)| write!(f, " {w} {}", Quoted(v)))
+        }
+        S::ImportUsers { file, server, options } => {
+            write!(f, "IMPORT USERS FROM {} INTO SERVER {}", Quoted(file), Name(server))?;
+            options.given().try_for_each(|(w, v)| write!(f, " {w} {}", Quoted(v)))
         }
         _ => Ok(()),
     }

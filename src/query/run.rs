@@ -2,11 +2,11 @@
 //! carries it out, and its result to rows.
 
 use super::ast::{Exportable, Statement, Target};
-use super::select::run_select;
+use super::select::{Chunks, run_select_in_chunks};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::protocol::{ConnectTo, Ctx, admin, connect_to, deploy, sessions, time};
-use crate::store::{Reader, Store};
+use crate::store::{Reader, Store, T};
 
 /// Runs a statement that changes the database.
 pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSet>> {
@@ -32,7 +32,10 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             rs.push(vec![Value::Int(id as i64)]);
             return Ok(Some(rs));
         }
-        S::UninstallKeypack { id } => deploy::uninstall_keypack(cx, *id)?,
+        S::UninstallKeypack { id, server } => {
+            let id = crate::protocol::numbered(&*cx.tx, T::Keypacks, *id, server.as_deref(), "UNINSTALL KEYPACK")?;
+            deploy::uninstall_keypack(cx, id)?
+        }
         S::CreateHost { name, product, mode, scope, license_servers, farm } => {
             let req = deploy::CreateHost {
                 name,
@@ -58,6 +61,13 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             let req = ConnectTo { device, user, to, farm, admin: *admin, logon_failed: *logon_failed };
             return Ok(Some(outcome_rows(connect_to(cx, req)?)));
         }
+        S::ConnectClient(c) => return Ok(Some(outcome_rows(crate::protocol::connect_client(cx, c)?))),
+        S::LogonClient(l) => {
+            let session = crate::protocol::logon_client(cx, l)?;
+            let mut rs = ResultSet::new(&["session"]);
+            rs.push(vec![Value::opt_int(session)]);
+            return Ok(Some(rs));
+        }
         S::DisconnectSession { id } => sessions::end_session(cx, *id, SessionState::Disconnected)?,
         S::LogoffSession { id } => sessions::end_session(cx, *id, SessionState::Ended)?,
         S::SetClock { at } => time::set_clock(cx, *at)?,
@@ -68,7 +78,10 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             time::advance(cx, secs)?;
         }
         S::SetSeed { seed } => time::set_seed(cx, *seed),
-        S::RevokeLicense { id } => return Ok(Some(revoked_rows(&[admin::revoke(cx, *id)?]))),
+        S::RevokeLicense { id, server } => {
+            let id = crate::protocol::numbered(&*cx.tx, T::Licenses, *id, server.as_deref(), "REVOKE LICENSE")?;
+            return Ok(Some(revoked_rows(&[admin::revoke(cx, id)?])));
+        }
         S::RevokeLicenses { filter } => return Ok(Some(revoked_rows(&super::admin::revoke_where(cx, filter)?))),
         S::RebuildServer { name, reinstall_keypacks } => {
             let (licenses, packs) = admin::rebuild(cx, name, *reinstall_keypacks)?;
@@ -77,17 +90,29 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             return Ok(Some(rs));
         }
         S::Repair => return Ok(Some(crate::check::repair(cx)?)),
-        S::Import { what, file, server } => return super::admin::import(cx, *what, file, server).map(Some),
+        S::Import { what, file, server, as_of, options } => {
+            return super::admin::import(cx, *what, file, server.as_deref(), *as_of, options).map(Some);
+        }
+        S::ImportUsers { file, server, options } => {
+            return super::admin::import_users(cx, file, server, options).map(Some);
+        }
         other => unreachable!("{other:?} is not a changing statement"),
     }
     Ok(None)
 }
 
 /// Runs a read-only statement on a snapshot (or on the open transaction).
-pub fn read_statement(r: &(impl Reader + ?Sized), stmt: &Statement, store: &Store, now: Time) -> Result<ResultSet> {
+/// A SELECT's rows go to `chunks` as they are final, when it is given.
+pub fn read_statement(
+    r: &(impl Reader + ?Sized),
+    stmt: &Statement,
+    store: &Store,
+    now: Time,
+    chunks: Option<&mut Chunks<'_>>,
+) -> Result<ResultSet> {
     use Statement as S;
     match stmt {
-        S::Select(s) => run_select(r, s, now),
+        S::Select(s) => run_select_in_chunks(r, s, now, chunks),
         S::Explain(s) => super::select::explain(s, now),
         S::Check => crate::check::check(r),
         S::ShowClock => super::show::show_clock(r, now),

@@ -14,6 +14,8 @@ use crate::model::*;
 use crate::store::Reader;
 use plan::expr::{Sets, eval, holds};
 use std::cmp::Ordering;
+use super::group::value_size;
+use crate::spill::Sorter;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
@@ -26,6 +28,39 @@ pub fn run_select(r: &(impl Reader + ?Sized), s: &Select, now: Time) -> Result<R
         return Ok(rs);
     }
     execute(r, &plan)
+}
+
+/// How a SELECT hands its rows over as they are final (a shell printing
+/// them), a chunk at a time.
+pub type Chunks<'a> = dyn FnMut(&ResultSet) -> Result<()> + 'a;
+
+/// The rows of one chunk.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// Runs a SELECT, handing its rows to `chunks` (when given) every
+/// `CHUNK_ROWS`; the result holds the rows not yet handed over.
+pub fn run_select_in_chunks(
+    r: &(impl Reader + ?Sized),
+    s: &Select,
+    now: Time,
+    chunks: Option<&mut Chunks<'_>>,
+) -> Result<ResultSet> {
+    let Some(chunks) = chunks else { return run_select(r, s, now) };
+    let plan = plan::plan(s, now)?;
+    if let Some(rs) = count_whole_table(r, s, &plan)? {
+        return Ok(rs);
+    }
+    let columns = plan.columns.iter().map(|c| c.clone().into()).collect();
+    let mut rs = ResultSet { columns, rows: Vec::new(), chart: None };
+    execute_into(r, &plan, &mut |row| {
+        rs.rows.push(row);
+        if rs.rows.len() >= CHUNK_ROWS {
+            chunks(&rs)?;
+            rs.rows.clear();
+        }
+        Ok(())
+    })?;
+    Ok(rs)
 }
 
 /// `EXPLAIN SELECT ...`: the plan, one step a row, the table read first at
@@ -56,9 +91,23 @@ pub fn run_subqueries(r: &(impl Reader + ?Sized), subqueries: &[Plan]) -> Result
     Ok(sets)
 }
 
+/// Runs a plan and gathers its rows.
 pub fn execute(r: &(impl Reader + ?Sized), plan: &Plan) -> Result<ResultSet> {
+    let columns = plan.columns.iter().map(|c| c.clone().into()).collect();
+    let mut rs = ResultSet { columns, rows: Vec::new(), chart: None };
+    execute_into(r, plan, &mut |row| {
+        rs.rows.push(row);
+        Ok(())
+    })?;
+    Ok(rs)
+}
+
+/// Runs a plan, handing each result row to `f` as soon as it is final:
+/// at once for an unsorted query, after the sort (spilled past its budget)
+/// for one with ORDER BY or DISTINCT.
+pub fn execute_into(r: &(impl Reader + ?Sized), plan: &Plan, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
     let sets = run_subqueries(r, &plan.subqueries)?;
-    let mut out = Collector::new(plan);
+    let mut out = Collector::new(plan, f);
     match &plan.group {
         None => joined_rows(r, plan, &sets, &mut |row| {
             if plan.filter.as_ref().map_or(Ok(true), |f| holds(f, row, &sets))? {
@@ -74,14 +123,15 @@ pub fn execute(r: &(impl Reader + ?Sized), plan: &Plan) -> Result<ResultSet> {
                 }
                 Ok(true)
             })?;
-            for row in groups.finish()? {
+            groups.finish(&mut |row| {
                 if plan.having.as_ref().map_or(Ok(true), |h| holds(h, &row, &sets))? {
                     out.push(&row, &sets)?;
                 }
-            }
+                Ok(())
+            })?;
         }
     }
-    Ok(out.finish(plan))
+    out.finish()
 }
 
 type RowFn<'f> = dyn FnMut(&[Value]) -> Result<bool> + 'f;
@@ -196,28 +246,69 @@ fn join(
     Ok(go_on)
 }
 
-/// Gathers output rows: projection, DISTINCT, sort keys, and for ORDER BY
-/// with LIMIT only the best OFFSET + LIMIT rows (top-k), so memory follows
-/// the limit, not the table.
-struct Collector<'p> {
-    plan: &'p Plan,
-    rows: Vec<(Vec<Value>, Vec<Value>)>,
-    seen: BTreeSet<Vec<Value>>,
-    keep: Option<usize>,
+/// A row on its way out: its sort keys, its place among the rows, and its
+/// output values.
+type Keyed = (Vec<Value>, u64, Vec<Value>);
+type KeyedOrder = Box<dyn Fn(&Keyed, &Keyed) -> Ordering>;
+
+/// A DISTINCT row: its output values, its place, its sort keys, and
+/// whether it was passed on before the set of rows seen spilled.
+type Seen = (Vec<Value>, u64, Vec<Value>, bool);
+type SeenOrder = fn(&Seen, &Seen) -> Ordering;
+
+/// The most rows top-k keeps for ORDER BY ... LIMIT (it holds twice as
+/// many before it trims); a larger OFFSET + LIMIT sorts through `spill`.
+const TOP_K_MAX: usize = 50_000;
+
+fn row_size(values: &[Value]) -> usize {
+    values.iter().map(value_size).sum()
 }
 
-impl<'p> Collector<'p> {
-    fn new(plan: &'p Plan) -> Collector<'p> {
+/// Gathers output rows: projection, DISTINCT, sort keys, OFFSET and LIMIT,
+/// and hands each final row to its sink. Memory follows a budget, not the
+/// table: an unsorted query passes rows on as they come; ORDER BY with a
+/// small LIMIT keeps the best OFFSET + LIMIT rows (top-k); any other
+/// ORDER BY sorts through `spill`; DISTINCT remembers the rows it has seen
+/// until they pass the budget, then sorts them through `spill` and drops
+/// the repeats there. Ties keep the order the rows came in.
+struct Collector<'p, 'f> {
+    plan: &'p Plan,
+    sink: &'f mut dyn FnMut(Vec<Value>) -> Result<()>,
+    next: u64,
+    seen: BTreeSet<Vec<Value>>,
+    seen_bytes: usize,
+    seen_spilled: Option<Sorter<Seen, SeenOrder>>,
+    top: Option<Vec<Keyed>>,
+    sorted: Option<Sorter<Keyed, KeyedOrder>>,
+    keep: Option<usize>,
+    skipped: usize,
+    passed: usize,
+}
+
+impl<'p, 'f> Collector<'p, 'f> {
+    fn new(plan: &'p Plan, sink: &'f mut dyn FnMut(Vec<Value>) -> Result<()>) -> Collector<'p, 'f> {
         let keep = plan.limit.map(|l| usize::try_from(l.saturating_add(plan.offset)).unwrap_or(usize::MAX));
-        Collector { plan, rows: Vec::new(), seen: BTreeSet::new(), keep }
+        let ordered = !plan.order.is_empty();
+        let top = (ordered && keep.is_some_and(|k| k <= TOP_K_MAX)).then(Vec::new);
+        let sorted = (ordered && top.is_none()).then(|| Sorter::new(keyed_order(plan)));
+        Collector {
+            plan,
+            sink,
+            next: 0,
+            seen: BTreeSet::new(),
+            seen_bytes: 0,
+            seen_spilled: None,
+            top,
+            sorted,
+            keep,
+            skipped: 0,
+            passed: 0,
+        }
     }
 
     fn push(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
         let out =
             self.plan.items.iter().map(|i| eval(i, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
-        if self.plan.distinct && !self.seen.insert(out.clone()) {
-            return Ok(());
-        }
         let mut keys = Vec::with_capacity(self.plan.order.len());
         for (k, _) in &self.plan.order {
             keys.push(match k {
@@ -225,46 +316,127 @@ impl<'p> Collector<'p> {
                 SortKey::Hidden(s) => eval(s, row, sets)?.into_owned(),
             });
         }
-        self.rows.push((out, keys));
-        if let Some(k) = self.keep
-            && !self.plan.order.is_empty()
-            && self.rows.len() >= k.saturating_mul(2).max(1024)
-        {
-            self.sort();
-            self.rows.truncate(k);
+        self.next += 1;
+        if !self.plan.distinct {
+            return self.stage((keys, self.next, out));
         }
+        if let Some(spilled) = &mut self.seen_spilled {
+            let size = row_size(&out) + row_size(&keys);
+            return spilled.push((out, self.next, keys, false), size);
+        }
+        if !self.seen.insert(out.clone()) {
+            return Ok(());
+        }
+        self.seen_bytes += 64 + row_size(&out);
+        if self.seen_bytes >= crate::spill::budget() {
+            self.spill_seen()?;
+        }
+        self.stage((keys, self.next, out))
+    }
+
+    /// Moves the rows seen to a sort on disk, marked as passed on: from
+    /// now on every DISTINCT row goes there, and `finish` drops repeats.
+    fn spill_seen(&mut self) -> Result<()> {
+        let by_values: SeenOrder = |a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1));
+        let mut sorter = Sorter::new(by_values);
+        for out in std::mem::take(&mut self.seen) {
+            let size = row_size(&out);
+            sorter.push((out, 0, Vec::new(), true), size)?;
+        }
+        self.seen_spilled = Some(sorter);
         Ok(())
+    }
+
+    /// Takes a row past DISTINCT: to top-k, to the sort, or out.
+    fn stage(&mut self, row: Keyed) -> Result<()> {
+        if let Some(top) = &mut self.top {
+            top.push(row);
+            let k = self.keep.unwrap_or(usize::MAX);
+            if top.len() >= k.saturating_mul(2).max(1024) {
+                top.sort_by(keyed_order(self.plan));
+                top.truncate(k);
+            }
+            return Ok(());
+        }
+        if let Some(sorted) = &mut self.sorted {
+            let size = row_size(&row.0) + row_size(&row.2);
+            return sorted.push(row, size);
+        }
+        self.pass(row.2)
+    }
+
+    /// Hands a final row on, past OFFSET and within LIMIT.
+    fn pass(&mut self, out: Vec<Value>) -> Result<()> {
+        if self.skipped < usize::try_from(self.plan.offset).unwrap_or(usize::MAX) {
+            self.skipped += 1;
+            return Ok(());
+        }
+        if self.keep.is_some_and(|k| self.skipped + self.passed >= k) {
+            return Ok(());
+        }
+        self.passed += 1;
+        (self.sink)(out)
     }
 
     /// False once an unsorted query has all the rows it will return.
     fn wants_more(&self) -> bool {
-        !(self.plan.order.is_empty() && self.keep.is_some_and(|k| self.rows.len() >= k))
+        !(self.top.is_none()
+            && self.sorted.is_none()
+            && self.seen_spilled.is_none()
+            && self.keep.is_some_and(|k| self.skipped + self.passed >= k))
     }
 
-    fn sort(&mut self) {
-        let order = &self.plan.order;
-        if order.is_empty() {
-            return;
+    fn finish(mut self) -> Result<()> {
+        if let Some(spilled) = self.seen_spilled.take() {
+            // The new rows come out of the spilled sort in value order: back
+            // to the order they came in (after every row passed on before).
+            if self.top.is_none() && self.sorted.is_none() {
+                self.sorted = Some(Sorter::new(keyed_order(self.plan)));
+            }
+            let mut last: Option<Vec<Value>> = None;
+            for row in spilled.finish()? {
+                let (out, seq, keys, passed_on) = row?;
+                if last.as_ref() == Some(&out) {
+                    continue;
+                }
+                if !passed_on {
+                    self.stage((keys, seq, out.clone()))?;
+                }
+                last = Some(out);
+            }
         }
-        self.rows.sort_by(|a, b| {
-            for (n, (_, desc)) in order.iter().enumerate() {
-                let o = a.1[n].cmp(&b.1[n]);
-                let o = if *desc { o.reverse() } else { o };
-                if o != Ordering::Equal {
-                    return o;
+        if let Some(mut top) = self.top.take() {
+            top.sort_by(keyed_order(self.plan));
+            for (_, _, out) in top {
+                self.pass(out)?;
+            }
+        }
+        if let Some(sorted) = self.sorted.take() {
+            for row in sorted.finish()? {
+                self.pass(row?.2)?;
+                if self.keep.is_some_and(|k| self.skipped + self.passed >= k) {
+                    break;
                 }
             }
-            Ordering::Equal
-        });
+        }
+        Ok(())
     }
+}
 
-    fn finish(mut self, plan: &Plan) -> ResultSet {
-        self.sort();
-        let offset = usize::try_from(plan.offset).unwrap_or(usize::MAX);
-        let take = self.keep.map_or(usize::MAX, |k| k.saturating_sub(offset));
-        let rows = self.rows.into_iter().skip(offset).take(take).map(|(out, _)| out).collect();
-        ResultSet { columns: plan.columns.iter().map(|c| c.clone().into()).collect(), rows, chart: None }
-    }
+/// ORDER BY's order of rows: each key ascending or descending, then the
+/// order the rows came in.
+fn keyed_order(plan: &Plan) -> KeyedOrder {
+    let desc: Vec<bool> = plan.order.iter().map(|(_, d)| *d).collect();
+    Box::new(move |a: &Keyed, b: &Keyed| {
+        for (n, desc) in desc.iter().enumerate() {
+            let o = a.0[n].cmp(&b.0[n]);
+            let o = if *desc { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        a.1.cmp(&b.1)
+    })
 }
 
 /// `SELECT COUNT(*) FROM t` with nothing else: the table's entry count,
@@ -309,7 +481,7 @@ pub fn matching_rows(
 mod tests {
     use super::*;
     use crate::query::parse_statement;
-    use crate::store::{LicenseRec, Store};
+    use crate::store::{LicenseRec, Records, Store};
 
     /// A store holding licenses expiring on days 1, 2, ... 10 of 2026.
     fn store_with_licenses() -> Store {
@@ -389,6 +561,39 @@ mod tests {
             let rows = run_select(&rx, &select(&text), Time(0)).expect("top").rows;
             let want: Vec<_> = all.iter().skip(offset).take(limit).cloned().collect();
             assert_eq!(rows, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn order_by_group_by_and_distinct_past_the_sort_budget_answer_as_in_memory() {
+        // 3000 licenses, expiries on 7 days: many ties, computers repeating
+        // in 1000 names, so that every stage spills at a 4 KiB budget.
+        let store = store_with(3000, |id| Time(1_767_225_600 + (id * 37 % 7) as i64 * 86_400));
+        let mut tx = store.write().expect("write");
+        for id in 1..=3000u64 {
+            let mut l = tx.license(id).expect("read").expect("license");
+            l.computer = format!("pc{}", id % 1000);
+            tx.put_license(&l).expect("put");
+        }
+        tx.commit().expect("commit");
+        let rx = store.read().expect("read");
+        for text in [
+            "SELECT id, computer FROM licenses ORDER BY expires DESC, computer",
+            "SELECT id FROM licenses ORDER BY expires LIMIT 60000 OFFSET 5",
+            "SELECT computer, COUNT(*), MIN(id), MAX(expires), SUM(id), AVG(id), COUNT(DISTINCT expires) \
+             FROM licenses GROUP BY computer",
+            "SELECT computer, COUNT(*) AS n FROM licenses GROUP BY computer HAVING COUNT(*) > 2 ORDER BY n, computer",
+            "SELECT DISTINCT computer FROM licenses",
+            "SELECT DISTINCT computer, expires FROM licenses ORDER BY expires DESC LIMIT 5000",
+            "SELECT DISTINCT computer FROM licenses LIMIT 7 OFFSET 990",
+        ] {
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            let memory = run_select(&rx, &select(text), Time(0)).expect("in memory").rows;
+            crate::spill::set_budget(4096);
+            let spilled = run_select(&rx, &select(text), Time(0)).expect("spilled").rows;
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            assert!(!memory.is_empty(), "{text}");
+            assert_eq!(spilled, memory, "{text}");
         }
     }
 

@@ -39,7 +39,7 @@ pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<
             Value::text(t.scope.as_str()),
             Value::text(t.computer.as_str()),
             Value::text(t.user.as_str()),
-            Value::Int(t.license as i64),
+            Value::Int(crate::store::keys::number(t.license) as i64),
             Value::text(t.kind.as_str()),
             Value::text(t.product.as_str()),
             Value::Time(t.issued),

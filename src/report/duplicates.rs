@@ -42,6 +42,10 @@ const REGENERATED: Cause = Cause {
      a non-persistent (provisioned) image, or a corrupted MSLicensing key",
     fix: "remove the script; use per-user licensing for provisioned machines",
 };
+const MISPLACED: Cause = Cause {
+    text: "a CAL presented by a machine it was not issued to: a store copied with an image, or restored from another machine",
+    fix: "delete MSLicensing\\Store (or the client's license files) on the presenting machine; it was given a temporary CAL of its own",
+};
 const STORE_DELETED: Cause = Cause {
     text: "Store deleted (a script or cleanup removes MSLicensing\\Store), so the device asks again under its HWID",
     fix: "remove the script that deletes MSLicensing\\Store",
@@ -68,6 +72,8 @@ struct Finding {
     computers: Vec<String>,
     licenses: Vec<LicenseRec>,
     cause: &'static Cause,
+    /// For a misplaced CAL: the computer and HWID that presented it.
+    presented: Vec<(String, Hwid)>,
 }
 
 struct Report {
@@ -81,7 +87,7 @@ impl Report {
         let returns = w.wasted.iter().map(|l| l.expires).max();
         let fix = match (w.wasted.first(), returns) {
             (Some(first), Some(when)) => {
-                let ids: Vec<u64> = w.wasted.iter().map(|l| l.id).collect();
+                let ids: Vec<u64> = w.wasted.iter().map(|l| l.number()).collect();
                 let n = self.revocable.get(&(first.server.clone(), first.product)).copied().unwrap_or(0);
                 let word = if ids.len() == 1 { "license" } else { "licenses" };
                 format!(
@@ -93,8 +99,19 @@ impl Report {
             }
             _ => format!("{}; no CAL is wasted yet", f.cause.fix),
         };
-        let ids: Vec<u64> = f.licenses.iter().map(|l| l.id).collect();
+        let ids: Vec<u64> = f.licenses.iter().map(|l| l.number()).collect();
         let (live, wasted) = (w.live.len() as i64, w.wasted.len() as i64);
+        // A real client's HWID tells its family: said after the cause.
+        let families: BTreeSet<String> = f
+            .licenses
+            .iter()
+            .filter_map(|l| crate::protocol::client_family(&l.hwid, &l.computer))
+            .chain(f.presented.iter().filter_map(|(c, h)| crate::protocol::client_family(h, c)))
+            .collect();
+        let cause = match families.is_empty() {
+            true => f.cause.text.to_string(),
+            false => format!("{}; HWID shape: {}", f.cause.text, families.into_iter().collect::<Vec<_>>().join(", ")),
+        };
         self.rs.push(vec![
             Value::text(f.kind),
             Value::opt_text(f.server.as_deref()),
@@ -104,7 +121,7 @@ impl Report {
             Value::Int(live),
             Value::Int(wasted),
             Value::opt_time(returns),
-            Value::text(f.cause.text),
+            Value::Text(cause),
             Value::Text(fix),
         ]);
     }
@@ -173,6 +190,7 @@ pub fn duplicates(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
     let shared = shared_hwids(r, &mut findings, by_hwid)?;
     several_hwids(r, &mut findings, &live)?;
     several_cals(&mut findings, &shared)?;
+    misplaced(r, &mut findings)?;
     // The revoke budget needs a pass over every license: only pay for it
     // when there is something to report.
     let revocable = if findings.is_empty() { BTreeMap::new() } else { revocable(r)? };
@@ -251,6 +269,7 @@ fn shared_hwids(
                 computers: names,
                 licenses: vec![],
                 cause: &CLONED,
+                presented: vec![],
             };
             report.push(f);
             continue;
@@ -264,6 +283,7 @@ fn shared_hwids(
                 computers,
                 licenses: ls,
                 cause,
+                presented: vec![],
             });
         }
     }
@@ -290,7 +310,8 @@ fn several_hwids(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>, live: &[
         let cause = if hwids.len() == 2 { &REBUILT } else { &REGENERATED };
         let hwid = hwids.iter().map(Hwid::to_string).collect::<Vec<_>>().join(",");
         let computers = vec![computer];
-        report.push(Finding { kind: "several-hwids", server: Some(server), hwid, computers, licenses: ls, cause });
+        let presented = vec![];
+        report.push(Finding { kind: "several-hwids", server: Some(server), hwid, computers, licenses: ls, cause, presented });
     }
     Ok(())
 }
@@ -304,7 +325,41 @@ fn several_cals(report: &mut Vec<Finding>, groups: &BTreeMap<(String, Hwid), Vec
         }
         let computers = vec![active[0].computer.clone()];
         let (server, hwid) = (Some(active[0].server.clone()), hwid.to_string());
-        report.push(Finding { kind: "several-cals", server, hwid, computers, licenses: active, cause: &STORE_DELETED });
+        let (licenses, cause, presented) = (active, &STORE_DELETED, vec![]);
+        report.push(Finding { kind: "several-cals", server, hwid, computers, licenses, cause, presented });
+    }
+    Ok(())
+}
+
+/// CALs presented by machines they were not issued to (seed 002's copied
+/// store, with real clients): the host events the licensing front's
+/// decisions logged, one finding per license.
+fn misplaced(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>) -> Result<()> {
+    // Keyed by the license's server and its number there (each server
+    // numbers its own from 1), as the host's event names it.
+    let mut found: BTreeMap<(String, u64), Vec<(String, Hwid)>> = BTreeMap::new();
+    r.scan(T::Events, b"", None, &mut |_, v| {
+        let e: crate::store::EventRec = crate::store::codec::decode(v)?;
+        if e.source == EventSource::Host
+            && let Some(m) = crate::protocol::misplaced_of(&e.message)
+        {
+            let entry = found.entry((m.server, m.license)).or_default();
+            if !entry.contains(&(m.computer.clone(), m.hwid)) {
+                entry.push((m.computer, m.hwid));
+            }
+        }
+        Ok(true)
+    })?;
+    for ((server, number), presented) in found {
+        let ordinal = r.record::<crate::store::ServerRec>(T::Servers, &keys::name(&server))?.map(|s| s.ordinal);
+        let row = ordinal.zip(u32::try_from(number).ok()).map(|(o, n)| keys::row_id(o, n));
+        let licenses = fetch(r, row.as_slice())?;
+        let mut computers: Vec<String> = licenses.iter().map(|l| l.computer.clone()).collect();
+        computers.extend(presented.iter().map(|(c, _)| c.clone()));
+        let mut hwids: Vec<String> = licenses.iter().map(|l| l.hwid.to_string()).collect();
+        hwids.extend(presented.iter().map(|(_, h)| h.to_string()));
+        let (kind, server, hwid) = ("misplaced-cal", Some(server), hwids.join(","));
+        report.push(Finding { kind, server, hwid, computers, licenses, cause: &MISPLACED, presented });
     }
     Ok(())
 }

@@ -53,8 +53,8 @@ pub const KEYPACK_COLUMNS: [&str; 14] = [
 
 fn license_fields(l: &LicenseRec) -> Vec<String> {
     vec![
-        l.id.to_string(),
-        l.keypack.to_string(),
+        l.number().to_string(),
+        crate::store::keys::number(l.keypack).to_string(),
         wmi::guard(&l.user).into_owned(),
         wmi::guard(&l.computer).into_owned(),
         l.status.wmi_code().to_string(),
@@ -77,7 +77,7 @@ fn keypack_fields(k: &KeypackRec) -> Vec<String> {
         (_, CalType::User) => "RDS Per User CAL",
     };
     vec![
-        k.id.to_string(),
+        k.number().to_string(),
         format!("{} {model}", wmi::product_version(k.product)),
         k.kind.wmi_code().to_string(),
         if k.cal == CalType::Device { "0" } else { "1" }.to_string(),

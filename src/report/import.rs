@@ -2,17 +2,20 @@
 //! `#TYPE` line, a header, quoted or bare fields, columns in any order,
 //! extra columns ignored) and importing key packs. Every problem is an error
 //! naming the file, the line and the column; the caller's transaction is
-//! then dropped, so nothing is imported. Rows whose caldb `Server` column
-//! names another server are skipped, so a whole-database export imports
-//! server by server. Ids are kept: a collision is an
-//! error, so an export imported into a fresh database gives the same rows.
+//! then dropped, so nothing is imported. Which server each row goes to is
+//! `import_servers`'. Ids are kept as each server numbers them: a collision
+//! is an error, so an export imported into a fresh database gives the same
+//! rows.
 
+use super::import_servers::Servers;
+use super::read::{self, Imported, Notes, Options, dates::Dates, decode};
 use super::wmi;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::store::{KeypackRec, Records, State, WriteTx};
+use crate::protocol::Ctx;
+use crate::store::{KeypackRec, Records, WriteTx};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 /// A CSV file read record by record (a million-row export is not held in
@@ -29,24 +32,17 @@ pub struct CsvFile {
     record: csv::ByteRecord,
 }
 
-/// The file's name and header: what each row's fields are looked up in.
+/// The file's name and header: what each row's fields are looked up in,
+/// how its times are read, and the notes of what was read differently.
 pub struct Head {
     pub name: String,
     /// The header's names, trimmed, each with its field's position.
     columns: Vec<(String, usize)>,
     header_line: u64,
-}
-
-/// The text of a UTF-16 file (what Windows PowerShell 5.1 writes with
-/// `-Encoding Unicode`), from after its byte order mark.
-fn decode_utf16(bytes: &[u8], be: bool, name: &str) -> Result<String> {
-    let units = bytes.chunks(2).map(|c| {
-        let pair = [c[0], c.get(1).copied().unwrap_or(0)];
-        if be { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
-    });
-    char::decode_utf16(units)
-        .collect::<Result<String, _>>()
-        .map_err(|_| Error::plan(format!("{name}: the file is not UTF-16 text")))
+    /// The delimiter, and whether the statement named it.
+    delimiter: (u8, bool),
+    pub dates: Dates,
+    pub notes: Notes,
 }
 
 /// The body's bytes as the csv reader takes them, keeping the offsets of
@@ -68,8 +64,6 @@ struct Tracked {
 pub const RECORD_MAX_BYTES: u64 = 1 << 20;
 /// Slack for the csv reader's read-ahead, which belongs to later records.
 const READ_AHEAD_BYTES: u64 = 64 << 10;
-/// The largest UTF-16 file IMPORT converts (it is decoded whole).
-pub const UTF16_MAX_BYTES: u64 = 256 << 20;
 /// The error text of a record past the limit, recognised by `next_record`.
 const TOO_LONG: &str = "record too long";
 
@@ -88,6 +82,27 @@ impl Read for Tracked {
         self.at += n as u64;
         Ok(n)
     }
+}
+
+/// The delimiter of `,` `;` tab whose split of the header line names the
+/// most of the `known` columns (`,` on a tie).
+fn detect_delimiter(header: &[u8], known: &[&str]) -> u8 {
+    let score = |d: u8| {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).delimiter(d).from_reader(header);
+        let mut rec = csv::ByteRecord::new();
+        if !r.read_byte_record(&mut rec).unwrap_or(false) {
+            return 0;
+        }
+        rec.iter().filter(|f| known.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(f.trim_ascii()))).count()
+    };
+    let mut best = (b',', score(b','));
+    for d in [b';', b'\t'] {
+        let s = score(d);
+        if s > best.1 {
+            best = (d, s);
+        }
+    }
+    best.0
 }
 
 /// Consumes one line and its end (`\n`, `\r\n` or a lone `\r`).
@@ -112,43 +127,35 @@ fn skip_line(input: &mut dyn BufRead) -> std::io::Result<()> {
 }
 
 impl CsvFile {
-    /// Opens the file and reads its header: UTF-8 (a byte order mark
-    /// allowed) or UTF-16 with its byte order mark, an optional `#TYPE`
-    /// first line.
-    pub fn open(path: &Path, name: &str) -> Result<CsvFile> {
-        let cannot = |e: std::io::Error| Error::plan(format!("cannot read '{name}': {e}"));
-        let file = std::fs::File::open(path).map_err(cannot)?;
-        let size = file.metadata().map_err(cannot)?.len();
-        let mut input: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, file));
-        let head = input.fill_buf().map_err(cannot)?;
-        if let Some(be) = match head.get(..2) {
-            Some([0xFF, 0xFE]) => Some(false),
-            Some([0xFE, 0xFF]) => Some(true),
-            _ => None,
-        } {
-            let mut bytes = Vec::new();
-            input.take(UTF16_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
-            if bytes.len() as u64 > UTF16_MAX_BYTES {
-                return Err(Error::plan(format!(
-                    "{name}: a UTF-16 file larger than {UTF16_MAX_BYTES} bytes: save it as UTF-8 to import it"
-                )));
-            }
-            let text = decode_utf16(&bytes[2..], be, name)?;
-            input = Box::new(std::io::Cursor::new(text.into_bytes()));
+    /// Opens the file and reads its header: the encoding decided from its
+    /// first bytes and `opts` (`read::decode`), an optional `#TYPE` first
+    /// line, the delimiter named or the one of `,` `;` tab that makes the
+    /// header name the most of `known`. `None` for an empty (0-byte) file.
+    pub fn open(path: &Path, name: &str, opts: &Options, known: &[&str]) -> Result<Option<CsvFile>> {
+        let text = decode::open(path, name, opts)?;
+        if text.empty {
+            return Ok(None);
         }
-        if input.fill_buf().map_err(cannot)?.starts_with("\u{feff}".as_bytes()) {
-            input.consume(3);
-        }
-        let skipped = if input.fill_buf().map_err(cannot)?.starts_with(b"#TYPE") {
-            skip_line(&mut input).map_err(cannot)?;
+        let mut input = text.input;
+        let at = |line: u64| move |e: std::io::Error| Error::plan(format!("{name}: line {line}: {e}"));
+        let skipped = if input.fill_buf().map_err(at(1))?.starts_with(b"#TYPE") {
+            skip_line(&mut input).map_err(at(1))?;
             1
         } else {
             0
         };
-        let tracked = Tracked { inner: Box::new(input), at: 0, ends: VecDeque::new(), since_record: 0 };
-        let reader = csv::ReaderBuilder::new().flexible(true).from_reader(tracked);
-        let head = Head { name: name.to_string(), columns: Vec::new(), header_line: skipped + 1 };
-        let mut file = CsvFile { head, reader, skipped, newlines: 0, size, record: csv::ByteRecord::new() };
+        let mut header = Vec::new();
+        (&mut input).take(RECORD_MAX_BYTES).read_until(b'\n', &mut header).map_err(at(skipped + 1))?;
+        let delimiter = match opts.delimiter {
+            Some(d) => (d, true),
+            None => (detect_delimiter(&header, known), false),
+        };
+        let body: Box<dyn Read> = Box::new(std::io::Cursor::new(header).chain(input));
+        let tracked = Tracked { inner: body, at: 0, ends: VecDeque::new(), since_record: 0 };
+        let reader = csv::ReaderBuilder::new().flexible(true).delimiter(delimiter.0).from_reader(tracked);
+        let (dates, notes) = (Dates::new(opts.culture, opts.zone), Notes::default());
+        let head = Head { name: name.to_string(), columns: Vec::new(), header_line: skipped + 1, delimiter, dates, notes };
+        let mut file = CsvFile { head, reader, skipped, newlines: 0, size: text.size, record: csv::ByteRecord::new() };
         let header = match file.reader.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => return Err(file.bad(e)),
@@ -158,7 +165,7 @@ impl CsvFile {
             return Err(Error::plan(format!("{name}: line {}: no header row", skipped + 1)));
         }
         file.head.columns = header.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
-        Ok(file)
+        Ok(Some(file))
     }
 
     pub fn head(&self) -> &Head {
@@ -170,17 +177,42 @@ impl CsvFile {
         self.reader.position().byte()
     }
 
-    /// Errors unless the header names every column in `required`.
+    /// Errors unless the header names every column in `required`; a header
+    /// of one column that holds another delimiter says so.
     pub fn require(&self, required: &[&str]) -> Result<()> {
-        for col in required {
-            if self.head.column(col).is_none() {
-                return Err(Error::plan(format!(
-                    "{}: line {}, column {col}: the header has no such column",
-                    self.head.name, self.head.header_line
-                )));
-            }
+        let Some(col) = required.iter().find(|c| self.head.column(c).is_none()) else {
+            return Ok(());
+        };
+        let (name, line) = (&self.head.name, self.head.header_line);
+        if let [(only, _)] = self.head.columns.as_slice()
+            && let Some(d) = read::DELIMITERS.iter().copied().find(|d| only.contains(*d as char))
+        {
+            let (used, named) = self.head.delimiter;
+            return Err(Error::plan(format!(
+                "{name}: line {line}: the header has one column '{}' with the {} delimiter {}; \
+                 the file looks {}-separated: name it with DELIMITER {}",
+                shown(only),
+                if named { "named" } else { "detected" },
+                read::delimiter_name(used),
+                read::delimiter_name(d),
+                read::delimiter_name(d),
+            )));
         }
-        Ok(())
+        Err(Error::plan(format!("{name}: line {line}, column {col}: the header has no such column")))
+    }
+
+    /// Errors unless the header names one of `columns` at least (as
+    /// `require` says it: a wrong delimiter, or the first one missing).
+    pub fn require_one_of(&self, columns: &[&str]) -> Result<()> {
+        if columns.iter().any(|c| self.head.column(c).is_some()) {
+            return Ok(());
+        }
+        self.require(&columns[..1])
+    }
+
+    /// The notes of what was read differently or passed over.
+    pub fn notes(&self) -> &Notes {
+        &self.head.notes
     }
 
     /// The next record that is not blank, with its line; `None` at the end.
@@ -230,6 +262,11 @@ impl CsvFile {
             let name = &self.head.name;
             return Error::plan(format!("{name}: line {line}: a record longer than {RECORD_MAX_BYTES} bytes"));
         }
+        if let csv::ErrorKind::Io(io) = e.kind() {
+            // Bytes the decoding refused: they stand after all it gave.
+            let line = self.line_at(self.reader.get_ref().at);
+            return Error::plan(format!("{}: line {line}: {io}", self.head.name));
+        }
         let line = e.position().map_or(self.skipped + 1, |p| self.line_at(p.byte()));
         Error::plan(format!("{}: line {line}: {e}", self.head.name))
     }
@@ -243,11 +280,20 @@ impl CsvFile {
             .take_while(|f| std::str::from_utf8(f).is_ok())
             .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
             .sum();
-        Error::plan(format!("{}: line {}: the file is not UTF-8 text", self.head.name, start + before))
+        Error::plan(format!(
+            "{}: line {}: the file is not UTF-8 text: name its encoding, e.g. ENCODING 'windows-1252'",
+            self.head.name,
+            start + before
+        ))
     }
 }
 
 impl Head {
+    /// Whether the header names column `col` (in any case).
+    pub fn has(&self, col: &str) -> bool {
+        self.column(col).is_some()
+    }
+
     /// The position of column `col`, named in any case; of a name the header
     /// repeats, the last.
     fn column(&self, col: &str) -> Option<usize> {
@@ -271,13 +317,6 @@ impl Row<'_> {
         Error::plan(format!("{}: line {}, column {col}: {message}", self.file.name, self.line))
     }
 
-    /// Whether the row is for `server`: rows whose caldb `Server` column
-    /// names another server are skipped (a Windows export has no such
-    /// column: all its rows are for the server imported into).
-    pub fn is_for(&self, server: &str) -> bool {
-        self.non_empty("Server").is_none_or(|s| crate::model::same_name(s, server))
-    }
-
     /// The field, or `None` when the file has no such column.
     pub fn opt(&self, col: &str) -> Option<&str> {
         let i = self.file.column(col)?;
@@ -286,7 +325,9 @@ impl Row<'_> {
 
     /// The field of a required column; a short row is an error.
     pub fn get(&self, col: &str) -> Result<&str> {
-        let i = self.file.column(col).unwrap_or(usize::MAX);
+        let Some(i) = self.file.column(col) else {
+            return Err(self.err(col, "the file has no such column, which this row needs"));
+        };
         let field = self.record.get(i).map(|f| wmi::unguard(f.trim()));
         field.ok_or_else(|| self.err(col, "the row has no field for this column"))
     }
@@ -310,7 +351,13 @@ impl Row<'_> {
     }
 
     pub fn time_text(&self, col: &str, v: &str) -> Result<Time> {
-        wmi::parse_time(v).ok_or_else(|| self.err(col, format!("'{}' is not a time", shown(v))))
+        let head = self.file;
+        head.dates.parse(v, self.line, &head.notes).map_err(|why| self.err(col, format!("'{}' {why}", shown(v))))
+    }
+
+    /// Notes that this row was read differently from its words, or passed over.
+    pub fn note(&self, what: impl AsRef<str>) {
+        self.file.notes.add(what);
     }
 
     pub fn time(&self, col: &str) -> Result<Time> {
@@ -348,70 +395,110 @@ pub(super) fn shown(v: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-const KEYPACK_REQUIRED: [&str; 5] = ["KeyPackId", "KeyPackType", "ProductType", "ProductVersion", "TotalLicenses"];
+const KEYPACK_REQUIRED: [&str; 3] = ["KeyPackId", "KeyPackType", "ProductType"];
 
-/// Imports the key packs of a Win32_TSLicenseKeyPack export into `server`;
-/// the number imported. A temporary pack (KeyPackType 4) becomes the
-/// server's own temporary pack, taking its id if that pack holds no license.
-/// IssuedLicenses and AvailableLicenses are not read: a pack's issued count
-/// is that of its licenses, which IMPORT LICENSES brings.
-pub fn import_keypacks(
-    tx: &mut WriteTx,
-    state: &mut State,
-    now: Time,
-    path: &Path,
-    name: &str,
-    server: &str,
-) -> Result<u64> {
-    let s = tx.server(server)?.ok_or_else(|| crate::protocol::names::no_such_in(&*tx, "server", server))?;
-    let mut file = CsvFile::open(path, name)?;
+/// The notes' word for rows of another server than INTO SERVER's (in a
+/// file holding the rows of several: `import_servers`).
+pub const OTHER_SERVER: &str = "rows for another server, passed over";
+
+/// Imports the key packs of a Win32_TSLicenseKeyPack export, each into its
+/// server (`import_servers`). A temporary pack (KeyPackType 4) becomes the
+/// server's own temporary pack, taking its id if that pack holds no
+/// license. A pack IMPORT LICENSES inferred is completed: its product, CAL
+/// type, kind, total and dates are the file's, its id and issued count stay,
+/// and its licenses take its product. IssuedLicenses and AvailableLicenses
+/// are not read: a pack's issued count is that of its licenses, which
+/// IMPORT LICENSES brings.
+pub fn import_keypacks(cx: &mut Ctx, file: (&Path, &str, &Options), into: Option<&str>) -> Result<Imported> {
+    let (path, name, opts) = file;
+    let Some(mut file) = CsvFile::open(path, name, opts, &super::export::KEYPACK_COLUMNS)? else {
+        return Ok(Imported::empty());
+    };
     file.require(&KEYPACK_REQUIRED)?;
-    let mut imported = 0u64;
+    let known = &super::export::KEYPACK_COLUMNS;
+    let mut servers = Servers::plan(file.head(), (path, name, opts, known), into)?;
+    let mut completed = Vec::new();
+    let mut rows = 0u64;
+    let mut newest = None;
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
-        if !row.is_for(server) {
-            continue;
+        let Some(s) = servers.of(cx, &row)? else { continue };
+        rows += 1;
+        let k = parse_keypack(&row, &s, cx.now)?;
+        if row.non_empty("InstalledDate").is_some() {
+            newest = newest.max(Some(k.installed));
         }
-        imported += 1;
-        let k = parse_keypack(&row, &s, now)?;
-        state.next_keypack = state.next_keypack.max(k.id + 1);
+        cx.numbers_taken(s.ordinal, Some(k.id), None);
         if k.kind == KeypackType::Temporary {
-            take_temporary(tx, &row, k)?;
+            take_temporary(cx.tx, &row, k)?;
         } else {
-            if let Some(old) = tx.keypack(k.id)? {
-                return Err(row.err("KeyPackId", format!("key pack {} already exists (server '{}')", k.id, old.server)));
+            match cx.tx.keypack(k.id)? {
+                Some(old) if old.inferred => completed.push(complete(cx.tx, &row, old, k)?),
+                Some(old) => {
+                    let msg = format!("key pack {} already exists (server '{}')", old.number(), old.server);
+                    return Err(row.err("KeyPackId", msg));
+                }
+                None => cx.tx.put_keypack(&k)?,
             }
-            tx.put_keypack(&k)?;
         }
     }
-    Ok(imported)
+    take_products(cx.tx, &completed)?;
+    let mut done = Imported::new(rows, servers.passed_over, file.notes());
+    done.completed = completed.len() as u64;
+    done.servers = servers.names();
+    done.newest = newest;
+    Ok(done)
+}
+
+/// An inferred pack completed by the file's row `k`: its id and issued
+/// count stay; a pack whose licenses hold more CALs than the file says it
+/// has, or a temporary one, cannot be the pack the licenses named.
+fn complete(tx: &mut WriteTx, row: &Row, old: KeypackRec, mut k: KeypackRec) -> Result<(u64, Product)> {
+    k.issued = old.issued;
+    if let Some(total) = k.total.filter(|t| *t < old.issued) {
+        let msg = format!("key pack {} holds {total} CALs, but {} of its licenses hold one", k.number(), old.issued);
+        return Err(row.err("TotalLicenses", msg));
+    }
+    tx.put_keypack(&k)?;
+    Ok((k.id, k.product))
+}
+
+/// The licenses of completed packs take their pack's product (a Windows
+/// license names none: the inferred pack's was a stand-in).
+fn take_products(tx: &mut WriteTx, completed: &[(u64, Product)]) -> Result<()> {
+    if completed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<u64> = completed.iter().map(|(id, _)| *id).collect();
+    for lid in tx.licenses_of_keypacks(&ids)? {
+        let Some(l) = tx.license(lid)? else { continue };
+        let product = completed.iter().find(|(id, _)| *id == l.keypack).map(|(_, p)| *p);
+        if let Some(p) = product.filter(|p| *p != l.product) {
+            let mut new = l.clone();
+            new.product = p;
+            tx.rewrite_license(Some(&l), &new)?;
+        }
+    }
+    Ok(())
 }
 
 fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<KeypackRec> {
-    let id = row.id("KeyPackId")?;
+    let id = crate::store::keys::row_id(s.ordinal, row.id("KeyPackId")? as u32);
     let code = row.get("KeyPackType")?;
-    let kind = code.parse().ok().and_then(KeypackType::from_wmi_code).ok_or_else(|| {
-        row.err(
-            "KeyPackType",
-            format!("'{}' is not a key pack type (1 retail, 2 volume, 3 concurrent, 4 temporary, 5 open)", shown(code)),
-        )
+    let (kind, note) = code.parse().ok().and_then(wmi::keypack_type).ok_or_else(|| {
+        row.err("KeyPackType", format!("'{}' is not a key pack type ({})", shown(code), wmi::KEYPACK_TYPES))
     })?;
-    let cal = match row.get("ProductType")? {
-        "0" => CalType::Device,
-        "1" => CalType::User,
-        other => {
-            return Err(
-                row.err("ProductType", format!("'{}' is not a CAL type (0 per device, 1 per user)", shown(other)))
-            );
-        }
-    };
-    let (col, text) = match row.non_empty("Product") {
-        Some(p) => ("Product", p),
-        None => ("ProductVersion", row.get("ProductVersion")?),
-    };
-    let product = wmi::parse_product(text)
-        .filter(|p| *p != Product::Ws2012R2)
-        .ok_or_else(|| row.err(col, format!("'{}' is not a product caldb knows", shown(text))))?;
+    if let Some(n) = note {
+        row.note(n);
+    }
+    let code = row.get("ProductType")?;
+    let (cal, note) = wmi::product_type(code).ok_or_else(|| {
+        row.err("ProductType", format!("'{}' is not a CAL type (0 per device, 1 per user, 2 not valid, 3)", shown(code)))
+    })?;
+    if let Some(n) = note {
+        row.note(n);
+    }
+    let (col, product) = product(row)?;
     if product > s.product {
         return Err(row.err(col, format!("server '{}' is {} and cannot hold {product} CALs", s.name, s.product)));
     }
@@ -429,7 +516,33 @@ fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<Ke
     };
     let expires = row.opt_time("ExpirationDate")?;
     let installed = row.opt_time("InstalledDate")?.unwrap_or(now);
-    Ok(KeypackRec { id, server: s.name.clone(), product, cal, kind, total, issued: 0, installed, expires })
+    Ok(KeypackRec { id, server: s.name.clone(), product, cal, kind, total, issued: 0, installed, expires, inferred: false })
+}
+
+/// A pack's product: caldb's `Product` column, else the ProductVersion
+/// text, else (the text localised or unknown) its ProductVersionID, noted.
+fn product(row: &Row) -> Result<(&'static str, Product)> {
+    if let Some(p) = row.non_empty("Product") {
+        let product = wmi::parse_product(p).filter(|p| *p != Product::Ws2012R2);
+        return product.map(|p| ("Product", p)).ok_or_else(|| row.err("Product", format!("'{}' is not a product caldb knows", shown(p))));
+    }
+    let text = row.non_empty("ProductVersion");
+    if let Some(p) = text.and_then(wmi::parse_product).filter(|p| *p != Product::Ws2012R2) {
+        return Ok(("ProductVersion", p));
+    }
+    let id = row.non_empty("ProductVersionID");
+    if let Some(p) = id.and_then(wmi::product_of_version_id) {
+        row.note(format!("ProductVersion read from ProductVersionID {} as {p}", id.unwrap_or_default()));
+        return Ok(("ProductVersionID", p));
+    }
+    match (text, id) {
+        (None, None) => Err(row.err("ProductVersion", "the row names no product (ProductVersion or ProductVersionID)")),
+        (Some(t), None) => Err(row.err("ProductVersion", format!("'{}' is not a product caldb knows", shown(t)))),
+        (_, Some(i)) => Err(row.err(
+            "ProductVersionID",
+            format!("'{}' is not a product version caldb knows (2 to 8: Windows Server 2008 to 2025)", shown(i)),
+        )),
+    }
 }
 
 /// The server's temporary pack takes the imported one's id and attributes.
@@ -445,11 +558,12 @@ fn take_temporary(tx: &mut WriteTx, row: &Row, mut k: KeypackRec) -> Result<()> 
     if !tx.licenses_of_keypacks(&[own.id])?.is_empty() {
         return Err(row.err(
             "KeyPackId",
-            format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.id),
+            format!("server '{}' already has temporary key pack {}, which holds licenses", k.server, own.number()),
         ));
     }
     if let Some(old) = tx.keypack(k.id)? {
-        return Err(row.err("KeyPackId", format!("key pack {} already exists (server '{}')", k.id, old.server)));
+        let msg = format!("key pack {} already exists (server '{}')", old.number(), old.server);
+        return Err(row.err("KeyPackId", msg));
     }
     tx.delete(crate::store::T::Keypacks, &crate::store::keys::id(own.id))?;
     tx.put_keypack(&k)

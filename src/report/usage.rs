@@ -14,6 +14,10 @@ struct Pool {
     issued: u64,
     temporary: u64,
     revoked: u64,
+    /// Inferred packs (IMPORT LICENSES without their key packs) counted
+    /// here: their product and CAL type are a stand-in, their total what
+    /// the licenses show.
+    inferred: u64,
 }
 
 type PoolKey = (String, Product, CalType);
@@ -38,6 +42,7 @@ pub fn usage(r: &(impl Reader + ?Sized), now: Time) -> Result<ResultSet> {
     for k in r.keypacks()?.iter().filter(|k| purchased(k)) {
         let p = pools.entry((k.server.clone(), k.product, k.cal)).or_default();
         p.installed += k.total.unwrap_or(0);
+        p.inferred += u64::from(k.inferred);
         if k.cal == CalType::Device {
             p.issued += k.issued;
         }
@@ -63,12 +68,14 @@ pub fn usage(r: &(impl Reader + ?Sized), now: Time) -> Result<ResultSet> {
         "temporary",
         "revoked",
         "revocable",
+        "inferred_keypacks",
     ]);
     let budgets = admin::budgets(r)?;
     for ((server, product, cal), p) in pools {
         let budget = budgets.get(&(server.clone(), product)).filter(|b| cal == CalType::Device && b.installed > 0);
         let revocable = budget.map_or(0, admin::Budget::remaining);
-        let ints = [p.installed, p.issued, p.installed.saturating_sub(p.issued), p.temporary, p.revoked, revocable];
+        let available = p.installed.saturating_sub(p.issued);
+        let ints = [p.installed, p.issued, available, p.temporary, p.revoked, revocable, p.inferred];
         let mut row = vec![Value::text(server), Value::text(product.as_str()), Value::text(cal.as_str())];
         row.extend(ints.iter().map(|n| Value::Int(*n as i64)));
         rs.push(row);

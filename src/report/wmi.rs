@@ -3,7 +3,7 @@
 //! ProductVersion strings and the `#TYPE` lines that PowerShell's
 //! `Export-Csv` writes first.
 
-use crate::model::{Product, TIME_MAX, TIME_MIN, Time};
+use crate::model::{CalType, KeypackType, LicenseStatus, Product, Time};
 
 pub const LICENSE_TYPE_LINE: &str = "#TYPE System.Management.ManagementObject#root\\cimv2\\Win32_TSIssuedLicense";
 pub const KEYPACK_TYPE_LINE: &str = "#TYPE System.Management.ManagementObject#root\\cimv2\\Win32_TSLicenseKeyPack";
@@ -11,34 +11,6 @@ pub const KEYPACK_TYPE_LINE: &str = "#TYPE System.Management.ManagementObject#ro
 /// A WMI DATETIME in UTC: `20260301093012.000000+000`.
 pub fn format_time(t: Time) -> String {
     format!("{}.000000+000", t.to_chrono().format("%Y%m%d%H%M%S"))
-}
-
-/// A WMI DATETIME (any offset) or an ISO time (`YYYY-MM-DD[ HH:MM:SS]`).
-pub fn parse_time(text: &str) -> Option<Time> {
-    let text = text.trim();
-    if text.len() == 25 && text.as_bytes()[14] == b'.' {
-        return parse_wmi(text);
-    }
-    Time::parse(text)
-}
-
-fn parse_wmi(text: &str) -> Option<Time> {
-    let (local, rest) = text.split_at(14);
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let (fraction, offset) = (&rest[1..7], &rest[8..]);
-    if !digits(local) || !digits(fraction) || !digits(offset) {
-        return None;
-    }
-    let sign = match rest.as_bytes()[7] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let t = chrono::NaiveDateTime::parse_from_str(local, "%Y%m%d%H%M%S").ok()?;
-    let minutes: i64 = offset.parse().ok()?;
-    // The text is local time, `offset` minutes ahead of UTC.
-    let t = Time(t.and_utc().timestamp() - sign * minutes * 60);
-    (TIME_MIN..=TIME_MAX).contains(&t).then_some(t)
 }
 
 /// Win32_TSLicenseKeyPack.ProductVersion.
@@ -82,6 +54,89 @@ pub fn parse_product(text: &str) -> Option<Product> {
     found.or_else(|| Product::parse(t))
 }
 
+/// Win32_TSIssuedLicense.LicenseStatus as Microsoft documents it (0
+/// unknown, 1 temporary, 2 active, 3 upgraded, 4 revoked, 5 pending, 6
+/// concurrent), for a license of a temporary pack or not: caldb's status,
+/// and a note when caldb has no such status (docs/choices.md 33).
+pub fn license_status(code: u32, temporary: bool) -> Option<(LicenseStatus, Option<String>)> {
+    let live = if temporary { LicenseStatus::Temporary } else { LicenseStatus::Active };
+    let (status, name) = match code {
+        1 => (LicenseStatus::Temporary, None),
+        2 => (LicenseStatus::Active, None),
+        3 => (LicenseStatus::Upgraded, None),
+        4 => (LicenseStatus::Revoked, None),
+        0 => (LicenseStatus::Expired, Some("unknown")),
+        5 => (live, Some("pending")),
+        6 => (live, Some("concurrent")),
+        _ => return None,
+    };
+    Some((status, name.map(|n| format!("LicenseStatus {code} ({n}) read as {status}"))))
+}
+
+/// The LicenseStatus values, for an error.
+pub const LICENSE_STATUSES: &str =
+    "0 unknown, 1 temporary, 2 active, 3 upgraded, 4 revoked, 5 pending, 6 concurrent";
+
+/// Win32_TSLicenseKeyPack.KeyPackType (0 unknown, 1 retail, 2 volume, 3
+/// concurrent, 4 temporary, 5 open, 6 not supported): 0 and 6 have no
+/// place in caldb and are read as retail, noted.
+pub fn keypack_type(code: u32) -> Option<(KeypackType, Option<String>)> {
+    if let Some(t) = KeypackType::from_wmi_code(code) {
+        return Some((t, None));
+    }
+    let name = match code {
+        0 => "unknown",
+        6 => "not supported",
+        _ => return None,
+    };
+    Some((KeypackType::Retail, Some(format!("KeyPackType {code} ({name}) read as retail"))))
+}
+
+pub const KEYPACK_TYPES: &str =
+    "0 unknown, 1 retail, 2 volume, 3 concurrent, 4 temporary, 5 open, 6 not supported";
+
+/// Win32_TSLicenseKeyPack.ProductType (0 per device, 1 per user, 2 "not
+/// valid"; 3 is seen in older exports, undocumented): 2 and 3 are read as
+/// per device, noted (the licenses a pack issues are per-device CALs).
+pub fn product_type(code: &str) -> Option<(CalType, Option<String>)> {
+    match code {
+        "0" => Some((CalType::Device, None)),
+        "1" => Some((CalType::User, None)),
+        "2" => Some((CalType::Device, Some("ProductType 2 (not valid) read as per device".to_string()))),
+        "3" => Some((CalType::Device, Some("ProductType 3 (undocumented) read as per device".to_string()))),
+        _ => None,
+    }
+}
+
+/// Win32_TSLicenseKeyPack.ProductVersionID: 2 is "Windows Server 2008 or
+/// 2008 R2" (a CAL that serves 2008 R2 hosts), 3 2008 R2, 4 2012 (and 2012
+/// R2), 5 2016, 6 2019; 7 and 8 (2022, 2025) are unconfirmed
+/// (rds-facts section 1); 0 and 1 are "not supported".
+pub fn product_of_version_id(id: &str) -> Option<Product> {
+    match id.trim() {
+        "2" | "3" => Some(Product::Ws2008R2),
+        "4" => Some(Product::Ws2012),
+        "5" => Some(Product::Ws2016),
+        "6" => Some(Product::Ws2019),
+        "7" => Some(Product::Ws2022),
+        "8" => Some(Product::Ws2025),
+        _ => None,
+    }
+}
+
+/// The product of a Windows NT version (an msTSLicenseVersion): 5.2 is
+/// 2003, 6.0 2008, 6.1 2008 R2, 6.2 and 6.3 2012; 10.0 is every product
+/// since 2016, so `None` there: the caller decides.
+pub fn product_of_nt_version(major: u32, minor: u32) -> Option<Product> {
+    match (major, minor) {
+        (5, 2) => Some(Product::Ws2003),
+        (6, 0) => Some(Product::Ws2008),
+        (6, 1) => Some(Product::Ws2008R2),
+        (6, 2) | (6, 3) => Some(Product::Ws2012),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,12 +145,11 @@ mod tests {
     fn wmi_times_round_trip_and_honour_the_offset() {
         let t = Time::parse("2026-03-01 09:30:12").expect("valid");
         assert_eq!(format_time(t), "20260301093012.000000+000");
-        assert_eq!(parse_time(&format_time(t)), Some(t));
-        assert_eq!(parse_time("20260301103012.000000+060"), Some(t));
-        assert_eq!(parse_time("20260301083012.000000-060"), Some(t));
-        assert_eq!(parse_time("2026-03-01 09:30:12"), Some(t));
-        assert_eq!(parse_time("20261301093012.000000+000"), None);
-        assert_eq!(parse_time("2026030109301x.000000+000"), None);
+        let dates = super::super::read::dates::Dates::new(None, None);
+        let notes = super::super::read::Notes::default();
+        assert_eq!(dates.parse(&format_time(t), 1, &notes), Ok(t));
+        assert_eq!(dates.parse("20260301103012.000000+060", 1, &notes), Ok(t));
+        assert_eq!(dates.parse("20260301083012.000000-060", 1, &notes), Ok(t));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub const CHECKSUM_LEN: usize = 4;
 pub enum Envelope {
     /// Format 2: the payload as it is.
     V2,
-    /// Format 3: the payload, then its CRC-32C.
+    /// Formats 3 and 4: the payload, then its CRC-32C.
     V3,
 }
 
@@ -36,7 +36,8 @@ impl Envelope {
     pub fn of_version(version: u32) -> Option<Envelope> {
         match version {
             2 => Some(Envelope::V2),
-            // Format 4 changed keys, not how a value carries its checksum.
+            // Format 4 changed keys, records and tables, not how a value
+            // carries its checksum.
             3 | 4 => Some(Envelope::V3),
             _ => None,
         }
@@ -98,13 +99,20 @@ pub fn at(e: Error, t: T, key: &[u8]) -> Error {
     }
 }
 
-/// A key as a user can read it: an id as its number, a name as quoted
+/// A key as a user can read it: an id as its number (a key pack's or
+/// license's with its server's ordinal), a name as quoted
 /// text (a NUL separator shown as `/`), anything else as hex.
 pub fn describe_key(t: T, key: &[u8]) -> String {
     if t.shape().key_width() == Some(8) && key.len() == 8 {
         let mut b = [0u8; 8];
         b.copy_from_slice(key);
-        return u64::from_be_bytes(b).to_string();
+        let id = u64::from_be_bytes(b);
+        if matches!(t, T::Keypacks | T::Licenses) {
+            // Numbered per server (`keys::row_id`): the server's number,
+            // and which server by its ordinal.
+            return format!("{} of server #{}", super::keys::number(id), super::keys::server_of(id));
+        }
+        return id.to_string();
     }
     let printable = |s: &&str| !s.is_empty() && s.chars().all(|c| c == '\0' || !c.is_control());
     match std::str::from_utf8(key).ok().filter(printable) {
@@ -128,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_sealed_value_opens_to_its_payload_and_any_flipped_bit_is_damage() {
-        let key = 7u64.to_be_bytes();
+        let key = crate::store::keys::id(crate::store::keys::row_id(2, 7));
         let mut sealed = Vec::new();
         seal_into(T::Licenses, &key, b"record", &mut sealed);
         assert_eq!(open(T::Licenses, &key, &sealed).expect("sound"), b"record");
@@ -136,7 +144,7 @@ mod tests {
             let mut flipped = sealed.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
             let e = open(T::Licenses, &key, &flipped).expect_err("a flipped bit");
-            let want = "damaged: table licenses, key 7: the checksum does not match (the key or the value was changed)";
+            let want = "damaged: table licenses, key 7 of server #2: the checksum does not match (the key or the value was changed)";
             assert_eq!(e.to_string(), want);
         }
         let mut other = key;
@@ -148,7 +156,8 @@ mod tests {
 
     #[test]
     fn keys_are_named_as_a_user_reads_them() {
-        assert_eq!(describe_key(T::Licenses, &42u64.to_be_bytes()), "42");
+        assert_eq!(describe_key(T::Licenses, &crate::store::keys::id(crate::store::keys::row_id(3, 42))), "42 of server #3");
+        assert_eq!(describe_key(T::Sessions, &42u64.to_be_bytes()), "42");
         assert_eq!(describe_key(T::Devices, b"pc1"), "'pc1'");
         assert_eq!(describe_key(T::UserCals, b"ls1\0alice\0WS2022\0"), "'ls1/alice/WS2022'");
         assert_eq!(describe_key(T::Tokens, b"pc1\0\0\0\0\x01"), "7063310000000001");

@@ -22,10 +22,16 @@ use std::sync::Arc;
 pub const FORMAT_VERSION: u32 = 4;
 
 impl Store {
-    /// Opens a file, creating it (and its tables) if missing. A file that is
-    /// not a redb file, or a redb file without caldb's format marker, is an
-    /// error that says so.
+    /// Opens a file, creating it (and its tables) if missing, shared with
+    /// other caldb processes (`Sharing::Client`). A file that is not a redb
+    /// file, or a redb file without caldb's format marker, is an error that
+    /// says so.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_as(path, Sharing::Client)
+    }
+
+    /// Opens a file as `open` does, in the way `sharing` says.
+    pub fn open_as(path: &Path, sharing: Sharing) -> Result<Store> {
         opening::refuse_non_regular(path)?;
         let mut existed = path.exists();
         if existed && interrupted_creation(&FileBytes(path))? {
@@ -38,14 +44,39 @@ impl Store {
             check_magic(path)?;
             refuse_foreign(path)?;
         }
+        let knock = match sharing {
+            Sharing::Client => opening::Knock::on(path),
+            Sharing::Exclusive | Sharing::Serving => None,
+        };
+        let started = std::time::Instant::now();
+        loop {
+            match Store::open_once(path, sharing, existed) {
+                // A serving process lets go of the file soon after the knock.
+                Err(e) if knock.is_some() && is_already_open(&e) && !opening::waited_out(started) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) if knock.is_some() && is_already_open(&e) => {
+                    return Err(Error::Storage(opening::served(&path.display().to_string())));
+                }
+                opened => return opened.map(|store| store.knocking(knock)),
+            }
+        }
+    }
+
+    fn open_once(path: &Path, sharing: Sharing, existed: bool) -> Result<Store> {
         // redb panics on some damaged files; that is a damaged file, not a
         // crash of caldb.
         let opened = std::panic::catch_unwind(|| {
             let backend = opening::Bounded::open(path).map_err(|e| open_error(path, e.into()))?;
-            let db = file_builder().create_with_backend(backend).map_err(|e| open_error(path, e))?;
+            let db = file_builder(sharing).create_with_backend(backend).map_err(|e| open_error(path, e))?;
             Store::init(Handle::Rw(db), Some(path.to_path_buf()), existed)
         });
         opened.unwrap_or_else(|_| Err(damaged_pages(path)))
+    }
+
+    fn knocking(mut self, knock: Option<opening::Knock>) -> Store {
+        self.knock = knock;
+        self
     }
 
     /// Opens an existing file for reading only: not a byte of it is
@@ -55,8 +86,24 @@ impl Store {
         opening::refuse_non_regular(path)?;
         check_magic(path)?;
         refuse_foreign(path)?;
+        let knock = opening::Knock::on(path);
+        let started = std::time::Instant::now();
+        loop {
+            match Store::open_read_only_once(path) {
+                Err(e) if knock.is_some() && is_already_open(&e) && !opening::waited_out(started) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) if knock.is_some() && is_already_open(&e) => {
+                    return Err(Error::Storage(opening::served(&path.display().to_string())));
+                }
+                opened => return opened.map(|store| store.knocking(knock)),
+            }
+        }
+    }
+
+    fn open_read_only_once(path: &Path) -> Result<Store> {
         let opened = std::panic::catch_unwind(|| {
-            let db = file_builder().open_read_only(path).map_err(|e| match e {
+            let db = file_builder(Sharing::Client).open_read_only(path).map_err(|e| match e {
                 redb::DatabaseError::RepairAborted => Error::Storage(format!(
                     "{} needs recovery after a crash, which writes to it: open it once without -readonly",
                     path.display()
@@ -92,7 +139,7 @@ impl Store {
     }
 
     fn init(db: Handle, path: Option<PathBuf>, existed: bool) -> Result<Store> {
-        let store = Store { db: std::mem::ManuallyDrop::new(db), path, damage: Arc::default() };
+        let store = Store { db: std::mem::ManuallyDrop::new(db), path, damage: Arc::default(), knock: None };
         match store.format_version()? {
             Some(version) => {
                 if version != FORMAT_VERSION {
@@ -279,13 +326,42 @@ fn looks_like_text(bytes: &[u8]) -> bool {
     text.is_ok_and(|s| !s.is_empty() && s.chars().all(|c| !c.is_control() || c.is_whitespace()))
 }
 
+/// How a writable handle shares its file with other processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    /// redb's exclusive mode: the file locked whole, no other process may
+    /// open it, and a commit syncs once (a serving process no one else
+    /// asks for the file).
+    Exclusive,
+    /// redb's multi-writer mode, for a serving process that shares the
+    /// file because another process knocked: a commit syncs twice.
+    Serving,
+    /// redb's multi-writer mode, knocking on a serving process's door
+    /// (`opening::Knock`) first: the shell's and every `Database`'s open.
+    Client,
+}
+
 /// How caldb opens a file: a 64 MiB page cache, and redb's multi-writer
-/// mode, so several caldb processes can share the file (quality.md R5).
-pub(super) fn file_builder() -> redb::Builder {
+/// mode, so several caldb processes can share the file (quality.md R5),
+/// unless a serving process holds it alone (`Sharing::Exclusive`).
+pub(super) fn file_builder(sharing: Sharing) -> redb::Builder {
     let mut builder = redb::Builder::new();
     builder.set_cache_size(64 * 1024 * 1024);
-    builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+    let mode = match sharing {
+        Sharing::Exclusive => redb::ConcurrencyMode::ExclusiveWriter,
+        Sharing::Serving | Sharing::Client => redb::ConcurrencyMode::MultiWriter,
+    };
+    builder.set_concurrency_mode(mode);
     builder
+}
+
+/// The error of an open that another process's handle refused.
+const ALREADY_OPEN: &str = "is already open in another program";
+
+/// Whether an open failed because another process holds the file (in
+/// redb's exclusive mode, or this one asked for it and another has it).
+pub fn is_already_open(e: &Error) -> bool {
+    matches!(e, Error::Storage(m) if m.ends_with(ALREADY_OPEN))
 }
 
 /// redb's magic number, the first bytes of every redb file.
@@ -318,7 +394,7 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
         {
             format!("cannot be opened for writing ({io}); -readonly opens it for reading")
         }
-        redb::DatabaseError::DatabaseAlreadyOpen => "is already open in another program".into(),
+        redb::DatabaseError::DatabaseAlreadyOpen => ALREADY_OPEN.into(),
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
             format!("is damaged ({m})")
         }
@@ -376,7 +452,7 @@ impl Store {
         // SAFETY: as above; the reopened handle below is a new one.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.db) };
         if let (false, Some(path)) = (recorded, &self.path) {
-            let reopened = std::panic::catch_unwind(|| file_builder().open(path));
+            let reopened = std::panic::catch_unwind(|| file_builder(Sharing::Client).open(path));
             if let Ok(Ok(db)) = reopened {
                 record_damage(&db, &first);
             }

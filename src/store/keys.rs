@@ -24,6 +24,26 @@ pub fn name(s: &str) -> Cow<'_, [u8]> {
     }
 }
 
+/// The stored id of a key pack or license (format 4): the server's
+/// ordinal (`ServerRec::ordinal`) in the high 32 bits, the number the
+/// server gives it (as Windows numbers each server's licenses and key
+/// packs from 1, a `uint32` in WMI) in the low 32. Its 8 big-endian bytes
+/// are the record's key, so a server's rows sit together in number order
+/// and a (server, number) lookup is one key, with no index to keep.
+pub fn row_id(server: u32, number: u32) -> u64 {
+    (u64::from(server) << 32) | u64::from(number)
+}
+
+/// The number a server gives the key pack or license of stored id `row`.
+pub fn number(row: u64) -> u64 {
+    row & u64::from(u32::MAX)
+}
+
+/// The ordinal of the server that holds the key pack or license `row`.
+pub fn server_of(row: u64) -> u32 {
+    (row >> 32) as u32
+}
+
 /// Builds a composite key part by part.
 #[derive(Default)]
 pub struct Key(Vec<u8>);
@@ -74,6 +94,15 @@ pub fn leading_time(key: &[u8]) -> Time {
     Time((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
 }
 
+/// Reads the big-endian u64 starting a key.
+pub fn leading_id(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    if key.len() >= 8 {
+        b.copy_from_slice(&key[..8]);
+    }
+    u64::from_be_bytes(b)
+}
+
 /// Reads the big-endian u64 ending a key.
 pub fn trailing_id(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
@@ -106,6 +135,14 @@ mod tests {
         assert_eq!(name("pc1"), name("PC1"));
         assert_eq!(Key::new().name("Alice").name("rdsh3").done(), Key::new().name("ALICE").name("RDSH3").done());
         assert_ne!(name("pc1"), name("pc2"));
+    }
+
+    #[test]
+    fn a_row_id_keeps_its_server_and_number_and_sorts_by_server_first() {
+        let (a, b) = (row_id(1, u32::MAX), row_id(2, 1));
+        assert_eq!((server_of(a), number(a)), (1, u64::from(u32::MAX)));
+        assert_eq!((server_of(b), number(b)), (2, 1));
+        assert!(id(a) < id(b), "every row of server 1 sorts before server 2's");
     }
 
     #[test]

@@ -6,6 +6,14 @@
 //! path that is not a regular file (a FIFO, a device) is refused before it
 //! is read, where reading it could block. Every other lock, and all I/O,
 //! passes through to redb's own file backend untouched.
+//!
+//! And who else may open the file (ARCHITECTURE.md, "Many hosts at once"):
+//! a serving process (`caldb::Shared`) holds its file in redb's exclusive
+//! mode, one fdatasync per commit, while no other caldb process asks for
+//! it. Another process asks by holding a shared `flock` on the file's
+//! `-attach` file beside it (a `Knock`, for as long as its handle is
+//! open); the server looks at that door (`Door::knocked`) and opens the
+//! file in the multi-process mode while anyone knocks.
 
 use crate::error::Error;
 use redb::backends::FileBackend;
@@ -48,6 +56,72 @@ pub fn is_locked(e: &impl std::fmt::Display) -> bool {
 pub fn locked(what: &str) -> String {
     let ms = busy_timeout();
     format!("{what}: {} (waited {ms} ms; .timeout or -timeout sets the wait)", LOCKED)
+}
+
+/// The file beside a database through which other processes ask its
+/// serving process to share it: `PATH-attach`.
+pub fn attach_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-attach");
+    std::path::PathBuf::from(name)
+}
+
+/// A process's request that a serving process share the file: a shared
+/// `flock` on its `-attach` file, held until dropped.
+#[derive(Debug)]
+pub struct Knock(#[allow(dead_code)] std::fs::File);
+
+impl Knock {
+    /// Knocks, if a serving process ever held `path` (its `-attach` file
+    /// exists; nothing is created otherwise, so a `-readonly` open writes
+    /// nothing). The server holds the lock exclusively only for the instant
+    /// it looks, so the wait is short.
+    pub fn on(path: &Path) -> Option<Knock> {
+        let file = std::fs::File::open(attach_path(path)).ok()?;
+        file.lock_shared().ok()?;
+        Some(Knock(file))
+    }
+}
+
+/// The serving process's side of the `-attach` file: whether any other
+/// process knocks.
+#[derive(Debug)]
+pub struct Door(std::fs::File);
+
+impl Door {
+    /// Creates (or opens) the `-attach` file beside `path`.
+    pub fn open(path: &Path) -> std::io::Result<Door> {
+        let attach = attach_path(path);
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(attach)?;
+        Ok(Door(file))
+    }
+
+    /// Whether another process holds a knock now: the exclusive lock is
+    /// refused while one does (and released at once when taken).
+    pub fn knocked(&self) -> bool {
+        match self.0.try_lock() {
+            Ok(()) => {
+                drop(self.0.unlock());
+                false
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+/// Whether a wait that started at `started` has run out the busy timeout.
+pub fn waited_out(started: std::time::Instant) -> bool {
+    started.elapsed() >= Duration::from_millis(busy_timeout())
+}
+
+/// A serving process held the file through the busy timeout although
+/// this one knocked: what it is, and the ways in.
+pub fn served(what: &str) -> String {
+    format!(
+        "{what} is held by a serving caldb process that did not share it within {} ms (.timeout or -timeout \
+         sets the wait)",
+        busy_timeout()
+    )
 }
 
 /// Refuses an existing path that is not a regular file, before a byte of

@@ -5,6 +5,23 @@ use super::keys::{self, Key};
 use crate::model::*;
 use serde::{Deserialize, Serialize};
 
+/// A stored id (`keys::row_id`) as a record holds it: the server's ordinal
+/// and the server's number, each a varint, so ids of the first 250 servers
+/// and numbers take two bytes where the u64 would take nine.
+mod row_id {
+    use super::keys;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+        (keys::server_of(*id), keys::number(*id) as u32).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let (server, number): (u32, u32) = Deserialize::deserialize(d)?;
+        Ok(keys::row_id(server, number))
+    }
+}
+
 /// Database-wide state, one record in `meta`: the clock, the random source
 /// and the id counters (ids only grow).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,13 +30,30 @@ pub struct State {
     pub clock: Option<Time>,
     pub seed: u64,
     pub rng: u64,
-    pub next_keypack: u64,
-    pub next_license: u64,
     pub next_session: u64,
     pub next_event: u64,
     pub next_history: u64,
     /// The newest time recorded in `history`; the clock never goes behind it.
     pub last_time: Option<Time>,
+    /// Each server's id counters, by its ordinal (`ServerRec::ordinal`,
+    /// from 1): its key packs and licenses are numbered per server, as
+    /// Windows numbers them; the next ordinal is one past the last.
+    pub server_ids: Vec<ServerIds>,
+}
+
+/// A server's next key pack and license numbers (ids only grow, on each
+/// server: a rebuilt server does not give a deleted license's number
+/// again, so a stale token never names a new license).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerIds {
+    pub next_keypack: u32,
+    pub next_license: u32,
+}
+
+impl Default for ServerIds {
+    fn default() -> Self {
+        ServerIds { next_keypack: 1, next_license: 1 }
+    }
 }
 
 impl State {
@@ -28,12 +62,11 @@ impl State {
             clock: None,
             seed: 0,
             rng: crate::clock::Rng::seeded(0).state(),
-            next_keypack: 1,
-            next_license: 1,
             next_session: 1,
             next_event: 1,
             next_history: 1,
             last_time: None,
+            server_ids: Vec::new(),
         }
     }
 }
@@ -58,6 +91,9 @@ pub struct ServerRec {
     pub created: Time,
     /// "Prevent License Upgrade": CALs of exactly the host's product only.
     pub prevent_upgrade: bool,
+    /// The server's ordinal (from 1, in order of creation): the high half
+    /// of its key packs' and licenses' stored ids (`keys::row_id`).
+    pub ordinal: u32,
 }
 
 impl ServerRec {
@@ -72,6 +108,8 @@ impl ServerRec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "KeypackFields")]
 pub struct KeypackRec {
+    /// The stored id: server ordinal and number (`keys::row_id`).
+    #[serde(with = "row_id")]
     pub id: u64,
     pub server: String,
     pub product: Product,
@@ -83,12 +121,18 @@ pub struct KeypackRec {
     pub issued: u64,
     pub installed: Time,
     pub expires: Option<Time>,
+    /// A pack IMPORT LICENSES made up for licenses whose pack the server
+    /// lacked: product and CAL type unknown (the licenses' product, per
+    /// device), `total` what the licenses show, until IMPORT KEYPACKS
+    /// brings the pack itself.
+    pub inferred: bool,
 }
 
 /// `KeypackRec` as stored, field for field (the same encoding), checked
 /// before it becomes one.
 #[derive(Deserialize)]
 struct KeypackFields {
+    #[serde(with = "row_id")]
     id: u64,
     server: String,
     product: Product,
@@ -98,6 +142,7 @@ struct KeypackFields {
     issued: u64,
     installed: Time,
     expires: Option<Time>,
+    inferred: bool,
 }
 
 impl TryFrom<KeypackFields> for KeypackRec {
@@ -105,10 +150,10 @@ impl TryFrom<KeypackFields> for KeypackRec {
 
     fn try_from(f: KeypackFields) -> Result<KeypackRec, String> {
         if let Some(total) = f.total.filter(|total| f.issued > *total) {
-            return Err(format!("key pack {} says {} of its {total} CALs are issued", f.id, f.issued));
+            return Err(format!("key pack {} says {} of its {total} CALs are issued", keys::number(f.id), f.issued));
         }
-        let KeypackFields { id, server, product, cal, kind, total, issued, installed, expires } = f;
-        Ok(KeypackRec { id, server, product, cal, kind, total, issued, installed, expires })
+        let KeypackFields { id, server, product, cal, kind, total, issued, installed, expires, inferred } = f;
+        Ok(KeypackRec { id, server, product, cal, kind, total, issued, installed, expires, inferred })
     }
 }
 
@@ -135,11 +180,20 @@ impl KeypackRec {
     pub fn available(&self) -> Option<u64> {
         self.total.map(|t| t.saturating_sub(self.issued))
     }
+
+    /// The number the server gives this pack (its id as users see it).
+    pub fn number(&self) -> u64 {
+        keys::number(self.id)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LicenseRec {
+    /// The stored id: server ordinal and number (`keys::row_id`).
+    #[serde(with = "row_id")]
     pub id: u64,
+    /// The stored id of its key pack, on the same server.
+    #[serde(with = "row_id")]
     pub keypack: u64,
     pub server: String,
     pub kind: LicenseKind,
@@ -157,6 +211,11 @@ pub struct LicenseRec {
 impl LicenseRec {
     pub fn key(&self) -> [u8; 8] {
         keys::id(self.id)
+    }
+
+    /// The number the server gives this license (its id as users see it).
+    pub fn number(&self) -> u64 {
+        keys::number(self.id)
     }
 
     /// Licenses that will still change state at their expiry.
@@ -195,6 +254,8 @@ impl DeviceRec {
 pub struct TokenRec {
     pub device: String,
     pub slot: u32,
+    /// The stored id of the license (`keys::row_id`).
+    #[serde(with = "row_id")]
     pub license: u64,
     pub server: String,
     pub scope: String,

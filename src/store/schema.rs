@@ -4,7 +4,7 @@
 //! fails when they differ, so a change of format is always deliberate.
 
 use super::records::*;
-use super::{FORMAT_VERSION, T, codec};
+use super::{FORMAT_VERSION, T, codec, keys};
 use crate::error::Result;
 use crate::model::*;
 use std::fmt::Write;
@@ -17,8 +17,8 @@ fn layout(t: T) -> (&'static str, &'static str) {
             "u32 format version | State | time | UTF-8 text of the damage a writable open found",
         ),
         T::Servers => ("name", "ServerRec"),
-        T::Keypacks => ("id u64", "KeypackRec"),
-        T::Licenses => ("id u64", "LicenseRec"),
+        T::Keypacks => ("id u64: server ordinal u32, number u32", "KeypackRec"),
+        T::Licenses => ("id u64: server ordinal u32, number u32", "LicenseRec"),
         T::Devices => ("name", "DeviceRec"),
         T::Tokens => ("device NUL slot u32", "TokenRec"),
         T::Hosts => ("name", "HostRec"),
@@ -29,6 +29,7 @@ fn layout(t: T) -> (&'static str, &'static str) {
             "seq u64 of the chunk's last row",
             "chunk of up to 256 rows: u32 LE count, then the body as an LZ4 block (lz4_flex, its u32 LE length first): per row seq u64 BE, u32 LE length, HistoryRec",
         ),
+        T::Credentials => ("server name", "CredentialsRec"),
         T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
         T::IdxLicenseComputer => ("computer NUL license u64", "empty (index of licenses by computer)"),
         T::IdxLicenseExpiry => (
@@ -52,7 +53,7 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
     let t = SAMPLE_TIME;
     let s = |v: &str| v.to_string();
     Ok(vec![
-        ("State", codec::encode(&State::new())?),
+        ("State", codec::encode(&State { server_ids: vec![ServerIds::default()], ..State::new() })?),
         (
             "ServerRec",
             codec::encode(&ServerRec {
@@ -65,12 +66,13 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
                 security_group: true,
                 group_hosts: vec![s("h1")],
                 created: t,
+                ordinal: 1,
             })?,
         ),
         (
             "KeypackRec",
             codec::encode(&KeypackRec {
-                id: 2,
+                id: keys::row_id(1, 2),
                 server: s("ls1"),
                 product: Product::Ws2022,
                 cal: CalType::Device,
@@ -79,13 +81,14 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
                 issued: 1,
                 installed: t,
                 expires: Some(t),
+                inferred: false,
             })?,
         ),
         (
             "LicenseRec",
             codec::encode(&LicenseRec {
-                id: 3,
-                keypack: 2,
+                id: keys::row_id(1, 3),
+                keypack: keys::row_id(1, 2),
                 server: s("ls1"),
                 kind: LicenseKind::Permanent,
                 status: LicenseStatus::Active,
@@ -105,7 +108,7 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
             codec::encode(&TokenRec {
                 device: s("pc1"),
                 slot: 0,
-                license: 3,
+                license: keys::row_id(1, 3),
                 server: s("ls1"),
                 scope: s("default"),
                 kind: LicenseKind::Permanent,
@@ -167,6 +170,20 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
             })?,
         ),
         ("HistoryRec", codec::encode(&HistoryRec { seq: 1, time: t, statement: s("CHECK") })?),
+        (
+            "CredentialsRec",
+            codec::encode(&super::CredentialsRec {
+                server: s("ls1"),
+                n: vec![0xC5],
+                e: vec![1, 0, 1],
+                d: vec![0x0D],
+                p: vec![0x0B],
+                q: vec![0x13],
+                chain: vec![vec![0x30], vec![0x30, 0x82]],
+                secret: vec![0x5E; 2],
+                seeded: true,
+            })?,
+        ),
     ])
 }
 

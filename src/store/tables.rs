@@ -9,7 +9,7 @@ use redb::TableDefinition;
 use std::ops::Bound;
 
 /// Every table of the file, in `.dump` order. Records live in the first
-/// eleven; the rest are secondary indexes derived from the records.
+/// twelve; the rest are secondary indexes derived from the records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum T {
     Meta,
@@ -23,6 +23,9 @@ pub enum T {
     UserCals,
     Events,
     History,
+    /// Each license server's key, certificate chain and CAL secret for real
+    /// clients (`store::credentials`; format 4).
+    Credentials,
     IdxLicenseHwid,
     IdxLicenseComputer,
     IdxLicenseExpiry,
@@ -31,7 +34,7 @@ pub enum T {
     IdxSessionLive,
 }
 
-pub const TABLE_COUNT: usize = 17;
+pub const TABLE_COUNT: usize = 18;
 
 impl T {
     pub const ALL: [T; TABLE_COUNT] = [
@@ -46,6 +49,7 @@ impl T {
         T::UserCals,
         T::Events,
         T::History,
+        T::Credentials,
         T::IdxLicenseHwid,
         T::IdxLicenseComputer,
         T::IdxLicenseExpiry,
@@ -73,6 +77,7 @@ impl T {
             T::UserCals => "user_cals",
             T::Events => "events",
             T::History => "history",
+            T::Credentials => "credentials",
             T::IdxLicenseHwid => "idx_license_hwid",
             T::IdxLicenseComputer => "idx_license_computer",
             T::IdxLicenseExpiry => "idx_license_expiry",
@@ -95,6 +100,7 @@ impl T {
             T::IdxLicenseRevoked => Shape::Fixed16Empty,
             T::IdxLicenseComputer | T::IdxDeviceHwid => Shape::VarEmpty,
             T::Meta | T::Servers | T::Devices | T::Tokens | T::Hosts | T::UserCals | T::IdxSessionLive => Shape::VarVar,
+            T::Credentials => Shape::VarVar,
         }
     }
 }

@@ -10,15 +10,21 @@
 //! typed in redb (`old_definition`) and how a value carries its checksum
 //! (`envelope::Envelope`). A later format whose records change adds its
 //! conversion in `convert`, applied to each entry between the reader and
-//! the writer; the path stays one.
+//! the writer; the path stays one. Format 4 numbers key packs and
+//! licenses per server (`per_server_ids`): its conversion needs to know
+//! each old id's server, so the reader first reads the old file's
+//! servers, key packs and licenses once (`Renumbering`).
 
 use super::damage::guarded;
 use super::envelope::Envelope;
 use super::file::{check_magic, format_version};
-use super::tables::{Raw, is_bare};
-use super::{FORMAT_VERSION, Fixed, Reader, Shape, Store, T};
+use super::records::{KeypackRec, LicenseRec, ServerIds, State, TokenRec};
+use crate::model::{CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Product, Time};
+use super::tables::{Raw, STATE_KEY, is_bare};
+use super::{FORMAT_VERSION, Fixed, Reader, Shape, Store, T, codec, keys};
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::collections::HashMap;
 use std::hash::Hasher;
 use std::path::Path;
 
@@ -53,8 +59,9 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
             old.display()
         ))
     })?;
+    let renumbering = Renumbering::read(&rx, version, envelope)?;
     let target = Store::open(new)?;
-    let copied = copy_and_verify(&rx, version, envelope, &target);
+    let copied = copy_and_verify(&rx, &Old { version, envelope, renumbering }, &target);
     if copied.is_err() {
         // Half a copy is no database: it goes, and the old file stays.
         drop(target);
@@ -63,13 +70,21 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
     copied
 }
 
-fn copy_and_verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: &Store) -> Result<Carried> {
-    let mut carried = Carried { from_version: version, tables: Vec::new() };
+/// The old file's format, how its values are stored, and what its
+/// conversion needs to know of it.
+struct Old {
+    version: u32,
+    envelope: Envelope,
+    renumbering: Renumbering,
+}
+
+fn copy_and_verify(rx: &redb::ReadTransaction, old: &Old, target: &Store) -> Result<Carried> {
+    let mut carried = Carried { from_version: old.version, tables: Vec::new() };
     for t in T::ALL {
-        let n = copy_table(rx, version, envelope, target, t)?;
+        let n = copy_table(rx, old, target, t)?;
         carried.tables.push((t.name(), n));
     }
-    verify(rx, version, envelope, target)?;
+    verify(rx, old, target)?;
     Ok(carried)
 }
 
@@ -101,13 +116,13 @@ fn visit_old(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T,
     let visit = std::panic::AssertUnwindSafe(|| match old_shape(version, t) {
         OldShape::VarVar => visit_typed::<Raw, Raw>(rx, envelope, t, f),
         OldShape::VarFixed0 => visit_typed::<Raw, Fixed<0>>(rx, envelope, t, f),
+        OldShape::VarFixed4 => visit_typed::<Raw, Fixed<4>>(rx, envelope, t, f),
         OldShape::IdVar => visit_typed::<Fixed<8>, Raw>(rx, envelope, t, f),
         OldShape::Fixed16Fixed0 => visit_typed::<Fixed<16>, Fixed<0>>(rx, envelope, t, f),
-        OldShape::Fixed16Fixed1 => visit_typed::<Fixed<16>, Fixed<1>>(rx, envelope, t, f),
-        OldShape::Fixed28Fixed0 => visit_typed::<Fixed<28>, Fixed<0>>(rx, envelope, t, f),
-        OldShape::VarFixed4 => visit_typed::<Raw, Fixed<4>>(rx, envelope, t, f),
         OldShape::Fixed16Fixed4 => visit_typed::<Fixed<16>, Fixed<4>>(rx, envelope, t, f),
+        OldShape::Fixed16Fixed1 => visit_typed::<Fixed<16>, Fixed<1>>(rx, envelope, t, f),
         OldShape::Fixed16Fixed5 => visit_typed::<Fixed<16>, Fixed<5>>(rx, envelope, t, f),
+        OldShape::Fixed28Fixed0 => visit_typed::<Fixed<28>, Fixed<0>>(rx, envelope, t, f),
         OldShape::Fixed28Fixed4 => visit_typed::<Fixed<28>, Fixed<4>>(rx, envelope, t, f),
     });
     std::panic::catch_unwind(visit)
@@ -121,35 +136,31 @@ enum OldShape {
     VarFixed4,
     IdVar,
     Fixed16Fixed0,
-    Fixed16Fixed1,
-    Fixed28Fixed0,
     Fixed16Fixed4,
+    Fixed16Fixed1,
     Fixed16Fixed5,
+    Fixed28Fixed0,
     Fixed28Fixed4,
 }
 
-/// Format 2 typed the tables as formats 3 and 4 do, with bare values: an
-/// empty index value was `Fixed<0>`, the expiry flag `Fixed<1>`. Format 3
-/// typed them as format 4 does.
+/// Formats 2 and 3 typed the tables as format 4 does (format 4 changed
+/// records and keys, not widths); format 2's values were bare: an empty
+/// index value was `Fixed<0>`, the expiry flag `Fixed<1>`, where format
+/// 3 adds the 4 bytes of the checksum.
 fn old_shape(version: u32, t: T) -> OldShape {
-    if version == 3 {
-        return match t.shape() {
-            Shape::VarVar => OldShape::VarVar,
-            Shape::VarEmpty => OldShape::VarFixed4,
-            Shape::IdVar => OldShape::IdVar,
-            Shape::Fixed16Empty => OldShape::Fixed16Fixed4,
-            Shape::Fixed16Flag => OldShape::Fixed16Fixed5,
-            Shape::Fixed28Empty => OldShape::Fixed28Fixed4,
-        };
-    }
-    debug_assert_eq!(version, 2, "the older formats this caldb reads are 2 and 3");
+    debug_assert!(version == 2 || version == 3, "the older formats this caldb reads");
+    let bare = version == 2;
     match t.shape() {
         Shape::VarVar => OldShape::VarVar,
-        Shape::VarEmpty => OldShape::VarFixed0,
+        Shape::VarEmpty if bare => OldShape::VarFixed0,
+        Shape::VarEmpty => OldShape::VarFixed4,
         Shape::IdVar => OldShape::IdVar,
-        Shape::Fixed16Empty => OldShape::Fixed16Fixed0,
-        Shape::Fixed16Flag => OldShape::Fixed16Fixed1,
-        Shape::Fixed28Empty => OldShape::Fixed28Fixed0,
+        Shape::Fixed16Empty if bare => OldShape::Fixed16Fixed0,
+        Shape::Fixed16Empty => OldShape::Fixed16Fixed4,
+        Shape::Fixed16Flag if bare => OldShape::Fixed16Fixed1,
+        Shape::Fixed16Flag => OldShape::Fixed16Fixed5,
+        Shape::Fixed28Empty if bare => OldShape::Fixed28Fixed0,
+        Shape::Fixed28Empty => OldShape::Fixed28Fixed4,
     }
 }
 
@@ -180,25 +191,244 @@ where
     Ok(())
 }
 
-/// The entry as this format stores it: each format's conversion in turn.
-/// Format 3 has format 2's keys; its records differ in two fields added at
-/// their end: a server's "Prevent License Upgrade"
-/// (`ServerRec::prevent_upgrade`) and whether a session is an admin one
-/// (`SessionRec::admin`), both `false` for every format-2 record. bincode
-/// writes a struct's fields in order and a `false` as one zero byte, so
-/// the format-3 payload is the format-2 one and that byte. Format 4 folds
-/// the names in keys (`fold_name_keys`) and compresses history's chunks
-/// (`history::from_format_3`).
-fn convert(version: u32, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
-    let mut payload = payload.to_vec();
-    if version == 2 && matches!(t, T::Servers | T::Sessions) {
+/// The entry as this format stores it: each format's conversion in turn,
+/// from the old file's version to this one. Format 4's `credentials` table
+/// (each license server's key, chain and CAL secret for real clients) is
+/// new: an older file has none, so it starts empty (a server's credentials
+/// are made when a client first needs them) and converts nothing here.
+/// Format 3 to 4 is three conversions in one step: key packs and licenses
+/// numbered per server (`per_server_ids`, on the old keys, whose names are
+/// the old spellings the `Renumbering` was read by), history's chunks
+/// compressed (`history::from_format_3`), and then the names in keys folded
+/// (`fold_name_keys`).
+fn convert(old: &Old, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (mut key, mut payload) = (key.to_vec(), payload.to_vec());
+    if old.version == 2 {
+        prevent_upgrade_and_admin(t, &mut payload);
+    }
+    per_server_ids(&old.renumbering, t, &mut key, &mut payload)?;
+    if t == T::History {
+        payload = super::history::from_format_3(&payload).map_err(|e| super::envelope::at(e, t, &key))?;
+    }
+    let key = fold_name_keys(t, &key)?;
+    Ok((key, payload))
+}
+
+/// Format 2 to 3: records differ in two fields added at their end: a
+/// server's "Prevent License Upgrade" (`ServerRec::prevent_upgrade`) and
+/// whether a session is an admin one (`SessionRec::admin`), both `false`
+/// for every format-2 record. bincode writes a struct's fields in order
+/// and a `false` as one zero byte, so the format-3 payload is the format-2
+/// one and that byte.
+fn prevent_upgrade_and_admin(t: T, payload: &mut Vec<u8>) {
+    if matches!(t, T::Servers | T::Sessions) {
         payload.push(0);
     }
-    if version < 4 && t == T::History {
-        payload = super::history::from_format_3(&payload).map_err(|e| super::envelope::at(e, t, key))?;
+}
+
+/// `State` as format 3 stored it: one id counter for the key packs and
+/// one for the licenses of every server.
+#[derive(serde::Deserialize)]
+struct StateV3 {
+    clock: Option<Time>,
+    seed: u64,
+    rng: u64,
+    next_keypack: u64,
+    next_license: u64,
+    next_session: u64,
+    next_event: u64,
+    next_history: u64,
+    last_time: Option<Time>,
+}
+
+/// What format 3 to 4 needs to know of the old file: each server's
+/// ordinal (its place in name order, from 1) and the server of each key
+/// pack and license id, read once before the copy.
+#[derive(Default)]
+struct Renumbering {
+    servers: HashMap<String, u32>,
+    keypacks: HashMap<u64, u32>,
+    licenses: HashMap<u64, u32>,
+}
+
+impl Renumbering {
+    fn read(rx: &redb::ReadTransaction, version: u32, envelope: Envelope) -> Result<Renumbering> {
+        let mut r = Renumbering::default();
+        visit_old(rx, version, envelope, T::Servers, &mut |key, _| {
+            let ordinal = r.servers.len() as u32 + 1;
+            r.servers.insert(String::from_utf8_lossy(key).into_owned(), ordinal);
+            Ok(())
+        })?;
+        let servers = &r.servers;
+        let ordinal = |t: T, key: &[u8], server: &str| {
+            servers.get(server).copied().ok_or_else(|| {
+                super::envelope::damaged(t, key, format!("it names server '{server}', which the file does not hold"))
+            })
+        };
+        let (mut keypacks, mut licenses) = (HashMap::new(), HashMap::new());
+        visit_old(rx, version, envelope, T::Keypacks, &mut |key, payload| {
+            let k: KeypackV3 = codec::decode(payload).map_err(|e| super::envelope::at(e, T::Keypacks, key))?;
+            keypacks.insert(k.id, ordinal(T::Keypacks, key, &k.server)?);
+            Ok(())
+        })?;
+        visit_old(rx, version, envelope, T::Licenses, &mut |key, payload| {
+            let l: LicenseV3 = codec::decode(payload).map_err(|e| super::envelope::at(e, T::Licenses, key))?;
+            licenses.insert(l.id, ordinal(T::Licenses, key, &l.server)?);
+            Ok(())
+        })?;
+        r.keypacks = keypacks;
+        r.licenses = licenses;
+        Ok(r)
     }
-    let key = if version < 4 { fold_name_keys(t, key)? } else { key.to_vec() };
-    Ok((key, payload))
+
+    /// The stored id of format 3's id `id` of table `t` (key packs or
+    /// licenses): the number stays the id (references in history and on
+    /// tokens keep their meaning), under its server's ordinal.
+    fn row(&self, t: T, id: u64) -> Result<u64> {
+        let map = if t == T::Keypacks { &self.keypacks } else { &self.licenses };
+        let server = map.get(&id).copied().ok_or_else(|| {
+            super::envelope::damaged(t, &keys::id(id), format!("an index or token names {} {id}, which is not there", t.name()))
+        })?;
+        number(t, id).map(|n| keys::row_id(server, n))
+    }
+}
+
+/// An old id as a per-server number: Windows numbers with a `uint32`.
+fn number(t: T, id: u64) -> Result<u32> {
+    u32::try_from(id).map_err(|_| {
+        Error::Storage(format!("{} id {id} is past 4294967295, the largest id a license server gives", t.name()))
+    })
+}
+
+/// A format-3 key pack: its id a plain u64.
+#[derive(serde::Deserialize)]
+struct KeypackV3 {
+    id: u64,
+    server: String,
+    product: Product,
+    cal: CalType,
+    kind: KeypackType,
+    total: Option<u64>,
+    issued: u64,
+    installed: Time,
+    expires: Option<Time>,
+}
+
+/// A format-3 license: its ids plain u64s.
+#[derive(serde::Deserialize)]
+struct LicenseV3 {
+    id: u64,
+    keypack: u64,
+    server: String,
+    kind: LicenseKind,
+    status: LicenseStatus,
+    hwid: Hwid,
+    computer: String,
+    user: String,
+    product: Product,
+    issued: Time,
+    expires: Time,
+    validated: bool,
+    revoked: Option<Time>,
+}
+
+/// A format-3 token: its license a plain u64.
+#[derive(serde::Deserialize)]
+struct TokenV3 {
+    device: String,
+    slot: u32,
+    license: u64,
+    server: String,
+    scope: String,
+    kind: LicenseKind,
+    product: Product,
+    computer: String,
+    user: String,
+    issued: Time,
+    expires: Time,
+    hwid: Hwid,
+}
+
+/// Format 3 to 4: key packs and licenses numbered per server. A stored
+/// id becomes `keys::row_id(server ordinal, old id)`: the old id is kept
+/// as the server's number, so a history's `REVOKE LICENSE 4` and a token's
+/// license still mean the same license; every server's counters start
+/// where the one global counter stood. Records gain a server's ordinal
+/// and a key pack's `inferred` (false); the indexes' trailing license ids
+/// (and the revoked index's key pack) take the new ids.
+fn per_server_ids(r: &Renumbering, t: T, key: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<()> {
+    let at = |e: Error| super::envelope::at(e, t, key);
+    match t {
+        T::Meta if key.as_slice() == STATE_KEY => {
+            let old: StateV3 = codec::decode(payload).map_err(at)?;
+            let ids = ServerIds { next_keypack: number(T::Keypacks, old.next_keypack)?, next_license: number(T::Licenses, old.next_license)? };
+            let state = State {
+                clock: old.clock,
+                seed: old.seed,
+                rng: old.rng,
+                next_session: old.next_session,
+                next_event: old.next_event,
+                next_history: old.next_history,
+                last_time: old.last_time,
+                server_ids: vec![ids; r.servers.len()],
+            };
+            *payload = codec::encode(&state)?;
+        }
+        T::Servers => {
+            let ordinal = r.servers.get(String::from_utf8_lossy(key).as_ref()).copied().unwrap_or(0);
+            payload.extend_from_slice(&codec::encode(&ordinal)?);
+        }
+        T::Keypacks => {
+            let k: KeypackV3 = codec::decode(payload).map_err(at)?;
+            let KeypackV3 { id, server, product, cal, kind, total, issued, installed, expires } = k;
+            let id = r.row(T::Keypacks, id)?;
+            let k = KeypackRec { id, server, product, cal, kind, total, issued, installed, expires, inferred: false };
+            (*key, *payload) = (k.key().to_vec(), codec::encode(&k)?);
+        }
+        T::Licenses => {
+            let l: LicenseV3 = codec::decode(payload).map_err(at)?;
+            let (id, keypack) = (r.row(T::Licenses, l.id)?, r.row(T::Keypacks, l.keypack)?);
+            let LicenseV3 { server, kind, status, hwid, computer, user, product, issued, expires, validated, revoked, .. } =
+                l;
+            let l = LicenseRec {
+                id,
+                keypack,
+                server,
+                kind,
+                status,
+                hwid,
+                computer,
+                user,
+                product,
+                issued,
+                expires,
+                validated,
+                revoked,
+            };
+            (*key, *payload) = (l.key().to_vec(), codec::encode(&l)?);
+        }
+        T::Tokens => {
+            let t: TokenV3 = codec::decode(payload).map_err(at)?;
+            let ordinal = r.servers.get(&t.server).copied().unwrap_or(0);
+            let license = keys::row_id(ordinal, number(T::Licenses, t.license)?);
+            let TokenV3 { device, slot, server, scope, kind, product, computer, user, issued, expires, hwid, .. } = t;
+            let tok =
+                TokenRec { device, slot, license, server, scope, kind, product, computer, user, issued, expires, hwid };
+            *payload = codec::encode(&tok)?;
+        }
+        T::IdxLicenseHwid | T::IdxLicenseComputer | T::IdxLicenseExpiry => {
+            let at = key.len().saturating_sub(8);
+            let row = r.row(T::Licenses, keys::trailing_id(key))?;
+            key[at..].copy_from_slice(&keys::id(row));
+        }
+        T::IdxLicenseRevoked => {
+            let pack = r.row(T::Keypacks, keys::leading_id(key))?;
+            let license = r.row(T::Licenses, keys::trailing_id(key))?;
+            *key = keys::Key::new().id(pack).id(license).done();
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Format 4: the names in keys are folded as Windows compares names
@@ -246,11 +476,11 @@ const COLLISIONS_LISTED: usize = 10;
 
 /// Two entries of an old file whose keys fold together (`PC1` and `pc1`)
 /// would be one in format 4: the carry-over refuses them, naming both
-/// spellings, and the old file stays as it is (docs/choices.md item 33).
-fn collision_error(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, t: T, folded: &[Vec<u8>]) -> Error {
+/// spellings, and the old file stays as it is (docs/choices.md item 44).
+fn collision_error(rx: &redb::ReadTransaction, old: &Old, t: T, folded: &[Vec<u8>]) -> Error {
     let mut spellings: Vec<Vec<String>> = vec![Vec::new(); folded.len()];
-    let _ = visit_old(rx, version, envelope, t, &mut |key, _| {
-        if let Ok(f) = fold_name_keys(t, key)
+    let _ = visit_old(rx, old.version, old.envelope, t, &mut |key, payload| {
+        if let Ok((f, _)) = convert(old, t, key, payload)
             && let Some(i) = folded.iter().position(|c| *c == f)
         {
             spellings[i].push(shown_key(t, key));
@@ -285,7 +515,7 @@ fn shown_key(t: T, key: &[u8]) -> String {
 
 /// Copies one table in batches; its entry count. `meta`'s format entry is
 /// the new file's own.
-fn copy_table(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: &Store, t: T) -> Result<u64> {
+fn copy_table(rx: &redb::ReadTransaction, old: &Old, target: &Store, t: T) -> Result<u64> {
     let mut batch: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(BATCH);
     let mut n = 0;
     let mut collisions: Vec<Vec<u8>> = Vec::new();
@@ -308,30 +538,30 @@ fn copy_table(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, targ
         }
         tx.commit()
     };
-    visit_old(rx, version, envelope, t, &mut |key, payload| {
+    visit_old(rx, old.version, old.envelope, t, &mut |key, payload| {
         if is_bare(t, key) {
             return Ok(());
         }
-        batch.push(convert(version, t, key, payload)?);
+        batch.push(convert(old, t, key, payload)?);
         n += 1;
         if batch.len() == BATCH { flush(&mut batch) } else { Ok(()) }
     })?;
     flush(&mut batch)?;
     if !collisions.is_empty() {
-        return Err(collision_error(rx, version, envelope, t, &collisions));
+        return Err(collision_error(rx, old, t, &collisions));
     }
     Ok(n)
 }
 
 /// Reads the new file back and compares each table's entries with the old
 /// file's: a digest of every key and payload, and the count.
-fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: &Store) -> Result<()> {
+fn verify(rx: &redb::ReadTransaction, from: &Old, target: &Store) -> Result<()> {
     let copy = target.read()?;
     for t in T::ALL {
         let mut old = Digest::default();
-        visit_old(rx, version, envelope, t, &mut |key, payload| {
+        visit_old(rx, from.version, from.envelope, t, &mut |key, payload| {
             if !is_bare(t, key) {
-                let (k, v) = convert(version, t, key, payload)?;
+                let (k, v) = convert(from, t, key, payload)?;
                 old.add(&k, &v);
             }
             Ok(())
@@ -355,9 +585,10 @@ fn verify(rx: &redb::ReadTransaction, version: u32, envelope: Envelope, target: 
     Ok(())
 }
 
-/// A digest of a table's entries, whatever their order: folding the names
-/// of keys (format 4) reorders them, and redb keeps each table's keys in
-/// order itself. Each entry's hash is summed and xored in.
+/// A digest of a table's entries, whatever their order: format 4's keys
+/// do not sort as format 3's did (per-server ids, folded names), and redb
+/// keeps each table's keys in order itself. The count, and the sum and the
+/// xor of each entry's hash.
 #[derive(Default, PartialEq)]
 struct Digest {
     count: u64,
@@ -372,9 +603,9 @@ impl Digest {
         h.write(key);
         h.write_usize(payload.len());
         h.write(payload);
-        let entry = h.finish();
-        self.sum = self.sum.wrapping_add(entry);
-        self.xor ^= entry.rotate_left(17);
+        let hash = h.finish();
+        self.sum = self.sum.wrapping_add(hash);
+        self.xor ^= hash;
         self.count += 1;
     }
 }

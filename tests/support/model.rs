@@ -88,7 +88,7 @@ impl Model {
                 total: int_opt(&row[5]),
                 expires: time_opt(&row[6]),
             };
-            m.packs.insert(int(&row[0]), pack);
+            m.packs.insert(gid(&pack.server.clone(), int(&row[0])), pack);
         }
         for row in rows(db, "SELECT name, online FROM servers") {
             m.online.insert(text(&row[0]), row[1] == Value::Bool(true));
@@ -132,7 +132,16 @@ impl Model {
     /// made, here).
     pub fn connected(&mut self, device: &str, host: Product, logon_ok: bool, c: &Connected, pack_of: i64) {
         let presented = self.presented(device, host);
-        let Some(id) = c.license else { return self.sessions_of(c) };
+        let Some(number) = c.license else { return self.sessions_of(c) };
+        // The row's license is numbered on its own server: the presented
+        // token's (whose server may not be the row's: a renewal refused by
+        // the server found), else a new one of the row's server.
+        let new = matches!(c.reason.as_str(), "temporary-issued" | "upgraded" | "reissued");
+        let id = match &presented {
+            Some((_, t)) if t.license % GID_SERVER == number && !new => t.license,
+            _ => gid(c.server.as_deref().expect("a new license names its server"), number),
+        };
+        assert_eq!(id % GID_SERVER, number, "CONNECT returned license {number}, the model expects {id}");
         match presented {
             Some((slot, t)) if t.license == id => {
                 let new_expiry = c.expires.expect("a license has an expiry");
@@ -172,7 +181,8 @@ impl Model {
         pack: i64,
         presented: Option<(i64, Token)>,
     ) {
-        assert!(self.licenses.keys().all(|&old| old < id), "license ids only grow: {id}");
+        let same_server = |old: &&i64| **old / GID_SERVER == id / GID_SERVER;
+        assert!(self.licenses.keys().filter(same_server).all(|&old| old < id), "license ids only grow: {id}");
         let server = c.server.clone().expect("a new license names its server");
         let expires = c.expires.expect("a new license has an expiry");
         let p = self.packs.get(&pack).unwrap_or_else(|| panic!("license {id} is from unknown key pack {pack}"));
@@ -281,15 +291,19 @@ impl Model {
             .iter()
             .map(|(id, l)| format!("license {id}: {} pack {} validated {}", l.status, l.keypack, l.validated))
             .collect();
-        let got: Vec<String> = rows(db, "SELECT id, status, keypack, validated FROM licenses ORDER BY id")
+        let got: Vec<String> = rows(db, "SELECT id, server, status, keypack, validated FROM licenses")
             .iter()
-            .map(|r| format!("license {}: {} pack {} validated {}", int(&r[0]), text(&r[1]), int(&r[2]), r[3]))
+            .map(|r| {
+                let server = text(&r[1]);
+                let (id, pack) = (gid(&server, int(&r[0])), gid(&server, int(&r[3])));
+                format!("license {id}: {} pack {pack} validated {}", text(&r[2]), r[4])
+            })
             .collect();
         diff(&mut out, want, got);
         let want: Vec<String> = self.packs.keys().map(|id| format!("pack {id}: issued {}", self.issued(*id))).collect();
-        let got: Vec<String> = rows(db, "SELECT id, issued FROM keypacks ORDER BY id")
+        let got: Vec<String> = rows(db, "SELECT id, server, issued FROM keypacks")
             .iter()
-            .map(|r| format!("pack {}: issued {}", int(&r[0]), int(&r[1])))
+            .map(|r| format!("pack {}: issued {}", gid(&text(&r[1]), int(&r[0])), int(&r[2])))
             .collect();
         diff(&mut out, want, got);
         let mut want = Vec::new();
@@ -298,21 +312,30 @@ impl Model {
                 want.push(format!("token {device}/{slot}: license {} expires {:?}", t.license, t.expires));
             }
         }
-        let got: Vec<String> = rows(db, "SELECT device, slot, license, expires FROM tokens ORDER BY device, slot")
+        let got: Vec<String> = rows(db, "SELECT device, slot, license, server, expires FROM tokens")
             .iter()
             .map(|r| {
                 format!(
                     "token {}/{}: license {} expires {:?}",
                     text(&r[0]),
                     int(&r[1]),
-                    int(&r[2]),
-                    time_opt(&r[3]).expect("expires")
+                    gid(&text(&r[3]), int(&r[2])),
+                    time_opt(&r[4]).expect("expires")
                 )
             })
             .collect();
         diff(&mut out, want, got);
         out
     }
+}
+
+/// The model's own key of a key pack or license: each server numbers its
+/// own from 1, so the model keys them by server (`lsN` is N) and number.
+pub const GID_SERVER: i64 = 1_000_000;
+
+pub fn gid(server: &str, number: i64) -> i64 {
+    let n: i64 = server.trim_start_matches("ls").parse().unwrap_or_else(|_| panic!("a server lsN, not '{server}'"));
+    n * GID_SERVER + number
 }
 
 fn diff(out: &mut Vec<String>, mut want: Vec<String>, mut got: Vec<String>) {

@@ -6,7 +6,7 @@ use super::lex::{
 };
 use super::select::{condition, select};
 use crate::model::{CalType, Hwid, KeypackType, Mode, Product, Time};
-use crate::query::ast::{Exportable, Statement, Target, TimeUnit};
+use crate::query::ast::{Exportable, ImportOptions, Statement, Target, TimeUnit};
 use crate::query::suggest::did_you_mean;
 
 /// Parses one statement, without its end.
@@ -34,6 +34,7 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
         "UNINSTALL" => uninstall(rest),
         "CLONE" | "REIMAGE" | "CLEAR" => device_op(rest, w),
         "CONNECT" => connect(rest),
+        "LOGON" => super::client::logon_client(rest),
         "DISCONNECT" | "LOGOFF" => session_op(rest, w.eq_ignore_ascii_case("LOGOFF")),
         "ADVANCE" => advance(rest),
         "REVOKE" => revoke(rest),
@@ -58,10 +59,10 @@ pub fn statement(i: &str) -> Res<'_, Statement> {
 }
 
 /// The words a statement starts with, for "did you mean".
-const STATEMENT_WORDS: [&str; 27] = [
+const STATEMENT_WORDS: [&str; 28] = [
     "CREATE", "ACTIVATE", "DEACTIVATE", "SET", "INSTALL", "UNINSTALL", "CLONE", "REIMAGE", "CLEAR", "CONNECT",
     "DISCONNECT", "LOGOFF", "ADVANCE", "REVOKE", "REBUILD", "CHECK", "REPAIR", "BACKUP", "BEGIN", "COMMIT",
-    "ROLLBACK", "SELECT", "EXPLAIN", "SHOW", "REPORT", "EXPORT", "IMPORT",
+    "ROLLBACK", "SELECT", "EXPLAIN", "SHOW", "REPORT", "EXPORT", "IMPORT", "LOGON",
 ];
 
 /// Whether only blanks, comments and at most one `;` are left.
@@ -294,7 +295,20 @@ fn keypack_type(i: &str) -> Res<'_, KeypackType> {
 fn uninstall(i: &str) -> Res<'_, Statement> {
     let (i, ()) = expect(i, "KEYPACK", "after UNINSTALL")?;
     let (i, id) = uint(i, "a key pack id (a number)")?;
-    Ok((i, Statement::UninstallKeypack { id }))
+    let (i, server) = on_server(i)?;
+    Ok((i, Statement::UninstallKeypack { id, server }))
+}
+
+/// `ON server` after a key pack's or license's number: which server's
+/// (each server numbers its own from 1).
+fn on_server(i: &str) -> Res<'_, Option<String>> {
+    match eat(i, "ON") {
+        Some(i) => {
+            let (i, server) = name(i, "a server name after ON")?;
+            Ok((i, Some(server)))
+        }
+        None => Ok((i, None)),
+    }
 }
 
 fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
@@ -322,6 +336,11 @@ fn device_op<'a>(i: &'a str, verb: &str) -> Res<'a, Statement> {
 }
 
 fn connect(i: &str) -> Res<'_, Statement> {
+    // `CONNECT CLIENT HWID ...` is a real client; a device may still be
+    // named CLIENT (`CONNECT CLIENT AS ...`).
+    if let Some(rest) = eat(i, "CLIENT").and_then(|r| eat(r, "HWID")) {
+        return super::client::connect_client(rest);
+    }
     let (i, device) = name(i, "a device name")?;
     let (i, ()) = expect(i, "AS", "after the device name")?;
     let (i, user) = name(i, "a user name")?;
@@ -364,7 +383,8 @@ fn revoke(i: &str) -> Res<'_, Statement> {
     let (i, n) = expect_any(i, &["LICENSE", "LICENSES"], "after REVOKE")?;
     if n == 0 {
         let (i, id) = uint(i, "a license id (a number)")?;
-        return Ok((i, Statement::RevokeLicense { id }));
+        let (i, server) = on_server(i)?;
+        return Ok((i, Statement::RevokeLicense { id, server }));
     }
     let (i, ()) = expect(i, "WHERE", "after LICENSES")?;
     let (i, filter) = condition(i)?;
@@ -452,11 +472,55 @@ fn export(i: &str) -> Res<'_, Statement> {
 }
 
 fn import(i: &str) -> Res<'_, Statement> {
-    let (i, what) = exportable(i, "after IMPORT")?;
-    let (i, ()) = expect(i, "FROM", &format!("after {what}"))?;
+    let (i, n) = expect_any(i, &["LICENSES", "KEYPACKS", "USERS"], "after IMPORT")?;
+    let what = [Exportable::Licenses, Exportable::Keypacks].get(n).copied();
+    let after = what.map_or("USERS".to_string(), |w| w.to_string());
+    let (i, ()) = expect(i, "FROM", &format!("after {after}"))?;
     let (i, file) = file(i)?;
-    let (i, ()) = expect(i, "INTO", "after the file name")?;
-    let (i, ()) = expect(i, "SERVER", "after INTO")?;
-    let (i, server) = name(i, "a server name")?;
-    Ok((i, Statement::Import { what, file, server }))
+    let Some(what) = what else {
+        // IMPORT USERS names its server: an AD export names none.
+        let (i, ()) = expect(i, "INTO", "after the file name")?;
+        let (i, ()) = expect(i, "SERVER", "after INTO")?;
+        let (i, server) = name(i, "a server name")?;
+        let (i, (options, _)) = import_tail(i, false)?;
+        return Ok((i, Statement::ImportUsers { file, server, options }));
+    };
+    let (i, server) = match eat(i, "INTO") {
+        Some(i) => {
+            let (i, ()) = expect(i, "SERVER", "after INTO")?;
+            let (i, server) = name(i, "a server name")?;
+            (i, Some(server))
+        }
+        None => (i, None),
+    };
+    let (i, (options, as_of)) = import_tail(i, true)?;
+    Ok((i, Statement::Import { what, file, server, as_of, options }))
+}
+
+/// `ENCODING 'e'`, `DELIMITER 'd'`, `CULTURE 'c'`, `TIMEZONE 'z'` and,
+/// when `as_of` allows it, `AS OF 'time'`: each at most once, in any order.
+fn import_tail(mut i: &str, as_of: bool) -> Res<'_, (ImportOptions, Option<Time>)> {
+    let mut options = ImportOptions::default();
+    let mut at = None;
+    loop {
+        if as_of && let Some(rest) = eat(i, "AS") {
+            if at.is_some() {
+                return fail(ws(i), "AS OF is given twice".to_string());
+            }
+            let (rest, ()) = expect(rest, "OF", "after AS")?;
+            let (rest, t) = time(rest)?;
+            at = Some(t);
+            i = rest;
+            continue;
+        }
+        let Some((rest, n)) = eat_any(i, &ImportOptions::WORDS) else { break };
+        let word = ImportOptions::WORDS[n];
+        if options.slot(n).is_some() {
+            return fail(ws(i), format!("{word} is given twice"));
+        }
+        let (rest, value) = text(rest, &format!("a value after {word}"))?;
+        *options.slot(n) = Some(value);
+        i = rest;
+    }
+    Ok((i, (options, at)))
 }

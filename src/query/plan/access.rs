@@ -47,11 +47,11 @@ fn lookup_kind(t: &Table, column: &str) -> Option<Lookup> {
     }
 }
 
+/// Key packs and licenses are keyed by server, then number (`keys::row_id`):
+/// a range of numbers is one range per server, which the path does not
+/// take; their lookups by number are one key per server.
 fn range_column(t: &Table, column: &str) -> bool {
-    matches!(
-        (t.name, column),
-        ("keypacks" | "licenses" | "sessions", "id") | ("events" | "history", "seq") | ("licenses", "expires")
-    )
+    matches!((t.name, column), ("sessions", "id") | ("events" | "history", "seq") | ("licenses", "expires"))
 }
 
 fn conjuncts<'c>(c: &'c Scalar, out: &mut Vec<&'c Scalar>) {
@@ -240,6 +240,11 @@ pub fn resolve(
 fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, v: &Value, out: &mut Vec<Vec<u8>>) -> Result<()> {
     match (t.name, column, v) {
         (_, "name", Value::Name(s) | Value::Text(s)) => out.push(keys::name(s).to_vec()),
+        ("keypacks" | "licenses", "id", Value::Int(i)) => {
+            if let Ok(n) = u32::try_from(*i) {
+                out.extend(r.servers()?.iter().map(|s| keys::id(keys::row_id(s.ordinal, n)).to_vec()));
+            }
+        }
         (_, "id" | "seq", Value::Int(i)) => {
             if let Ok(i) = u64::try_from(*i) {
                 out.push(keys::id(i).to_vec());

@@ -1,0 +1,108 @@
+//! P1 from many threads (issue 19): durable CONNECTs, each its own
+//! transaction, from 1, 8 and 64 threads of one process, through
+//! `caldb::Shared` (group commit, the file held in redb's exclusive mode)
+//! and through SQLite (WAL, synchronous=FULL, one connection per thread,
+//! the busy timeout for the write lock), beside the disk's fdatasync rate;
+//! and P3's durable lifecycle through `Shared`.
+
+use super::generate;
+use super::sqlite::Sqlite;
+use caldb::Shared;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The thread counts of the rows.
+pub const THREADS: [usize; 3] = [1, 8, 64];
+
+/// Blocks each engine's CONNECTs are run in, alternating caldb and SQLite:
+/// the disk's sync rate swings with the other work on this machine, and
+/// alternating small blocks gives both engines the same disk.
+pub const BLOCKS: u64 = 10;
+
+/// CONNECTs per second through `Shared` and through SQLite from `threads`
+/// threads each: `n` CONNECTs of deployed devices per engine, in `BLOCKS`
+/// alternating blocks, thread `t` of a block taking every `threads`-th.
+pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64) {
+    let (cpath, spath) = (dir.join("p1-threads.redb"), dir.join("p1-threads.sqlite"));
+    drop(generate::deployed(&cpath, n).expect("a deployed database"));
+    let shared = Shared::open(&cpath).expect("open shared");
+    assert!(shared.is_exclusive(), "no other process has the bench file open");
+    {
+        let mut lite = Sqlite::create(&spath, true, start).expect("sqlite");
+        lite.begin().expect("begin");
+        for i in 0..n {
+            lite.create_device(&generate::device(i)).expect("create device");
+        }
+        lite.commit().expect("commit");
+    }
+    let conns: Vec<Mutex<Sqlite>> =
+        (0..threads).map(|_| Mutex::new(Sqlite::open(&spath, Duration::from_secs(60)).expect("sqlite"))).collect();
+    let (mut caldb, mut lite) = (Duration::ZERO, Duration::ZERO);
+    let per = n / BLOCKS;
+    for b in 0..BLOCKS {
+        let block = b * per..(b + 1) * per;
+        caldb += storm(threads, block.clone(), |_, i| {
+            let s = format!("CONNECT {} AS {} TO h1", generate::device(i), generate::user(i));
+            shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        });
+        lite += storm(threads, block, |k, i| {
+            let mut conn = conns[k].lock().expect("a connection per thread");
+            conn.connect(&generate::device(i), &generate::user(i)).expect("sqlite connect");
+        });
+    }
+    drop((shared, conns));
+    for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
+        std::fs::remove_file(p).ok();
+    }
+    let done = (per * BLOCKS) as f64;
+    (done / caldb.as_secs_f64(), done / lite.as_secs_f64())
+}
+
+/// Runs the calls of `range` from `threads` threads, thread `k` making
+/// `work(k, i)` for every `threads`-th `i`; how long they took.
+fn storm(threads: usize, range: std::ops::Range<u64>, work: impl Fn(usize, u64) + Sync) -> Duration {
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        for k in 0..threads {
+            let (work, range) = (&work, range.clone());
+            scope.spawn(move || {
+                for i in (range.start + k as u64..range.end).step_by(threads) {
+                    work(k, i);
+                }
+            });
+        }
+    });
+    t.elapsed()
+}
+
+/// Serves `path` through `Shared` from 8 threads, each creating and
+/// connecting devices from `first` on, each statement durable, until the
+/// process is killed (P6 for a serving process).
+pub fn write_until_killed(path: &Path, first: u64) -> ! {
+    let shared = Shared::open(path).expect("open shared");
+    std::thread::scope(|scope| {
+        for k in 0..8u64 {
+            let shared = &shared;
+            scope.spawn(move || {
+                for i in (first + k..).step_by(8) {
+                    let d = generate::device(i);
+                    for s in [format!("CREATE DEVICE {d}"), format!("CONNECT {d} AS {} TO h1", generate::user(i))] {
+                        shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
+                    }
+                }
+            });
+        }
+    });
+    unreachable!("the writers never stop")
+}
+
+/// The P3 lifecycle's operations on a `Shared` handle: each statement its
+/// own durable transaction, one sync each in redb's exclusive mode.
+pub struct SharedEngine(pub Shared);
+
+impl SharedEngine {
+    pub fn exec(&self, s: &str) -> Option<caldb::ResultSet> {
+        self.0.execute(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+}
