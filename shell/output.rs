@@ -338,7 +338,9 @@ pub fn sql_literal(v: &Value) -> Cow<'_, str> {
         Value::Null => Cow::Borrowed("NULL"),
         Value::Int(n) => Cow::Owned(n.to_string()),
         Value::Bool(b) => Cow::Borrowed(if *b { "1" } else { "0" }),
-        Value::Text(_) | Value::Time(_) => Cow::Owned(format!("'{}'", v.to_string().replace('\'', "''"))),
+        Value::Text(_) | Value::Name(_) | Value::Time(_) => {
+            Cow::Owned(format!("'{}'", v.to_string().replace('\'', "''")))
+        }
     }
 }
 
@@ -439,7 +441,7 @@ fn csv_line<'a>(w: &mut dyn Write, fields: impl Iterator<Item = Cow<'a, str>>) -
 /// A value's text, borrowed when it is text already.
 fn value_text(v: &Value) -> Cow<'_, str> {
     match v {
-        Value::Text(s) => Cow::Borrowed(s),
+        Value::Text(s) | Value::Name(s) => Cow::Borrowed(s),
         Value::Null => Cow::Borrowed(""),
         v => Cow::Owned(v.to_string()),
     }
@@ -480,7 +482,7 @@ fn json_value(v: &Value) -> String {
         Value::Null => "null".to_string(),
         Value::Int(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Text(_) | Value::Time(_) => json_string(&v.to_string()),
+        Value::Text(_) | Value::Name(_) | Value::Time(_) => json_string(&v.to_string()),
     }
 }
 

@@ -319,6 +319,16 @@ mod tests {
     }
 
     #[test]
+    fn completes_a_name_typed_in_another_case_with_its_stored_spelling() {
+        // Names compare without regard to case (docs/choices.md 44): the
+        // stored spelling is offered whatever case was typed.
+        let helper = ShellHelper::new(vec!["rdsh3".into(), "Ls1".into(), "Müller-PC".into()]);
+        assert_eq!(helper.candidates("SHOW HOST RDS", 13), (10, vec!["rdsh3".to_string()]));
+        assert_eq!(helper.candidates("ACTIVATE SERVER lS", 18), (16, vec!["Ls1".to_string()]));
+        assert_eq!(helper.candidates("SHOW DEVICE MÜL", 16), (12, vec!["Müller-PC".to_string()]));
+    }
+
+    #[test]
     fn completes_dot_commands_at_line_start() {
         let helper = ShellHelper::new(Vec::new());
         assert_eq!(helper.candidates(".ti", 3), (0, vec![".timeout".to_string(), ".timer".to_string()]));

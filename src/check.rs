@@ -109,7 +109,7 @@ impl<'a> LicensePass<'a> {
                 if k.holds_cal(l.status) {
                     *self.issued.entry(l.keypack).or_default() += 1;
                 }
-                if k.server != l.server || keys::server_of(k.id) != keys::server_of(l.id) {
+                if !crate::model::same_name(&k.server, &l.server) || keys::server_of(k.id) != keys::server_of(l.id) {
                     self.references.add(
                         "3",
                         license_subject(l),

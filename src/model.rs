@@ -336,8 +336,9 @@ impl ReasonCode {
 
 /// One value of a result row. Values have a total order, the order of
 /// ORDER BY, GROUP BY and DISTINCT: NULL first, then booleans, numbers,
-/// times and texts (each in its own order; text by bytes).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// times and texts (each in its own order; a text by bytes, a name as
+/// Windows compares names: `name_cmp`; a text against a name as names).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Value {
     /// No value.
     Null,
@@ -349,6 +350,11 @@ pub enum Value {
     Bool(bool),
     /// An instant (UTC).
     Time(Time),
+    /// A server, host, device, farm, scope, user or computer name: text
+    /// that keeps its spelling and compares without regard to case
+    /// (`name_cmp`), so `PC1` and `pc1` are one value in `=`, `IN`, GROUP
+    /// BY, DISTINCT and joins.
+    Name(String),
 }
 
 impl Value {
@@ -380,7 +386,7 @@ impl Value {
             Value::Bool(_) => 1,
             Value::Int(_) => 2,
             Value::Time(_) => 3,
-            Value::Text(_) => 4,
+            Value::Text(_) | Value::Name(_) => 4,
         }
     }
 }
@@ -390,6 +396,7 @@ impl Ord for Value {
         match (self, other) {
             (Value::Int(a), Value::Int(b)) => a.cmp(b),
             (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            (Value::Name(a) | Value::Text(a), Value::Name(b)) | (Value::Name(a), Value::Text(b)) => name_cmp(a, b),
             (Value::Time(a), Value::Time(b)) => a.cmp(b),
             (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
@@ -403,6 +410,29 @@ impl PartialOrd for Value {
     }
 }
 
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Value {}
+
+impl std::hash::Hash for Value {
+    /// Equal values hash alike: a text or a name hashes its folded
+    /// characters, so `Name("PC1")` and `Name("pc1")` meet.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.rank().hash(state);
+        match self {
+            Value::Null => {}
+            Value::Int(n) => n.hash(state),
+            Value::Bool(b) => b.hash(state),
+            Value::Time(t) => t.hash(state),
+            Value::Text(s) | Value::Name(s) => folded_chars(s).for_each(|c| c.hash(state)),
+        }
+    }
+}
+
 impl fmt::Display for Value {
     /// The plain rendering used by every output mode: times as
     /// `YYYY-MM-DD HH:MM:SS`, booleans `true`/`false`, NULL as nothing.
@@ -410,7 +440,7 @@ impl fmt::Display for Value {
         match self {
             Value::Null => Ok(()),
             Value::Int(v) => write!(f, "{v}"),
-            Value::Text(s) => f.write_str(s),
+            Value::Text(s) | Value::Name(s) => f.write_str(s),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Time(t) => write!(f, "{t}"),
         }
@@ -445,6 +475,51 @@ impl ResultSet {
 /// The longest name (server, host, device, user, farm, scope) accepted.
 pub const NAME_MAX_LEN: usize = 255;
 
+/// A character of a name as Windows compares it: its simple uppercase
+/// mapping (Unicode's one-to-one mapping, which Windows' `RtlUpcaseUnicodeChar`
+/// and .NET's `OrdinalIgnoreCase` apply). std's `to_uppercase` is the full
+/// mapping; where that gives more than one character (`ß` -> `SS`) there
+/// is no one-to-one mapping and the character stays itself, as in Windows
+/// (docs/choices.md item 44).
+pub fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_uppercase();
+    }
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// The characters of a name, folded (`fold_char`).
+pub fn folded_chars(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().map(fold_char)
+}
+
+/// A name folded as Windows compares names: `PC1` for `pc1` and `Pc1`.
+/// Borrowed when it is folded already (upper case ASCII, the usual case).
+pub fn fold_name(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().all(|c| fold_char(c) == c) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(folded_chars(s).collect())
+    }
+}
+
+/// Two names in Windows' order: by their folded characters.
+pub fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a.bytes().map(|c| c.to_ascii_uppercase()).cmp(b.bytes().map(|c| c.to_ascii_uppercase()));
+    }
+    folded_chars(a).cmp(folded_chars(b))
+}
+
+/// Whether two names are one name to Windows (`PC1` and `pc1`).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.eq_ignore_ascii_case(b) || name_cmp(a, b).is_eq()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,6 +545,29 @@ mod tests {
         assert_eq!(Time::parse("2026-03-01").map(|t| t.to_string()).as_deref(), Some("2026-03-01 00:00:00"));
         assert_eq!(Time::parse("2026-02-30"), None);
         assert_eq!(Time::parse("99999-01-01"), None);
+    }
+
+    #[test]
+    fn names_fold_to_their_simple_uppercase_as_windows_compares_them() {
+        assert_eq!(fold_name("pc1.Contoso-x_y"), "PC1.CONTOSO-X_Y");
+        assert_eq!(fold_name("müller"), "MÜLLER");
+        assert_eq!(fold_name("straße"), "STRAßE", "no one-to-one uppercase: ß stays");
+        assert!(same_name("ΣΟΦΊΑ", "σοφία") && same_name("ſam", "SAM") && same_name("ı", "i"));
+        assert!(!same_name("pc1", "pc2") && !same_name("pc", "pc1"));
+        assert!(matches!(fold_name("PC1"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_name_value_equals_hashes_and_orders_without_regard_to_case() {
+        use std::collections::HashSet;
+        let (a, b) = (Value::Name("PC1".into()), Value::Name("pc1".into()));
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "PC1", "the spelling is kept");
+        let set: HashSet<Value> = [a, b, Value::Name("pc2".into())].into_iter().collect();
+        assert_eq!(set.len(), 2);
+        assert!(Value::Name("a".into()) < Value::Name("B".into()));
+        assert!(Value::Text("B".into()) < Value::Text("a".into()), "plain text still compares by bytes");
+        assert_eq!(Value::Text("pc1".into()), Value::Name("PC1".into()));
     }
 
     #[test]

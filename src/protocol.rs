@@ -11,6 +11,7 @@ pub mod connect;
 pub mod deploy;
 pub mod discovery;
 pub mod issue;
+pub mod names;
 pub mod sessions;
 pub mod time;
 pub use deploy::GRACE_DAYS;
@@ -205,7 +206,7 @@ pub fn numbered(
 ) -> Result<u64> {
     let what = if t == T::Keypacks { "key pack" } else { "license" };
     let servers = match server {
-        Some(name) => vec![r.record::<ServerRec>(T::Servers, keys::name(name))?.ok_or_else(|| no_such("server", name))?],
+        Some(name) => vec![r.record::<ServerRec>(T::Servers, &keys::name(name))?.ok_or_else(|| no_such("server", name))?],
         None => r.records::<ServerRec>(T::Servers, b"")?,
     };
     let mut found = Vec::new();

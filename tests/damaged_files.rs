@@ -225,7 +225,7 @@ fn a_record_claiming_a_huge_length_is_reported_damaged_not_an_abort() {
         let store = caldb::store::Store::open(&db).expect("open the store");
         let mut tx = store.write().expect("write");
         let garbled = [253, 0, 0, 0, 0, 0, 1, 0, 0];
-        tx.put(caldb::store::T::Devices, caldb::store::keys::name("pc3"), &garbled).expect("put");
+        tx.put(caldb::store::T::Devices, &caldb::store::keys::name("pc3"), &garbled).expect("put");
         tx.commit().expect("commit");
     }
     let (code, _, stderr) = run(&db, "SELECT * FROM devices WHERE name = 'pc3';\nCONNECT pc3 AS u3 TO rdsh1;\n");

@@ -352,3 +352,23 @@ fn expiring_within_n_days_looks_only_that_far() {
     let rs = query(&mut db, &format!("REPORT EXPIRING WITHIN {days} DAYS"));
     assert_eq!(column(&rs, "day").first().map(String::as_str), Some(&t.to_string()[..10]));
 }
+
+/// Names compare as Windows compares them (issue 16 item 3): a license
+/// imported from a Windows export for computer `R1`, under another HWID,
+/// and the caldb device `r1`'s own license are one computer with two
+/// HWIDs, not two computers with one each.
+#[test]
+fn a_computer_spelt_in_another_case_is_the_same_computer_in_duplicates() {
+    let mut db = base(10);
+    devices_with_cals(&mut db, "r", 1);
+    let csv = std::env::temp_dir().join(format!("caldb-reports-case-{}.csv", std::process::id()));
+    let export = "sHardwareId,LicenseId,KeyPackId,LicenseStatus,sIssuedToComputer,sIssuedToUser,IssueDate,ExpirationDate\n\
+                  00112233445566778899AABBCCDDEEFF00112233,50,2,2,R1,u,2026-02-20 12:00:00,2026-05-01 12:00:00\n";
+    std::fs::write(&csv, export).expect("write the export");
+    exec(&mut db, &format!("IMPORT LICENSES FROM '{}' INTO SERVER LS1", csv.display()));
+    std::fs::remove_file(&csv).ok();
+    let f = only_finding(&mut db);
+    assert_eq!((f["finding"].as_str(), f["server"].as_str()), ("several-hwids", "ls1"));
+    assert_eq!((f["computers"].as_str(), f["live_cals"].as_str()), ("r1", "2"));
+    assert_eq!(column(&query(&mut db, "SELECT server FROM licenses WHERE id = 50"), "server"), vec!["ls1"]);
+}

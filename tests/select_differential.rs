@@ -3,6 +3,15 @@
 //! from caldb's query tables; the answers must be equal. Queries are built
 //! from the SQL both engines share; ORDER BY lists every selected column,
 //! so that even with LIMIT the answer is one sequence.
+//!
+//! Names compare without regard to case in caldb (issue 16 item 3): the
+//! SQLite tables declare the name columns `COLLATE NOCASE`, some devices
+//! are created in upper case, statements name devices and hosts in either
+//! case and the generated conditions compare names with literals in either
+//! case. Each stored name has one spelling (a user is always connected as
+//! `u<n>`), so a group or a DISTINCT value has one spelling in both
+//! engines; the names are letters and digits, which NOCASE (ASCII) and
+//! caldb's fold order alike.
 
 #[path = "support/rng.rs"]
 mod rng;
@@ -26,18 +35,31 @@ fn fleet(rng: &mut Rng) -> Database {
         db.execute(s.trim()).expect(s);
     }
     for d in 1..=30 {
-        db.execute(&format!("CREATE DEVICE pc{d}")).expect("device");
+        let name = if d % 3 == 0 { format!("PC{d}") } else { format!("pc{d}") };
+        db.execute(&format!("CREATE DEVICE {name}")).expect("device");
     }
     for _ in 0..160 {
         let text = match rng.below(10) {
             0 => format!("ADVANCE {} HOURS", 1 + rng.below(100)),
-            1 => format!("REVOKE LICENSE {} ON ls{}", 1 + rng.below(40), 1 + rng.below(2)),
-            _ => format!("CONNECT pc{} AS u{} TO rdsh{}", 1 + rng.below(30), 1 + rng.below(12), 1 + rng.below(5)),
+            1 => format!("REVOKE LICENSE {} ON {}{}", 1 + rng.below(40), rng.pick(&["ls", "LS"]), 1 + rng.below(2)),
+            _ => format!(
+                "CONNECT {}{} AS u{} TO {}{}",
+                pc(rng),
+                1 + rng.below(30),
+                1 + rng.below(12),
+                rng.pick(&["rdsh", "RDSH", "RdSh"]),
+                1 + rng.below(5)
+            ),
         };
         // Refusals (no CAL left, revoke limits) are part of the story.
         let _ = db.execute(&text);
     }
     db
+}
+
+/// `pc` or `PC`: a device named in either case.
+fn pc(rng: &mut Rng) -> &'static str {
+    rng.pick(&["pc", "PC"])
 }
 
 const TABLES: &[&str] = &["licenses", "keypacks", "devices", "tokens", "hosts", "sessions", "servers"];
@@ -48,7 +70,11 @@ fn load(db: &mut Database) -> Connection {
     let sqlite = Connection::open_in_memory().expect("sqlite");
     for t in TABLES {
         let rs = db.execute(&format!("SELECT * FROM {t}")).expect("select").expect("rows");
-        let cols: Vec<String> = rs.columns.iter().map(|c| format!("\"{c}\"")).collect();
+        // A column of names compares in SQLite as in caldb: NOCASE.
+        let is_name = |i: usize| rs.rows.iter().any(|r| matches!(r[i], Value::Name(_)));
+        let collation = |i: usize| if is_name(i) { " COLLATE NOCASE" } else { "" };
+        let cols: Vec<String> =
+            rs.columns.iter().enumerate().map(|(i, c)| format!("\"{c}\"{}", collation(i))).collect();
         sqlite.execute(&format!("CREATE TABLE {t} ({})", cols.join(", ")), []).expect("create");
         let marks = vec!["?"; cols.len()].join(", ");
         let mut insert = sqlite.prepare(&format!("INSERT INTO {t} VALUES ({marks})")).expect("prepare");
@@ -66,7 +92,7 @@ fn to_sqlite(v: &Value) -> rusqlite::types::Value {
         Value::Null => S::Null,
         Value::Int(i) => S::Integer(*i),
         Value::Bool(b) => S::Integer(i64::from(*b)),
-        Value::Text(t) => S::Text(t.clone()),
+        Value::Text(t) | Value::Name(t) => S::Text(t.clone()),
         Value::Time(t) => S::Text(t.to_string()),
     }
 }
@@ -112,20 +138,21 @@ fn license_cond(rng: &mut Rng, q: &str, depth: usize) -> String {
     }
     let ops = ["=", "<>", "<", "<=", ">", ">="];
     let n = rng.below(45);
-    match rng.below(13) {
+    match rng.below(14) {
         0 => format!("{q}id {} {n}", rng.pick(&ops)),
         1 => format!("{q}keypack {} {}", rng.pick(&ops), rng.below(6)),
         2 => format!("{q}kind = '{}'", rng.pick(&["permanent", "temporary", "permanent"])),
         3 => format!("{q}status IN ('active', '{}')", rng.pick(&["upgraded", "revoked", "expired"])),
-        4 => format!("{q}computer LIKE 'pc{}%'", rng.below(4)),
+        4 => format!("{q}computer LIKE '{}{}%'", pc(rng), rng.below(4)),
         5 => format!("{q}expires {} '2026-0{}-1{} 09:00:00'", rng.pick(&ops), 2 + rng.below(3), rng.below(10)),
         6 => format!("{q}id BETWEEN {} AND {}", rng.below(20), rng.below(45)),
         7 => format!("{q}revoked IS {}NULL", rng.pick(&["", "NOT "])),
         8 => format!("{q}validated = {}", rng.pick(&["TRUE", "FALSE"])),
         9 => format!("({q}id * {} + {}) % {} = 0", 1 + rng.below(3), rng.below(5), 2 + rng.below(3)),
         11 => format!("{q}revoked {} '2026-0{}-0{} 00:00:00'", rng.pick(&ops), 1 + rng.below(2), 1 + rng.below(9)),
-        10 => format!("{q}hwid IN (SELECT hwid FROM devices WHERE name < 'pc{}')", 1 + rng.below(30)),
-        _ => format!("{q}user {} 'u{}'", rng.pick(&ops), rng.below(12)),
+        10 => format!("{q}hwid IN (SELECT hwid FROM devices WHERE name < '{}{}')", pc(rng), 1 + rng.below(30)),
+        12 => format!("{q}computer IN ('{}{}', 'pc{}')", pc(rng), rng.below(30), rng.below(30)),
+        _ => format!("{q}user {} '{}{}'", rng.pick(&ops), rng.pick(&["u", "U"]), rng.below(12)),
     }
 }
 
@@ -181,8 +208,9 @@ fn query(rng: &mut Rng) -> (String, String, bool) {
         }
         _ => format!(
             "SELECT d.name, t.slot, t.license FROM devices d LEFT JOIN tokens t ON t.device = d.name \
-             WHERE d.name {} 'pc{}'{}",
-            rng.pick(&["<", ">=", "<>"]),
+             WHERE d.name {} '{}{}'{}",
+            rng.pick(&["<", ">=", "<>", "="]),
+            pc(rng),
             rng.below(30),
             order_and_limit(rng, 3)
         ),

@@ -125,6 +125,41 @@ fn statements_from_64_threads_each_land_once_and_history_replays_to_the_same_dum
     storm_lands_once("shared-64", 64, 2);
 }
 
+/// Names compare as Windows compares them from every thread too (issue 16
+/// item 3): threads that create and connect one device in different cases
+/// (`PC3`, `pc3`) to a host named in another case share one device, each
+/// device one HWID and its CALs; a second spelling is refused, whichever
+/// thread's group it lands in.
+#[test]
+fn threads_naming_a_device_in_different_cases_share_one_device() {
+    let shared = Shared::open_in_memory().expect("open");
+    setup(&shared);
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let db = shared.clone();
+            std::thread::spawn(move || {
+                let (device, host) = if t % 2 == 0 { ("PC", "H1") } else { ("pc", "h1") };
+                let mut created = 0;
+                for j in 0..4 {
+                    if db.execute(&format!("CREATE DEVICE {device}{j}")).is_ok() {
+                        created += 1;
+                    }
+                    db.execute(&format!("CONNECT {device}{j} AS u{t} TO {host}")).expect("connect");
+                }
+                created
+            })
+        })
+        .collect();
+    let created: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+    assert_eq!(created, 4, "each device is created once, in one spelling");
+    let count = |q: &str| shared.execute(q).expect(q).expect("rows").rows[0][0].to_string();
+    assert_eq!(count("SELECT COUNT(*) FROM devices WHERE name IN ('pc0', 'pc1', 'pc2', 'pc3')"), "4");
+    assert_eq!(count("SELECT COUNT(DISTINCT computer) FROM licenses WHERE computer LIKE 'pc_'"), "4");
+    assert_eq!(count("SELECT COUNT(DISTINCT hwid) FROM licenses WHERE computer LIKE 'pc_'"), "4");
+    let rs = shared.execute("CHECK").expect("check").expect("rows");
+    assert!(rs.rows.is_empty(), "CHECK: {:?}", rs.rows);
+}
+
 #[test]
 fn concurrent_statements_that_fail_fail_alone_and_the_rest_land() {
     let shared = Shared::open_in_memory().expect("open");

@@ -1,7 +1,7 @@
 //! Administration: revocation within the 20% limit and the rebuild of a
 //! server's database (protocol.md "Administration").
 
-use super::{Ctx, no_such};
+use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;
@@ -54,7 +54,7 @@ pub fn revoke_limit(installed: u64) -> u64 {
 /// Whether key pack `k` is one of the installed per-device CALs a budget
 /// counts, and its revoked licenses against it.
 fn counts_toward(k: &KeypackRec, server: &str, product: Product) -> bool {
-    k.server == server && k.product == product && k.is_purchased_device()
+    same_name(&k.server, server) && k.product == product && k.is_purchased_device()
 }
 
 /// Whether protocol.md lets a license be revoked at all (the budget aside):
@@ -169,9 +169,9 @@ pub fn revoke_set(cx: &mut Ctx, ids: &[u64]) -> Result<Vec<Revoked>> {
 /// with their ids and full pools. The built-in temporary pack is always
 /// recreated, as the real server recreates it with its database.
 pub fn rebuild(cx: &mut Ctx, name: &str, reinstall: bool) -> Result<(u64, u64)> {
-    let server = cx.tx.server(name)?.ok_or_else(|| no_such("server", name))?;
+    let server = cx.tx.server(name)?.ok_or_else(|| super::names::no_such_in(&*cx.tx, "server", name))?;
     let mut packs = 0u64;
-    let own: Vec<KeypackRec> = cx.tx.keypacks()?.into_iter().filter(|k| k.server == server.name).collect();
+    let own: Vec<KeypackRec> = cx.tx.keypacks()?.into_iter().filter(|k| same_name(&k.server, &server.name)).collect();
     let ids: Vec<u64> = own.iter().map(|k| k.id).collect();
     let doomed = cx.tx.licenses_of_keypacks(&ids)?;
     for id in &doomed {

@@ -227,6 +227,6 @@ pub fn client_family(hwid: &Hwid, computer: &str) -> Option<String> {
 /// before a rebuild names one that is not); `None` for a server the
 /// database does not hold.
 fn row_of(cx: &mut Ctx, server: &str, number: u64) -> Result<Option<u64>> {
-    let Some(s) = cx.tx.record::<ServerRec>(T::Servers, keys::name(server))? else { return Ok(None) };
+    let Some(s) = cx.tx.record::<ServerRec>(T::Servers, &keys::name(server))? else { return Ok(None) };
     Ok(u32::try_from(number).ok().map(|n| keys::row_id(s.ordinal, n)))
 }

@@ -4,7 +4,8 @@
 use super::discovery::{Discovery, accepts, discover, end_grace, refused};
 use super::issue::{free_slot, issue_permanent, issue_temporary, permanent_source, place_token, renew};
 use super::sessions::{choose_farm_host, start_session};
-use super::{Ctx, check_name, no_such};
+use super::names::no_such_in;
+use super::{Ctx, check_name};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;
@@ -123,9 +124,9 @@ pub fn connect(cx: &mut Ctx, req: &ConnectRequest) -> Result<Outcome> {
 /// `connect`, with the request's names borrowed.
 pub fn connect_to(cx: &mut Ctx, req: ConnectTo<'_>) -> Result<Outcome> {
     check_name("user", req.user)?;
-    let device = cx.tx.device(req.device)?.ok_or_else(|| no_such("device", req.device))?;
+    let device = cx.tx.device(req.device)?.ok_or_else(|| no_such_in(&*cx.tx, "device", req.device))?;
     let host = match req.farm {
-        false => cx.tx.host(req.to)?.ok_or_else(|| no_such("host", req.to))?,
+        false => cx.tx.host(req.to)?.ok_or_else(|| no_such_in(&*cx.tx, "host", req.to))?,
         true => choose_farm_host(cx, req.to, req.user)?,
     };
     if req.admin {
@@ -203,7 +204,7 @@ fn live_admin_sessions(cx: &Ctx, host: &str) -> Result<usize> {
     })?;
     let mut n = 0;
     for id in ids {
-        n += usize::from(cx.tx.session(id)?.is_some_and(|s| s.admin && s.host == host));
+        n += usize::from(cx.tx.session(id)?.is_some_and(|s| s.admin && same_name(&s.host, host)));
     }
     Ok(n)
 }
@@ -336,7 +337,7 @@ fn expired(cx: &Ctx, t: &TokenRec) -> bool {
 /// id on the same server for the same HWID: after a rebuild the id may name
 /// another license). CONNECT and SHOW DEVICE both ask this.
 pub fn license_of(r: &(impl Reader + ?Sized), t: &TokenRec) -> Result<Option<LicenseRec>> {
-    Ok(r.license(t.license)?.filter(|l| l.server == t.server && l.hwid == t.hwid))
+    Ok(r.license(t.license)?.filter(|l| same_name(&l.server, &t.server) && l.hwid == t.hwid))
 }
 
 /// A denial caused by an expired temporary CAL (`temporary-expired`, or
@@ -420,7 +421,7 @@ fn permanent_token(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &str,
     // The token's license is renewable when it is the current one: then
     // it is the record just read (`license_of` would read it again).
     let renewable = current
-        .filter(|c| c.id == t.license && c.server == t.server && c.hwid == t.hwid && c.status == LicenseStatus::Active);
+        .filter(|c| c.id == t.license && same_name(&c.server, &t.server) && c.hwid == t.hwid && c.status == LicenseStatus::Active);
     if let Some(license) = renewable {
         let license = renew(cx, &license)?;
         let token = place_token(cx, &device.name, t.slot, license, &issuing)?;
@@ -476,7 +477,7 @@ fn expired_permanent(cx: &mut Ctx, host: &HostRec, device: &DeviceRec, user: &st
 fn current_license(cx: &Ctx, server: &str, hwid: &Hwid, product: Product) -> Result<Option<LicenseRec>> {
     for id in cx.tx.licenses_of_hwid(hwid)?.into_iter().rev() {
         if let Some(l) = cx.tx.license(id)?
-            && l.server == server
+            && same_name(&l.server, server)
             && l.product == product
         {
             return Ok(Some(l));

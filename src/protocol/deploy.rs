@@ -1,7 +1,8 @@
 //! Deployment: license servers, key packs, session hosts and devices
 //! (protocol.md "Devices and their stores", "Administration").
 
-use super::{Ctx, check_name, no_such};
+use super::names::{already_exists, no_such_in};
+use super::{Ctx, check_name};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::*;
@@ -13,8 +14,8 @@ pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: 
     check_name("server", name)?;
     let scope = scope.unwrap_or("default");
     check_name("scope", scope)?;
-    if cx.tx.server(name)?.is_some() {
-        return Err(Error::plan_near(format!("server '{name}' already exists"), name));
+    if let Some(s) = cx.tx.server(name)? {
+        return Err(already_exists("server", name, &s.name));
     }
     let product = product.unwrap_or(Product::Ws2025);
     if product == Product::Ws2012R2 {
@@ -52,7 +53,7 @@ pub fn create_server(cx: &mut Ctx, name: &str, product: Option<Product>, scope: 
 }
 
 fn server_mut(cx: &Ctx, name: &str) -> Result<ServerRec> {
-    cx.tx.server(name)?.ok_or_else(|| no_such("server", name))
+    cx.tx.server(name)?.ok_or_else(|| no_such_in(&*cx.tx, "server", name))
 }
 
 pub fn set_activated(cx: &mut Ctx, name: &str, activated: bool) -> Result<()> {
@@ -61,9 +62,9 @@ pub fn set_activated(cx: &mut Ctx, name: &str, activated: bool) -> Result<()> {
     s.activated = activated;
     cx.tx.put_server(&s)?;
     if activated && !was {
-        cx.event(EventSource::LicenseServer, name, 4, EventLevel::Info, "the license server was activated".into())?;
+        cx.event(EventSource::LicenseServer, &s.name, 4, EventLevel::Info, "the license server was activated".into())?;
     } else if !activated && was {
-        cx.event(EventSource::LicenseServer, name, 0, EventLevel::Info, "the license server was deactivated".into())?;
+        cx.event(EventSource::LicenseServer, &s.name, 0, EventLevel::Info, "the license server was deactivated".into())?;
     }
     Ok(())
 }
@@ -94,8 +95,8 @@ pub fn set_security_group(cx: &mut Ctx, name: &str, hosts: Option<&[String]>) ->
                 check_name("host", h)?;
             }
             let mut hosts = hosts.to_vec();
-            hosts.sort();
-            hosts.dedup();
+            hosts.sort_by(|a, b| name_cmp(a, b).then_with(|| a.cmp(b)));
+            hosts.dedup_by(|a, b| same_name(a, b));
             s.security_group = true;
             s.group_hosts = hosts;
         }
@@ -197,8 +198,8 @@ pub struct CreateHost<'a> {
 
 pub fn create_host(cx: &mut Ctx, req: &CreateHost) -> Result<()> {
     check_name("host", req.name)?;
-    if cx.tx.host(req.name)?.is_some() {
-        return Err(Error::plan_near(format!("host '{}' already exists", req.name), req.name));
+    if let Some(h) = cx.tx.host(req.name)? {
+        return Err(already_exists("host", req.name, &h.name));
     }
     let scope = req.scope.unwrap_or("default");
     check_name("scope", scope)?;
@@ -222,7 +223,7 @@ pub fn create_host(cx: &mut Ctx, req: &CreateHost) -> Result<()> {
 }
 
 fn host_mut(cx: &Ctx, name: &str) -> Result<HostRec> {
-    cx.tx.host(name)?.ok_or_else(|| no_such("host", name))
+    cx.tx.host(name)?.ok_or_else(|| no_such_in(&*cx.tx, "host", name))
 }
 
 pub fn set_host_mode(cx: &mut Ctx, name: &str, mode: Mode) -> Result<()> {
@@ -242,8 +243,8 @@ pub fn set_host_servers(cx: &mut Ctx, name: &str, servers: &[String]) -> Result<
 
 pub fn create_device(cx: &mut Ctx, name: &str, hwid: Option<Hwid>) -> Result<()> {
     check_name("device", name)?;
-    if cx.tx.device(name)?.is_some() {
-        return Err(Error::plan_near(format!("device '{name}' already exists"), name));
+    if let Some(d) = cx.tx.device(name)? {
+        return Err(already_exists("device", name, &d.name));
     }
     let hwid = hwid.unwrap_or_else(|| cx.rng.hwid());
     // Just found absent: written without looking for it again.
@@ -251,7 +252,7 @@ pub fn create_device(cx: &mut Ctx, name: &str, hwid: Option<Hwid>) -> Result<()>
 }
 
 fn device_mut(cx: &Ctx, name: &str) -> Result<DeviceRec> {
-    cx.tx.device(name)?.ok_or_else(|| no_such("device", name))
+    cx.tx.device(name)?.ok_or_else(|| no_such_in(&*cx.tx, "device", name))
 }
 
 /// seed 002: an image that kept `HardwareID` gives every clone the same

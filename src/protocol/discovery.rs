@@ -81,7 +81,7 @@ pub fn refused(cx: &mut Ctx, server: &ServerRec, host: &HostRec) -> Result<()> {
 /// scope by name. CONNECT's discovery and SHOW HOST's diagnosis both walk it.
 pub fn candidates(r: &(impl Reader + ?Sized), host: &HostRec) -> Result<Vec<(String, Option<ServerRec>)>> {
     if host.license_servers.is_empty() {
-        let in_scope = r.servers()?.into_iter().filter(|s| s.scope == host.scope);
+        let in_scope = r.servers()?.into_iter().filter(|s| same_name(&s.scope, &host.scope));
         return Ok(in_scope.map(|s| (s.name.clone(), Some(s))).collect());
     }
     host.license_servers.iter().map(|n| Ok((n.clone(), r.server(n)?))).collect()
@@ -89,7 +89,7 @@ pub fn candidates(r: &(impl Reader + ?Sized), host: &HostRec) -> Result<Vec<(Str
 
 /// Whether a server's security group lets a host in.
 pub fn accepts(server: &ServerRec, host: &str) -> bool {
-    !server.security_group || server.group_hosts.iter().any(|h| h == host)
+    !server.security_group || server.group_hosts.iter().any(|h| same_name(h, host))
 }
 
 /// seed 000: the grace period ends as soon as the host discovers a license

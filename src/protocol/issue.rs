@@ -23,7 +23,7 @@ pub fn pack_serves(k: &KeypackRec, server: &ServerRec, host_product: Product, no
         true => k.product == host_product.cal_product(),
         false => host_product.host_accepts(k.product),
     };
-    k.server == server.name && k.is_purchased_device() && k.expires.is_none_or(|e| e > now) && product_fits
+    same_name(&k.server, &server.name) && k.is_purchased_device() && k.expires.is_none_or(|e| e > now) && product_fits
 }
 
 /// The key pack a server would draw a permanent CAL from for a host: among
@@ -59,7 +59,7 @@ pub fn permanent_source(cx: &Ctx, found: &ServerRec, host: &HostRec) -> Result<O
         return Ok(Some((found.clone(), k)));
     }
     for peer in cx.tx.servers()? {
-        if peer.name == found.name || peer.scope != found.scope || !peer.online {
+        if same_name(&peer.name, &found.name) || !same_name(&peer.scope, &found.scope) || !peer.online {
             continue;
         }
         if let Some(k) = pick_keypack(cx, &peer, host.product)? {
@@ -70,7 +70,7 @@ pub fn permanent_source(cx: &Ctx, found: &ServerRec, host: &HostRec) -> Result<O
 }
 
 fn temporary_pack(cx: &Ctx, server: &str) -> Result<KeypackRec> {
-    let temporary = &mut |k: &KeypackRec| k.server == server && k.kind == KeypackType::Temporary;
+    let temporary = &mut |k: &KeypackRec| same_name(&k.server, server) && k.kind == KeypackType::Temporary;
     let pack = cx.tx.find_record(T::Keypacks, b"", temporary)?;
     pack.ok_or_else(|| Error::Storage(format!("server '{server}' has no temporary key pack")))
 }

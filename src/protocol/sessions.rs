@@ -10,7 +10,7 @@ use crate::store::*;
 /// that host; otherwise to the host with the fewest active sessions (ties
 /// by name).
 pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec> {
-    let hosts: Vec<HostRec> = cx.tx.hosts()?.into_iter().filter(|h| h.farm.as_deref() == Some(farm)).collect();
+    let hosts: Vec<HostRec> = cx.tx.hosts()?.into_iter().filter(|h| h.farm.as_deref().is_some_and(|f| same_name(f, farm))).collect();
     if hosts.is_empty() {
         return Err(Error::plan_near(format!("no host belongs to farm '{farm}'"), farm));
     }
@@ -22,7 +22,7 @@ pub fn choose_farm_host(cx: &mut Ctx, farm: &str, user: &str) -> Result<HostRec>
     let active = active_sessions_by_host(cx)?;
     let mut best: Option<(u64, HostRec)> = None;
     for h in hosts {
-        let n = active.get(h.name.as_str()).copied().unwrap_or(0);
+        let n = active.get(&*fold_name(&h.name)).copied().unwrap_or(0);
         if best.as_ref().is_none_or(|(bn, _)| n < *bn) {
             best = Some((n, h));
         }
@@ -43,7 +43,7 @@ fn active_sessions_by_host(cx: &Ctx) -> Result<std::collections::HashMap<String,
         if let Some(s) = cx.tx.session(id)?
             && s.state == SessionState::Active
         {
-            *out.entry(s.host).or_default() += 1;
+            *out.entry(fold_name(&s.host).into_owned()).or_default() += 1;
         }
     }
     Ok(out)

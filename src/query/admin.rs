@@ -20,7 +20,7 @@ pub fn revoke_where(cx: &mut Ctx, filter: &Expr) -> Result<Vec<admin::Revoked>> 
     let server_col = t.column("server").ok_or_else(|| Error::plan("no server column in licenses"))?;
     let mut matched = Vec::new();
     for row in super::select::matching_rows(&*cx.tx, t, filter, cx.now)? {
-        if let (Value::Int(id), Value::Text(server)) = (&row[id_col], &row[server_col]) {
+        if let (Value::Int(id), Value::Name(server) | Value::Text(server)) = (&row[id_col], &row[server_col]) {
             let on = Some(server.as_str());
             matched.push(crate::protocol::numbered(&*cx.tx, T::Licenses, *id as u64, on, "REVOKE LICENSE")?);
         }

@@ -10,6 +10,9 @@ use crate::store::*;
 pub enum Type {
     Int,
     Text,
+    /// A server, host, device, farm, scope, user or computer name: text
+    /// compared as Windows compares names (`Value::Name`).
+    Name,
     Bool,
     Time,
 }
@@ -18,7 +21,7 @@ impl Type {
     pub fn name(self) -> &'static str {
         match self {
             Type::Int => "int",
-            Type::Text => "text",
+            Type::Text | Type::Name => "text",
             Type::Bool => "bool",
             Type::Time => "time",
         }
@@ -32,16 +35,16 @@ pub struct Table {
     pub nullable: &'static [&'static str],
 }
 
-use Type::{Bool, Int, Text, Time as TimeCol};
+use Type::{Bool, Int, Name, Text, Time as TimeCol};
 
 pub const TABLES: &[Table] = &[
     Table {
         name: "servers",
         store: T::Servers,
         columns: &[
-            ("name", Text),
+            ("name", Name),
             ("product", Text),
-            ("scope", Text),
+            ("scope", Name),
             ("activated", Bool),
             ("online", Bool),
             ("security_group", Bool),
@@ -55,7 +58,7 @@ pub const TABLES: &[Table] = &[
         store: T::Keypacks,
         columns: &[
             ("id", Int),
-            ("server", Text),
+            ("server", Name),
             ("product", Text),
             ("cal", Text),
             ("type", Text),
@@ -74,12 +77,12 @@ pub const TABLES: &[Table] = &[
         columns: &[
             ("id", Int),
             ("keypack", Int),
-            ("server", Text),
+            ("server", Name),
             ("kind", Text),
             ("status", Text),
             ("hwid", Text),
-            ("computer", Text),
-            ("user", Text),
+            ("computer", Name),
+            ("user", Name),
             ("product", Text),
             ("issued", TimeCol),
             ("expires", TimeCol),
@@ -91,22 +94,22 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "devices",
         store: T::Devices,
-        columns: &[("name", Text), ("hwid", Text), ("created", TimeCol)],
+        columns: &[("name", Name), ("hwid", Text), ("created", TimeCol)],
         nullable: &[],
     },
     Table {
         name: "tokens",
         store: T::Tokens,
         columns: &[
-            ("device", Text),
+            ("device", Name),
             ("slot", Int),
             ("license", Int),
-            ("server", Text),
-            ("scope", Text),
+            ("server", Name),
+            ("scope", Name),
             ("kind", Text),
             ("product", Text),
-            ("computer", Text),
-            ("user", Text),
+            ("computer", Name),
+            ("user", Name),
             ("issued", TimeCol),
             ("expires", TimeCol),
             ("hwid", Text),
@@ -117,12 +120,12 @@ pub const TABLES: &[Table] = &[
         name: "hosts",
         store: T::Hosts,
         columns: &[
-            ("name", Text),
+            ("name", Name),
             ("product", Text),
             ("mode", Text),
-            ("scope", Text),
+            ("scope", Name),
             ("license_servers", Text),
-            ("farm", Text),
+            ("farm", Name),
             ("created", TimeCol),
             ("grace_ends", TimeCol),
         ],
@@ -133,10 +136,10 @@ pub const TABLES: &[Table] = &[
         store: T::Sessions,
         columns: &[
             ("id", Int),
-            ("user", Text),
-            ("device", Text),
-            ("host", Text),
-            ("farm", Text),
+            ("user", Name),
+            ("device", Name),
+            ("host", Name),
+            ("farm", Name),
             ("state", Text),
             ("started", TimeCol),
             ("changed", TimeCol),
@@ -147,7 +150,7 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "user_cals",
         store: T::UserCals,
-        columns: &[("server", Text), ("user", Text), ("product", Text), ("issued", TimeCol), ("expires", TimeCol)],
+        columns: &[("server", Name), ("user", Name), ("product", Text), ("issued", TimeCol), ("expires", TimeCol)],
         nullable: &[],
     },
     Table {
@@ -157,7 +160,7 @@ pub const TABLES: &[Table] = &[
             ("seq", Int),
             ("time", TimeCol),
             ("source", Text),
-            ("node", Text),
+            ("node", Name),
             ("event", Int),
             ("level", Text),
             ("message", Text),
@@ -193,7 +196,7 @@ impl Table {
             T::Licenses => license_row(codec::decode(bytes)?),
             T::Devices => {
                 let d: DeviceRec = codec::decode(bytes)?;
-                vec![Value::Text(d.name), Value::Text(hex(&d.hwid)), Value::Time(d.created)]
+                vec![Value::Name(d.name), Value::Text(hex(&d.hwid)), Value::Time(d.created)]
             }
             T::Tokens => token_row(codec::decode(bytes)?),
             T::Hosts => host_row(codec::decode(bytes)?),
@@ -201,8 +204,8 @@ impl Table {
             T::UserCals => {
                 let u: UserCalRec = codec::decode(bytes)?;
                 vec![
-                    Value::Text(u.server),
-                    Value::Text(u.user),
+                    Value::Name(u.server),
+                    Value::Name(u.user),
                     Value::text(u.product.as_str()),
                     Value::Time(u.issued),
                     Value::Time(u.expires),
@@ -232,9 +235,9 @@ fn hex(h: &Hwid) -> String {
 
 fn server_row(s: ServerRec) -> Vec<Value> {
     vec![
-        Value::Text(s.name),
+        Value::Name(s.name),
         Value::text(s.product.as_str()),
-        Value::Text(s.scope),
+        Value::Name(s.scope),
         Value::Bool(s.activated),
         Value::Bool(s.online),
         Value::Bool(s.security_group),
@@ -247,7 +250,7 @@ fn keypack_row(k: KeypackRec) -> Vec<Value> {
     let available = k.available();
     vec![
         Value::Int(k.number() as i64),
-        Value::Text(k.server),
+        Value::Name(k.server),
         Value::text(k.product.as_str()),
         Value::text(k.cal.as_str()),
         Value::text(k.kind.as_str()),
@@ -264,12 +267,12 @@ pub fn license_row(l: LicenseRec) -> Vec<Value> {
     vec![
         Value::Int(l.number() as i64),
         Value::Int(keys::number(l.keypack) as i64),
-        Value::Text(l.server),
+        Value::Name(l.server),
         Value::text(l.kind.as_str()),
         Value::text(l.status.as_str()),
         Value::Text(hex(&l.hwid)),
-        Value::Text(l.computer),
-        Value::Text(l.user),
+        Value::Name(l.computer),
+        Value::Name(l.user),
         Value::text(l.product.as_str()),
         Value::Time(l.issued),
         Value::Time(l.expires),
@@ -280,15 +283,15 @@ pub fn license_row(l: LicenseRec) -> Vec<Value> {
 
 fn token_row(t: TokenRec) -> Vec<Value> {
     vec![
-        Value::Text(t.device),
+        Value::Name(t.device),
         Value::Int(i64::from(t.slot)),
         Value::Int(keys::number(t.license) as i64),
-        Value::Text(t.server),
-        Value::Text(t.scope),
+        Value::Name(t.server),
+        Value::Name(t.scope),
         Value::text(t.kind.as_str()),
         Value::text(t.product.as_str()),
-        Value::Text(t.computer),
-        Value::Text(t.user),
+        Value::Name(t.computer),
+        Value::Name(t.user),
         Value::Time(t.issued),
         Value::Time(t.expires),
         Value::Text(hex(&t.hwid)),
@@ -297,12 +300,12 @@ fn token_row(t: TokenRec) -> Vec<Value> {
 
 fn host_row(h: HostRec) -> Vec<Value> {
     vec![
-        Value::Text(h.name),
+        Value::Name(h.name),
         Value::text(h.product.as_str()),
         Value::text(h.mode.as_str()),
-        Value::Text(h.scope),
+        Value::Name(h.scope),
         Value::Text(h.license_servers.join(",")),
-        Value::opt_text(h.farm.as_deref()),
+        h.farm.map_or(Value::Null, Value::Name),
         Value::Time(h.created),
         Value::Time(h.grace_ends),
     ]
@@ -311,10 +314,10 @@ fn host_row(h: HostRec) -> Vec<Value> {
 fn session_row(s: SessionRec) -> Vec<Value> {
     vec![
         Value::Int(s.id as i64),
-        Value::Text(s.user),
-        Value::Text(s.device),
-        Value::Text(s.host),
-        Value::opt_text(s.farm.as_deref()),
+        Value::Name(s.user),
+        Value::Name(s.device),
+        Value::Name(s.host),
+        s.farm.map_or(Value::Null, Value::Name),
         Value::text(s.state.as_str()),
         Value::Time(s.started),
         Value::Time(s.changed),
@@ -327,7 +330,7 @@ fn event_row(e: EventRec) -> Vec<Value> {
         Value::Int(e.seq as i64),
         Value::Time(e.time),
         Value::text(e.source.as_str()),
-        Value::Text(e.node),
+        Value::Name(e.node),
         Value::Int(i64::from(e.event)),
         Value::text(e.level.as_str()),
         Value::Text(e.message),

@@ -38,7 +38,7 @@ fn literal(v: &Value) -> String {
         Value::Null => "NULL".to_string(),
         Value::Int(i) => i.to_string(),
         Value::Bool(b) => b.to_string().to_uppercase(),
-        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Text(s) | Value::Name(s) => format!("'{}'", s.replace('\'', "''")),
         Value::Time(t) => format!("'{t}'"),
     }
 }
@@ -48,6 +48,9 @@ fn sql_type(ty: Type) -> &'static str {
     match ty {
         Type::Int | Type::Bool => "INTEGER",
         Type::Text | Type::Time => "TEXT",
+        // SQLite then compares names as caldb does (for ASCII names, which
+        // is what NOCASE folds): `=`, IN, GROUP BY, DISTINCT and ORDER BY.
+        Type::Name => "TEXT COLLATE NOCASE",
     }
 }
 

@@ -177,7 +177,7 @@ impl Acc {
 
 /// About how many bytes a value holds, itself and its text.
 pub fn value_size(v: &Value) -> usize {
-    std::mem::size_of::<Value>() + if let Value::Text(t) = v { t.len() } else { 0 }
+    std::mem::size_of::<Value>() + if let Value::Text(t) | Value::Name(t) = v { t.len() } else { 0 }
 }
 
 /// A group: its keys and its aggregates' states.

@@ -7,11 +7,11 @@ use crate::model::*;
 use crate::protocol::connect::{RENEWAL_WINDOW_DAYS, license_of};
 use crate::protocol::discovery::{Verdict, decide};
 use crate::protocol::issue::pack_serves;
-use crate::protocol::no_such;
+use crate::protocol::names::no_such_in;
 use crate::store::*;
 
 pub fn show_device(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<ResultSet> {
-    let d = r.device(name)?.ok_or_else(|| no_such("device", name))?;
+    let d = r.device(name)?.ok_or_else(|| no_such_in(r, "device", name))?;
     let mut rs = ResultSet::new(&[
         "token",
         "issuer",
@@ -89,7 +89,7 @@ impl Diagnosis {
 }
 
 pub fn show_host(r: &(impl Reader + ?Sized), name: &str, now: Time) -> Result<ResultSet> {
-    let h = r.host(name)?.ok_or_else(|| no_such("host", name))?;
+    let h = r.host(name)?.ok_or_else(|| no_such_in(r, "host", name))?;
     let mut d = Diagnosis { rs: ResultSet::new(&["item", "value", "detail"]) };
     d.add("product", h.product.to_string(), format!("takes {} CALs or newer", h.product.cal_product()));
     d.add("mode", h.mode.to_string(), String::new());

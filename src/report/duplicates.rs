@@ -10,6 +10,15 @@ use crate::protocol::admin;
 use crate::store::{LicenseRec, Reader, Records, T, keys};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Computer names as Windows compares them: each folded name
+/// (`model::fold_name`) with the first spelling met, so `PC1` and `pc1`
+/// are one computer.
+type Names = BTreeMap<String, String>;
+
+fn add_name(names: &mut Names, name: &str) {
+    names.entry(fold_name(name).into_owned()).or_insert_with(|| name.to_string());
+}
+
 const COLUMNS: [&str; 10] =
     ["finding", "server", "hwid", "computers", "licenses", "live_cals", "wasted_cals", "returns", "cause", "fix"];
 
@@ -166,7 +175,7 @@ fn fetch(r: &(impl Reader + ?Sized), ids: &[u64]) -> Result<Vec<LicenseRec>> {
 pub fn duplicates(r: &(impl Reader + ?Sized)) -> Result<ResultSet> {
     let live = r.live_license_ids()?;
     let mut findings: Vec<Finding> = Vec::new();
-    let mut by_hwid: BTreeMap<Hwid, (BTreeSet<String>, Vec<u64>)> = BTreeMap::new();
+    let mut by_hwid: BTreeMap<Hwid, (Names, Vec<u64>)> = BTreeMap::new();
     for (hwid, names) in shared_device_hwids(r)? {
         by_hwid.entry(hwid).or_default().0 = names;
     }
@@ -198,8 +207,9 @@ fn hwid_of(prefix: &[u8]) -> Hwid {
     Hwid(h)
 }
 
-/// HWIDs held by several devices, with their names, from the device index.
-fn shared_device_hwids(r: &(impl Reader + ?Sized)) -> Result<Vec<(Hwid, BTreeSet<String>)>> {
+/// HWIDs held by several devices, with their names, from the device index
+/// (whose keys hold the folded names: the spelling is the device's own).
+fn shared_device_hwids(r: &(impl Reader + ?Sized)) -> Result<Vec<(Hwid, Names)>> {
     let mut out = Vec::new();
     let mut current: Option<(Hwid, BTreeSet<String>)> = None;
     r.scan(T::IdxDeviceHwid, b"", None, &mut |k, _| {
@@ -217,7 +227,16 @@ fn shared_device_hwids(r: &(impl Reader + ?Sized)) -> Result<Vec<(Hwid, BTreeSet
         Ok(true)
     })?;
     out.extend(current.filter(|(_, names)| names.len() > 1));
-    Ok(out)
+    out.into_iter()
+        .map(|(hwid, folded)| {
+            let mut names = Names::new();
+            for f in folded {
+                let spelling = r.device(&f)?.map_or(f.clone(), |d| d.name);
+                names.insert(f, spelling);
+            }
+            Ok((hwid, names))
+        })
+        .collect()
 }
 
 /// HWIDs on several computers, in the devices table or in live licenses;
@@ -225,15 +244,15 @@ fn shared_device_hwids(r: &(impl Reader + ?Sized)) -> Result<Vec<(Hwid, BTreeSet
 fn shared_hwids(
     r: &(impl Reader + ?Sized),
     report: &mut Vec<Finding>,
-    by_hwid: BTreeMap<Hwid, (BTreeSet<String>, Vec<u64>)>,
+    by_hwid: BTreeMap<Hwid, (Names, Vec<u64>)>,
 ) -> Result<BTreeMap<(String, Hwid), Vec<LicenseRec>>> {
     let mut rest = BTreeMap::new();
     for (hwid, (mut computers, ids)) in by_hwid {
         let licenses = fetch(r, &ids)?;
-        computers.extend(licenses.iter().map(|l| l.computer.clone()));
+        licenses.iter().for_each(|l| add_name(&mut computers, &l.computer));
         let mut by_server: BTreeMap<String, Vec<LicenseRec>> = BTreeMap::new();
         for l in licenses {
-            by_server.entry(l.server.clone()).or_default().push(l);
+            by_server.entry(fold_name(&l.server).into_owned()).or_default().push(l);
         }
         if computers.len() < 2 {
             for (server, ls) in by_server {
@@ -241,7 +260,7 @@ fn shared_hwids(
             }
             continue;
         }
-        let names: Vec<String> = computers.into_iter().collect();
+        let names: Vec<String> = computers.into_values().collect();
         if by_server.is_empty() {
             let f = Finding {
                 kind: "shared-hwid",
@@ -255,11 +274,11 @@ fn shared_hwids(
             report.push(f);
             continue;
         }
-        for (server, ls) in by_server {
+        for ls in by_server.into_values() {
             let (computers, cause) = (names.clone(), &CLONED);
             report.push(Finding {
                 kind: "shared-hwid",
-                server: Some(server),
+                server: ls.first().map(|l| l.server.clone()),
                 hwid: hwid.to_string(),
                 computers,
                 licenses: ls,
@@ -278,10 +297,12 @@ fn several_hwids(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>, live: &[
     let mut found: BTreeMap<(String, String), Vec<LicenseRec>> = BTreeMap::new();
     for ids in groups {
         for l in fetch(r, &ids)? {
-            found.entry((l.server.clone(), l.computer.clone())).or_default().push(l);
+            let key = (fold_name(&l.server).into_owned(), fold_name(&l.computer).into_owned());
+            found.entry(key).or_default().push(l);
         }
     }
-    for ((server, computer), ls) in found {
+    for ls in found.into_values() {
+        let (server, computer) = (ls[0].server.clone(), ls[0].computer.clone());
         let hwids: BTreeSet<Hwid> = ls.iter().map(|l| l.hwid).collect();
         if hwids.len() < 2 {
             continue;
@@ -297,13 +318,13 @@ fn several_hwids(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>, live: &[
 
 /// One HWID of one computer holding several live CALs on one server.
 fn several_cals(report: &mut Vec<Finding>, groups: &BTreeMap<(String, Hwid), Vec<LicenseRec>>) -> Result<()> {
-    for ((server, hwid), ls) in groups {
+    for ((_, hwid), ls) in groups {
         let active: Vec<LicenseRec> = ls.iter().filter(|l| l.status == LicenseStatus::Active).cloned().collect();
         if active.len() < 2 {
             continue;
         }
         let computers = vec![active[0].computer.clone()];
-        let (server, hwid) = (Some(server.clone()), hwid.to_string());
+        let (server, hwid) = (Some(active[0].server.clone()), hwid.to_string());
         let (licenses, cause, presented) = (active, &STORE_DELETED, vec![]);
         report.push(Finding { kind: "several-cals", server, hwid, computers, licenses, cause, presented });
     }
@@ -330,7 +351,7 @@ fn misplaced(r: &(impl Reader + ?Sized), report: &mut Vec<Finding>) -> Result<()
         Ok(true)
     })?;
     for ((server, number), presented) in found {
-        let ordinal = r.record::<crate::store::ServerRec>(T::Servers, keys::name(&server))?.map(|s| s.ordinal);
+        let ordinal = r.record::<crate::store::ServerRec>(T::Servers, &keys::name(&server))?.map(|s| s.ordinal);
         let row = ordinal.zip(u32::try_from(number).ok()).map(|(o, n)| keys::row_id(o, n));
         let licenses = fetch(r, row.as_slice())?;
         let mut computers: Vec<String> = licenses.iter().map(|l| l.computer.clone()).collect();

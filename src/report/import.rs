@@ -547,7 +547,7 @@ fn product(row: &Row) -> Result<(&'static str, Product)> {
 
 /// The server's temporary pack takes the imported one's id and attributes.
 fn take_temporary(tx: &mut WriteTx, row: &Row, mut k: KeypackRec) -> Result<()> {
-    let own = tx.keypacks()?.into_iter().find(|p| p.server == k.server && p.kind == KeypackType::Temporary);
+    let own = tx.keypacks()?.into_iter().find(|p| crate::model::same_name(&p.server, &k.server) && p.kind == KeypackType::Temporary);
     let Some(own) = own else {
         return Err(row.err("KeyPackType", format!("server '{}' has no temporary key pack to replace", k.server)));
     };

@@ -40,7 +40,7 @@ impl Pools {
     fn load(tx: &WriteTx, server: ServerRec) -> Result<Pools> {
         let mut packs = BTreeMap::new();
         let mut revoke: BTreeMap<Product, (u64, u64)> = BTreeMap::new();
-        for k in tx.keypacks()?.into_iter().filter(|k| k.server == server.name) {
+        for k in tx.keypacks()?.into_iter().filter(|k| same_name(&k.server, &server.name)) {
             if k.is_purchased_device() {
                 revoke.entry(k.product).or_default().0 += k.total.unwrap_or(0);
             }
@@ -165,7 +165,7 @@ impl Pools {
                 k.total = Some((k.issued + revoked).max(revoked * 5).max(1));
             }
         }
-        let own_temporary = tx.keypacks()?.into_iter().find(|k| k.server == self.server.name && k.kind == KeypackType::Temporary);
+        let own_temporary = tx.keypacks()?.into_iter().find(|k| same_name(&k.server, &self.server.name) && k.kind == KeypackType::Temporary);
         if let Some(own) = own_temporary.filter(|own| !self.packs.contains_key(&own.id)) {
             tx.delete(crate::store::T::Keypacks, &keys::id(own.id))?;
         }

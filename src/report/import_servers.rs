@@ -14,9 +14,10 @@
 use super::import::{CsvFile, Head, OTHER_SERVER, Row, shown};
 use super::read::Options;
 use crate::error::{Error, Result};
+use crate::model::{fold_name, same_name};
 use crate::protocol::{Ctx, deploy};
 use crate::store::{Records, ServerRec};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 /// The columns naming a row's server, in order of preference: caldb's
@@ -34,7 +35,8 @@ pub struct Servers {
     into: Option<String>,
     /// With `into`, in a file of several servers: the file's name for it.
     only: Option<String>,
-    /// The servers met so far, by the name the file gives.
+    /// The servers met so far, by the name the file gives, folded (names
+    /// compare as Windows compares them: `PC1` is `pc1`).
     found: HashMap<String, ServerRec>,
     /// Rows of other servers passed over (`INTO SERVER` in a file of several).
     pub passed_over: u64,
@@ -58,7 +60,7 @@ impl Servers {
         };
         let names = file_servers(file)?;
         if names.len() > 1 {
-            let mine = names.iter().find(|n| n.eq_ignore_ascii_case(into));
+            let mine = names.iter().find(|n| same_name(n, into));
             let Some(mine) = mine else {
                 let list: Vec<&str> = names.iter().map(String::as_str).collect();
                 return Err(Error::plan(format!(
@@ -77,7 +79,7 @@ impl Servers {
     pub fn of(&mut self, cx: &mut Ctx, row: &Row) -> Result<Option<ServerRec>> {
         let named = SERVER_COLUMNS.iter().find_map(|c| row.non_empty(c).map(|v| (*c, v)));
         let name = match (&self.into, &self.only, named) {
-            (Some(_), Some(only), Some((_, v))) if !v.eq_ignore_ascii_case(only) => {
+            (Some(_), Some(only), Some((_, v))) if !same_name(v, only) => {
                 row.note(OTHER_SERVER);
                 self.passed_over += 1;
                 return Ok(None);
@@ -93,11 +95,12 @@ impl Servers {
                 return Err(row.err("PSComputerName", "the row names no server; say which with INTO SERVER"));
             }
         };
-        if let Some(s) = self.found.get(&name) {
+        let folded = fold_name(&name).into_owned();
+        if let Some(s) = self.found.get(&folded) {
             return Ok(Some(s.clone()));
         }
         let s = existing_or_new(cx, &name)?;
-        self.found.insert(name, s.clone());
+        self.found.insert(folded, s.clone());
         Ok(Some(s))
     }
 
@@ -108,34 +111,32 @@ impl Servers {
     }
 }
 
-/// The server named `name` (exactly, else the one server named so in
-/// another case: PowerShell writes machine names in upper case), created
-/// and activated when there is none.
+/// The server named `name` in any case (names compare as Windows compares
+/// them, and PowerShell writes machine names in upper case: the lookup is
+/// by the folded name), created and activated when there is none.
 fn existing_or_new(cx: &mut Ctx, name: &str) -> Result<ServerRec> {
     if let Some(s) = cx.tx.server(name)? {
         return Ok(s);
-    }
-    let same: Vec<ServerRec> = cx.tx.servers()?.into_iter().filter(|s| s.name.eq_ignore_ascii_case(name)).collect();
-    if let [s] = same.as_slice() {
-        return Ok(s.clone());
     }
     deploy::create_server(cx, name, None, None)?;
     deploy::set_activated(cx, name, true)?;
     cx.tx.server(name)?.ok_or_else(|| Error::Storage(format!("server '{name}' vanished as it was created")))
 }
 
-/// The distinct server names of a file's rows (none without a server column).
-fn file_servers(file: Source) -> Result<BTreeSet<String>> {
+/// The distinct server names of a file's rows, compared as Windows
+/// compares names (the first spelling met of each; none without a server
+/// column).
+fn file_servers(file: Source) -> Result<Vec<String>> {
     let (path, name, opts, known) = file;
-    let mut names = BTreeSet::new();
+    let mut names = BTreeMap::new();
     let Some(mut file) = CsvFile::open(path, name, opts, known)? else {
-        return Ok(names);
+        return Ok(Vec::new());
     };
     while let Some((line, record)) = file.next_record()? {
         let row = file.head().row(line, &record);
         if let Some(v) = SERVER_COLUMNS.iter().find_map(|c| row.non_empty(c)) {
-            names.insert(v.to_string());
+            names.entry(fold_name(v).into_owned()).or_insert_with(|| v.to_string());
         }
     }
-    Ok(names)
+    Ok(names.into_values().collect())
 }

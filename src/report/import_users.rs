@@ -166,11 +166,11 @@ fn target(tx: &WriteTx, server: &str) -> Result<Target> {
     }
     let mut servers: BTreeMap<String, (String, Vec<Product>)> = BTreeMap::new();
     for s in tx.servers()? {
-        servers.insert(s.name.to_lowercase(), (s.name.clone(), Vec::new()));
+        servers.insert(fold_name(&s.name).into_owned(), (s.name.clone(), Vec::new()));
     }
     let per_user = |k: &KeypackRec| k.cal == CalType::User && k.kind != KeypackType::Temporary;
     for k in tx.keypacks()?.into_iter().filter(per_user) {
-        if let Some((_, products)) = servers.get_mut(&k.server.to_lowercase()) {
+        if let Some((_, products)) = servers.get_mut(&fold_name(&k.server).into_owned()) {
             products.push(k.product);
         }
     }
@@ -211,10 +211,10 @@ fn user_cals(src: &dyn Source, target: &Target) -> Result<Vec<UserCalRec>> {
             }
         };
         let managing = src.field(&mcol);
-        let (server, products) = match managing.and_then(|m| target.servers.get(&m.to_lowercase())) {
+        let (server, products) = match managing.and_then(|m| target.servers.get(fold_name(m).as_ref())) {
             Some((s, products)) => (s.clone(), products.as_slice()),
             None => {
-                let (s, products) = &target.servers[&target.default.to_lowercase()];
+                let (s, products) = &target.servers[fold_name(&target.default).as_ref()];
                 (s.clone(), products.as_slice())
             }
         };

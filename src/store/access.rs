@@ -39,7 +39,7 @@ pub fn license_index_keys(l: &LicenseRec) -> [IndexEntry; 4] {
 /// Typed lookups, on read and write transactions alike.
 pub trait Records: Reader {
     fn server(&self, name: &str) -> Result<Option<ServerRec>> {
-        self.record(T::Servers, keys::name(name))
+        self.record(T::Servers, &keys::name(name))
     }
     fn servers(&self) -> Result<Vec<ServerRec>> {
         self.records(T::Servers, b"")
@@ -54,10 +54,10 @@ pub trait Records: Reader {
         self.record(T::Licenses, &keys::id(id))
     }
     fn device(&self, name: &str) -> Result<Option<DeviceRec>> {
-        self.record(T::Devices, keys::name(name))
+        self.record(T::Devices, &keys::name(name))
     }
     fn host(&self, name: &str) -> Result<Option<HostRec>> {
-        self.record(T::Hosts, keys::name(name))
+        self.record(T::Hosts, &keys::name(name))
     }
     fn hosts(&self) -> Result<Vec<HostRec>> {
         self.records(T::Hosts, b"")
@@ -179,7 +179,7 @@ impl<R: Reader + ?Sized> Records for R {}
 
 impl WriteTx {
     pub fn put_server(&mut self, s: &ServerRec) -> Result<()> {
-        self.put_record(T::Servers, s.key(), s)
+        self.put_record(T::Servers, &s.key(), s)
     }
 
     /// Writes a key pack. A pack that would have issued more CALs than it
@@ -197,7 +197,7 @@ impl WriteTx {
     }
 
     pub fn put_host(&mut self, h: &HostRec) -> Result<()> {
-        self.put_record(T::Hosts, h.key(), h)
+        self.put_record(T::Hosts, &h.key(), h)
     }
 
     pub fn put_token(&mut self, t: &TokenRec) -> Result<()> {
@@ -384,7 +384,7 @@ impl WriteTx {
     }
 
     fn write_device(&mut self, d: &DeviceRec) -> Result<()> {
-        self.put_record(T::Devices, d.key(), d)?;
+        self.put_record(T::Devices, &d.key(), d)?;
         self.put(T::IdxDeviceHwid, &idx_device_hwid(&d.hwid, &d.name), b"")
     }
 

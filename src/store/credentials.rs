@@ -28,16 +28,17 @@ pub struct CredentialsRec {
     pub seeded: bool,
 }
 
-fn key(server: &str) -> &[u8] {
+/// A server's key: its name folded (`keys::name`), as the servers table's.
+fn key(server: &str) -> std::borrow::Cow<'_, [u8]> {
     super::keys::name(server)
 }
 
 /// A server's stored credentials, if made.
 pub fn credentials(r: &(impl Reader + ?Sized), server: &str) -> Result<Option<CredentialsRec>> {
-    r.record(T::Credentials, key(server))
+    r.record(T::Credentials, &key(server))
 }
 
 /// Stores a server's credentials.
 pub fn put_credentials(tx: &mut WriteTx, rec: &CredentialsRec) -> Result<()> {
-    tx.put_record(T::Credentials, key(&rec.server), rec)
+    tx.put_record(T::Credentials, &key(&rec.server), rec)
 }

@@ -36,7 +36,8 @@ impl Envelope {
     pub fn of_version(version: u32) -> Option<Envelope> {
         match version {
             2 => Some(Envelope::V2),
-            // Format 4 changed keys, records and tables, not the envelope.
+            // Format 4 changed keys, records and tables, not how a value
+            // carries its checksum.
             3 | 4 => Some(Envelope::V3),
             _ => None,
         }

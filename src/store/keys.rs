@@ -1,9 +1,13 @@
 //! Keys on disk: byte strings whose order is the order caldb wants. Names
-//! are their UTF-8 bytes (names never hold a NUL), numbers are big-endian,
+//! are the UTF-8 bytes of their folded form (`model::fold_name`: Windows
+//! compares names without regard to case, so `pc1` and `PC1` are one key;
+//! the record keeps the spelling it was created with; format 4), never
+//! holding a NUL; numbers are big-endian,
 //! times are big-endian with the sign bit flipped, and the parts of a
 //! composite key are joined by a NUL byte.
 
-use crate::model::{Hwid, Time};
+use crate::model::{Hwid, Time, fold_name};
+use std::borrow::Cow;
 
 // The keys of single records borrow or sit on the stack: a lookup or a
 // write of a record allocates no key.
@@ -12,8 +16,12 @@ pub fn id(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }
 
-pub fn name(s: &str) -> &[u8] {
-    s.as_bytes()
+/// A name's key: its folded bytes, borrowed when it is folded already.
+pub fn name(s: &str) -> Cow<'_, [u8]> {
+    match fold_name(s) {
+        Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
+        Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+    }
 }
 
 /// The stored id of a key pack or license (format 4): the server's
@@ -46,7 +54,7 @@ impl Key {
     }
 
     pub fn name(mut self, s: &str) -> Key {
-        self.0.extend_from_slice(s.as_bytes());
+        self.0.extend_from_slice(&name(s));
         self.0.push(0);
         self
     }
@@ -120,6 +128,13 @@ mod tests {
         for t in [Time(-11_644_473_600), Time(-1), Time(0), Time(1_767_603_600)] {
             assert_eq!(leading_time(&Key::new().time(t).id(7).done()), t);
         }
+    }
+
+    #[test]
+    fn names_that_differ_only_in_case_are_one_key() {
+        assert_eq!(name("pc1"), name("PC1"));
+        assert_eq!(Key::new().name("Alice").name("rdsh3").done(), Key::new().name("ALICE").name("RDSH3").done());
+        assert_ne!(name("pc1"), name("pc2"));
     }
 
     #[test]

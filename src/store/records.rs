@@ -97,7 +97,7 @@ pub struct ServerRec {
 }
 
 impl ServerRec {
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> std::borrow::Cow<'_, [u8]> {
         keys::name(&self.name)
     }
 }
@@ -244,7 +244,7 @@ pub struct DeviceRec {
 }
 
 impl DeviceRec {
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> std::borrow::Cow<'_, [u8]> {
         keys::name(&self.name)
     }
 }
@@ -296,7 +296,7 @@ pub struct HostRec {
 }
 
 impl HostRec {
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> std::borrow::Cow<'_, [u8]> {
         keys::name(&self.name)
     }
 }

@@ -27,7 +27,7 @@ fn layout(t: T) -> (&'static str, &'static str) {
         T::Events => ("seq u64", "EventRec"),
         T::History => (
             "seq u64 of the chunk's last row",
-            "chunk of up to 64 rows: u32 LE count, then per row seq u64 BE, u32 LE length, HistoryRec",
+            "chunk of up to 256 rows: u32 LE count, then the body as an LZ4 block (lz4_flex, its u32 LE length first): per row seq u64 BE, u32 LE length, HistoryRec",
         ),
         T::Credentials => ("server name", "CredentialsRec"),
         T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
@@ -194,7 +194,7 @@ pub fn describe() -> Result<String> {
     let _ = writeln!(out, "format_version {FORMAT_VERSION}");
     let _ = writeln!(
         out,
-        "encoding keys: ordered bytes (names UTF-8 + NUL in composites, integers big-endian, times big-endian i64 with the sign bit flipped)"
+        "encoding keys: ordered bytes (names folded to their simple uppercase (Windows order), UTF-8, + NUL in composites, integers big-endian, times big-endian i64 with the sign bit flipped)"
     );
     let _ = writeln!(out, "encoding values: serde + bincode 2.0.1 standard config (varint little-endian)");
     let _ = writeln!(

@@ -21,7 +21,7 @@ use super::file::{check_magic, format_version};
 use super::records::{KeypackRec, LicenseRec, ServerIds, State, TokenRec};
 use crate::model::{CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Product, Time};
 use super::tables::{Raw, STATE_KEY, is_bare};
-use super::{FORMAT_VERSION, Fixed, Shape, Store, T, codec, keys};
+use super::{FORMAT_VERSION, Fixed, Reader, Shape, Store, T, codec, keys};
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::HashMap;
@@ -196,12 +196,21 @@ where
 /// (each license server's key, chain and CAL secret for real clients) is
 /// new: an older file has none, so it starts empty (a server's credentials
 /// are made when a client first needs them) and converts nothing here.
+/// Format 3 to 4 is three conversions in one step: key packs and licenses
+/// numbered per server (`per_server_ids`, on the old keys, whose names are
+/// the old spellings the `Renumbering` was read by), history's chunks
+/// compressed (`history::from_format_3`), and then the names in keys folded
+/// (`fold_name_keys`).
 fn convert(old: &Old, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let (mut key, mut payload) = (key.to_vec(), payload.to_vec());
     if old.version == 2 {
         prevent_upgrade_and_admin(t, &mut payload);
     }
     per_server_ids(&old.renumbering, t, &mut key, &mut payload)?;
+    if t == T::History {
+        payload = super::history::from_format_3(&payload).map_err(|e| super::envelope::at(e, t, &key))?;
+    }
+    let key = fold_name_keys(t, &key)?;
     Ok((key, payload))
 }
 
@@ -422,15 +431,110 @@ fn per_server_ids(r: &Renumbering, t: T, key: &mut Vec<u8>, payload: &mut Vec<u8
     Ok(())
 }
 
+/// Format 4: the names in keys are folded as Windows compares names
+/// (`keys::name`), so `PC1` and `pc1` are one key; records keep their
+/// spelling. A key is its name parts (UTF-8, NUL-ended) around fixed-width
+/// binary parts: a token's slot (4 bytes, last), a computer index's
+/// license id (8, last), a device index's HWID (20, first).
+fn fold_name_keys(t: T, key: &[u8]) -> Result<Vec<u8>> {
+    if !folds(t) {
+        return Ok(key.to_vec());
+    }
+    let (head, text, tail) = match t {
+        T::Servers | T::Devices | T::Hosts | T::UserCals | T::IdxSessionLive => (0, key.len(), 0),
+        T::Tokens => (0, key.len().saturating_sub(4), 4),
+        T::IdxLicenseComputer => (0, key.len().saturating_sub(8), 8),
+        _ => (20.min(key.len()), key.len(), 0),
+    };
+    let names = std::str::from_utf8(&key[head..text.max(head)])
+        .map_err(|_| super::envelope::damaged(t, key, "a name in the key is not UTF-8"))?;
+    let mut out = Vec::with_capacity(key.len());
+    out.extend_from_slice(&key[..head]);
+    out.extend_from_slice(crate::model::fold_name(names).as_bytes());
+    out.extend_from_slice(&key[key.len() - tail..]);
+    Ok(out)
+}
+
+/// Whether table `t`'s keys hold names (format 4 folds them).
+fn folds(t: T) -> bool {
+    matches!(
+        t,
+        T::Servers
+            | T::Devices
+            | T::Hosts
+            | T::UserCals
+            | T::IdxSessionLive
+            | T::Tokens
+            | T::IdxLicenseComputer
+            | T::IdxDeviceHwid
+    )
+}
+
+/// The keys of a table whose names differ only in case, at most this many
+/// listed.
+const COLLISIONS_LISTED: usize = 10;
+
+/// Two entries of an old file whose keys fold together (`PC1` and `pc1`)
+/// would be one in format 4: the carry-over refuses them, naming both
+/// spellings, and the old file stays as it is (docs/choices.md item 44).
+fn collision_error(rx: &redb::ReadTransaction, old: &Old, t: T, folded: &[Vec<u8>]) -> Error {
+    let mut spellings: Vec<Vec<String>> = vec![Vec::new(); folded.len()];
+    let _ = visit_old(rx, old.version, old.envelope, t, &mut |key, payload| {
+        if let Ok((f, _)) = convert(old, t, key, payload)
+            && let Some(i) = folded.iter().position(|c| *c == f)
+        {
+            spellings[i].push(shown_key(t, key));
+        }
+        Ok(())
+    });
+    let listed: Vec<String> = spellings
+        .iter()
+        .map(|s| s.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(" and "))
+        .collect();
+    Error::Storage(format!(
+        "table {} holds names that differ only in case, which are one name from format 4 on: {}; \
+         the old file is unchanged: carry its licenses and key packs over with EXPORT and IMPORT, \
+         or rebuild it without these names",
+        t.name(),
+        listed.join("; ")
+    ))
+}
+
+/// A key as text, its binary parts left out and its NUL separators shown
+/// as `/` (`alice/rdsh1`).
+fn shown_key(t: T, key: &[u8]) -> String {
+    let (head, end) = match t {
+        T::Tokens => (0, key.len().saturating_sub(4)),
+        T::IdxLicenseComputer => (0, key.len().saturating_sub(8)),
+        T::IdxDeviceHwid => (20.min(key.len()), key.len()),
+        _ => (0, key.len()),
+    };
+    let text = String::from_utf8_lossy(&key[head..end.max(head)]);
+    text.trim_end_matches('\0').replace('\0', "/")
+}
+
 /// Copies one table in batches; its entry count. `meta`'s format entry is
 /// the new file's own.
 fn copy_table(rx: &redb::ReadTransaction, old: &Old, target: &Store, t: T) -> Result<u64> {
     let mut batch: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(BATCH);
     let mut n = 0;
-    let flush = |batch: &mut Vec<(Vec<u8>, Vec<u8>)>| -> Result<()> {
+    let mut collisions: Vec<Vec<u8>> = Vec::new();
+    let mut flush = |batch: &mut Vec<(Vec<u8>, Vec<u8>)>| -> Result<()> {
         let mut tx = target.write()?;
+        // A key already written, by this batch or an earlier one, is a
+        // second name that folds to it. (A kept table's reads are cached
+        // by the transaction, and `raw_put` passes the cache by: the keys
+        // of this batch are looked up in `written`.)
+        let mut written = std::collections::HashSet::new();
         for (k, v) in batch.drain(..) {
+            if folds(t) && (written.contains(&k) || tx.get(t, &k)?.is_some()) {
+                if collisions.len() < COLLISIONS_LISTED && !collisions.contains(&k) {
+                    collisions.push(k);
+                }
+                continue;
+            }
             tx.raw_put(t, &k, &v)?;
+            written.insert(k);
         }
         tx.commit()
     };
@@ -443,6 +547,9 @@ fn copy_table(rx: &redb::ReadTransaction, old: &Old, target: &Store, t: T) -> Re
         if batch.len() == BATCH { flush(&mut batch) } else { Ok(()) }
     })?;
     flush(&mut batch)?;
+    if !collisions.is_empty() {
+        return Err(collision_error(rx, old, t, &collisions));
+    }
     Ok(n)
 }
 
@@ -478,9 +585,10 @@ fn verify(rx: &redb::ReadTransaction, from: &Old, target: &Store) -> Result<()> 
     Ok(())
 }
 
-/// A digest of a table's entries, whatever their order (format 4's keys
-/// do not sort as format 3's did): the count, and the sum and the xor of
-/// each entry's hash.
+/// A digest of a table's entries, whatever their order: format 4's keys
+/// do not sort as format 3's did (per-server ids, folded names), and redb
+/// keeps each table's keys in order itself. The count, and the sum and the
+/// xor of each entry's hash.
 #[derive(Default, PartialEq)]
 struct Digest {
     count: u64,

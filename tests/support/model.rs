@@ -380,7 +380,7 @@ pub fn clock(db: &mut Database) -> Time {
 
 pub fn text(v: &Value) -> String {
     match v {
-        Value::Text(s) => s.clone(),
+        Value::Text(s) | Value::Name(s) => s.clone(),
         other => panic!("text, not {other:?}"),
     }
 }

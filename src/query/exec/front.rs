@@ -32,7 +32,7 @@ impl Database {
         if let Some(name) = found {
             return Ok(name);
         }
-        let first = rx.servers()?.into_iter().map(|s| s.name).min();
+        let first = rx.servers()?.into_iter().map(|s| s.name).min_by(|a, b| crate::model::name_cmp(a, b));
         first.ok_or_else(|| Error::plan("no license server in the database: a real client's exchange needs one's key"))
     }
 
@@ -69,7 +69,7 @@ impl Database {
     pub fn front_license(&mut self, server: &str, number: u64) -> Result<Option<LicenseRec>> {
         self.front_refuse_block()?;
         let rx = self.store.read()?;
-        let Some(s) = rx.record::<ServerRec>(T::Servers, keys::name(server))? else { return Ok(None) };
+        let Some(s) = rx.record::<ServerRec>(T::Servers, &keys::name(server))? else { return Ok(None) };
         match u32::try_from(number) {
             Ok(n) => rx.license(keys::row_id(s.ordinal, n)),
             Err(_) => Ok(None),

@@ -1,4 +1,5 @@
-//! The restore form `.dump` writes: `CREATE TABLE name(column TYPE, ...)`
+//! The restore form `.dump` writes: `CREATE TABLE name(column TYPE
+//! [COLLATE collation], ...)`
 //! and `INSERT INTO name VALUES(value, ...)`, where a value is NULL, an
 //! integer, TRUE or FALSE, quoted text or a blob `X'hex'`. What they mean
 //! is `query::dump`'s business; this module only reads them.
@@ -12,6 +13,15 @@ pub fn create_table(i: &str) -> Res<'_, Statement> {
     let (i, columns) = paren_list(i, "columns", |i| {
         let (i, column) = name(i, "a column name")?;
         let (i, ty) = name(i, "a column type")?;
+        // A name column is `TEXT COLLATE NOCASE` (names compare without
+        // regard to case, in SQLite as in caldb).
+        let (i, ty) = match eat(i, "COLLATE") {
+            Some(i) => {
+                let (i, collation) = name(i, "a collation after COLLATE")?;
+                (i, format!("{ty} COLLATE {collation}"))
+            }
+            None => (i, ty),
+        };
         Ok((i, (column, ty.to_ascii_uppercase())))
     })?;
     Ok((i, Statement::CreateTable { table, columns }))

@@ -198,7 +198,7 @@ fn shown_values(values: &[Scalar]) -> String {
 fn show(s: &Scalar) -> String {
     match s {
         Scalar::Col(_, _, name) => name.clone(),
-        Scalar::Const(Value::Text(t), _) => format!("'{}'", t.replace('\'', "''")),
+        Scalar::Const(Value::Text(t) | Value::Name(t), _) => format!("'{}'", t.replace('\'', "''")),
         Scalar::Const(Value::Time(t), _) => format!("'{t}'"),
         Scalar::Const(v, _) => v.to_string(),
         _ => "(expression)".into(),
@@ -239,7 +239,7 @@ pub fn resolve(
 /// Primary keys for `column = value` through the table's key or index.
 fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, v: &Value, out: &mut Vec<Vec<u8>>) -> Result<()> {
     match (t.name, column, v) {
-        (_, "name", Value::Text(s)) => out.push(keys::name(s).to_vec()),
+        (_, "name", Value::Name(s) | Value::Text(s)) => out.push(keys::name(s).to_vec()),
         ("keypacks" | "licenses", "id", Value::Int(i)) => {
             if let Ok(n) = u32::try_from(*i) {
                 out.extend(r.servers()?.iter().map(|s| keys::id(keys::row_id(s.ordinal, n)).to_vec()));
@@ -255,7 +255,7 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, v: &Value, out: &m
                 out.extend(r.licenses_of_hwid(&h)?.into_iter().map(|i| keys::id(i).to_vec()));
             }
         }
-        ("licenses", "computer", Value::Text(s)) => {
+        ("licenses", "computer", Value::Name(s) | Value::Text(s)) => {
             out.extend(r.licenses_of_computer(s)?.into_iter().map(|i| keys::id(i).to_vec()))
         }
         ("devices", "hwid", Value::Text(s)) => {
@@ -263,7 +263,7 @@ fn keyed(r: &(impl Reader + ?Sized), t: &Table, column: &str, v: &Value, out: &m
                 out.extend(r.devices_of_hwid(&h)?.iter().map(|n| keys::name(n).to_vec()));
             }
         }
-        ("tokens", "device", Value::Text(s)) => out.extend(r.index_keys(T::Tokens, &records::tokens_prefix(s))?),
+        ("tokens", "device", Value::Name(s) | Value::Text(s)) => out.extend(r.index_keys(T::Tokens, &records::tokens_prefix(s))?),
         _ => {}
     }
     Ok(())

@@ -17,6 +17,8 @@ use std::collections::BTreeSet;
 pub enum Ty {
     Int,
     Text,
+    /// A name column (`Value::Name`): text compared without regard to case.
+    Name,
     Bool,
     Time,
     Null,
@@ -27,6 +29,7 @@ impl Ty {
         match t {
             Type::Int => Ty::Int,
             Type::Text => Ty::Text,
+            Type::Name => Ty::Name,
             Type::Bool => Ty::Bool,
             Type::Time => Ty::Time,
         }
@@ -35,7 +38,7 @@ impl Ty {
     pub fn name(self) -> &'static str {
         match self {
             Ty::Int => "int",
-            Ty::Text => "text",
+            Ty::Text | Ty::Name => "text",
             Ty::Bool => "bool",
             Ty::Time => "time",
             Ty::Null => "null",
@@ -401,8 +404,11 @@ fn as_time(s: Scalar) -> Option<Scalar> {
 /// Makes the two sides of a comparison the same type: text compared with a
 /// time is read as a time, an HWID in either case is matched in upper case.
 fn unify(e: &Expr, a: Scalar, b: Scalar) -> Result<(Scalar, Scalar)> {
+    let b = named(&a, b);
+    let a = named(&b, a);
     let (ta, tb) = (a.ty(), b.ty());
-    if ta == tb || ta == Ty::Null || tb == Ty::Null {
+    let texts = matches!((ta, tb), (Ty::Name, Ty::Text) | (Ty::Text, Ty::Name));
+    if ta == tb || ta == Ty::Null || tb == Ty::Null || texts {
         let b2 = hwid_case(&a, b);
         let a2 = hwid_case(&b2, a);
         return Ok((a2, b2));
@@ -430,6 +436,15 @@ fn timed(e: &Expr, other: &Scalar, x: &Scalar) -> Result<Scalar> {
     }
 }
 
+/// A text constant compared with a name is a name: `computer = 'PC1'`
+/// finds `pc1`, as Windows compares computer names.
+fn named(other: &Scalar, s: Scalar) -> Scalar {
+    match s {
+        Scalar::Const(Value::Text(t), _) if other.ty() == Ty::Name => Scalar::Const(Value::Name(t), Ty::Name),
+        s => s,
+    }
+}
+
 fn hwid_case(other: &Scalar, s: Scalar) -> Scalar {
     match (other, s) {
         (Scalar::Col(_, _, name), Scalar::Const(Value::Text(t), ty)) if name.ends_with("hwid") => {
@@ -442,7 +457,7 @@ fn hwid_case(other: &Scalar, s: Scalar) -> Scalar {
 fn mismatch(e: &Expr, a: &Scalar, b: &Scalar) -> Error {
     let describe = |s: &Scalar| match s {
         Scalar::Const(Value::Int(n), _) => format!("the number {n}"),
-        Scalar::Const(Value::Text(t), _) => format!("the text '{t}'"),
+        Scalar::Const(Value::Text(t) | Value::Name(t), _) => format!("the text '{t}'"),
         Scalar::Const(v, _) => v.to_string(),
         other => format!("a {} value", other.ty().name()),
     };
