@@ -7,6 +7,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/dumps.rs"]
+mod dumps;
 
 use bin::scratch_dir;
 use std::path::Path;
@@ -325,7 +327,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
             *row = format!("{},FALSE);", row.trim_end_matches(");"));
         }
     }
-    assert_eq!(dump.lines().next(), Some(counters_now(&want).as_str()), "the clock, seed and counters");
+    assert_eq!(dump.lines().next(), Some(dumps::counters_now(&want).as_str()), "the clock, seed and counters");
     assert_eq!(rows(&dump), want_rows, "the carried-over file holds what the format-2 caldb dumped");
     assert_eq!(caldb(&["-readonly", new_s, "CHECK;"]), (0, String::new(), String::new()));
     assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
@@ -383,27 +385,6 @@ fn a_text_file_with_a_zeroed_start_and_tail_is_refused_not_wiped() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The first line of a format-2 or format-3 dump as this caldb writes it:
-/// one key pack and one license counter became each server's (they start
-/// where the one counter stood).
-fn counters_now(old_dump: &str) -> String {
-    let first = old_dump.lines().next().expect("a dump");
-    let field = |name: &str| -> String {
-        let at = first.find(&format!("{name} ")).expect(name) + name.len() + 1;
-        first[at..].split(',').next().expect(name).to_string()
-    };
-    let head = &first[..first.find(", next keypack").expect("the counters")];
-    let servers = old_dump.lines().filter(|l| l.starts_with("INSERT INTO servers ")).count();
-    let ids = format!("{}/{}", field("next keypack"), field("license"));
-    format!(
-        "{head}, next session {}, event {}, history {}, per server (keypack/license) {}",
-        field("session"),
-        field("event"),
-        field("history"),
-        vec![ids; servers].join(" ")
-    )
-}
-
 /// A file of format 3 (one id counter for every server's key packs and
 /// licenses) is refused untouched; `-upgrade` carries it over to format 4,
 /// where each server numbers its own: every key pack and license keeps its
@@ -443,7 +424,7 @@ fn a_format_3_file_is_carried_over_with_each_id_kept_as_its_servers_number() {
         rows.sort();
         rows
     };
-    assert_eq!(dump.lines().next(), Some(counters_now(&want).as_str()), "the clock, seed and counters");
+    assert_eq!(dump.lines().next(), Some(dumps::counters_now(&want).as_str()), "the clock, seed and counters");
     // Format 4's new column: keypacks.inferred, false for every old pack.
     let mut want_rows = rows(&want);
     for row in want_rows.iter_mut().filter(|r| r.starts_with("INSERT INTO keypacks ")) {

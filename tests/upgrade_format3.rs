@@ -9,6 +9,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/dumps.rs"]
+mod dumps;
 
 use bin::scratch_dir;
 use std::path::Path;
@@ -32,26 +34,6 @@ fn sorted_rows(dump: &str) -> Vec<String> {
         .collect();
     rows.sort();
     rows
-}
-
-/// The first line of a format-3 dump as format 4 dumps it: each server's
-/// key pack and license counters where format 3's one counter stood.
-fn counters_now(old_dump: &str) -> String {
-    let first = old_dump.lines().next().expect("a dump");
-    let field = |name: &str| -> String {
-        let at = first.find(&format!("{name} ")).expect(name) + name.len() + 1;
-        first[at..].split(',').next().expect(name).to_string()
-    };
-    let head = &first[..first.find(", next keypack").expect("the counters")];
-    let servers = old_dump.lines().filter(|l| l.starts_with("INSERT INTO servers ")).count();
-    let ids = format!("{}/{}", field("next keypack"), field("license"));
-    format!(
-        "{head}, next session {}, event {}, history {}, per server (keypack/license) {}",
-        field("session"),
-        field("event"),
-        field("history"),
-        vec![ids; servers].join(" ")
-    )
 }
 
 #[test]
@@ -79,7 +61,7 @@ fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any
     // The one format 4 numbers key packs and licenses per server too
     // (each server's counters start where the one counter stood) and adds
     // keypacks.inferred, false for every old pack.
-    assert_eq!(dump.lines().next(), Some(counters_now(&want).as_str()), "the clock, seed and counters");
+    assert_eq!(dump.lines().next(), Some(dumps::counters_now(&want).as_str()), "the clock, seed and counters");
     let mut want_rows = sorted_rows(&want);
     for row in want_rows.iter_mut().filter(|r| r.starts_with("INSERT INTO keypacks ")) {
         *row = format!("{},FALSE);", row.trim_end_matches(");"));
