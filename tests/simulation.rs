@@ -252,3 +252,20 @@ fn a_long_fixed_sequence_issues_upgrades_renews_and_expires() {
         assert!(dump.contains(status), "the fixed run never produced a license {status}");
     }
 }
+
+#[test]
+fn a_peer_upgrading_a_validated_temporary_cal_on_a_failed_logon_is_a_new_license() {
+    // Found by the property above on CI: pc1's validated temporary CAL is
+    // ls1's license 2; with ls1 offline, ls2 upgrades it to its own license
+    // 2 and the logon then fails. The numbers repeat across servers, so the
+    // model must not take ls2's 2 for the presented ls1 2.
+    let steps = vec![
+        Step::ConnectFarm { device: 0, user: 0 },
+        Step::ConnectFarm { device: 1, user: 0 },
+        Step::Offline(0, false),
+        Step::Connect { device: 2, user: 0, host: 0, failed: false },
+        Step::Connect { device: 1, user: 0, host: 0, failed: true },
+    ];
+    let dump = run(&steps).expect("the run keeps the model");
+    assert!(dump.contains("'upgraded'"), "ls1's temporary CAL was upgraded");
+}

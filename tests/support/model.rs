@@ -136,7 +136,15 @@ impl Model {
         // The row's license is numbered on its own server: the presented
         // token's (whose server may not be the row's: a renewal refused by
         // the server found), else a new one of the row's server.
-        let new = matches!(c.reason.as_str(), "temporary-issued" | "upgraded" | "reissued");
+        // A license is new when the database holds the row's (server,
+        // number) and the model, in step before the statement, does not:
+        // numbers repeat across servers, and a denial (a failed logon) can
+        // still have upgraded the presented temporary CAL on a peer.
+        let row_id = c.server.as_deref().map(|s| gid(s, number));
+        let new = row_id.is_some_and(|id| pack_of != -1 && !self.licenses.contains_key(&id));
+        if matches!(c.reason.as_str(), "temporary-issued" | "upgraded" | "reissued") {
+            assert!(new, "CONNECT of {device} says {} but license {number} is not new", c.reason);
+        }
         let id = match &presented {
             Some((_, t)) if t.license % GID_SERVER == number && !new => t.license,
             _ => gid(c.server.as_deref().expect("a new license names its server"), number),
