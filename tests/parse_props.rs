@@ -240,6 +240,27 @@ fn install() -> impl Strategy<Value = Statement> {
         })
 }
 
+fn set_keypack() -> impl Strategy<Value = Statement> {
+    let kinds = vec![KeypackType::Retail, KeypackType::Volume, KeypackType::Open, KeypackType::Concurrent];
+    (
+        (any::<u64>(), proptest::option::of(name())),
+        proptest::sample::select(Product::ALL),
+        proptest::sample::select(CalType::ALL),
+        proptest::option::of(1..=u64::MAX),
+        proptest::option::of(proptest::sample::select(kinds)),
+        proptest::option::of(time()),
+    )
+        .prop_map(|((id, server), product, cal, count, kind, expires)| Statement::SetKeypack {
+            id,
+            server,
+            product,
+            cal,
+            count,
+            kind,
+            expires,
+        })
+}
+
 fn create_host() -> impl Strategy<Value = Statement> {
     (
         name(),
@@ -268,6 +289,7 @@ fn statement() -> impl Strategy<Value = Statement> {
         (name(), proptest::option::of(proptest::collection::vec(name(), 0..3)))
             .prop_map(|(name, hosts)| Statement::SetServerSecurityGroup { name, hosts }),
         install(),
+        set_keypack(),
         create_host(),
         (name(), proptest::option::of(any::<[u8; 20]>().prop_map(Hwid)))
             .prop_map(|(name, hwid)| Statement::CreateDevice { name, hwid }),

@@ -32,6 +32,8 @@ const ALL_FORMS: &[&str] = &[
     "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 TYPE VOLUME",
     "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL USER COUNT 5 TYPE CONCURRENT",
     "UNINSTALL KEYPACK 3",
+    "SET KEYPACK 3 PRODUCT WS2019 CAL DEVICE",
+    "SET KEYPACK 3 ON ls2 PRODUCT WS2022 CAL USER COUNT 50 TYPE VOLUME EXPIRES '2027-01-01 10:00:00'",
     "CREATE HOST rdsh1",
     "CREATE HOST rdsh1 PRODUCT WS2012R2 MODE DEVICE SCOPE s LICENSE SERVERS (ls1, ls2) FARM f1",
     "CREATE HOST rdsh1 FARM f1 LICENSE SERVERS () MODE USER",
@@ -258,6 +260,12 @@ fn protocol_time_and_administration_build_the_expected_ast() {
     assert_eq!((options.culture.as_deref(), options.delimiter.as_deref()), (Some("de-DE"), Some(";")));
     assert_eq!(rt("REVOKE LICENSE 12 ON ls2"), Statement::RevokeLicense { id: 12, server: Some("ls2".into()) });
     assert_eq!(rt("uninstall keypack 3 on 'ls 2'"), Statement::UninstallKeypack { id: 3, server: Some("ls 2".into()) });
+    let Statement::SetKeypack { id, server, count, kind, .. } =
+        rt("set keypack 3 on ls2 product ws2019 cal device type open count 7")
+    else {
+        panic!("SET KEYPACK");
+    };
+    assert_eq!((id, server.as_deref(), count, kind), (3, Some("ls2"), Some(7), Some(KeypackType::Open)));
     let Statement::ImportUsers { options, .. } =
         rt("IMPORT USERS FROM 'a.csv' INTO SERVER s TIMEZONE 'UTC' ENCODING '1252'")
     else {

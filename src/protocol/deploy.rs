@@ -116,28 +116,7 @@ pub struct InstallKeypack<'a> {
 /// Installs a key pack and returns its number on its server.
 pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
     let s = server_mut(cx, req.server)?;
-    if req.product == Product::Ws2012R2 {
-        return Err(Error::plan("there are no WS2012R2 CALs: WS2012R2 hosts take WS2012 CALs"));
-    }
-    if req.product > s.product {
-        return Err(Error::plan(format!(
-            "server '{}' is {} and cannot hold {} CALs: a license server holds key packs of its own product or older",
-            s.name, s.product, req.product
-        )));
-    }
-    if req.count == 0 || req.count > u64::from(u32::MAX) {
-        return Err(Error::plan(format!("a key pack holds 1 to {} CALs, not {}", u32::MAX, req.count)));
-    }
-    if req.kind == KeypackType::Temporary {
-        return Err(Error::plan(
-            "temporary key packs are the server's own; install retail, volume, open or concurrent",
-        ));
-    }
-    if let Some(e) = req.expires
-        && e <= cx.now
-    {
-        return Err(Error::plan(format!("the key pack would expire at {e}, which is not after now ({})", cx.now)));
-    }
+    check_pack(cx, &s, req.product, req.count, req.kind, req.expires)?;
     let id = cx.next_keypack_id(s.ordinal)?;
     cx.tx.put_keypack(&KeypackRec {
         id,
@@ -155,6 +134,110 @@ pub fn install_keypack(cx: &mut Ctx, req: &InstallKeypack) -> Result<u64> {
     let msg = format!("key pack {n} installed: {} {} {} CALs ({})", req.count, req.product, req.cal, req.kind);
     cx.event(EventSource::LicenseServer, &s.name, 0, EventLevel::Info, msg)?;
     Ok(n)
+}
+
+/// What a key pack a server holds may be, whoever says it (INSTALL
+/// KEYPACK, SET KEYPACK): CALs of a product there are, no newer than the
+/// server's, 1 to u32::MAX of them, not the server's own temporary kind, and
+/// not already expired.
+fn check_pack(cx: &Ctx, s: &ServerRec, product: Product, count: u64, kind: KeypackType, expires: Option<Time>) -> Result<()> {
+    if product == Product::Ws2012R2 {
+        return Err(Error::plan("there are no WS2012R2 CALs: WS2012R2 hosts take WS2012 CALs"));
+    }
+    if product > s.product {
+        return Err(Error::plan(format!(
+            "server '{}' is {} and cannot hold {product} CALs: a license server holds key packs of its own product or older",
+            s.name, s.product
+        )));
+    }
+    if count == 0 || count > u64::from(u32::MAX) {
+        return Err(Error::plan(format!("a key pack holds 1 to {} CALs, not {count}", u32::MAX)));
+    }
+    if kind == KeypackType::Temporary {
+        return Err(Error::plan("temporary key packs are the server's own; install retail, volume, open or concurrent"));
+    }
+    if let Some(e) = expires
+        && e <= cx.now
+    {
+        return Err(Error::plan(format!("the key pack would expire at {e}, which is not after now ({})", cx.now)));
+    }
+    Ok(())
+}
+
+/// What an administrator says an inferred key pack is (SET KEYPACK).
+pub struct StateKeypack {
+    pub product: Product,
+    pub cal: CalType,
+    pub count: Option<u64>,
+    pub kind: Option<KeypackType>,
+    pub expires: Option<Time>,
+}
+
+/// SET KEYPACK: the administrator completes a key pack IMPORT LICENSES
+/// inferred (docs/choices.md 45), as IMPORT KEYPACKS would: its id and
+/// issued count stay; its product, CAL type and (when given) total, type and
+/// expiry are the statement's; its licenses take its product. Only an
+/// inferred pack: an installed or imported one is what its installation
+/// says.
+pub fn state_keypack(cx: &mut Ctx, id: u64, req: &StateKeypack) -> Result<()> {
+    let old = cx.tx.keypack(id)?.ok_or_else(|| Error::plan(format!("no key pack with id {}", keys::number(id))))?;
+    let n = old.number();
+    if old.kind == KeypackType::Temporary {
+        let msg = format!("key pack {n} is the temporary pack of server '{}': its product and CAL type are the server's", old.server);
+        return Err(Error::plan(msg));
+    }
+    if !old.inferred {
+        return Err(Error::plan(format!(
+            "key pack {n} of server '{}' was installed or imported, not inferred: its product and CAL type are its own \
+             (SET KEYPACK completes a pack IMPORT LICENSES inferred)",
+            old.server
+        )));
+    }
+    let s = server_mut(cx, &old.server)?;
+    let total = req.count.or(old.total).unwrap_or(old.issued.max(1));
+    check_pack(cx, &s, req.product, total, req.kind.unwrap_or(old.kind), req.expires)?;
+    if total < old.issued {
+        return Err(Error::plan(format!("key pack {n} holds {total} CALs, but {} of its licenses hold one", old.issued)));
+    }
+    let held = cx.tx.licenses_of_keypacks(&[id])?.len();
+    if req.cal == CalType::User && held > 0 {
+        return Err(Error::plan(format!(
+            "key pack {n} holds {held} per-device license(s): a per-user key pack issues none (its CALs are in Active Directory)"
+        )));
+    }
+    let new = KeypackRec {
+        product: req.product,
+        cal: req.cal,
+        kind: req.kind.unwrap_or(old.kind),
+        total: Some(total),
+        expires: req.expires.or(old.expires),
+        inferred: false,
+        ..old
+    };
+    cx.tx.put_keypack(&new)?;
+    licenses_take_products(cx.tx, &[(id, new.product)])?;
+    let msg = format!("key pack {n} stated by the administrator: {total} {} {} CALs ({})", new.product, new.cal, new.kind);
+    cx.event(EventSource::LicenseServer, &s.name, 0, EventLevel::Info, msg)
+}
+
+/// The licenses of completed packs take their pack's product (a Windows
+/// license names none: an inferred pack's was a stand-in). `completed`:
+/// each pack's stored id and its product.
+pub fn licenses_take_products(tx: &mut WriteTx, completed: &[(u64, Product)]) -> Result<()> {
+    if completed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<u64> = completed.iter().map(|(id, _)| *id).collect();
+    for lid in tx.licenses_of_keypacks(&ids)? {
+        let Some(l) = tx.license(lid)? else { continue };
+        let product = completed.iter().find(|(id, _)| *id == l.keypack).map(|(_, p)| *p);
+        if let Some(p) = product.filter(|p| *p != l.product) {
+            let mut new = l.clone();
+            new.product = p;
+            tx.rewrite_license(Some(&l), &new)?;
+        }
+    }
+    Ok(())
 }
 
 /// Uninstalls key pack `id` (a stored id, `query::admin` resolves it).

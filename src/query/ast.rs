@@ -40,6 +40,17 @@ pub enum Statement {
         kind: Option<KeypackType>,
         expires: Option<Time>,
     },
+    /// SET KEYPACK: an administrator says what an inferred key pack is;
+    /// `server` as for `UninstallKeypack`.
+    SetKeypack {
+        id: u64,
+        server: Option<String>,
+        product: Product,
+        cal: CalType,
+        count: Option<u64>,
+        kind: Option<KeypackType>,
+        expires: Option<Time>,
+    },
     /// `server`: `ON server`, which server's key pack `id` (each server
     /// numbers its own); without it the number must name one pack.
     UninstallKeypack {

@@ -112,6 +112,7 @@ impl Display for Statement {
                 write!(f, "SET SERVER {} PREVENT UPGRADE {}", Name(name), if *on { "ON" } else { "OFF" })
             }
             S::InstallKeypack { .. } => fmt_install(self, f),
+            S::SetKeypack { .. } => fmt_set_keypack(self, f),
             S::UninstallKeypack { id, server } => write!(f, "UNINSTALL KEYPACK {id}{}", OnServer(server)),
             S::CreateHost { .. } => fmt_create_host(self, f),
             S::SetHostMode { name, mode } => {
@@ -138,6 +139,23 @@ fn fmt_install(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
     };
     let cal = upper(cal.as_str());
     write!(f, "INSTALL KEYPACK ON {} PRODUCT {product} CAL {cal} COUNT {count}", Name(server))?;
+    if let Some(k) = kind {
+        write!(f, " TYPE {}", upper(k.as_str()))?;
+    }
+    if let Some(t) = expires {
+        write!(f, " EXPIRES '{t}'")?;
+    }
+    Ok(())
+}
+
+fn fmt_set_keypack(s: &Statement, f: &mut Formatter<'_>) -> fmt::Result {
+    let Statement::SetKeypack { id, server, product, cal, count, kind, expires } = s else {
+        return Ok(());
+    };
+    write!(f, "SET KEYPACK {id}{} PRODUCT {product} CAL {}", OnServer(server), upper(cal.as_str()))?;
+    if let Some(n) = count {
+        write!(f, " COUNT {n}")?;
+    }
     if let Some(k) = kind {
         write!(f, " TYPE {}", upper(k.as_str()))?;
     }

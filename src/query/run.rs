@@ -32,6 +32,11 @@ pub fn write_statement(cx: &mut Ctx, stmt: &Statement) -> Result<Option<ResultSe
             rs.push(vec![Value::Int(id as i64)]);
             return Ok(Some(rs));
         }
+        S::SetKeypack { id, server, product, cal, count, kind, expires } => {
+            let id = crate::protocol::numbered(&*cx.tx, T::Keypacks, *id, server.as_deref(), "SET KEYPACK")?;
+            let req = deploy::StateKeypack { product: *product, cal: *cal, count: *count, kind: *kind, expires: *expires };
+            deploy::state_keypack(cx, id, &req)?
+        }
         S::UninstallKeypack { id, server } => {
             let id = crate::protocol::numbered(&*cx.tx, T::Keypacks, *id, server.as_deref(), "UNINSTALL KEYPACK")?;
             deploy::uninstall_keypack(cx, id)?

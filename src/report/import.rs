@@ -442,7 +442,7 @@ pub fn import_keypacks(cx: &mut Ctx, file: (&Path, &str, &Options), into: Option
             }
         }
     }
-    take_products(cx.tx, &completed)?;
+    crate::protocol::deploy::licenses_take_products(cx.tx, &completed)?;
     let mut done = Imported::new(rows, servers.passed_over, file.notes());
     done.completed = completed.len() as u64;
     done.servers = servers.names();
@@ -461,25 +461,6 @@ fn complete(tx: &mut WriteTx, row: &Row, old: KeypackRec, mut k: KeypackRec) -> 
     }
     tx.put_keypack(&k)?;
     Ok((k.id, k.product))
-}
-
-/// The licenses of completed packs take their pack's product (a Windows
-/// license names none: the inferred pack's was a stand-in).
-fn take_products(tx: &mut WriteTx, completed: &[(u64, Product)]) -> Result<()> {
-    if completed.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<u64> = completed.iter().map(|(id, _)| *id).collect();
-    for lid in tx.licenses_of_keypacks(&ids)? {
-        let Some(l) = tx.license(lid)? else { continue };
-        let product = completed.iter().find(|(id, _)| *id == l.keypack).map(|(_, p)| *p);
-        if let Some(p) = product.filter(|p| *p != l.product) {
-            let mut new = l.clone();
-            new.product = p;
-            tx.rewrite_license(Some(&l), &new)?;
-        }
-    }
-    Ok(())
 }
 
 fn parse_keypack(row: &Row, s: &crate::store::ServerRec, now: Time) -> Result<KeypackRec> {

@@ -202,10 +202,11 @@ fn activate(i: &str, on: bool) -> Res<'_, Statement> {
 }
 
 fn set(i: &str) -> Res<'_, Statement> {
-    let (i, n) = expect_any(i, &["SERVER", "HOST", "CLOCK", "SEED"], "after SET")?;
+    let (i, n) = expect_any(i, &["SERVER", "HOST", "CLOCK", "SEED", "KEYPACK"], "after SET")?;
     match n {
         0 => set_server(i),
         1 => set_host(i),
+        4 => set_keypack(i),
         2 => match eat(i, "WALL") {
             Some(i) => Ok((i, Statement::SetClockWall)),
             None if super::lex::quoted(ws(i)).is_err_and(|e| matches!(e, nom::Err::Error(_))) => {
@@ -261,16 +262,9 @@ fn install(i: &str) -> Res<'_, Statement> {
     let (i, ()) = expect(i, "ON", "after KEYPACK")?;
     let (i, server) = name(i, "a server name")?;
     let (i, ()) = expect(i, "PRODUCT", "after the server name")?;
-    let (i, product) = product(i)?;
-    let (i, ()) = expect(i, "CAL", "after the product")?;
-    let (i, n) = expect_any(i, &["DEVICE", "USER"], "after CAL")?;
-    let cal = [CalType::Device, CalType::User][n];
+    let (i, (product, cal)) = product_and_cal(i)?;
     let (i, ()) = expect(i, "COUNT", "after the CAL type")?;
-    let start = ws(i);
-    let (i, count) = uint(start, "a count (a number)")?;
-    if count == 0 {
-        return fail(start, "expected a count of at least 1 after COUNT, found '0'");
-    }
+    let (i, count) = count(i)?;
     let (mut kind, mut expires) = (None, None);
     let (i, ()) = clauses(i, &["TYPE", "EXPIRES"], |i, n| {
         if n == 1 {
@@ -279,6 +273,40 @@ fn install(i: &str) -> Res<'_, Statement> {
         keypack_type(i).map(|(i, t)| (i, kind = Some(t)))
     })?;
     Ok((i, Statement::InstallKeypack { server, product, cal, count, kind, expires }))
+}
+
+/// `SET KEYPACK n [ON server] PRODUCT p CAL DEVICE|USER [COUNT n] [TYPE t]
+/// [EXPIRES 't']`.
+fn set_keypack(i: &str) -> Res<'_, Statement> {
+    let (i, id) = uint(i, "a key pack id (a number)")?;
+    let (i, server) = on_server(i)?;
+    let (i, ()) = expect(i, "PRODUCT", "after the key pack")?;
+    let (i, (product, cal)) = product_and_cal(i)?;
+    let (mut count, mut kind, mut expires) = (None, None, None);
+    let (i, ()) = clauses(i, &["COUNT", "TYPE", "EXPIRES"], |i, n| match n {
+        0 => self::count(i).map(|(i, c)| (i, count = Some(c))),
+        1 => keypack_type(i).map(|(i, t)| (i, kind = Some(t))),
+        _ => time(i).map(|(i, t)| (i, expires = Some(t))),
+    })?;
+    Ok((i, Statement::SetKeypack { id, server, product, cal, count, kind, expires }))
+}
+
+/// `p CAL DEVICE|USER`, after PRODUCT.
+fn product_and_cal(i: &str) -> Res<'_, (Product, CalType)> {
+    let (i, product) = product(i)?;
+    let (i, ()) = expect(i, "CAL", "after the product")?;
+    let (i, n) = expect_any(i, &["DEVICE", "USER"], "after CAL")?;
+    Ok((i, (product, [CalType::Device, CalType::User][n])))
+}
+
+/// A key pack's count of CALs, after COUNT: at least 1.
+fn count(i: &str) -> Res<'_, u64> {
+    let start = ws(i);
+    let (i, count) = uint(start, "a count (a number)")?;
+    if count == 0 {
+        return fail(start, "expected a count of at least 1 after COUNT, found '0'");
+    }
+    Ok((i, count))
 }
 
 fn keypack_type(i: &str) -> Res<'_, KeypackType> {
