@@ -220,37 +220,28 @@ fn time() -> impl Strategy<Value = Time> {
     (TIME_MIN.0..=TIME_MAX.0).prop_map(Time)
 }
 
-fn install() -> impl Strategy<Value = Statement> {
+/// What INSTALL KEYPACK and SET KEYPACK both say of a pack: product, CAL
+/// type, and the optional type and expiry.
+fn pack_terms() -> impl Strategy<Value = (Product, CalType, Option<KeypackType>, Option<Time>)> {
     let kinds = vec![KeypackType::Retail, KeypackType::Volume, KeypackType::Open, KeypackType::Concurrent];
     (
-        name(),
         proptest::sample::select(Product::ALL),
         proptest::sample::select(CalType::ALL),
-        1..=u64::MAX,
         proptest::option::of(proptest::sample::select(kinds)),
         proptest::option::of(time()),
     )
-        .prop_map(|(server, product, cal, count, kind, expires)| Statement::InstallKeypack {
-            server,
-            product,
-            cal,
-            count,
-            kind,
-            expires,
-        })
+}
+
+fn install() -> impl Strategy<Value = Statement> {
+    (name(), pack_terms(), 1..=u64::MAX).prop_map(|(server, (product, cal, kind, expires), count)| {
+        Statement::InstallKeypack { server, product, cal, count, kind, expires }
+    })
 }
 
 fn set_keypack() -> impl Strategy<Value = Statement> {
-    let kinds = vec![KeypackType::Retail, KeypackType::Volume, KeypackType::Open, KeypackType::Concurrent];
-    (
-        (any::<u64>(), proptest::option::of(name())),
-        proptest::sample::select(Product::ALL),
-        proptest::sample::select(CalType::ALL),
-        proptest::option::of(1..=u64::MAX),
-        proptest::option::of(proptest::sample::select(kinds)),
-        proptest::option::of(time()),
-    )
-        .prop_map(|((id, server), product, cal, count, kind, expires)| Statement::SetKeypack {
+    let target = (any::<u64>(), proptest::option::of(name()));
+    (target, pack_terms(), proptest::option::of(1..=u64::MAX)).prop_map(
+        |((id, server), (product, cal, kind, expires), count)| Statement::SetKeypack {
             id,
             server,
             product,
@@ -258,7 +249,8 @@ fn set_keypack() -> impl Strategy<Value = Statement> {
             count,
             kind,
             expires,
-        })
+        },
+    )
 }
 
 fn create_host() -> impl Strategy<Value = Statement> {
