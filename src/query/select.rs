@@ -174,7 +174,7 @@ fn inner_rows(
     }
     let read = |access: &super::catalog::Access| -> Result<Vec<Vec<Value>>> {
         let mut out = Vec::new();
-        scan_rows(r, s.table, access, &mut |x| {
+        scan_rows(r, s.table, access, s.columns, &mut |x| {
             out.push(x);
             Ok(true)
         })?;
@@ -234,7 +234,7 @@ fn join(
         None => {
             let access = plan::resolve_access(r, s.table, &s.access, row, sets)?;
             let mut scratch = std::mem::take(row);
-            scan_rows(r, s.table, &access, &mut |x| visit(x, &mut scratch, cache))?;
+            scan_rows(r, s.table, &access, s.columns, &mut |x| visit(x, &mut scratch, cache))?;
             *row = scratch;
         }
     }
@@ -468,7 +468,7 @@ pub fn matching_rows(
     let sets = run_subqueries(r, &subqueries)?;
     let access = plan::resolve_access(r, table, &path, &[], &sets)?;
     let mut out = Vec::new();
-    scan_rows(r, table, &access, &mut |row| {
+    scan_rows(r, table, &access, super::catalog::Columns::ALL, &mut |row| {
         if holds(&cond, &row, &sets)? {
             out.push(row);
         }
