@@ -279,6 +279,9 @@ struct Collector<'p, 'f> {
     seen_bytes: usize,
     seen_spilled: Option<Sorter<Seen, SeenOrder>>,
     top: Option<Vec<Keyed>>,
+    /// Top-k's k-th row's sort keys, once it holds k rows.
+    worst: Option<Vec<Value>>,
+    desc: Vec<bool>,
     sorted: Option<Sorter<Keyed, KeyedOrder>>,
     keep: Option<usize>,
     skipped: usize,
@@ -299,6 +302,8 @@ impl<'p, 'f> Collector<'p, 'f> {
             seen_bytes: 0,
             seen_spilled: None,
             top,
+            worst: None,
+            desc: plan.order.iter().map(|(_, d)| *d).collect(),
             sorted,
             keep,
             skipped: 0,
@@ -307,16 +312,25 @@ impl<'p, 'f> Collector<'p, 'f> {
     }
 
     fn push(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
-        let out =
-            self.plan.items.iter().map(|i| eval(i, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
+        self.next += 1;
         let mut keys = Vec::with_capacity(self.plan.order.len());
         for (k, _) in &self.plan.order {
             keys.push(match k {
-                SortKey::Output(i) => out[*i].clone(),
+                SortKey::Output(i) => eval(&self.plan.items[*i], row, sets)?.into_owned(),
                 SortKey::Hidden(s) => eval(s, row, sets)?.into_owned(),
             });
         }
-        self.next += 1;
+        // Top-k: a row that sorts after the k-th kept one (ties go after,
+        // as it came later) can never be returned; it is dropped before
+        // its output values are made.
+        if let Some(worst) = &self.worst
+            && !self.plan.distinct
+            && compare_keys(&self.desc, &keys, worst) != Ordering::Less
+        {
+            return Ok(());
+        }
+        let out =
+            self.plan.items.iter().map(|i| eval(i, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
         if !self.plan.distinct {
             return self.stage((keys, self.next, out));
         }
@@ -355,6 +369,7 @@ impl<'p, 'f> Collector<'p, 'f> {
             if top.len() >= k.saturating_mul(2).max(1024) {
                 top.sort_by(keyed_order(self.plan));
                 top.truncate(k);
+                self.worst = top.last().filter(|_| top.len() == k).map(|w| w.0.clone());
             }
             return Ok(());
         }
@@ -427,16 +442,19 @@ impl<'p, 'f> Collector<'p, 'f> {
 /// order the rows came in.
 fn keyed_order(plan: &Plan) -> KeyedOrder {
     let desc: Vec<bool> = plan.order.iter().map(|(_, d)| *d).collect();
-    Box::new(move |a: &Keyed, b: &Keyed| {
-        for (n, desc) in desc.iter().enumerate() {
-            let o = a.0[n].cmp(&b.0[n]);
-            let o = if *desc { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
+    Box::new(move |a: &Keyed, b: &Keyed| compare_keys(&desc, &a.0, &b.0).then(a.1.cmp(&b.1)))
+}
+
+/// Two rows' sort keys in ORDER BY's order (`desc`: each key's direction).
+fn compare_keys(desc: &[bool], a: &[Value], b: &[Value]) -> Ordering {
+    for (n, desc) in desc.iter().enumerate() {
+        let o = a[n].cmp(&b[n]);
+        let o = if *desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
         }
-        a.1.cmp(&b.1)
-    })
+    }
+    Ordering::Equal
 }
 
 /// `SELECT COUNT(*) FROM t` with nothing else: the table's entry count,
