@@ -142,11 +142,28 @@ type RowFn<'f> = dyn FnMut(&[Value]) -> Result<bool> + 'f;
 const MEMO: usize = 4096;
 
 /// What a join remembers of each table: all its rows (read once when the
-/// table has no access path), or the rows of recent lookups.
+/// table has no access path and they fit the sort budget; past it the
+/// table is read again for each outer row), or the rows of recent lookups
+/// (up to `MEMO` of them and the budget).
 #[derive(Default)]
 struct Cache {
     all: Option<Rc<Vec<Vec<Value>>>>,
+    too_big: bool,
     lookups: HashMap<Vec<Value>, Rc<Vec<Vec<Value>>>>,
+    lookup_bytes: usize,
+}
+
+/// The rows of a whole table if they fit the budget, else `None`.
+fn whole_table_within_budget(r: &(impl Reader + ?Sized), s: &plan::Source) -> Result<Option<Vec<Vec<Value>>>> {
+    let (mut rows, mut bytes, mut fits) = (Vec::new(), 0, true);
+    scan_rows(r, s.table, &super::catalog::Access::Full, s.columns, &mut |x| {
+        bytes += 24 + row_size(&x);
+        crate::spill::note_held(bytes);
+        rows.push(x);
+        fits = bytes < crate::spill::budget();
+        Ok(fits)
+    })?;
+    Ok(fits.then_some(rows))
 }
 
 /// Calls `f` with every row of the join (before WHERE); `f` returns
@@ -181,9 +198,13 @@ fn inner_rows(
         Ok(out)
     };
     if s.access == Path::Full {
-        if cache.all.is_none() {
-            cache.all = Some(Rc::new(read(&super::catalog::Access::Full)?));
+        if cache.all.is_none() && !cache.too_big {
+            match whole_table_within_budget(r, s)? {
+                Some(rows) => cache.all = Some(Rc::new(rows)),
+                None => cache.too_big = true,
+            }
         }
+        // Past the budget, `join` reads the table again for this row.
         return Ok(cache.all.clone());
     }
     let key = plan::lookup_values(&s.access, row, sets)?;
@@ -194,9 +215,12 @@ fn inner_rows(
     }
     let rows = Rc::new(read(&plan::resolve_access(r, s.table, &s.access, row, sets)?)?);
     if let Some(k) = key {
-        if cache.lookups.len() >= MEMO {
+        if cache.lookups.len() >= MEMO || cache.lookup_bytes >= crate::spill::budget() {
             cache.lookups.clear();
+            cache.lookup_bytes = 0;
         }
+        cache.lookup_bytes += row_size(&k) + rows.iter().map(|x| 24 + row_size(x)).sum::<usize>();
+        crate::spill::note_held(cache.lookup_bytes);
         cache.lookups.insert(k, Rc::clone(&rows));
     }
     Ok(Some(rows))
@@ -342,6 +366,7 @@ impl<'p, 'f> Collector<'p, 'f> {
             return Ok(());
         }
         self.seen_bytes += 64 + row_size(&out);
+        crate::spill::note_held(self.seen_bytes);
         if self.seen_bytes >= crate::spill::budget() {
             self.spill_seen()?;
         }
@@ -613,6 +638,64 @@ mod tests {
             assert!(!memory.is_empty(), "{text}");
             assert_eq!(spilled, memory, "{text}");
         }
+    }
+
+    /// The answer of `text` within the default budget and within `budget`
+    /// bytes, with the most bytes held under each.
+    fn answers_in_and_past_budget(rx: &crate::store::ReadTx, text: &str, budget: usize) -> [(Vec<Vec<Value>>, usize); 2] {
+        [crate::spill::BUDGET_BYTES, budget].map(|b| {
+            crate::spill::set_budget(b);
+            crate::spill::take_most_held();
+            let rows = run_select(rx, &select(text), Time(0)).expect("select").rows;
+            let held = crate::spill::take_most_held();
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            (rows, held)
+        })
+    }
+
+    #[test]
+    fn count_distinct_without_group_by_holds_no_more_than_the_budget_and_answers_as_in_memory() {
+        // 3000 licenses with 3000 HWIDs and 1000 computers: one group whose
+        // two DISTINCT sets would hold every value.
+        let store = store_with(3000, |id| Time(1_767_225_600 + (id * 37 % 7) as i64 * 86_400));
+        let mut tx = store.write().expect("write");
+        for id in 1..=3000u64 {
+            let mut l = tx.license(id).expect("read").expect("license");
+            l.hwid = Hwid(std::array::from_fn(|i| (id >> (8 * (i % 4))) as u8 ^ i as u8));
+            l.computer = format!("pc{}", id % 1000);
+            tx.put_license(&l).expect("put");
+        }
+        tx.commit().expect("commit");
+        let rx = store.read().expect("read");
+        let text = "SELECT COUNT(DISTINCT hwid), COUNT(DISTINCT computer), MIN(DISTINCT computer), COUNT(*) FROM licenses";
+        let [(memory, held_memory), (spilled, held_spilled)] = answers_in_and_past_budget(&rx, text, 4096);
+        assert_eq!(memory[0][..2], [Value::Int(3000), Value::Int(1000)]);
+        assert_eq!(spilled, memory);
+        assert!(held_memory > 8192, "in memory the sets hold every value: {held_memory} bytes");
+        assert!(held_spilled <= 8192, "past a 4 KiB budget, {held_spilled} bytes were held");
+    }
+
+    #[test]
+    fn a_join_whose_inner_table_has_no_access_path_holds_no_more_than_the_budget() {
+        // ON a.user = b.user: no index on user, so the inner table is read
+        // whole; 300 licenses of 10 users, 9000 joined rows.
+        let store = store_with(300, |id| Time(1_767_225_600 + id as i64 * 86_400));
+        let mut tx = store.write().expect("write");
+        for id in 1..=300u64 {
+            let mut l = tx.license(id).expect("read").expect("license");
+            l.user = format!("u{}", id % 10);
+            tx.put_license(&l).expect("put");
+        }
+        tx.commit().expect("commit");
+        let rx = store.read().expect("read");
+        let text = "SELECT a.user, COUNT(*), MIN(b.id), MAX(b.id) FROM licenses a JOIN licenses b ON a.user = b.user \
+                    GROUP BY a.user";
+        let [(memory, held_memory), (spilled, held_spilled)] = answers_in_and_past_budget(&rx, text, 4096);
+        assert_eq!(memory.len(), 10);
+        assert!(memory.iter().all(|r| r[1] == Value::Int(900)), "{memory:?}");
+        assert_eq!(spilled, memory);
+        assert!(held_memory > 8192, "in memory the inner table is kept whole: {held_memory} bytes");
+        assert!(held_spilled <= 8192, "past a 4 KiB budget, {held_spilled} bytes were held");
     }
 
     fn m(p: &str, s: &str) -> bool {
