@@ -584,6 +584,42 @@ mod tests {
     }
 
     #[test]
+    fn between_on_expires_reads_only_the_licenses_in_it_through_the_index() {
+        let store = store_with_licenses();
+        let rx = store.read().expect("read");
+        let s = select("SELECT id FROM licenses WHERE expires BETWEEN '2026-01-03' AND '2026-01-05'");
+        let p = plan::plan(&s, Time(0)).expect("plan");
+        let access =
+            plan::resolve_access(&rx, p.sources[0].table, &p.sources[0].access, &[], &Sets::default()).expect("access");
+        let expected = (3..=5u64).map(|i| crate::store::keys::id(i).to_vec()).collect();
+        assert_eq!(access, super::super::catalog::Access::Keys(expected));
+        let rows = run_select(&rx, &s, Time(0)).expect("select").rows;
+        assert_eq!(rows, (3..=5).map(|i| vec![Value::Int(i)]).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_plan_reads_only_the_columns_its_clauses_name() {
+        let bits = |cols: &[usize]| super::super::catalog::Columns(cols.iter().map(|c| 1u64 << c).sum());
+        let s = select(
+            "SELECT l.computer, COUNT(*), MIN(k.product) FROM licenses l JOIN keypacks k ON k.id = l.keypack \
+             WHERE l.status = 'active' GROUP BY l.computer HAVING COUNT(*) > 1 ORDER BY 2 DESC",
+        );
+        let p = plan::plan(&s, Time(0)).expect("plan");
+        // licenses: keypack (1), status (4), computer (6); keypacks: id (0), product (2).
+        assert_eq!(p.sources[0].columns, bits(&[1, 4, 6]));
+        assert_eq!(p.sources[1].columns, bits(&[0, 2]));
+        let s = select("SELECT id FROM licenses WHERE user = 'u' ORDER BY expires - issued");
+        assert_eq!(plan::plan(&s, Time(0)).expect("plan").sources[0].columns, bits(&[0, 7, 9, 10]));
+        let all = plan::plan(&select("SELECT * FROM licenses"), Time(0)).expect("plan");
+        assert!((0..13).all(|c| all.sources[0].columns.has(c)));
+        // What the unread columns hold does not change the answer.
+        let store = store_with_licenses();
+        let rx = store.read().expect("read");
+        let rows = run_select(&rx, &select("SELECT computer, expires FROM licenses WHERE user = 'u' AND issued = '2026-01-04'"), Time(0)).expect("select");
+        assert_eq!(rows.rows, vec![vec![Value::Name("pc4".into()), Value::Time(Time::parse("2026-01-04").expect("t"))]]);
+    }
+
+    #[test]
     fn top_k_keeps_only_the_rows_a_limit_returns() {
         let store = store_with_licenses();
         let rx = store.read().expect("read");
