@@ -191,12 +191,12 @@ type BySpilt = fn(&Spilt, &Spilt) -> std::cmp::Ordering;
 
 /// Groups being accumulated, in key order. Past `spill::budget()` bytes
 /// of groups (a GROUP BY over a million HWIDs) the groups so far go to a
-/// `spill` sort, the values of their DISTINCT aggregates past `FEW` to a
-/// second one, and the map starts again; `finish` merges
-/// the partial states of each key and counts each key's distinct values
-/// as they stream past in order, so memory follows the budget, not the
-/// number of groups nor of distinct values (COUNT(DISTINCT hwid) over a
-/// million licenses, one group).
+/// `spill` sort, and the values of their DISTINCT aggregates (a set past
+/// `FEW` values, or the one group's without GROUP BY) to a second one;
+/// the map starts again. `finish` merges the partial states of each key
+/// and adds each key's distinct values once as they stream past in
+/// order, so memory follows the budget, not the number of groups nor of
+/// distinct values (COUNT(DISTINCT hwid) over a million licenses).
 pub struct Groups<'p> {
     keys: &'p [Scalar],
     aggs: &'p [AggSpec],
