@@ -41,6 +41,22 @@ pub fn set_budget(bytes: usize) {
     BUDGET.with(|b| b.set(bytes));
 }
 
+thread_local! {
+    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes that a structure kept within a budget (groups, the rows a join
+/// or DISTINCT remembers, a sort's buffer) holds `bytes` now; tests read
+/// the most held with `take_most_held` to prove the budget is honoured.
+pub fn note_held(bytes: usize) {
+    HELD.with(|h| h.set(h.get().max(bytes)));
+}
+
+/// The most bytes noted by `note_held` on this thread since the last call.
+pub fn take_most_held() -> usize {
+    HELD.with(|h| h.replace(0))
+}
+
 /// The most runs merged at once; more are first merged into bigger runs,
 /// so that open files and read buffers stay few.
 const FAN_IN: usize = 64;
@@ -70,6 +86,7 @@ impl<T: Serialize + DeserializeOwned, F: Fn(&T, &T) -> Ordering> Sorter<T, F> {
     pub fn push(&mut self, item: T, size: usize) -> Result<()> {
         self.items.push(item);
         self.bytes += size + std::mem::size_of::<T>();
+        note_held(self.bytes);
         if self.bytes >= self.budget {
             self.spill()?;
         }

@@ -188,6 +188,17 @@ impl Table {
         self.columns.iter().map(|(c, _)| *c).collect()
     }
 
+    /// Turns a stored record into a row of this table, with only the
+    /// columns in `cols` filled (the others NULL, never read): a license
+    /// is read in place (`LicenseView`) and only the values a plan reads
+    /// are made, not 13 values with five strings and a hex HWID per row.
+    pub fn row_of(&self, bytes: &[u8], cols: Columns) -> Result<Vec<Value>> {
+        if self.store != T::Licenses || cols == Columns::ALL {
+            return self.row(bytes);
+        }
+        Ok(license_view_row(&codec::decode_borrowed(bytes)?, cols))
+    }
+
     /// Turns a stored record into a row of this table.
     pub fn row(&self, bytes: &[u8]) -> Result<Vec<Value>> {
         Ok(match self.store {
@@ -281,6 +292,33 @@ pub fn license_row(l: LicenseRec) -> Vec<Value> {
     ]
 }
 
+/// The columns of `cols` of a license read in place, the others NULL.
+fn license_view_row(l: &LicenseView<'_>, cols: Columns) -> Vec<Value> {
+    let mut row = Vec::with_capacity(13);
+    for n in 0..13 {
+        if !cols.has(n) {
+            row.push(Value::Null);
+            continue;
+        }
+        row.push(match n {
+            0 => Value::Int(keys::number(l.id) as i64),
+            1 => Value::Int(keys::number(l.keypack) as i64),
+            2 => Value::Name(l.server.to_string()),
+            3 => Value::text(l.kind.as_str()),
+            4 => Value::text(l.status.as_str()),
+            5 => Value::Text(hex(&l.hwid)),
+            6 => Value::Name(l.computer.to_string()),
+            7 => Value::Name(l.user.to_string()),
+            8 => Value::text(l.product.as_str()),
+            9 => Value::Time(l.issued),
+            10 => Value::Time(l.expires),
+            11 => Value::Bool(l.validated),
+            _ => Value::opt_time(l.revoked),
+        });
+    }
+    row
+}
+
 fn token_row(t: TokenRec) -> Vec<Value> {
     vec![
         Value::Name(t.device),
@@ -337,6 +375,19 @@ fn event_row(e: EventRec) -> Vec<Value> {
     ]
 }
 
+/// The columns of a table a plan reads: bit n for column n.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Columns(pub u64);
+
+impl Columns {
+    /// Every column (`SELECT *`, `.dump`, REVOKE ... WHERE).
+    pub const ALL: Columns = Columns(u64::MAX);
+
+    pub fn has(self, n: usize) -> bool {
+        n >= 64 || self.0 & (1 << n) != 0
+    }
+}
+
 /// How a scan reaches the rows: all of them, the keys under a prefix or in
 /// a range of the table itself, or the primary keys found through an index.
 #[derive(Clone, Debug, PartialEq)]
@@ -351,15 +402,16 @@ pub fn scan_rows(
     r: &(impl Reader + ?Sized),
     table: &Table,
     access: &Access,
+    cols: Columns,
     f: &mut dyn FnMut(Vec<Value>) -> Result<bool>,
 ) -> Result<()> {
     match access {
-        Access::Full => r.scan(table.store, b"", None, &mut |_, v| f(table.row(v)?)),
-        Access::Range { from, to } => r.scan(table.store, from, to.as_deref(), &mut |_, v| f(table.row(v)?)),
+        Access::Full => r.scan(table.store, b"", None, &mut |_, v| f(table.row_of(v, cols)?)),
+        Access::Range { from, to } => r.scan(table.store, from, to.as_deref(), &mut |_, v| f(table.row_of(v, cols)?)),
         Access::Keys(keys) => {
             for k in keys {
                 if let Some(v) = r.get(table.store, k)?
-                    && !f(table.row(&v)?)?
+                    && !f(table.row_of(&v, cols)?)?
                 {
                     break;
                 }

@@ -120,7 +120,7 @@ pub fn dump_to(r: &(impl Reader + ?Sized), w: &mut dyn std::io::Write) -> Result
     store_row(&mut out, T::Meta.name(), META_STATE, &codec::encode(&s)?);
     for t in TABLES {
         let _ = writeln!(out, "{}", create_table(t.name, &declared(t)));
-        scan_rows(r, t, &Access::Full, &mut |row| {
+        scan_rows(r, t, &Access::Full, catalog::Columns::ALL, &mut |row| {
             let values: Vec<String> = row.iter().map(literal).collect();
             let _ = writeln!(out, "INSERT INTO {} VALUES({});", t.name, values.join(","));
             flush(&mut out, false)?;

@@ -184,21 +184,31 @@ pub fn value_size(v: &Value) -> usize {
 type Group = (Vec<Value>, Vec<Acc>);
 type ByKey = fn(&Group, &Group) -> std::cmp::Ordering;
 
-/// Groups being accumulated, in key order. Past `spill::budget()` bytes of groups
-/// (a GROUP BY over a million HWIDs) the groups so far go to a `spill`
-/// sort and the map starts again; `finish` merges the partial states of
-/// each key, so memory follows the budget, not the number of groups.
+/// A value of a DISTINCT aggregate moved out of a spilled group: the
+/// group's keys, which aggregate, the value.
+type Spilt = (Vec<Value>, u32, Value);
+type BySpilt = fn(&Spilt, &Spilt) -> std::cmp::Ordering;
+
+/// Groups being accumulated, in key order. Past `spill::budget()` bytes
+/// of groups (a GROUP BY over a million HWIDs) the groups so far go to a
+/// `spill` sort, and the values of their DISTINCT aggregates (a set past
+/// `FEW` values, or the one group's without GROUP BY) to a second one;
+/// the map starts again. `finish` merges the partial states of each key
+/// and adds each key's distinct values once as they stream past in
+/// order, so memory follows the budget, not the number of groups nor of
+/// distinct values (COUNT(DISTINCT hwid) over a million licenses).
 pub struct Groups<'p> {
     keys: &'p [Scalar],
     aggs: &'p [AggSpec],
     groups: BTreeMap<Vec<Value>, Vec<Acc>>,
     bytes: usize,
     spilled: Option<Sorter<Group, ByKey>>,
+    distinct: Option<Sorter<Spilt, BySpilt>>,
 }
 
 impl<'p> Groups<'p> {
     pub fn new(keys: &'p [Scalar], aggs: &'p [AggSpec]) -> Groups<'p> {
-        Groups { keys, aggs, groups: BTreeMap::new(), bytes: 0, spilled: None }
+        Groups { keys, aggs, groups: BTreeMap::new(), bytes: 0, spilled: None, distinct: None }
     }
 
     pub fn add(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
@@ -218,17 +228,35 @@ impl<'p> Groups<'p> {
             acc.add(v)?;
         }
         self.bytes += grew + if grew > 0 { accs.iter().map(Acc::size).sum() } else { 0 };
+        crate::spill::note_held(self.bytes);
         if self.bytes >= crate::spill::budget() {
             self.spill()?;
         }
         Ok(())
     }
 
-    /// Moves the groups so far to the sort on disk.
+    /// Moves the groups so far to the sorts on disk, in key order.
     fn spill(&mut self) -> Result<()> {
         let by_key: ByKey = |a, b| a.0.cmp(&b.0);
+        let by_spilt: BySpilt = |a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
         let sorter = self.spilled.get_or_insert_with(|| Sorter::new(by_key));
-        for (key, accs) in std::mem::take(&mut self.groups) {
+        for (key, mut accs) in std::mem::take(&mut self.groups) {
+            for (i, acc) in accs.iter_mut().enumerate() {
+                // A few values travel with their group (a GROUP BY of many
+                // groups: at most `FEW` a group a spill, merged at the end);
+                // a bigger set, or the one group of an aggregate without
+                // GROUP BY, goes to its own sort.
+                let Acc::Distinct(d) = acc else { continue };
+                if matches!(d, Distinct::Few(_)) && !key.is_empty() {
+                    continue;
+                }
+                let values = std::mem::replace(d, Distinct::Few(Vec::new())).into_values();
+                let distinct = self.distinct.get_or_insert_with(|| Sorter::new(by_spilt));
+                for v in values {
+                    let size = key.iter().map(value_size).sum::<usize>() + value_size(&v);
+                    distinct.push((key.clone(), i as u32, v), size)?;
+                }
+            }
             let size = key.iter().map(value_size).sum::<usize>() + accs.iter().map(Acc::size).sum::<usize>();
             sorter.push((key, accs), size)?;
         }
@@ -239,18 +267,29 @@ impl<'p> Groups<'p> {
     /// Calls `f` with one row per group, in key order: its keys, then its
     /// aggregates. Without GROUP BY there is one group even over no rows.
     pub fn finish(mut self, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
-        if self.keys.is_empty() && self.groups.is_empty() {
+        if self.keys.is_empty() && self.groups.is_empty() && self.spilled.is_none() {
             self.groups.insert(Vec::new(), self.aggs.iter().map(Acc::new).collect());
         }
         if self.spilled.is_none() {
             for group in std::mem::take(&mut self.groups) {
-                f(self.row(group)?)?;
+                f(self.row(group, None)?)?;
             }
             return Ok(());
         }
         self.spill()?;
         let Some(sorter) = self.spilled.take() else { return Ok(()) };
+        let mut distinct = match self.distinct.take() {
+            Some(d) => Some(d.finish()?.peekable()),
+            None => None,
+        };
         let mut current: Option<Group> = None;
+        let mut emit = |done: Group, this: &Self| -> Result<()> {
+            let values = match &mut distinct {
+                Some(stream) => Some(this.distinct_values(&done.0, stream)?),
+                None => None,
+            };
+            f(this.row(done, values)?)
+        };
         for group in sorter.finish()? {
             let (key, accs) = group?;
             match &mut current {
@@ -258,23 +297,64 @@ impl<'p> Groups<'p> {
                     for (a, b) in mine.iter_mut().zip(accs) {
                         a.merge(b)?;
                     }
+                    crate::spill::note_held(mine.iter().map(Acc::size).sum());
                 }
                 _ => {
                     if let Some(done) = current.replace((key, accs)) {
-                        f(self.row(done)?)?;
+                        emit(done, &self)?;
                     }
                 }
             }
         }
         if let Some(done) = current {
-            f(self.row(done)?)?;
+            emit(done, &self)?;
         }
         Ok(())
     }
 
-    fn row(&self, (mut key, accs): Group) -> Result<Vec<Value>> {
+    /// The DISTINCT aggregates of the group `key`, from the spilled values
+    /// (sorted by key, aggregate and value): each distinct value added
+    /// once to a plain accumulator of its aggregate.
+    fn distinct_values(
+        &self,
+        key: &[Value],
+        stream: &mut std::iter::Peekable<crate::spill::Sorted<Spilt, BySpilt>>,
+    ) -> Result<Vec<Option<Acc>>> {
+        let mut plain: Vec<Option<Acc>> = self
+            .aggs
+            .iter()
+            .map(|a| a.distinct.then(|| Acc::new(&AggSpec { func: a.func, arg: None, distinct: false })))
+            .collect();
+        let mut last: Option<(u32, Value)> = None;
+        loop {
+            match stream.peek() {
+                None => break,
+                Some(Ok((k, _, _))) if k.as_slice() != key => break,
+                Some(_) => {}
+            }
+            let Some(next) = stream.next() else { break };
+            let (_, i, v) = next?;
+            if last.as_ref().is_some_and(|(j, w)| *j == i && *w == v) {
+                continue;
+            }
+            if let Some(Some(acc)) = plain.get_mut(i as usize) {
+                acc.add(Some(v.clone()))?;
+            }
+            last = Some((i, v));
+        }
+        Ok(plain)
+    }
+
+    /// A group's output row: its keys, then each aggregate's value (a
+    /// DISTINCT one from `distinct`, when its values were spilled).
+    fn row(&self, (mut key, accs): Group, distinct: Option<Vec<Option<Acc>>>) -> Result<Vec<Value>> {
+        let mut distinct = distinct.unwrap_or_default().into_iter();
         for (acc, spec) in accs.into_iter().zip(self.aggs) {
-            key.push(acc.finish(spec.func)?);
+            let plain = distinct.next().flatten();
+            key.push(match plain {
+                Some(p) => p.finish(spec.func)?,
+                None => acc.finish(spec.func)?,
+            });
         }
         Ok(key)
     }

@@ -26,6 +26,8 @@ pub struct Source {
     pub on: Option<Scalar>,
     pub on_text: String,
     pub access: Path,
+    /// The columns of this table the plan reads; the others are left NULL.
+    pub columns: catalog::Columns,
 }
 
 /// One aggregate of a grouped query, over the joined row.
@@ -85,7 +87,7 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
             return Err(Error::plan(format!("table name '{name}' is used twice: give one of them an alias")));
         }
         let left = n > 0 && s.joins[n - 1].left;
-        sources.push(Source { table, name, base, left, on: None, on_text: String::new(), access: Path::Full });
+        sources.push(Source { table, name, base, left, on: None, on_text: String::new(), access: Path::Full, columns: catalog::Columns::ALL });
         base += table.columns.len();
     }
     let mut rv = Resolver { sources: &sources, visible: 1, now, subqueries: Vec::new(), aggregates: false };
@@ -110,7 +112,7 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
     let having = s.having.as_ref().map(|h| out.lift_condition(&mut rv, h)).transpose()?;
     let order = order_keys(&mut rv, &mut out, s, &columns, &exprs)?;
     let subqueries = rv.subqueries;
-    Ok(Plan {
+    let mut plan = Plan {
         filter_text: s.filter.as_ref().map(|f| f.to_string()),
         sources,
         filter,
@@ -127,7 +129,48 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
         limit: s.limit,
         offset: s.offset.unwrap_or(0),
         subqueries,
-    })
+    };
+    mark_columns_read(&mut plan);
+    Ok(plan)
+}
+
+/// Marks in each source the columns the plan reads over the joined row:
+/// its WHERE, ONs and access paths, then the grouping keys and aggregates'
+/// arguments of a grouped query, or else the output and sort expressions.
+fn mark_columns_read(plan: &mut Plan) {
+    let mut read = Vec::new();
+    let mut over_row: Vec<&Scalar> = plan.filter.iter().collect();
+    for s in &plan.sources {
+        over_row.extend(s.on.iter());
+        match &s.access {
+            Path::Full => {}
+            Path::Lookup { values, .. } => over_row.extend(values.iter()),
+            Path::Range { bounds, .. } => over_row.extend(bounds.iter().map(|(_, v)| v)),
+        }
+    }
+    match &plan.group {
+        Some((keys, aggs)) => {
+            over_row.extend(keys.iter());
+            over_row.extend(aggs.iter().filter_map(|a| a.arg.as_ref()));
+        }
+        None => {
+            over_row.extend(plan.items.iter());
+            over_row.extend(plan.order.iter().filter_map(|(k, _)| match k {
+                SortKey::Hidden(s) => Some(s),
+                SortKey::Output(_) => None,
+            }));
+        }
+    }
+    for s in over_row {
+        s.columns(&mut read);
+    }
+    for source in &mut plan.sources {
+        let mut cols = 0u64;
+        for c in read.iter().filter(|c| (source.base..source.base + source.table.columns.len()).contains(c)) {
+            cols |= 1 << (c - source.base);
+        }
+        source.columns = catalog::Columns(cols);
+    }
 }
 
 /// The selected expressions with their column names, `*` expanded.
@@ -271,6 +314,7 @@ pub fn plan_filter(table: &'static Table, e: &Expr, now: Time) -> Result<(Scalar
         on: None,
         on_text: String::new(),
         access: Path::Full,
+        columns: catalog::Columns::ALL,
     }];
     let mut rv = Resolver { sources: &sources, visible: 1, now, subqueries: Vec::new(), aggregates: false };
     let cond = rv.condition(e, "WHERE")?;

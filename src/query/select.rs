@@ -142,11 +142,28 @@ type RowFn<'f> = dyn FnMut(&[Value]) -> Result<bool> + 'f;
 const MEMO: usize = 4096;
 
 /// What a join remembers of each table: all its rows (read once when the
-/// table has no access path), or the rows of recent lookups.
+/// table has no access path and they fit the sort budget; past it the
+/// table is read again for each outer row), or the rows of recent lookups
+/// (up to `MEMO` of them and the budget).
 #[derive(Default)]
 struct Cache {
     all: Option<Rc<Vec<Vec<Value>>>>,
+    too_big: bool,
     lookups: HashMap<Vec<Value>, Rc<Vec<Vec<Value>>>>,
+    lookup_bytes: usize,
+}
+
+/// The rows of a whole table if they fit the budget, else `None`.
+fn whole_table_within_budget(r: &(impl Reader + ?Sized), s: &plan::Source) -> Result<Option<Vec<Vec<Value>>>> {
+    let (mut rows, mut bytes, mut fits) = (Vec::new(), 0, true);
+    scan_rows(r, s.table, &super::catalog::Access::Full, s.columns, &mut |x| {
+        bytes += 24 + row_size(&x);
+        crate::spill::note_held(bytes);
+        rows.push(x);
+        fits = bytes < crate::spill::budget();
+        Ok(fits)
+    })?;
+    Ok(fits.then_some(rows))
 }
 
 /// Calls `f` with every row of the join (before WHERE); `f` returns
@@ -174,16 +191,20 @@ fn inner_rows(
     }
     let read = |access: &super::catalog::Access| -> Result<Vec<Vec<Value>>> {
         let mut out = Vec::new();
-        scan_rows(r, s.table, access, &mut |x| {
+        scan_rows(r, s.table, access, s.columns, &mut |x| {
             out.push(x);
             Ok(true)
         })?;
         Ok(out)
     };
     if s.access == Path::Full {
-        if cache.all.is_none() {
-            cache.all = Some(Rc::new(read(&super::catalog::Access::Full)?));
+        if cache.all.is_none() && !cache.too_big {
+            match whole_table_within_budget(r, s)? {
+                Some(rows) => cache.all = Some(Rc::new(rows)),
+                None => cache.too_big = true,
+            }
         }
+        // Past the budget, `join` reads the table again for this row.
         return Ok(cache.all.clone());
     }
     let key = plan::lookup_values(&s.access, row, sets)?;
@@ -194,9 +215,12 @@ fn inner_rows(
     }
     let rows = Rc::new(read(&plan::resolve_access(r, s.table, &s.access, row, sets)?)?);
     if let Some(k) = key {
-        if cache.lookups.len() >= MEMO {
+        if cache.lookups.len() >= MEMO || cache.lookup_bytes >= crate::spill::budget() {
             cache.lookups.clear();
+            cache.lookup_bytes = 0;
         }
+        cache.lookup_bytes += row_size(&k) + rows.iter().map(|x| 24 + row_size(x)).sum::<usize>();
+        crate::spill::note_held(cache.lookup_bytes);
         cache.lookups.insert(k, Rc::clone(&rows));
     }
     Ok(Some(rows))
@@ -234,7 +258,7 @@ fn join(
         None => {
             let access = plan::resolve_access(r, s.table, &s.access, row, sets)?;
             let mut scratch = std::mem::take(row);
-            scan_rows(r, s.table, &access, &mut |x| visit(x, &mut scratch, cache))?;
+            scan_rows(r, s.table, &access, s.columns, &mut |x| visit(x, &mut scratch, cache))?;
             *row = scratch;
         }
     }
@@ -279,6 +303,9 @@ struct Collector<'p, 'f> {
     seen_bytes: usize,
     seen_spilled: Option<Sorter<Seen, SeenOrder>>,
     top: Option<Vec<Keyed>>,
+    /// Top-k's k-th row's sort keys, once it holds k rows.
+    worst: Option<Vec<Value>>,
+    desc: Vec<bool>,
     sorted: Option<Sorter<Keyed, KeyedOrder>>,
     keep: Option<usize>,
     skipped: usize,
@@ -299,6 +326,8 @@ impl<'p, 'f> Collector<'p, 'f> {
             seen_bytes: 0,
             seen_spilled: None,
             top,
+            worst: None,
+            desc: plan.order.iter().map(|(_, d)| *d).collect(),
             sorted,
             keep,
             skipped: 0,
@@ -307,16 +336,25 @@ impl<'p, 'f> Collector<'p, 'f> {
     }
 
     fn push(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
-        let out =
-            self.plan.items.iter().map(|i| eval(i, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
+        self.next += 1;
         let mut keys = Vec::with_capacity(self.plan.order.len());
         for (k, _) in &self.plan.order {
             keys.push(match k {
-                SortKey::Output(i) => out[*i].clone(),
+                SortKey::Output(i) => eval(&self.plan.items[*i], row, sets)?.into_owned(),
                 SortKey::Hidden(s) => eval(s, row, sets)?.into_owned(),
             });
         }
-        self.next += 1;
+        // Top-k: a row that sorts after the k-th kept one (ties go after,
+        // as it came later) can never be returned; it is dropped before
+        // its output values are made.
+        if let Some(worst) = &self.worst
+            && !self.plan.distinct
+            && compare_keys(&self.desc, &keys, worst) != Ordering::Less
+        {
+            return Ok(());
+        }
+        let out =
+            self.plan.items.iter().map(|i| eval(i, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
         if !self.plan.distinct {
             return self.stage((keys, self.next, out));
         }
@@ -328,6 +366,7 @@ impl<'p, 'f> Collector<'p, 'f> {
             return Ok(());
         }
         self.seen_bytes += 64 + row_size(&out);
+        crate::spill::note_held(self.seen_bytes);
         if self.seen_bytes >= crate::spill::budget() {
             self.spill_seen()?;
         }
@@ -355,6 +394,7 @@ impl<'p, 'f> Collector<'p, 'f> {
             if top.len() >= k.saturating_mul(2).max(1024) {
                 top.sort_by(keyed_order(self.plan));
                 top.truncate(k);
+                self.worst = top.last().filter(|_| top.len() == k).map(|w| w.0.clone());
             }
             return Ok(());
         }
@@ -427,16 +467,19 @@ impl<'p, 'f> Collector<'p, 'f> {
 /// order the rows came in.
 fn keyed_order(plan: &Plan) -> KeyedOrder {
     let desc: Vec<bool> = plan.order.iter().map(|(_, d)| *d).collect();
-    Box::new(move |a: &Keyed, b: &Keyed| {
-        for (n, desc) in desc.iter().enumerate() {
-            let o = a.0[n].cmp(&b.0[n]);
-            let o = if *desc { o.reverse() } else { o };
-            if o != Ordering::Equal {
-                return o;
-            }
+    Box::new(move |a: &Keyed, b: &Keyed| compare_keys(&desc, &a.0, &b.0).then(a.1.cmp(&b.1)))
+}
+
+/// Two rows' sort keys in ORDER BY's order (`desc`: each key's direction).
+fn compare_keys(desc: &[bool], a: &[Value], b: &[Value]) -> Ordering {
+    for (n, desc) in desc.iter().enumerate() {
+        let o = a[n].cmp(&b[n]);
+        let o = if *desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
         }
-        a.1.cmp(&b.1)
-    })
+    }
+    Ordering::Equal
 }
 
 /// `SELECT COUNT(*) FROM t` with nothing else: the table's entry count,
@@ -468,7 +511,7 @@ pub fn matching_rows(
     let sets = run_subqueries(r, &subqueries)?;
     let access = plan::resolve_access(r, table, &path, &[], &sets)?;
     let mut out = Vec::new();
-    scan_rows(r, table, &access, &mut |row| {
+    scan_rows(r, table, &access, super::catalog::Columns::ALL, &mut |row| {
         if holds(&cond, &row, &sets)? {
             out.push(row);
         }
@@ -541,6 +584,42 @@ mod tests {
     }
 
     #[test]
+    fn between_on_expires_reads_only_the_licenses_in_it_through_the_index() {
+        let store = store_with_licenses();
+        let rx = store.read().expect("read");
+        let s = select("SELECT id FROM licenses WHERE expires BETWEEN '2026-01-03' AND '2026-01-05'");
+        let p = plan::plan(&s, Time(0)).expect("plan");
+        let access =
+            plan::resolve_access(&rx, p.sources[0].table, &p.sources[0].access, &[], &Sets::default()).expect("access");
+        let expected = (3..=5u64).map(|i| crate::store::keys::id(i).to_vec()).collect();
+        assert_eq!(access, super::super::catalog::Access::Keys(expected));
+        let rows = run_select(&rx, &s, Time(0)).expect("select").rows;
+        assert_eq!(rows, (3..=5).map(|i| vec![Value::Int(i)]).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_plan_reads_only_the_columns_its_clauses_name() {
+        let bits = |cols: &[usize]| super::super::catalog::Columns(cols.iter().map(|c| 1u64 << c).sum());
+        let s = select(
+            "SELECT l.computer, COUNT(*), MIN(k.product) FROM licenses l JOIN keypacks k ON k.id = l.keypack \
+             WHERE l.status = 'active' GROUP BY l.computer HAVING COUNT(*) > 1 ORDER BY 2 DESC",
+        );
+        let p = plan::plan(&s, Time(0)).expect("plan");
+        // licenses: keypack (1), status (4), computer (6); keypacks: id (0), product (2).
+        assert_eq!(p.sources[0].columns, bits(&[1, 4, 6]));
+        assert_eq!(p.sources[1].columns, bits(&[0, 2]));
+        let s = select("SELECT id FROM licenses WHERE user = 'u' ORDER BY expires - issued");
+        assert_eq!(plan::plan(&s, Time(0)).expect("plan").sources[0].columns, bits(&[0, 7, 9, 10]));
+        let all = plan::plan(&select("SELECT * FROM licenses"), Time(0)).expect("plan");
+        assert!((0..13).all(|c| all.sources[0].columns.has(c)));
+        // What the unread columns hold does not change the answer.
+        let store = store_with_licenses();
+        let rx = store.read().expect("read");
+        let rows = run_select(&rx, &select("SELECT computer, expires FROM licenses WHERE user = 'u' AND issued = '2026-01-04'"), Time(0)).expect("select");
+        assert_eq!(rows.rows, vec![vec![Value::Name("pc4".into()), Value::Time(Time::parse("2026-01-04").expect("t"))]]);
+    }
+
+    #[test]
     fn top_k_keeps_only_the_rows_a_limit_returns() {
         let store = store_with_licenses();
         let rx = store.read().expect("read");
@@ -595,6 +674,64 @@ mod tests {
             assert!(!memory.is_empty(), "{text}");
             assert_eq!(spilled, memory, "{text}");
         }
+    }
+
+    /// The answer of `text` within the default budget and within `budget`
+    /// bytes, with the most bytes held under each.
+    fn answers_in_and_past_budget(rx: &crate::store::ReadTx, text: &str, budget: usize) -> [(Vec<Vec<Value>>, usize); 2] {
+        [crate::spill::BUDGET_BYTES, budget].map(|b| {
+            crate::spill::set_budget(b);
+            crate::spill::take_most_held();
+            let rows = run_select(rx, &select(text), Time(0)).expect("select").rows;
+            let held = crate::spill::take_most_held();
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            (rows, held)
+        })
+    }
+
+    #[test]
+    fn count_distinct_without_group_by_holds_no_more_than_the_budget_and_answers_as_in_memory() {
+        // 3000 licenses with 3000 HWIDs and 1000 computers: one group whose
+        // two DISTINCT sets would hold every value.
+        let store = store_with(3000, |id| Time(1_767_225_600 + (id * 37 % 7) as i64 * 86_400));
+        let mut tx = store.write().expect("write");
+        for id in 1..=3000u64 {
+            let mut l = tx.license(id).expect("read").expect("license");
+            l.hwid = Hwid(std::array::from_fn(|i| (id >> (8 * (i % 4))) as u8 ^ i as u8));
+            l.computer = format!("pc{}", id % 1000);
+            tx.put_license(&l).expect("put");
+        }
+        tx.commit().expect("commit");
+        let rx = store.read().expect("read");
+        let text = "SELECT COUNT(DISTINCT hwid), COUNT(DISTINCT computer), MIN(DISTINCT computer), COUNT(*) FROM licenses";
+        let [(memory, held_memory), (spilled, held_spilled)] = answers_in_and_past_budget(&rx, text, 4096);
+        assert_eq!(memory[0][..2], [Value::Int(3000), Value::Int(1000)]);
+        assert_eq!(spilled, memory);
+        assert!(held_memory > 8192, "in memory the sets hold every value: {held_memory} bytes");
+        assert!(held_spilled <= 8192, "past a 4 KiB budget, {held_spilled} bytes were held");
+    }
+
+    #[test]
+    fn a_join_whose_inner_table_has_no_access_path_holds_no_more_than_the_budget() {
+        // ON a.user = b.user: no index on user, so the inner table is read
+        // whole; 300 licenses of 10 users, 9000 joined rows.
+        let store = store_with(300, |id| Time(1_767_225_600 + id as i64 * 86_400));
+        let mut tx = store.write().expect("write");
+        for id in 1..=300u64 {
+            let mut l = tx.license(id).expect("read").expect("license");
+            l.user = format!("u{}", id % 10);
+            tx.put_license(&l).expect("put");
+        }
+        tx.commit().expect("commit");
+        let rx = store.read().expect("read");
+        let text = "SELECT a.user, COUNT(*), MIN(b.id), MAX(b.id) FROM licenses a JOIN licenses b ON a.user = b.user \
+                    GROUP BY a.user";
+        let [(memory, held_memory), (spilled, held_spilled)] = answers_in_and_past_budget(&rx, text, 4096);
+        assert_eq!(memory.len(), 10);
+        assert!(memory.iter().all(|r| r[1] == Value::Int(900)), "{memory:?}");
+        assert_eq!(spilled, memory);
+        assert!(held_memory > 8192, "in memory the inner table is kept whole: {held_memory} bytes");
+        assert!(held_spilled <= 8192, "past a 4 KiB budget, {held_spilled} bytes were held");
     }
 
     fn m(p: &str, s: &str) -> bool {

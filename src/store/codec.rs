@@ -45,6 +45,17 @@ impl bincode::enc::write::Writer for Append<'_> {
     }
 }
 
+/// Decodes a whole value that borrows its text from `bytes` (a record
+/// read in place, `LicenseView`); errors as `decode`'s.
+pub fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
+    let (value, used) = bincode::serde::borrow_decode_from_slice(bytes, config().with_limit::<DECODE_LIMIT>())
+        .map_err(|e| Error::damaged(format!("the record cannot be decoded: {e}")))?;
+    if used != bytes.len() {
+        return Err(Error::damaged("the record cannot be decoded: trailing bytes"));
+    }
+    Ok(value)
+}
+
 /// Decodes a whole value; trailing bytes mean a damaged record.
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let (value, used) = bincode::serde::decode_from_slice(bytes, config().with_limit::<DECODE_LIMIT>())

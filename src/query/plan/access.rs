@@ -149,13 +149,29 @@ fn range(s: &Source, parts: &[&Scalar], column: &'static str) -> Option<Path> {
     if !range_column(s.table, column) {
         return None;
     }
-    let bounds: Vec<(CompareOp, Scalar)> = parts
+    let mut bounds: Vec<(CompareOp, Scalar)> = parts
         .iter()
         .filter_map(|p| bound(s, p))
         .filter(|(c, op, _)| *c == column && *op != CompareOp::Ne)
         .map(|(_, op, v)| (op, v.clone()))
         .collect();
+    for p in parts {
+        bounds.extend(between(s, p, column));
+    }
     (!bounds.is_empty()).then_some(Path::Range { column, bounds })
+}
+
+/// `column BETWEEN lo AND hi` as the bounds `>= lo` and `<= hi`.
+fn between(s: &Source, p: &Scalar, column: &str) -> Vec<(CompareOp, Scalar)> {
+    let Scalar::Between(a, lo, hi, false) = p else { return Vec::new() };
+    match &**a {
+        Scalar::Col(i, ..)
+            if owns(s, *i) && s.table.columns[i - s.base].0 == column && before(s, lo) && before(s, hi) =>
+        {
+            vec![(CompareOp::Ge, (**lo).clone()), (CompareOp::Le, (**hi).clone())]
+        }
+        _ => Vec::new(),
+    }
 }
 
 impl Path {
