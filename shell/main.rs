@@ -128,6 +128,11 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
             "compact" => {
                 let file = raw.next().ok_or("option '-compact' needs a file")?;
                 let file = file.into_string().map_err(|p| format!("file name {p:?} is not valid UTF-8"))?;
+                // It writes the file: not with -readonly, nor beside a
+                // session's options, which it would ignore.
+                if args != Args::default() || raw.next().is_some() {
+                    return Err("option '-compact FILE' takes no other option or file".into());
+                }
                 return Ok(Command::Compact(file));
             }
             "help" | "h" => return Ok(Command::Help),

@@ -96,5 +96,10 @@ fn compacting_a_missing_or_foreign_file_is_an_error_and_changes_nothing() {
     let (code, _, err) = caldb(&["-compact"]);
     assert_eq!(code, 2);
     assert!(err.contains("option '-compact' needs a file"), "{err}");
+    for args in [["-readonly", "-compact", m], ["-compact", m, "-readonly"]] {
+        let (code, _, err) = caldb(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(err.contains("option '-compact FILE' takes no other option or file"), "{args:?}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
