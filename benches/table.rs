@@ -87,6 +87,8 @@ fn main() {
     if run("p4") {
         p4_p6(&dir, &sizes, Build::Import, &mut table);
         p4_p6(&dir, &sizes, Build::Protocol, &mut table);
+    } else if run("p8") {
+        p8_alone(&dir, sizes.big, &mut table);
     }
     table.print(full, &sizes);
     std::fs::remove_dir_all(&dir).ok();
@@ -556,7 +558,7 @@ fn p4_p6(dir: &Path, s: &Sizes, build: Build, table: &mut Table) {
     table.row(&name, format!("{secs:.1} s"), "30 s".into(), ratio_of(secs, 30.0), "<= 30 s", secs <= 30.0);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
     if build == Build::Protocol {
-        p8(n, size, secs, table);
+        p8(n, size, (get(&load, "build_secs"), secs), get(&load, "grown_mb"), table);
     }
     table.row(
         &format!("P4{label} file size"),
@@ -619,16 +621,29 @@ fn p4_p6(dir: &Path, s: &Sizes, build: Build, table: &mut Table) {
 }
 
 /// P8 (issue 19 item 5): the protocol-built database, file and build time
-/// in one row, both against their bounds (500 MB, 30 s).
-fn p8(n: u64, size_mb: f64, secs: f64, table: &mut Table) {
+/// in one row, both against their bounds (500 MB, 30 s): the file after
+/// the build's compaction, the time of both (the build alone, and the
+/// file as the build left it, in the row's name).
+fn p8(n: u64, size_mb: f64, (build, secs): (f64, f64), grown_mb: f64, table: &mut Table) {
     table.row(
-        &format!("P8 protocol-built {n}-device database: file, build time"),
+        &format!(
+            "P8 protocol-built {n}-device database: file, build time (build {build:.1} s, {grown_mb:.0} MB, then `caldb -compact`)"
+        ),
         format!("{size_mb:.0} MB, {secs:.1} s"),
         "500 MB, 30 s".into(),
         format!("{:.2}x, {:.2}x of bound", size_mb / 500.0, secs / 30.0),
         "<= 500 MB, <= 30 s",
         size_mb <= 500.0 && secs <= 30.0,
     );
+}
+
+/// P8 without the P4-P6 rows on its database (`CALDB_BENCH_ONLY=p8`).
+fn p8_alone(dir: &Path, n: u64, table: &mut Table) {
+    let path = dir.join("big.redb");
+    let load = child("load", &path, &[n.to_string(), Build::Protocol.arg().into()]);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+    p8(n, size, (get(&load, "build_secs"), get(&load, "secs")), get(&load, "grown_mb"), table);
+    std::fs::remove_file(&path).ok();
 }
 
 fn ratio_of(x: f64, bound: f64) -> String {
@@ -777,7 +792,13 @@ fn step(name: &str, path: &Path, args: &[String]) {
             }
             _ => {
                 generate::build(path, n).expect("build the big database");
+                let built = t.elapsed().as_secs_f64();
+                // P8 is the file an administrator has: compacted
+                // (`caldb -compact`) after the build.
+                let c = caldb::compact(path).expect("compact the big database");
                 println!("secs={}", t.elapsed().as_secs_f64());
+                println!("build_secs={built}");
+                println!("grown_mb={}", c.before as f64 / 1e6);
             }
         },
         "lookup" => lookup(path, n),

@@ -45,6 +45,9 @@ Options (one or two dashes):
   -upgrade OLD NEW
                   carry a database of an older caldb format over, whole, to
                   the new file NEW (OLD is only read), verify it and exit
+  -compact FILE   give the database's free space back: its pages moved to
+                  the front of the file, the rest cut off (no other program
+                  may have it open), and exit
   -version        print the version and exit
   -help           print this help and exit
 
@@ -75,6 +78,7 @@ struct Args {
 enum Command {
     Run(Args),
     Upgrade(String, String),
+    Compact(String),
     Help,
     Version,
 }
@@ -121,6 +125,16 @@ fn parse_args(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 let (old, new) = (path()?, path()?);
                 return Ok(Command::Upgrade(old, new));
             }
+            "compact" => {
+                let file = raw.next().ok_or("option '-compact' needs a file")?;
+                let file = file.into_string().map_err(|p| format!("file name {p:?} is not valid UTF-8"))?;
+                // It writes the file: not with -readonly, nor beside a
+                // session's options, which it would ignore.
+                if args != Args::default() || raw.next().is_some() {
+                    return Err("option '-compact FILE' takes no other option or file".into());
+                }
+                return Ok(Command::Compact(file));
+            }
             "help" | "h" => return Ok(Command::Help),
             "timeout" => {
                 let text = option_text(&mut raw, "timeout")?;
@@ -166,6 +180,21 @@ fn upgrade(old: &str, new: &str) -> i32 {
         }
         Err(e) => {
             eprintln!("error: cannot carry '{old}' over to '{new}': {e}");
+            2
+        }
+    }
+}
+
+/// `-compact FILE`: the file's length before and after, or why not
+/// (exit 2).
+fn compact(file: &str) -> i32 {
+    match caldb::compact(Path::new(file)) {
+        Ok(c) => {
+            println!("'{file}' compacted: {} bytes, now {}", c.before, c.after);
+            0
+        }
+        Err(e) => {
+            eprintln!("error: cannot compact '{file}': {e}");
             2
         }
     }
@@ -301,6 +330,7 @@ fn run_command_line() -> i32 {
     match parse_args(std::env::args_os().skip(1)) {
         Ok(Command::Run(args)) => run(args),
         Ok(Command::Upgrade(old, new)) => upgrade(&old, &new),
+        Ok(Command::Compact(file)) => compact(&file),
         Ok(Command::Help) => {
             let _ = std::io::stdout().write_all(USAGE.as_bytes());
             0

@@ -43,6 +43,7 @@ pub use model::{
 pub use protocol::{ConnectRequest, Destination, Outcome};
 pub use query::{Database, OpenOptions, Shared};
 pub use safe_write::{Sink, Temp};
+pub use store::compact::{Compacted, compact};
 pub use store::opening::set_busy_timeout;
 
 /// The statement language as text, for a shell: splitting a script into

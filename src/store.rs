@@ -12,6 +12,7 @@
 pub mod access;
 pub mod backup;
 pub mod codec;
+pub mod compact;
 pub mod credentials;
 mod damage;
 pub mod envelope;

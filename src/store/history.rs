@@ -2,8 +2,9 @@
 //! per sequence number, and rows are never rewritten or deleted one by one
 //! (a whole table is cleared at most). On disk the rows are in chunks: a
 //! transaction keeps the rows it appends (`Appended`) and writes them at
-//! its commit, up to `CHUNK_ROWS` of them (and about `CHUNK_BYTES`) to one
-//! entry, keyed by the sequence number of the chunk's last row. Readers
+//! its commit, up to `CHUNK_ROWS` of them (and about `CHUNK_BYTES`, and no
+//! more than fit `CHUNK_PACKED` compressed) to one entry, keyed by the
+//! sequence number of the chunk's last row. Readers
 //! see rows, each under its own key: `Reader::scan(T::History, ..)` walks
 //! the chunks (`stored_rows`), then a write transaction's appended rows.
 //!
@@ -25,6 +26,12 @@ pub const CHUNK_ROWS: usize = 256;
 /// than that is a chunk of its own): compressed, a chunk of protocol steps
 /// stays on one redb page.
 pub const CHUNK_BYTES: usize = 8000;
+/// A chunk is cut to at most this many bytes, compressed (unless it is one
+/// row): two such chunks, with their checksums, fixed keys and offsets,
+/// fill one 4 KiB redb leaf (4 + 2 x (4 + 8 + 2,034) bytes). Appended in
+/// order, full leaves stay full; a chunk of 2.3 KB (256 protocol steps)
+/// took a leaf of its own and left 40% of it empty.
+pub const CHUNK_PACKED: usize = 2000;
 /// The longest body a chunk may claim: a statement is at most 1 MiB (the
 /// script reader's limit), its row and header a little more. A damaged or
 /// forged length is refused before anything is allocated for it.
@@ -50,17 +57,28 @@ pub fn chunks(rows: &[(u64, Vec<u8>)]) -> Vec<([u8; 8], Vec<u8>)> {
             bytes += 12 + rows[end].1.len();
             end += 1;
         }
-        let part = &rows[start..end];
-        let mut body = Vec::with_capacity(bytes);
-        for (seq, row) in part {
-            body.extend_from_slice(&seq.to_be_bytes());
-            body.extend_from_slice(&(row.len() as u32).to_le_bytes());
-            body.extend_from_slice(row);
+        let mut chunk = seal_rows(&rows[start..end]);
+        // Too big compressed: fewer rows, in proportion, until it fits.
+        while chunk.len() > CHUNK_PACKED && end - start > 1 {
+            let fewer = (end - start) * CHUNK_PACKED / chunk.len();
+            end = start + fewer.clamp(1, end - start - 1);
+            chunk = seal_rows(&rows[start..end]);
         }
-        out.push((part[part.len() - 1].0.to_be_bytes(), sealed(part.len(), &body)));
+        out.push((rows[end - 1].0.to_be_bytes(), chunk));
         start = end;
     }
     out
+}
+
+/// The chunk of these rows (at least one).
+fn seal_rows(part: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(part.iter().map(|(_, r)| 12 + r.len()).sum());
+    for (seq, row) in part {
+        body.extend_from_slice(&seq.to_be_bytes());
+        body.extend_from_slice(&(row.len() as u32).to_le_bytes());
+        body.extend_from_slice(row);
+    }
+    sealed(part.len(), &body)
 }
 
 /// A chunk of `count` rows from its body: the count, then the body
@@ -290,6 +308,48 @@ mod tests {
         let raw: usize = rows.iter().map(|(_, r)| 12 + r.len()).sum();
         let stored: usize = made.iter().map(|(_, c)| c.len()).sum();
         assert!(stored * 3 < raw, "{stored} bytes stored for {raw}");
+    }
+
+    #[test]
+    fn chunks_of_protocol_steps_fill_half_a_leaf_each_so_two_share_a_page() {
+        // History as the protocol-built P8 database writes it: per device,
+        // CREATE DEVICE and two CONNECTs, each row a `HistoryRow`.
+        let rows: Vec<(u64, Vec<u8>)> = (1..=3000u64)
+            .map(|seq| {
+                let (d, u) = (seq / 3, (seq / 3) % 10_000);
+                let statement = match seq % 3 {
+                    0 => format!("CREATE DEVICE d{d:07}"),
+                    _ => format!("CONNECT d{d:07} AS u{u:05} TO h1"),
+                };
+                let row = crate::store::records::HistoryRow { seq, time: crate::model::Time(1_767_603_600), statement: &statement };
+                (seq, crate::store::codec::encode(&row).expect("encode"))
+            })
+            .collect();
+        let made = chunks(&rows);
+        assert_eq!(read_all(&made), rows);
+        let (last, full) = made.split_last().expect("chunks");
+        for (_, c) in full {
+            assert!(c.len() <= CHUNK_PACKED, "a chunk of {} bytes", c.len());
+            assert!(c.len() * 10 >= CHUNK_PACKED * 9, "a chunk of {} bytes leaves its half page empty", c.len());
+        }
+        assert!(last.1.len() <= CHUNK_PACKED);
+        // Rows LZ4 cannot shrink are cut to fit too; a long row stays whole.
+        let mut x = 7u64;
+        let noise: Vec<(u64, Vec<u8>)> = (1..=100u64)
+            .map(|s| {
+                let row = (0..90)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (x >> 56) as u8
+                    })
+                    .collect();
+                (s, row)
+            })
+            .collect();
+        let made = chunks(&noise);
+        assert_eq!(read_all(&made), noise);
+        assert!(made.iter().all(|(_, c)| c.len() <= CHUNK_PACKED), "{:?}", made.iter().map(|(_, c)| c.len()).collect::<Vec<_>>());
+        assert_eq!(chunks(&[(9, vec![5; 3 * CHUNK_PACKED])]).len(), 1);
     }
 
     #[test]

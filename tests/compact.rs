@@ -1,0 +1,105 @@
+//! `caldb -compact FILE` (issue 19 item 5): a file grown by big
+//! transactions gives its free space back, and holds the same database:
+//! the same `.dump`, byte for byte, and CHECK finds nothing. A file that
+//! is missing, or not caldb's, is an error that says so, and nothing is
+//! created or changed.
+
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::scratch_dir;
+use caldb::{Database, OpenOptions};
+
+fn caldb(args: &[&str]) -> (i32, String, String) {
+    let out = bin::run(args, None, b"");
+    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
+}
+
+/// A file built as the protocol-built P8 database is, in a few big blocks:
+/// redb grows it ahead of use and frees the pages each block replaced.
+fn grown(path: &std::path::Path) {
+    let mut db = Database::open(path, &OpenOptions::default()).expect("open");
+    for s in [
+        "SET CLOCK '2026-01-05 09:00:00'",
+        "SET SEED 42",
+        "CREATE SERVER ls1 PRODUCT WS2022",
+        "ACTIVATE SERVER ls1",
+        "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 100000",
+        "CREATE HOST h1 PRODUCT WS2022 MODE DEVICE",
+    ] {
+        db.execute(s).expect(s);
+    }
+    for block in 0..4 {
+        db.execute("BEGIN").expect("begin");
+        for i in block * 1500..(block + 1) * 1500 {
+            db.execute(&format!("CREATE DEVICE d{i:07}")).expect("create");
+            for _ in 0..2 {
+                db.execute(&format!("CONNECT d{i:07} AS u{:05} TO h1", i % 100)).expect("connect");
+            }
+        }
+        db.execute("COMMIT").expect("commit");
+    }
+}
+
+#[test]
+fn a_grown_file_is_compacted_to_less_and_holds_the_same_database() {
+    let dir = scratch_dir("compact");
+    let file = dir.join("grown.redb");
+    grown(&file);
+    let f = file.to_str().expect("UTF-8");
+    let (code, before_dump, err) = caldb(&["-readonly", f, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::metadata(&file).expect("stat").len();
+
+    let (code, out, err) = caldb(&["-compact", f]);
+    assert_eq!(code, 0, "{err}");
+    let after = std::fs::metadata(&file).expect("stat").len();
+    assert_eq!(out, format!("'{f}' compacted: {before} bytes, now {after}\n"));
+    assert!(after * 10 < before * 8, "{before} bytes, then {after}: not a fifth given back");
+
+    let (code, after_dump, err) = caldb(&["-readonly", f, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(after_dump == before_dump, "the compacted file dumps differently");
+    let (code, out, err) = caldb(&[f, "CHECK;", "CONNECT d0000001 AS u00001 TO h1;"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("accepted,"), "CHECK finds nothing, and it takes writes: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compacting_a_missing_or_foreign_file_is_an_error_and_changes_nothing() {
+    let dir = scratch_dir("compact-bad");
+    let missing = dir.join("missing.redb");
+    let m = missing.to_str().expect("UTF-8");
+    let (code, out, err) = caldb(&["-compact", m]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(err, format!("error: cannot compact '{m}': '{m}' does not exist\n"));
+    assert!(!missing.exists(), "a file was created");
+
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a database\n").expect("write");
+    let t = text.to_str().expect("UTF-8");
+    let (code, _, err) = caldb(&["-compact", t]);
+    assert_eq!(code, 2);
+    assert!(err.starts_with(&format!("error: cannot compact '{t}': ")), "{err}");
+    assert!(err.contains(&format!("{t}: not a caldb database")), "{err}");
+    assert_eq!(std::fs::read_to_string(&text).expect("read"), "not a database\n");
+
+    let empty = dir.join("empty.redb");
+    std::fs::write(&empty, "").expect("write");
+    let e = empty.to_str().expect("UTF-8");
+    let (code, _, err) = caldb(&["-compact", e]);
+    assert_eq!(code, 2);
+    assert_eq!(err, format!("error: cannot compact '{e}': '{e}' is empty: no database to compact\n"));
+    assert_eq!(std::fs::metadata(&empty).expect("stat").len(), 0, "a database was made of the empty file");
+
+    let (code, _, err) = caldb(&["-compact"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("option '-compact' needs a file"), "{err}");
+    for args in [["-readonly", "-compact", m], ["-compact", m, "-readonly"]] {
+        let (code, _, err) = caldb(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(err.contains("option '-compact FILE' takes no other option or file"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
