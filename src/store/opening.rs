@@ -7,7 +7,7 @@
 //! is read, where reading it could block. Every other lock, and all I/O,
 //! passes through to redb's own file backend untouched.
 //!
-//! And who else may open the file (ARCHITECTURE.md, "Many hosts at once"):
+//! And who else may open the file (docs/design.md, "Many hosts at once"):
 //! a serving process (`caldb::Shared`) holds its file in redb's exclusive
 //! mode, one fdatasync per commit, while no other caldb process asks for
 //! it. Another process asks by holding a shared `flock` on the file's
