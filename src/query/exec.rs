@@ -37,6 +37,9 @@ pub struct Database {
     /// Why the file could not be reopened after a failed commit: every
     /// statement is refused (the handle in `store` is a placeholder).
     broken: Option<String>,
+    /// The licensing front's decoded server credentials (checked against
+    /// the stored row at each use: `licensing::credentials::Cache`).
+    front_cache: crate::licensing::credentials::Cache,
 }
 
 /// The connection's BEGIN ... COMMIT block.
@@ -74,7 +77,8 @@ impl Database {
 
     fn with_store(store: Store, options: OpenOptions) -> Database {
         let interrupt = InterruptHandle::default();
-        Database { store, options, block: Block::None, interrupt, progress: None, broken: None }
+        let front_cache = Default::default();
+        Database { store, options, block: Block::None, interrupt, progress: None, broken: None, front_cache }
     }
 
     /// A handle that stops this database's running statement from another

@@ -42,6 +42,19 @@ impl Database {
         credentials::credentials(&self.store.read()?, server)
     }
 
+    /// The licensing front's decoded credentials of this handle.
+    pub(crate) fn front_cache(&mut self) -> &mut crate::licensing::credentials::Cache {
+        &mut self.front_cache
+    }
+
+    /// How many times this handle decoded a server's stored credentials
+    /// (once per server, and again only when the stored row changed).
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn front_credential_decodes(&self) -> u64 {
+        self.front_cache.decodes()
+    }
+
     /// The seed new credentials are made from: the database's seed in a
     /// simulation (its clock is set), `None` on the wall clock (the
     /// operating system's randomness).
