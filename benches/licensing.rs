@@ -116,7 +116,7 @@ fn main() {
     replay(&mut db, warm);
     let creds = Credentials::from_rec(&db.front_credentials("ls1").expect("read").expect("made")).expect("a key");
     let (ex, rsa) = side_by_side(&mut db, &clients[1..], &creds, 50);
-    let decodes = db.front_credential_decodes();
+    let decodes = caldb::licensing::credentials::decodes(&db);
     if std::env::args().any(|a| a == "--memory-only") {
         // For a profiler: the in-memory rows alone.
         println!(

@@ -345,7 +345,7 @@ impl Exchange {
     fn check_cal(&self, db: &mut Database, bytes: &[u8], hwid: Hwid) -> Result<Presented, FrontError> {
         let Some(server) = cal::server_of(bytes) else { return Ok(Presented::Invalid(Invalid::Unknown)) };
         let Some(rec) = db.front_credentials(&server)? else { return Ok(Presented::Invalid(Invalid::Unknown)) };
-        let creds = db.front_cache().decoded(rec)?;
+        let creds = credentials::cached(db, rec)?;
         let cal = match cal::verify(bytes, &creds) {
             Ok(cal) => cal,
             Err(cal::Untrusted::Tag) => return Ok(Presented::Invalid(Invalid::Tag)),
@@ -451,7 +451,7 @@ fn unexpected(kind: u8, expected: &str) -> FrontError {
 /// meanwhile, those are kept and used.
 fn credentials_of(db: &mut Database, server: &str) -> Result<Arc<credentials::Credentials>, FrontError> {
     if let Some(rec) = db.front_credentials(server)? {
-        return db.front_cache().decoded(rec);
+        return credentials::cached(db, rec);
     }
     let source = match db.front_seed()? {
         Some(seed) => credentials::Source::Seeded(seed),
@@ -459,7 +459,7 @@ fn credentials_of(db: &mut Database, server: &str) -> Result<Arc<credentials::Cr
     };
     let made = credentials::make(server, source)?;
     let kept = db.front_store_credentials(made)?;
-    db.front_cache().decoded(kept)
+    credentials::cached(db, kept)
 }
 
 /// After the RDP logon: whether the user's password was accepted. Only a

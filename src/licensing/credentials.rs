@@ -19,6 +19,7 @@
 
 use super::FrontError;
 use super::crypto::PrivateKey;
+use crate::query::Database;
 use crate::store::CredentialsRec;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::SeedableRng;
@@ -94,6 +95,22 @@ impl Cache {
     pub fn decodes(&self) -> u64 {
         self.decodes
     }
+
+}
+
+/// `rec`'s credentials through the cache `db` keeps (made on first use).
+pub fn cached(db: &mut Database, rec: CredentialsRec) -> Result<Arc<Credentials>, FrontError> {
+    let kept = db.front_cache().take().and_then(|slot| slot.downcast::<Cache>().ok());
+    let mut cache = kept.unwrap_or_default();
+    let creds = cache.decoded(rec);
+    *db.front_cache() = Some(cache);
+    creds
+}
+
+/// How many times `db` decoded a server's stored credentials (once per
+/// server, and again only when the stored row changed).
+pub fn decodes(db: &Database) -> u64 {
+    db.front_cache_ref().and_then(|c| c.downcast_ref::<Cache>()).map_or(0, Cache::decodes)
 }
 
 /// Where the randomness of new credentials comes from.

@@ -37,9 +37,9 @@ pub struct Database {
     /// Why the file could not be reopened after a failed commit: every
     /// statement is refused (the handle in `store` is a placeholder).
     broken: Option<String>,
-    /// The licensing front's decoded server credentials (checked against
-    /// the stored row at each use: `licensing::credentials::Cache`).
-    front_cache: crate::licensing::credentials::Cache,
+    /// What the licensing front keeps in the handle (its decoded server
+    /// credentials), opaque to this layer, which sits below the front.
+    front_cache: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// The connection's BEGIN ... COMMIT block.
@@ -77,8 +77,7 @@ impl Database {
 
     fn with_store(store: Store, options: OpenOptions) -> Database {
         let interrupt = InterruptHandle::default();
-        let front_cache = Default::default();
-        Database { store, options, block: Block::None, interrupt, progress: None, broken: None, front_cache }
+        Database { store, options, block: Block::None, interrupt, progress: None, broken: None, front_cache: None }
     }
 
     /// A handle that stops this database's running statement from another

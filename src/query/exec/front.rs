@@ -42,17 +42,15 @@ impl Database {
         credentials::credentials(&self.store.read()?, server)
     }
 
-    /// The licensing front's decoded credentials of this handle.
-    pub(crate) fn front_cache(&mut self) -> &mut crate::licensing::credentials::Cache {
+    /// The licensing front's slot in this handle (its decoded credentials),
+    /// opaque here: the front sits above this layer.
+    pub(crate) fn front_cache(&mut self) -> &mut Option<Box<dyn std::any::Any + Send + Sync>> {
         &mut self.front_cache
     }
 
-    /// How many times this handle decoded a server's stored credentials
-    /// (once per server, and again only when the stored row changed).
-    #[cfg(feature = "internals")]
-    #[doc(hidden)]
-    pub fn front_credential_decodes(&self) -> u64 {
-        self.front_cache.decodes()
+    /// The licensing front's slot, to read.
+    pub(crate) fn front_cache_ref(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        self.front_cache.as_deref()
     }
 
     /// The seed new credentials are made from: the database's seed in a
