@@ -13,6 +13,7 @@
 # nightly toolchain); with CALDB_FUZZ_SECONDS set, this script runs them too:
 #   cd fuzz && cargo +nightly fuzz run parse -- -max_total_time=600 -max_len=512
 #   cd fuzz && cargo +nightly fuzz run execute -- -max_total_time=600 -max_len=1024
+#   cd fuzz && cargo +nightly fuzz run -O -a --sanitizer none licensing corpus/licensing seeds/licensing -- -max_total_time=600
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CALDB_CRASH_KILLS="${CALDB_CRASH_KILLS:-200}"
@@ -24,4 +25,6 @@ PROPTEST_CASES="${PROPTEST_CASES:-100000}" \
 if [[ -n "${CALDB_FUZZ_SECONDS:-}" ]]; then
     (cd fuzz && cargo +nightly fuzz run parse -- -max_total_time="$CALDB_FUZZ_SECONDS" -max_len=512)
     (cd fuzz && cargo +nightly fuzz run execute -- -max_total_time="$CALDB_FUZZ_SECONDS" -max_len=1024)
+    (cd fuzz && mkdir -p corpus/licensing && cargo +nightly fuzz run -O -a --sanitizer none licensing \
+        corpus/licensing seeds/licensing -- -max_total_time="$CALDB_FUZZ_SECONDS" -max_len=4096)
 fi

@@ -17,6 +17,7 @@ use crate::model::{Hwid, ReasonCode};
 use crate::protocol::{ClientConnect, ClientLogon, Presented};
 use crate::query::Database;
 use std::fmt;
+use std::sync::Arc;
 
 pub use wire::{ErrorCode, Transition};
 
@@ -212,7 +213,7 @@ enum Stage {
 pub struct Exchange {
     host: String,
     client: ClientInfo,
-    creds: credentials::Credentials,
+    creds: Arc<credentials::Credentials>,
     server_random: [u8; 32],
     stage: Stage,
 }
@@ -229,10 +230,34 @@ impl Exchange {
     /// license server the host would find now (or, when it finds none, the
     /// first server by name); the key is made the first time it is needed.
     pub fn begin(db: &mut Database, host: &str, client: ClientInfo) -> Result<(Exchange, Vec<u8>), FrontError> {
-        let server = db.front_server(host)?;
-        let creds = credentials_of(db, &server)?;
         let mut server_random = [0u8; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut server_random);
+        Exchange::start(db, host, client, server_random)
+    }
+
+    /// `begin` with a given server random, so that a client's recorded
+    /// messages replay (benchmarks, fuzzing, tests). Never for a real
+    /// connection: a repeated server random lets a recorded exchange be
+    /// played again.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn begin_with_server_random(
+        db: &mut Database,
+        host: &str,
+        client: ClientInfo,
+        server_random: [u8; 32],
+    ) -> Result<(Exchange, Vec<u8>), FrontError> {
+        Exchange::start(db, host, client, server_random)
+    }
+
+    fn start(
+        db: &mut Database,
+        host: &str,
+        client: ClientInfo,
+        server_random: [u8; 32],
+    ) -> Result<(Exchange, Vec<u8>), FrontError> {
+        let server = db.front_server(host)?;
+        let creds = credentials_of(db, &server)?;
         let request = wire::license_request(&server_random, &PRODUCT, &creds.chain, SCOPE);
         let exchange = Exchange { host: host.to_string(), client, creds, server_random, stage: Stage::Keys };
         Ok((exchange, request))
@@ -320,7 +345,7 @@ impl Exchange {
     fn check_cal(&self, db: &mut Database, bytes: &[u8], hwid: Hwid) -> Result<Presented, FrontError> {
         let Some(server) = cal::server_of(bytes) else { return Ok(Presented::Invalid(Invalid::Unknown)) };
         let Some(rec) = db.front_credentials(&server)? else { return Ok(Presented::Invalid(Invalid::Unknown)) };
-        let creds = credentials::Credentials::from_rec(&rec)?;
+        let creds = credentials::cached(db, rec)?;
         let cal = match cal::verify(bytes, &creds) {
             Ok(cal) => cal,
             Err(cal::Untrusted::Tag) => return Ok(Presented::Invalid(Invalid::Tag)),
@@ -421,11 +446,12 @@ fn unexpected(kind: u8, expected: &str) -> FrontError {
 }
 
 /// A server's credentials, made and stored the first time they are asked
-/// for. Made outside any transaction (the key takes a while); if another
-/// handle stored some meanwhile, those are kept and used.
-fn credentials_of(db: &mut Database, server: &str) -> Result<credentials::Credentials, FrontError> {
+/// for, decoded once per handle (`credentials::Cache`). Made outside any
+/// transaction (the key takes a while); if another handle stored some
+/// meanwhile, those are kept and used.
+fn credentials_of(db: &mut Database, server: &str) -> Result<Arc<credentials::Credentials>, FrontError> {
     if let Some(rec) = db.front_credentials(server)? {
-        return credentials::Credentials::from_rec(&rec);
+        return credentials::cached(db, rec);
     }
     let source = match db.front_seed()? {
         Some(seed) => credentials::Source::Seeded(seed),
@@ -433,7 +459,7 @@ fn credentials_of(db: &mut Database, server: &str) -> Result<credentials::Creden
     };
     let made = credentials::make(server, source)?;
     let kept = db.front_store_credentials(made)?;
-    credentials::Credentials::from_rec(&kept)
+    credentials::cached(db, kept)
 }
 
 /// After the RDP logon: whether the user's password was accepted. Only a

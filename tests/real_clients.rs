@@ -5,13 +5,16 @@
 //! is a valid client; the CAL file each client keeps holds exactly the
 //! bytes the database issued; FreeRDP's HWID is `00000104` followed by the
 //! MD5 of its hostname; a refusal makes either client exit non-zero and
-//! store nothing. `scripts/real-clients.sh` installs the clients; under CI=true a
+//! store nothing. Each client's permanent CAL is renewed in the last 7
+//! days before it expires (the database's clock moved with `ADVANCE`
+//! while the host serves): an upgrade license with the new expiry, which
+//! the client stores in place of the old CAL. `scripts/real-clients.sh` installs the clients; under CI=true a
 //! missing client fails the test, elsewhere it skips with a printed line.
 
 #[path = "support/host.rs"]
 mod host;
 
-use host::{DEPLOYMENT, Host, database, rows, scratch_dir};
+use host::{DEPLOYMENT, Host, caldb, database, rows, scratch_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -186,6 +189,73 @@ fn rdesktop_gets_a_temporary_then_a_permanent_cal_then_is_a_valid_client() {
     assert_eq!(the_cal(&store), permanent);
     let log = host.wait_for("licensing: valid", 1, std::time::Duration::from_secs(10));
     assert!(log.contains("licensing: valid (licensed)"), "{log}");
+}
+
+/// Moves the database's clock (with the host serving it) to `days` before
+/// license `id` expires; the expiry before the move.
+fn to_days_before_expiry(db: &Path, id: u64, days: i64) -> String {
+    let row = rows(db, &format!("SELECT expires, expires - now() FROM licenses WHERE id = {id};"));
+    let left: i64 = row[0][1].parse().expect("days left");
+    assert!(left > days, "license {id} has {left} days left");
+    caldb(db, &format!("ADVANCE {} DAYS;", left - days));
+    row[0][0].clone()
+}
+
+/// The third connection of a client holding permanent CAL 2, 3 days before
+/// it expires: renewed (same license, a new expiry), and the client's CAL
+/// file now holds the renewed CAL's bytes.
+fn assert_renewed(db: &Path, host: &Host, store: &Path, connect: impl FnOnce() -> Output) {
+    let permanent = the_cal(store);
+    let old_expiry = to_days_before_expiry(db, 2, 3);
+    let out = connect();
+    let log = host.wait_for("licensing: renewed", 1, std::time::Duration::from_secs(10));
+    assert!(log.contains("licensing: renewed (licensed)"), "run in the window:\n{}\n{log}", text(&out));
+    let now = licenses(db);
+    assert_eq!(now.len(), 2, "a renewal makes no new license: {now:?}");
+    assert_eq!(&now[1][1..3], ["permanent", "active"]);
+    let expiry = rows(db, "SELECT expires FROM licenses WHERE id = 2;")[0][0].clone();
+    assert!(expiry > old_expiry, "the renewed CAL expires later: {old_expiry} -> {expiry}");
+    let renewed = the_cal(store);
+    assert_ne!(renewed, permanent, "the client kept its old CAL");
+    assert_issued(&renewed, db, 2);
+}
+
+#[test]
+fn xfreerdp_renews_its_permanent_cal_in_the_last_7_days_and_stores_the_renewed_one() {
+    if !have("xfreerdp") || !have("xvfb-run") {
+        return;
+    }
+    let dir = scratch_dir("xfreerdp-renewal");
+    let (db, home) = (database(&dir, DEPLOYMENT), dir.join("home"));
+    let host = Host::start(&db, "RDSH1", &[]);
+    let store = home.join(".config/freerdp/licenses");
+    for run in ["new", "upgrade"] {
+        let out = xfreerdp(host.port, &home, "secret", "PC-ALPHA");
+        assert!(out.status.success(), "{run} run:\n{}\n{}", text(&out), host.log());
+    }
+    assert_issued(&the_cal(&store), &db, 2);
+    assert_renewed(&db, &host, &store, || {
+        let out = xfreerdp(host.port, &home, "secret", "PC-ALPHA");
+        assert!(out.status.success(), "run in the window:\n{}\n{}", text(&out), host.log());
+        out
+    });
+}
+
+#[test]
+fn rdesktop_renews_its_permanent_cal_in_the_last_7_days_and_stores_the_renewed_one() {
+    if !have("rdesktop") || !have("xvfb-run") {
+        return;
+    }
+    let dir = scratch_dir("rdesktop-renewal");
+    let (db, home) = (database(&dir, DEPLOYMENT), dir.join("home"));
+    let host = Host::start(&db, "RDSH1", &[]);
+    let store = home.join(".local/share/rdesktop/licenses");
+    rdesktop(host.port, &home, "PC-BETA");
+    rdesktop(host.port, &home, "PC-BETA");
+    let before = licenses(&db);
+    assert_eq!(&before[1][1..5], ["permanent", "active", "true", "PC-BETA"], "{before:?}\n{}", host.log());
+    assert_issued(&the_cal(&store), &db, 2);
+    assert_renewed(&db, &host, &store, || rdesktop(host.port, &home, "PC-BETA"));
 }
 
 #[test]

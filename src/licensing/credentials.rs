@@ -8,9 +8,18 @@
 //! randomness. Making them never draws from the protocol's generator: a
 //! replay of `history` gives the same database whether or not a real
 //! client ever connected.
+//!
+//! Decoding them (the key's CRT parameters: two reductions and a modular
+//! inverse on 1024-bit numbers) is done once per server per database
+//! handle: a [`Cache`] keeps the decoded credentials beside the row they
+//! came from, and every use checks that row against the one the snapshot
+//! holds now. Any change of the row (made again after a rollback, a
+//! restore, another process writing the file, a new database) is a
+//! different row, so it is decoded afresh; a row that is gone is not used.
 
 use super::FrontError;
 use super::crypto::PrivateKey;
+use crate::query::Database;
 use crate::store::CredentialsRec;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::SeedableRng;
@@ -18,6 +27,8 @@ use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
 use x509_cert::der::Encode;
@@ -54,6 +65,52 @@ impl Credentials {
         mac.update(data);
         mac.finalize().into_bytes().into()
     }
+}
+
+/// Decoded credentials, one entry per server, each with the stored row it
+/// was decoded from.
+#[derive(Default)]
+pub struct Cache {
+    by_server: HashMap<String, (CredentialsRec, Arc<Credentials>)>,
+    decodes: u64,
+}
+
+impl Cache {
+    /// The credentials of `rec`, the row a snapshot holds now: the kept
+    /// ones when they were decoded from this very row, else decoded (and
+    /// kept in place of any older entry for the server).
+    pub fn decoded(&mut self, rec: CredentialsRec) -> Result<Arc<Credentials>, FrontError> {
+        if let Some((kept, creds)) = self.by_server.get(&rec.server)
+            && *kept == rec
+        {
+            return Ok(Arc::clone(creds));
+        }
+        let creds = Arc::new(Credentials::from_rec(&rec)?);
+        self.decodes += 1;
+        self.by_server.insert(rec.server.clone(), (rec, Arc::clone(&creds)));
+        Ok(creds)
+    }
+
+    /// How many rows were decoded so far (tests and benchmarks count them).
+    pub fn decodes(&self) -> u64 {
+        self.decodes
+    }
+
+}
+
+/// `rec`'s credentials through the cache `db` keeps (made on first use).
+pub fn cached(db: &mut Database, rec: CredentialsRec) -> Result<Arc<Credentials>, FrontError> {
+    let kept = db.front_cache().take().and_then(|slot| slot.downcast::<Cache>().ok());
+    let mut cache = kept.unwrap_or_default();
+    let creds = cache.decoded(rec);
+    *db.front_cache() = Some(cache);
+    creds
+}
+
+/// How many times `db` decoded a server's stored credentials (once per
+/// server, and again only when the stored row changed).
+pub fn decodes(db: &Database) -> u64 {
+    db.front_cache_ref().and_then(|c| c.downcast_ref::<Cache>()).map_or(0, Cache::decodes)
 }
 
 /// Where the randomness of new credentials comes from.

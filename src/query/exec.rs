@@ -37,6 +37,9 @@ pub struct Database {
     /// Why the file could not be reopened after a failed commit: every
     /// statement is refused (the handle in `store` is a placeholder).
     broken: Option<String>,
+    /// What the licensing front keeps in the handle (its decoded server
+    /// credentials), opaque to this layer, which sits below the front.
+    front_cache: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// The connection's BEGIN ... COMMIT block.
@@ -74,7 +77,7 @@ impl Database {
 
     fn with_store(store: Store, options: OpenOptions) -> Database {
         let interrupt = InterruptHandle::default();
-        Database { store, options, block: Block::None, interrupt, progress: None, broken: None }
+        Database { store, options, block: Block::None, interrupt, progress: None, broken: None, front_cache: None }
     }
 
     /// A handle that stops this database's running statement from another

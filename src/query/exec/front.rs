@@ -42,6 +42,17 @@ impl Database {
         credentials::credentials(&self.store.read()?, server)
     }
 
+    /// The licensing front's slot in this handle (its decoded credentials),
+    /// opaque here: the front sits above this layer.
+    pub(crate) fn front_cache(&mut self) -> &mut Option<Box<dyn std::any::Any + Send + Sync>> {
+        &mut self.front_cache
+    }
+
+    /// The licensing front's slot, to read.
+    pub(crate) fn front_cache_ref(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        self.front_cache.as_deref()
+    }
+
     /// The seed new credentials are made from: the database's seed in a
     /// simulation (its clock is set), `None` on the wall clock (the
     /// operating system's randomness).
