@@ -54,7 +54,7 @@ impl Credentials {
     /// From the stored record; a record whose parts do not make a key is
     /// damage, named so.
     pub fn from_rec(rec: &CredentialsRec) -> Result<Credentials, FrontError> {
-        let key = PrivateKey::from_parts(&rec.n, &rec.d, &rec.p, &rec.q)
+        let key = PrivateKey::from_parts(&rec.n, &rec.e, &rec.d, &rec.p, &rec.q)
             .ok_or_else(|| FrontError::Keys(format!("the stored RSA key of server '{}' is not a key", rec.server)))?;
         Ok(Credentials { key, chain: rec.chain.clone(), secret: rec.secret.clone() })
     }

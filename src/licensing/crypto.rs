@@ -5,7 +5,8 @@
 //! no I/O, nothing here can fail on any input.
 
 use md5::Md5;
-use num_bigint::BigUint;
+use rsa::BoxedUint;
+use rsa::traits::PublicKeyParts;
 use sha1::{Digest, Sha1};
 
 /// The premaster secret's length: the low 48 bytes of the decrypted value.
@@ -13,46 +14,49 @@ pub const PREMASTER_LEN: usize = 48;
 /// A MAC's length (an MD5 digest).
 pub const MAC_LEN: usize = 16;
 
-/// An RSA private key's parts, as the exchange uses them: `c^d mod n`,
-/// computed with the Chinese remainder theorem over `p` and `q`.
+/// The license server's RSA private key, as the exchange uses it: the raw
+/// operation `c^d mod n` on a value the client chose. It runs in `rsa`'s
+/// hazmat decryption: constant-time arithmetic (crypto-bigint) and the
+/// ciphertext blinded by a fresh random factor, so the time it takes says
+/// nothing about the key (a client picks the ciphertext: num-bigint's
+/// variable-time `modpow` would be a timing oracle). The blinding factor
+/// changes nothing in the result, so a replay gives the same bytes.
 #[derive(Clone)]
 pub struct PrivateKey {
-    n: BigUint,
-    p: BigUint,
-    q: BigUint,
-    dp: BigUint,
-    dq: BigUint,
-    qinv: BigUint,
+    key: rsa::RsaPrivateKey,
 }
 
 impl PrivateKey {
-    /// From the big-endian modulus, private exponent and two primes.
-    /// `None` when the parts do not make a key (a prime is zero or one, or
-    /// `q` has no inverse modulo `p`).
-    pub fn from_parts(n: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> Option<PrivateKey> {
-        let (n, d) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(d));
-        let (p, q) = (BigUint::from_bytes_be(p), BigUint::from_bytes_be(q));
-        let one = BigUint::from(1u8);
-        if p <= one || q <= one || &p * &q != n {
-            return None;
-        }
-        let dp = &d % (&p - &one);
-        let dq = &d % (&q - &one);
-        let qinv = q.modinv(&p)?;
-        Some(PrivateKey { n, p, q, dp, dq, qinv })
+    /// From the big-endian modulus, public and private exponents and two
+    /// primes. `None` when the parts do not make a key (`rsa` validates
+    /// them: the primes' product is the modulus, `d` inverts `e`).
+    pub fn from_parts(n: &[u8], e: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> Option<PrivateKey> {
+        let int = |b: &[u8]| BoxedUint::from_be_slice(b, bits_of(b)).ok();
+        let primes = vec![int(p)?, int(q)?];
+        let key = rsa::RsaPrivateKey::from_components(int(n)?, int(e)?, int(d)?, primes).ok()?;
+        Some(PrivateKey { key })
     }
 
     /// `c^d mod n` (MS-RDPELE 5.1.4: integers are little-endian on the
-    /// wire), with the Chinese remainder theorem.
+    /// wire), `c` taken modulo `n` first (a value past the modulus is what
+    /// a hostile client sends). Empty only if the decryption itself fails,
+    /// which a valid key does not: the premaster is then zeros and the
+    /// client's MAC does not verify.
     pub fn decrypt_le(&self, cipher_le: &[u8]) -> Vec<u8> {
-        let c = BigUint::from_bytes_le(cipher_le) % &self.n;
-        let m1 = (&c % &self.p).modpow(&self.dp, &self.p);
-        let m2 = (&c % &self.q).modpow(&self.dq, &self.q);
-        // h = qinv * (m1 - m2) mod p, with m1 - m2 taken modulo p.
-        let diff = (&m1 + &self.p - (&m2 % &self.p)) % &self.p;
-        let h = (&self.qinv * diff) % &self.p;
-        (m2 + h * &self.q).to_bytes_le()
+        // The remainder has the modulus's precision, as the decryption wants.
+        let c = BoxedUint::from_le_slice_vartime(cipher_le).rem_vartime(self.key.n());
+        match rsa::hazmat::rsa_decrypt(Some(&mut rand::rng()), &self.key, &c) {
+            Ok(m) => m.to_le_bytes().to_vec(),
+            Err(_) => Vec::new(),
+        }
     }
+}
+
+/// The precision of a big-endian integer of these bytes, whole 64-bit
+/// limbs (what `BoxedUint` holds).
+fn bits_of(bytes: &[u8]) -> u32 {
+    let bits = u32::try_from(bytes.len().max(1) * 8).unwrap_or(u32::MAX);
+    bits.div_ceil(64) * 64
 }
 
 /// The premaster secret from the client's encrypted one: the low 48 bytes
@@ -149,11 +153,46 @@ mod tests {
         assert_eq!(rc4(b"k", &rc4(b"k", &data)), data);
     }
 
+    /// A 1024-bit key from a fixed seed (fast enough for a unit test) and
+    /// its parts as the credentials table stores them.
+    fn test_key() -> (rsa::RsaPrivateKey, PrivateKey) {
+        use rand::SeedableRng;
+        use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let k = rsa::RsaPrivateKey::new(&mut rng, 1024).expect("a key");
+        let be = |x: &BoxedUint| x.to_be_bytes().to_vec();
+        let key = PrivateKey::from_parts(&be(k.n().as_ref()), &be(&k.e()), &be(k.d()), &be(&k.primes()[0]), &be(&k.primes()[1]));
+        (k, key.expect("the parts make a key"))
+    }
+
     #[test]
-    fn crt_decryption_inverts_textbook_rsa() {
-        // p = 61, q = 53, n = 3233, e = 17, d = 2753.
-        let key = PrivateKey::from_parts(&[0x0c, 0xa1], &[0x0a, 0xc1], &[61], &[53]).expect("a key");
-        let c = BigUint::from(65u32).modpow(&BigUint::from(17u32), &BigUint::from(3233u32));
-        assert_eq!(key.decrypt_le(&c.to_bytes_le()), vec![65]);
+    fn decryption_inverts_the_public_operation_and_reduces_past_the_modulus() {
+        use rsa::traits::PublicKeyParts;
+        let (k, key) = test_key();
+        let m = BoxedUint::from_be_slice(&[0x42; 48], k.n_bits_precision()).expect("m");
+        let c = rsa::hazmat::rsa_encrypt(&k.to_public_key(), &m).expect("encrypt");
+        let c_le = c.to_le_bytes().to_vec();
+        let mut want = [0x42u8; 48].to_vec();
+        want.resize(128, 0);
+        assert_eq!(key.decrypt_le(&c_le), want);
+        // Blinded with a fresh factor each time: the same result.
+        assert_eq!(key.decrypt_le(&c_le), want);
+        // c + n, longer than the modulus, is c.
+        let (n_le, mut past, mut carry) = (k.n().as_ref().to_le_bytes(), vec![0u8; 137], 0u16);
+        for (i, sum) in past.iter_mut().enumerate() {
+            let s = u16::from(*c_le.get(i).unwrap_or(&0)) + u16::from(*n_le.get(i).unwrap_or(&0)) + carry;
+            (*sum, carry) = ((s & 0xff) as u8, s >> 8);
+        }
+        assert!(past[128] != 0, "c + n is longer than the modulus");
+        assert_eq!(key.decrypt_le(&past), want);
+        // Zero (rdesktop's premaster) decrypts to zero.
+        assert!(key.decrypt_le(&[0u8; 128]).iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn parts_that_do_not_make_a_key_are_refused() {
+        // p = 61, q = 53 do not multiply to this n.
+        assert!(PrivateKey::from_parts(&[0x0c, 0xa2], &[17], &[0x0a, 0xc1], &[61], &[53]).is_none());
+        assert!(PrivateKey::from_parts(&[], &[], &[], &[], &[]).is_none());
     }
 }
