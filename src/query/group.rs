@@ -455,4 +455,36 @@ mod tests {
             assert_eq!(shown(&got), shown(&expected), "budget {budget}");
         }
     }
+
+    #[test]
+    fn distinct_aggregates_past_the_256th_keep_their_own_values() {
+        // Aggregate 0 and aggregate 256 see the same values, in memory and
+        // spilled: each counts its own (the statement parser allows about
+        // 256 aggregates; the group table does not rely on it).
+        let keys = [Scalar::Col(0, Ty::Text, "k".into())];
+        let arg = || Some(Scalar::Col(1, Ty::Int, "n".into()));
+        let mut aggs = vec![AggSpec { func: Aggregate::Count, arg: arg(), distinct: true }];
+        aggs.extend((0..255).map(|_| AggSpec { func: Aggregate::Max, arg: arg(), distinct: false }));
+        aggs.push(AggSpec { func: Aggregate::Sum, arg: arg(), distinct: true });
+        for budget in [crate::spill::BUDGET_BYTES, 256] {
+            crate::spill::set_budget(budget);
+            let mut groups = Groups::new(&keys, &aggs);
+            for n in 0..200 {
+                let row = [Value::text(format!("g{}", n % 3)), Value::Int(n % 10)];
+                groups.add(&row, &Sets::default()).expect("add");
+            }
+            let mut out = Vec::new();
+            groups
+                .finish(None, &Sets::default(), &mut |row| {
+                    out.push(row);
+                    Ok(())
+                })
+                .expect("finish");
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            assert_eq!(out.len(), 3);
+            for row in out {
+                assert_eq!((&row[1], &row[257]), (&Value::Int(10), &Value::Int(45)), "budget {budget}");
+            }
+        }
+    }
 }

@@ -41,8 +41,7 @@ pub struct Table {
     interned: HashTable<u32>,
     values_bytes: usize,
     /// The (group, aggregate, value) seen by DISTINCT aggregates: a group
-    /// number (4 bytes), the aggregate's number (1 byte), the value's
-    /// ordered bytes.
+    /// number and the aggregate's (4 bytes each), the value's bytes.
     seen_arena: Vec<u8>,
     seen: HashTable<(u32, u32)>,
     /// Whether a key holds a text packed as hex (`encode`), whose bytes do
@@ -237,7 +236,7 @@ impl Table {
     fn first_sight(&mut self, g: u32, a: usize, first: usize, v: &Value) -> bool {
         self.key.clear();
         self.key.extend_from_slice(&g.to_le_bytes());
-        self.key.push(a as u8);
+        self.key.extend_from_slice(&(a as u32).to_le_bytes());
         self.spell.clear();
         encode(v, &mut self.key, &mut self.spell);
         let held = self.states[first];
@@ -361,13 +360,13 @@ impl Table {
     pub fn distinct_values(&self) -> impl Iterator<Item = Result<(u32, u32, Value)>> + '_ {
         let mut rest = &self.seen_arena[..];
         std::iter::from_fn(move || {
-            if rest.len() < 5 {
+            if rest.len() < SEEN_HEAD {
                 return None;
             }
             let g = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-            let a = u32::from(rest[4]);
+            let a = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
             let mut no_spelling: &[u8] = &[];
-            Some(decode(&rest[5..], &mut no_spelling).map(|(v, tail)| {
+            Some(decode(&rest[SEEN_HEAD..], &mut no_spelling).map(|(v, tail)| {
                 rest = tail;
                 (g, a, v)
             }))
@@ -377,9 +376,12 @@ impl Table {
 
 /// One entry of the DISTINCT arena from `start`: group, aggregate, value.
 fn seen_entry(arena: &[u8], start: usize) -> &[u8] {
-    let value = arena.get(start + 5..).unwrap_or_default();
-    &arena[start..start + 5 + encoded_len(value)]
+    let value = arena.get(start + SEEN_HEAD..).unwrap_or_default();
+    &arena[start..start + SEEN_HEAD + encoded_len(value)]
 }
+
+/// The bytes of a DISTINCT entry before its value: group, aggregate.
+const SEEN_HEAD: usize = 8;
 
 /// A key's hash as the tables take it, and the 32 bits of it they keep
 /// beside each entry: its high bits (hashbrown's tag) and its low bits
