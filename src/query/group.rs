@@ -7,12 +7,15 @@
 use super::ast::Aggregate;
 use super::plan::AggSpec;
 use super::plan::Scalar;
-use super::plan::expr::{Sets, eval};
+use super::plan::expr::{Sets, eval, holds};
 use crate::error::{Error, Result};
 use crate::model::Value;
 use crate::spill::Sorter;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use table::{Table, skips_repeats};
+
+mod table;
 
 /// The state of one aggregate of one group.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -184,98 +187,97 @@ pub fn value_size(v: &Value) -> usize {
 type Group = (Vec<Value>, Vec<Acc>);
 type ByKey = fn(&Group, &Group) -> std::cmp::Ordering;
 
+/// A group's key and its number in the table (sorted as values).
+type NumberedKey = (Vec<Value>, u32);
+type ByNumberedKey = fn(&NumberedKey, &NumberedKey) -> std::cmp::Ordering;
+
 /// A value of a DISTINCT aggregate moved out of a spilled group: the
 /// group's keys, which aggregate, the value.
 type Spilt = (Vec<Value>, u32, Value);
 type BySpilt = fn(&Spilt, &Spilt) -> std::cmp::Ordering;
 
-/// Groups being accumulated, in key order. Past `spill::budget()` bytes
-/// of groups (a GROUP BY over a million HWIDs) the groups so far go to a
-/// `spill` sort, and the values of their DISTINCT aggregates (a set past
-/// `FEW` values, or the one group's without GROUP BY) to a second one;
-/// the map starts again. `finish` merges the partial states of each key
-/// and adds each key's distinct values once as they stream past in
-/// order, so memory follows the budget, not the number of groups nor of
-/// distinct values (COUNT(DISTINCT hwid) over a million licenses).
+/// Groups being accumulated: in a compact hash table (`table::Table`)
+/// until it holds `spill::group_budget()` bytes (a GROUP BY over a million
+/// HWIDs fits; more groups or bigger keys may not); past it the groups so
+/// far go to a `spill` sort, the values their DISTINCT aggregates have
+/// seen to a second one, and the table starts again. `finish` merges the
+/// partial states of each key and adds each key's distinct values once as
+/// they stream past in order, so memory follows the budget, not the number
+/// of groups nor of distinct values (COUNT(DISTINCT hwid) over a million
+/// licenses).
 pub struct Groups<'p> {
     keys: &'p [Scalar],
     aggs: &'p [AggSpec],
-    groups: BTreeMap<Vec<Value>, Vec<Acc>>,
-    bytes: usize,
+    table: Table,
     spilled: Option<Sorter<Group, ByKey>>,
     distinct: Option<Sorter<Spilt, BySpilt>>,
 }
 
 impl<'p> Groups<'p> {
     pub fn new(keys: &'p [Scalar], aggs: &'p [AggSpec]) -> Groups<'p> {
-        Groups { keys, aggs, groups: BTreeMap::new(), bytes: 0, spilled: None, distinct: None }
+        Groups { keys, aggs, table: Table::new(aggs), spilled: None, distinct: None }
     }
 
     pub fn add(&mut self, row: &[Value], sets: &Sets) -> Result<()> {
-        let key = self.keys.iter().map(|k| eval(k, row, sets).map(|v| v.into_owned())).collect::<Result<Vec<_>>>()?;
-        let aggs = self.aggs;
-        let mut grew = 0;
-        let accs = self.groups.entry(key).or_insert_with_key(|key| {
-            // A B-tree entry's share of its node, besides the key and values.
-            grew = 64 + key.iter().map(value_size).sum::<usize>();
-            aggs.iter().map(Acc::new).collect()
-        });
-        for (acc, spec) in accs.iter_mut().zip(aggs) {
-            let v = spec.arg.as_ref().map(|a| eval(a, row, sets).map(|v| v.into_owned())).transpose()?;
-            if spec.distinct {
-                grew += v.as_ref().map_or(0, |v| 16 + value_size(v));
-            }
-            acc.add(v)?;
+        self.table.start_key();
+        for k in self.keys {
+            self.table.key_part(&*eval(k, row, sets)?);
         }
-        self.bytes += grew + if grew > 0 { accs.iter().map(Acc::size).sum() } else { 0 };
-        crate::spill::note_held(self.bytes);
-        if self.bytes >= crate::spill::budget() {
+        let g = self.table.group();
+        for (a, spec) in self.aggs.iter().enumerate() {
+            match &spec.arg {
+                None => self.table.add(g, a, spec, None)?,
+                Some(arg) => self.table.add(g, a, spec, Some(&*eval(arg, row, sets)?))?,
+            }
+        }
+        let bytes = self.table.bytes();
+        crate::spill::note_held(bytes);
+        if bytes >= crate::spill::group_budget() {
             self.spill()?;
         }
         Ok(())
     }
 
-    /// Moves the groups so far to the sorts on disk, in key order.
+    /// Moves the groups so far to the sorts on disk: each group's key and
+    /// accumulators, and each value a DISTINCT aggregate has seen.
     fn spill(&mut self) -> Result<()> {
         let by_key: ByKey = |a, b| a.0.cmp(&b.0);
         let by_spilt: BySpilt = |a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
+        let table = std::mem::replace(&mut self.table, Table::new(self.aggs));
         let sorter = self.spilled.get_or_insert_with(|| Sorter::new(by_key));
-        for (key, mut accs) in std::mem::take(&mut self.groups) {
-            for (i, acc) in accs.iter_mut().enumerate() {
-                // A few values travel with their group (a GROUP BY of many
-                // groups: at most `FEW` a group a spill, merged at the end);
-                // a bigger set, or the one group of an aggregate without
-                // GROUP BY, goes to its own sort.
-                let Acc::Distinct(d) = acc else { continue };
-                if matches!(d, Distinct::Few(_)) && !key.is_empty() {
-                    continue;
-                }
-                let values = std::mem::replace(d, Distinct::Few(Vec::new())).into_values();
-                let distinct = self.distinct.get_or_insert_with(|| Sorter::new(by_spilt));
-                for v in values {
-                    let size = key.iter().map(value_size).sum::<usize>() + value_size(&v);
-                    distinct.push((key.clone(), i as u32, v), size)?;
-                }
-            }
+        for g in 0..table.len() as u32 {
+            let key = table.key(g)?;
+            let accs = table.accs(g, self.aggs);
             let size = key.iter().map(value_size).sum::<usize>() + accs.iter().map(Acc::size).sum::<usize>();
             sorter.push((key, accs), size)?;
         }
-        self.bytes = 0;
+        for seen in table.distinct_values() {
+            let (g, a, v) = seen?;
+            let key = table.key(g)?;
+            let size = key.iter().map(value_size).sum::<usize>() + value_size(&v);
+            let distinct = self.distinct.get_or_insert_with(|| Sorter::new(by_spilt));
+            distinct.push((key, a, v), size)?;
+        }
         Ok(())
     }
 
-    /// Calls `f` with one row per group, in key order: its keys, then its
-    /// aggregates. Without GROUP BY there is one group even over no rows.
-    pub fn finish(mut self, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
-        if self.keys.is_empty() && self.groups.is_empty() && self.spilled.is_none() {
-            self.groups.insert(Vec::new(), self.aggs.iter().map(Acc::new).collect());
+    /// Calls `f` with one row per group that passes `having`, in key
+    /// order: its keys, then its aggregates. Without GROUP BY there is one
+    /// group even over no rows.
+    pub fn finish(mut self, having: Option<&Scalar>, sets: &Sets, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
+        if self.keys.is_empty() && self.table.len() == 0 && self.spilled.is_none() {
+            self.table.start_key();
+            self.table.group();
         }
         if self.spilled.is_none() {
-            for group in std::mem::take(&mut self.groups) {
-                f(self.row(group, None)?)?;
-            }
-            return Ok(());
+            return self.finish_in_memory(having, sets, f);
         }
+        let mut keep = |row: Vec<Value>| -> Result<()> {
+            match having {
+                Some(h) if !holds(h, &row, sets)? => Ok(()),
+                _ => f(row),
+            }
+        };
         self.spill()?;
         let Some(sorter) = self.spilled.take() else { return Ok(()) };
         let mut distinct = match self.distinct.take() {
@@ -288,7 +290,7 @@ impl<'p> Groups<'p> {
                 Some(stream) => Some(this.distinct_values(&done.0, stream)?),
                 None => None,
             };
-            f(this.row(done, values)?)
+            keep(this.row(done, values)?)
         };
         for group in sorter.finish()? {
             let (key, accs) = group?;
@@ -312,6 +314,52 @@ impl<'p> Groups<'p> {
         Ok(())
     }
 
+    /// `finish` when nothing spilled: HAVING first, over only the keys and
+    /// aggregates it reads (NULL in the others: a million groups' keys and
+    /// MIN/MAX texts are not made to drop all but a few), then the groups
+    /// kept sorted by key.
+    fn finish_in_memory(&self, having: Option<&Scalar>, sets: &Sets, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
+        let table = &self.table;
+        let mut kept: Vec<u32> = Vec::new();
+        if let Some(h) = having {
+            let mut read = Vec::new();
+            h.columns(&mut read);
+            let reads_keys = read.iter().any(|&i| i < self.keys.len());
+            let wanted: Vec<bool> = (0..self.aggs.len()).map(|a| read.contains(&(self.keys.len() + a))).collect();
+            let mut row = Vec::new();
+            for g in 0..table.len() as u32 {
+                row.clear();
+                match reads_keys {
+                    true => row.extend(table.key(g)?),
+                    false => row.resize(self.keys.len(), Value::Null),
+                }
+                table.finish_some(g, self.aggs, &wanted, &mut row)?;
+                if holds(h, &row, sets)? {
+                    kept.push(g);
+                }
+            }
+        } else {
+            kept.extend(0..table.len() as u32);
+        }
+        let emit = |mut row: Vec<Value>, g: u32, f: &mut dyn FnMut(Vec<Value>) -> Result<()>| {
+            table.finish_into(g, self.aggs, &mut row)?;
+            f(row)
+        };
+        if table.sort_by_bytes(&mut kept) {
+            return kept.into_iter().try_for_each(|g| emit(table.key(g)?, g, f));
+        }
+        // Keys whose bytes do not order as they do: sorted as values,
+        // within the sort budget.
+        let by_key: ByNumberedKey = |a, b| a.0.cmp(&b.0);
+        let mut sorter = Sorter::new(by_key);
+        for g in kept {
+            let key = table.key(g)?;
+            let size = key.iter().map(value_size).sum::<usize>();
+            sorter.push((key, g), size)?;
+        }
+        sorter.finish()?.try_for_each(|item| item.and_then(|(key, g)| emit(key, g, f)))
+    }
+
     /// The DISTINCT aggregates of the group `key`, from the spilled values
     /// (sorted by key, aggregate and value): each distinct value added
     /// once to a plain accumulator of its aggregate.
@@ -323,7 +371,7 @@ impl<'p> Groups<'p> {
         let mut plain: Vec<Option<Acc>> = self
             .aggs
             .iter()
-            .map(|a| a.distinct.then(|| Acc::new(&AggSpec { func: a.func, arg: None, distinct: false })))
+            .map(|a| skips_repeats(a).then(|| Acc::new(&AggSpec { func: a.func, arg: None, distinct: false })))
             .collect();
         let mut last: Option<(u32, Value)> = None;
         loop {
@@ -357,5 +405,86 @@ impl<'p> Groups<'p> {
             });
         }
         Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::plan::expr::Ty;
+
+    /// The groups of these one-column rows, each key with its COUNT(*).
+    fn counted(keys: &[Scalar], texts: &[&str]) -> Vec<Vec<Value>> {
+        let aggs = [AggSpec { func: Aggregate::Count, arg: None, distinct: false }];
+        let mut groups = Groups::new(keys, &aggs);
+        for t in texts {
+            groups.add(&[Value::text(*t)], &Sets::default()).expect("add");
+        }
+        let mut out = Vec::new();
+        groups
+            .finish(None, &Sets::default(), &mut |row| {
+                out.push(row);
+                Ok(())
+            })
+            .expect("finish");
+        out
+    }
+
+    #[test]
+    fn texts_packed_as_hex_and_plain_ones_come_out_in_text_order_in_memory_and_spilled() {
+        // Upper-case hex texts (HWIDs) are packed two digits a byte, which
+        // does not order them among other texts: the groups are then
+        // sorted as values.
+        let keys = [Scalar::Col(0, Ty::Text, "t".into())];
+        let texts = ["FF", "a", "0A", "zz", "10", "0A", "B", "", "FF00", "a", "0a"];
+        let mut expected: Vec<(String, i64)> = Vec::new();
+        let mut sorted = texts.to_vec();
+        sorted.sort();
+        for t in sorted {
+            match expected.last_mut() {
+                Some((last, n)) if last == t => *n += 1,
+                _ => expected.push((t.to_string(), 1)),
+            }
+        }
+        let expected: Vec<Vec<Value>> = expected.into_iter().map(|(t, n)| vec![Value::Text(t), Value::Int(n)]).collect();
+        for budget in [crate::spill::BUDGET_BYTES, 16] {
+            crate::spill::set_budget(budget);
+            let got = counted(&keys, &texts);
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            let shown = |rows: &[Vec<Value>]| format!("{rows:?}");
+            assert_eq!(shown(&got), shown(&expected), "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn distinct_aggregates_past_the_256th_keep_their_own_values() {
+        // Aggregate 0 and aggregate 256 see the same values, in memory and
+        // spilled: each counts its own (the statement parser allows about
+        // 256 aggregates; the group table does not rely on it).
+        let keys = [Scalar::Col(0, Ty::Text, "k".into())];
+        let arg = || Some(Scalar::Col(1, Ty::Int, "n".into()));
+        let mut aggs = vec![AggSpec { func: Aggregate::Count, arg: arg(), distinct: true }];
+        aggs.extend((0..255).map(|_| AggSpec { func: Aggregate::Max, arg: arg(), distinct: false }));
+        aggs.push(AggSpec { func: Aggregate::Sum, arg: arg(), distinct: true });
+        for budget in [crate::spill::BUDGET_BYTES, 256] {
+            crate::spill::set_budget(budget);
+            let mut groups = Groups::new(&keys, &aggs);
+            for n in 0..200 {
+                let row = [Value::text(format!("g{}", n % 3)), Value::Int(n % 10)];
+                groups.add(&row, &Sets::default()).expect("add");
+            }
+            let mut out = Vec::new();
+            groups
+                .finish(None, &Sets::default(), &mut |row| {
+                    out.push(row);
+                    Ok(())
+                })
+                .expect("finish");
+            crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+            assert_eq!(out.len(), 3);
+            for row in out {
+                assert_eq!((&row[1], &row[257]), (&Value::Int(10), &Value::Int(45)), "budget {budget}");
+            }
+        }
     }
 }

@@ -356,7 +356,11 @@ pub fn describe(p: &Plan) -> Vec<String> {
             format!("GROUP BY {}", p.group_text.join(", "))
         };
         let n = aggs.len();
-        lines.push(format!("{what} ({n} aggregate{})", if n == 1 { "" } else { "s" }));
+        let how = match p.group_text.is_empty() {
+            true => String::new(),
+            false => format!(" by hash (spilled to sorted runs past {} MiB)", crate::spill::GROUP_BUDGET_BYTES >> 20),
+        };
+        lines.push(format!("{what} ({n} aggregate{}){how}", if n == 1 { "" } else { "s" }));
     }
     if let Some(h) = &p.having_text {
         lines.push(format!("HAVING {h}"));

@@ -221,11 +221,16 @@ fn show(s: &Scalar) -> String {
     }
 }
 
-/// The values a lookup path looks up, given the row of the tables before
-/// it; `None` for other paths.
-pub fn lookup_values(path: &Path, row: &[Value], sets: &Sets) -> Result<Option<Vec<Value>>> {
-    let Path::Lookup { values, .. } = path else { return Ok(None) };
-    values.iter().map(|v| eval(v, row, sets).map(|v| v.into_owned())).collect::<Result<_>>().map(Some)
+/// Puts in `out` the values a lookup path looks up, given the row of the
+/// tables before it (a buffer the caller reuses, so no row allocates);
+/// `false` for other paths.
+pub fn lookup_values(path: &Path, row: &[Value], sets: &Sets, out: &mut Vec<Value>) -> Result<bool> {
+    out.clear();
+    let Path::Lookup { values, .. } = path else { return Ok(false) };
+    for v in values {
+        out.push(eval(v, row, sets)?.into_owned());
+    }
+    Ok(true)
 }
 
 /// The keys a path reaches, given the row of the tables before it.
