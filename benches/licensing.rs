@@ -140,7 +140,9 @@ fn main() {
     let (file_rsa_rate, file_rate) = (per_second(n, file_rsa), per_second(n, file));
     println!("| what | count | per second | vs RSA private-key ops |");
     println!("| --- | --- | --- | --- |");
-    println!("| RSA-2048 private-key operation (rsa hazmat: CRT, constant-time, blinded), ls1's key | {n} | {rsa_rate:.0} | 1.00 |");
+    println!(
+        "| RSA-2048 private-key operation (rsa hazmat: CRT, constant-time, blinded), ls1's key | {n} | {rsa_rate:.0} | 1.00 |"
+    );
     println!("| licensing exchange, new client, in-memory database | {n} | {ex_rate:.0} | {:.2} |", ex_rate / rsa_rate);
     println!("| RSA-2048 private-key operation, rounds beside the file's | {n} | {file_rsa_rate:.0} | 1.00 |");
     println!(
