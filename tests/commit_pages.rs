@@ -8,6 +8,8 @@
 //! `cargo test --test commit_pages -- --nocapture` prints the figures
 //! benches/README.md quotes.
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/simdisk.rs"]
 mod simdisk;
 
@@ -42,15 +44,7 @@ fn per_statement(db: &mut Database, disk: &SimDisk, statements: &[String]) -> (f
 
 fn deployed(disk: &SimDisk) -> Database {
     let mut db = Database::open_backend(disk.backend()).expect("open on the simulated disk");
-    for s in [
-        "SET CLOCK '2026-01-05 09:00:00'",
-        "SET SEED 42",
-        "CREATE SERVER ls1 PRODUCT WS2022",
-        "ACTIVATE SERVER ls1",
-        "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 100000",
-        "CREATE HOST h1 PRODUCT WS2022 MODE DEVICE",
-        "BEGIN",
-    ] {
+    for s in db::ONE_SERVER.iter().chain(&["BEGIN"]) {
         db.execute(s).expect(s);
     }
     for i in 0..DEVICES {

@@ -6,6 +6,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/db.rs"]
+mod db;
 
 use bin::scratch_dir;
 use caldb::{Database, OpenOptions};
@@ -19,14 +21,7 @@ fn caldb(args: &[&str]) -> (i32, String, String) {
 /// redb grows it ahead of use and frees the pages each block replaced.
 fn grown(path: &std::path::Path) {
     let mut db = Database::open(path, &OpenOptions::default()).expect("open");
-    for s in [
-        "SET CLOCK '2026-01-05 09:00:00'",
-        "SET SEED 42",
-        "CREATE SERVER ls1 PRODUCT WS2022",
-        "ACTIVATE SERVER ls1",
-        "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 100000",
-        "CREATE HOST h1 PRODUCT WS2022 MODE DEVICE",
-    ] {
+    for s in db::ONE_SERVER {
         db.execute(s).expect(s);
     }
     for block in 0..4 {

@@ -161,7 +161,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let k = rsa::RsaPrivateKey::new(&mut rng, 1024).expect("a key");
         let be = |x: &BoxedUint| x.to_be_bytes().to_vec();
-        let key = PrivateKey::from_parts(&be(k.n().as_ref()), &be(&k.e()), &be(k.d()), &be(&k.primes()[0]), &be(&k.primes()[1]));
+        let key = PrivateKey::from_parts(&be(k.n().as_ref()), &be(k.e()), &be(k.d()), &be(&k.primes()[0]), &be(&k.primes()[1]));
         (k, key.expect("the parts make a key"))
     }
 

@@ -420,6 +420,11 @@ mod tests {
         for t in texts {
             groups.add(&[Value::text(*t)], &Sets::default()).expect("add");
         }
+        finished(groups)
+    }
+
+    /// Every row the groups give, without HAVING.
+    fn finished(groups: Groups) -> Vec<Vec<Value>> {
         let mut out = Vec::new();
         groups
             .finish(None, &Sets::default(), &mut |row| {
@@ -473,13 +478,7 @@ mod tests {
                 let row = [Value::text(format!("g{}", n % 3)), Value::Int(n % 10)];
                 groups.add(&row, &Sets::default()).expect("add");
             }
-            let mut out = Vec::new();
-            groups
-                .finish(None, &Sets::default(), &mut |row| {
-                    out.push(row);
-                    Ok(())
-                })
-                .expect("finish");
+            let out = finished(groups);
             crate::spill::set_budget(crate::spill::BUDGET_BYTES);
             assert_eq!(out.len(), 3);
             for row in out {

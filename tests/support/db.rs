@@ -35,3 +35,15 @@ pub fn column(rs: &ResultSet, name: &str) -> Vec<String> {
     let i = col(rs, name);
     rs.rows.iter().map(|r| r[i].to_string()).collect()
 }
+
+/// One activated WS2022 server with a key pack of 100,000 device CALs and
+/// one per-device host `h1`, on a set clock and seed: the deployment the
+/// storage tests (`commit_pages`, `compact`) fill with devices.
+pub const ONE_SERVER: [&str; 6] = [
+    "SET CLOCK '2026-01-05 09:00:00'",
+    "SET SEED 42",
+    "CREATE SERVER ls1 PRODUCT WS2022",
+    "ACTIVATE SERVER ls1",
+    "INSTALL KEYPACK ON ls1 PRODUCT WS2022 CAL DEVICE COUNT 100000",
+    "CREATE HOST h1 PRODUCT WS2022 MODE DEVICE",
+];
