@@ -415,15 +415,7 @@ fn a_format_3_file_is_carried_over_with_each_id_kept_as_its_servers_number() {
     let want = std::fs::read_to_string(data.join("format3.dump")).expect("the format-3 dump");
     // Key packs and licenses now sort by server, then number: the same
     // rows, in another order.
-    let rows = |d: &str| -> Vec<String> {
-        let mut rows: Vec<String> = d
-            .lines()
-            .filter(|l| l.starts_with("INSERT INTO ") && !l.starts_with("INSERT INTO caldb_store"))
-            .map(str::to_string)
-            .collect();
-        rows.sort();
-        rows
-    };
+    let rows = dumps::sorted_rows;
     assert_eq!(dump.lines().next(), Some(dumps::counters_now(&want).as_str()), "the clock, seed and counters");
     // Format 4's new column: keypacks.inferred, false for every old pack.
     let mut want_rows = rows(&want);

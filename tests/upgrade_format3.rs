@@ -24,18 +24,6 @@ fn data(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
-/// The rows of the query tables in a `.dump`, sorted: folding reorders
-/// the keys, and so the rows, of a name-keyed table.
-fn sorted_rows(dump: &str) -> Vec<String> {
-    let mut rows: Vec<String> = dump
-        .lines()
-        .filter(|l| l.starts_with("INSERT INTO ") && !l.starts_with("INSERT INTO caldb_store"))
-        .map(str::to_string)
-        .collect();
-    rows.sort();
-    rows
-}
-
 #[test]
 fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any_case() {
     let dir = scratch_dir("upgrade3");
@@ -62,12 +50,12 @@ fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any
     // (each server's counters start where the one counter stood) and adds
     // keypacks.inferred, false for every old pack.
     assert_eq!(dump.lines().next(), Some(dumps::counters_now(&want).as_str()), "the clock, seed and counters");
-    let mut want_rows = sorted_rows(&want);
+    let mut want_rows = dumps::sorted_rows(&want);
     for row in want_rows.iter_mut().filter(|r| r.starts_with("INSERT INTO keypacks ")) {
         *row = format!("{},FALSE);", row.trim_end_matches(");"));
     }
     want_rows.sort();
-    assert_eq!(sorted_rows(&dump), want_rows, "every row as the format-3 caldb dumped it");
+    assert_eq!(dumps::sorted_rows(&dump), want_rows, "every row as the format-3 caldb dumped it");
     assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
 
     // The keys are folded: every kind of name is found in another case,

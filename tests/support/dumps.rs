@@ -20,3 +20,15 @@ pub fn counters_now(old_dump: &str) -> String {
         vec![ids; servers].join(" ")
     )
 }
+
+/// The rows of the query tables in a `.dump`, sorted: per-server numbers
+/// and folded names reorder the keys, and so the rows, of a table.
+pub fn sorted_rows(dump: &str) -> Vec<String> {
+    let mut rows: Vec<String> = dump
+        .lines()
+        .filter(|l| l.starts_with("INSERT INTO ") && !l.starts_with("INSERT INTO caldb_store"))
+        .map(str::to_string)
+        .collect();
+    rows.sort();
+    rows
+}
