@@ -89,6 +89,22 @@ pub(crate) fn watch<R>(handle: &InterruptHandle, progress: &mut Option<ProgressF
     f()
 }
 
+/// The interrupt handle of the statement running on this thread, for a
+/// thread that helps it (`helping`).
+pub(crate) fn current() -> Option<InterruptHandle> {
+    WATCH.with(|w| w.borrow().as_ref().map(|w| w.handle.clone()))
+}
+
+/// Runs `f`, on a thread helping a running statement, with that
+/// statement's interrupt handle watched (`current`): Ctrl-C stops the
+/// helper's scans too. Progress stays with the statement's own thread.
+pub(crate) fn helping<R>(handle: Option<InterruptHandle>, f: impl FnOnce() -> R) -> R {
+    let previous = WATCH.with(|w| w.replace(handle.map(|handle| Watch { handle, progress: None, scanned: 0 })));
+    let out = f();
+    WATCH.with(|w| w.replace(previous));
+    out
+}
+
 /// `Err(Error::Interrupted { block: false })` once the running statement was interrupted.
 pub fn checkpoint() -> Result<()> {
     let stop = WATCH.with(|w| w.borrow().as_ref().is_some_and(|w| w.handle.is_interrupted()));
@@ -130,6 +146,20 @@ pub fn scanned(n: u64) -> Result<()> {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_thread_helping_a_statement_stops_when_the_statement_is_interrupted() {
+        let handle = InterruptHandle::default();
+        let mut none = None;
+        let out = watch(&handle, &mut none, || {
+            let mine = current();
+            handle.interrupt();
+            std::thread::scope(|s| s.spawn(|| helping(mine, checkpoint)).join().expect("helper"))
+        });
+        assert!(matches!(out, Err(Error::Interrupted { block: false })), "{out:?}");
+        let unwatched = std::thread::scope(|s| s.spawn(|| helping(None, checkpoint)).join().expect("helper"));
+        assert!(unwatched.is_ok());
+    }
 
     #[test]
     fn an_interrupt_stops_the_watched_work_at_its_next_checkpoint() {

@@ -193,10 +193,22 @@ impl Table {
     /// is read in place (`LicenseView`) and only the values a plan reads
     /// are made, not 13 values with five strings and a hex HWID per row.
     pub fn row_of(&self, bytes: &[u8], cols: Columns) -> Result<Vec<Value>> {
-        if self.store != T::Licenses || cols == Columns::ALL {
+        if cols == Columns::ALL {
             return self.row(bytes);
         }
-        Ok(license_view_row(&codec::decode_borrowed(bytes)?, cols))
+        if self.store == T::Licenses {
+            return Ok(license_view_row(&LicenseView::read(bytes)?, cols));
+        }
+        // Other tables are small (key packs, servers, hosts): the row is
+        // built whole, and the values not read are dropped so that a join
+        // that copies this row into each outer row copies NULLs for them.
+        let mut row = self.row(bytes)?;
+        for (n, v) in row.iter_mut().enumerate() {
+            if !cols.has(n) {
+                *v = Value::Null;
+            }
+        }
+        Ok(row)
     }
 
     /// Turns a stored record into a row of this table.

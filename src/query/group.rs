@@ -238,6 +238,45 @@ impl<'p> Groups<'p> {
         Ok(())
     }
 
+    /// Adds the groups `other` gathered over other rows of the same plan
+    /// (the other half of a split scan): in memory when `other` did not
+    /// spill (and on past the budget as `add` does), else through these
+    /// groups' sorted runs, which `finish` merges by key.
+    pub fn absorb(&mut self, mut other: Groups<'p>) -> Result<()> {
+        if other.spilled.is_some() {
+            // These groups' rows came first: they go to the runs first, so
+            // that a key both hold keeps these groups' first spelling.
+            self.spill()?;
+            other.spill()?;
+            let by_key: ByKey = |a, b| a.0.cmp(&b.0);
+            let sorter = self.spilled.get_or_insert_with(|| Sorter::new(by_key));
+            for group in other.spilled.take().into_iter().map(Sorter::finish) {
+                for item in group? {
+                    let (key, accs) = item?;
+                    let size = key.iter().map(value_size).sum::<usize>() + accs.iter().map(Acc::size).sum::<usize>();
+                    sorter.push((key, accs), size)?;
+                }
+            }
+            let by_spilt: BySpilt = |a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
+            if let Some(seen) = other.distinct.take() {
+                let distinct = self.distinct.get_or_insert_with(|| Sorter::new(by_spilt));
+                for item in seen.finish()? {
+                    let (key, a, v) = item?;
+                    let size = key.iter().map(value_size).sum::<usize>() + value_size(&v);
+                    distinct.push((key, a, v), size)?;
+                }
+            }
+            return Ok(());
+        }
+        self.table.absorb(&other.table, self.aggs)?;
+        let bytes = self.table.bytes();
+        crate::spill::note_held(bytes);
+        if bytes >= crate::spill::group_budget() {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
     /// Moves the groups so far to the sorts on disk: each group's key and
     /// accumulators, and each value a DISTINCT aggregate has seen.
     fn spill(&mut self) -> Result<()> {

@@ -324,6 +324,17 @@ pub fn plan_filter(table: &'static Table, e: &Expr, now: Time) -> Result<(Scalar
     Ok((cond, access, subqueries))
 }
 
+/// The fewest rows of a grouped plan's first table read whole for which
+/// its scan is split over two threads (`select::split`), on a read
+/// snapshot of a machine of more than one core.
+pub const SPLIT_ROWS: u64 = 100_000;
+
+/// Whether a plan's scan may be split over two threads: it groups, and
+/// reads its first table whole.
+pub fn splits(p: &Plan) -> bool {
+    p.group.is_some() && p.sources.first().is_some_and(|s| s.access == Path::Full)
+}
+
 /// The value of a constant scalar (no columns), for access bounds.
 pub fn constant(s: &Scalar) -> Option<&Value> {
     match s {
@@ -356,10 +367,14 @@ pub fn describe(p: &Plan) -> Vec<String> {
             format!("GROUP BY {}", p.group_text.join(", "))
         };
         let n = aggs.len();
-        let how = match p.group_text.is_empty() {
-            true => String::new(),
-            false => format!(" by hash (spilled to sorted runs past {} MiB)", crate::spill::GROUP_BUDGET_BYTES >> 20),
+        let mut how = match p.group_text.is_empty() {
+            true => Vec::new(),
+            false => vec![format!("by hash (spilled to sorted runs past {} MiB)", crate::spill::GROUP_BUDGET_BYTES >> 20)],
         };
+        if splits(p) {
+            how.push(format!("on two threads from {SPLIT_ROWS} rows"));
+        }
+        let how: String = how.iter().map(|h| format!(" {h}")).collect();
         lines.push(format!("{what} ({n} aggregate{}){how}", if n == 1 { "" } else { "s" }));
     }
     if let Some(h) = &p.having_text {

@@ -6,7 +6,9 @@
 //! is a LIMIT) and cut.
 
 use super::ast::{Aggregate, Expr, Select, SelectItem};
-use super::catalog::scan_rows;
+use super::catalog::{Access, scan_rows};
+
+mod split;
 use super::group::Groups;
 use super::plan::{self, Path, Plan, SortKey};
 use crate::error::Result;
@@ -109,24 +111,41 @@ pub fn execute_into(r: &(impl Reader + ?Sized), plan: &Plan, f: &mut dyn FnMut(V
     let sets = run_subqueries(r, &plan.subqueries)?;
     let mut out = Collector::new(plan, f);
     match &plan.group {
-        None => joined_rows(r, plan, &sets, &mut |row| {
+        None => joined_rows(r, plan, &sets, None, &mut |row| {
             if plan.filter.as_ref().map_or(Ok(true), |f| holds(f, row, &sets))? {
                 out.push(row, &sets)?;
             }
             Ok(out.wants_more())
-        })?,
+        })
+        .map(drop)?,
         Some((keys, aggs)) => {
-            let mut groups = Groups::new(keys, aggs);
-            joined_rows(r, plan, &sets, &mut |row| {
-                if plan.filter.as_ref().map_or(Ok(true), |f| holds(f, row, &sets))? {
-                    groups.add(row, &sets)?;
-                }
-                Ok(true)
-            })?;
+            let groups = match split::grouped_in_two(r, plan, &sets, keys, aggs)? {
+                Some(groups) => groups,
+                None => grouped(r, plan, &sets, None, Groups::new(keys, aggs))?.0,
+            };
             groups.finish(plan.having.as_ref(), &sets, &mut |row| out.push(&row, &sets))?;
         }
     }
     out.finish()
+}
+
+/// Adds to `groups` the rows of the join that pass WHERE, the first table
+/// read through `first` when given (a part of it), else its own access;
+/// also says how many rows of the first table were read.
+fn grouped<'p>(
+    r: &(impl Reader + ?Sized),
+    plan: &Plan,
+    sets: &Sets,
+    first: Option<&Access>,
+    mut groups: Groups<'p>,
+) -> Result<(Groups<'p>, u64)> {
+    let read = joined_rows(r, plan, sets, first, &mut |row| {
+        if plan.filter.as_ref().map_or(Ok(true), |f| holds(f, row, sets))? {
+            groups.add(row, sets)?;
+        }
+        Ok(true)
+    })?;
+    Ok((groups, read))
 }
 
 type RowFn<'f> = dyn FnMut(&[Value]) -> Result<bool> + 'f;
@@ -165,11 +184,29 @@ fn whole_table_within_budget(r: &(impl Reader + ?Sized), s: &plan::Source) -> Re
 
 /// Calls `f` with every row of the join (before WHERE); `f` returns
 /// whether to go on.
-fn joined_rows(r: &(impl Reader + ?Sized), plan: &Plan, sets: &Sets, f: &mut RowFn<'_>) -> Result<()> {
-    let mut cache: Vec<Cache> = plan.sources.iter().map(|_| Cache::default()).collect();
+/// The first table is read through `first` when given (a part of it),
+/// else through its own access; says how many of its rows were read.
+fn joined_rows(
+    r: &(impl Reader + ?Sized),
+    plan: &Plan,
+    sets: &Sets,
+    first: Option<&Access>,
+    f: &mut RowFn<'_>,
+) -> Result<u64> {
+    let mut walk = Walk { plan, sets, first, read: 0, cache: plan.sources.iter().map(|_| Cache::default()).collect() };
     let mut row = Vec::new();
-    join(r, plan, sets, 0, &mut row, &mut cache, f)?;
-    Ok(())
+    join(r, &mut walk, 0, &mut row, f)?;
+    Ok(walk.read)
+}
+
+/// A join under way: the plan, its subqueries' sets, how the first table
+/// is read and how many of its rows were, what each table remembers.
+struct Walk<'a> {
+    plan: &'a Plan,
+    sets: &'a Sets,
+    first: Option<&'a Access>,
+    read: u64,
+    cache: Vec<Cache>,
 }
 
 /// The rows of table `j` for the current row of the tables before it, when
@@ -222,46 +259,45 @@ fn inner_rows(
     Ok(Some(rows))
 }
 
-fn join(
-    r: &(impl Reader + ?Sized),
-    plan: &Plan,
-    sets: &Sets,
-    j: usize,
-    row: &mut Vec<Value>,
-    cache: &mut Vec<Cache>,
-    f: &mut RowFn<'_>,
-) -> Result<bool> {
+fn join(r: &(impl Reader + ?Sized), walk: &mut Walk<'_>, j: usize, row: &mut Vec<Value>, f: &mut RowFn<'_>) -> Result<bool> {
+    let (plan, sets) = (walk.plan, walk.sets);
     let Some(s) = plan.sources.get(j) else { return f(row) };
     let mut matched = false;
     let mut go_on = true;
-    let mut visit = |rrow: &mut dyn Iterator<Item = Value>, row: &mut Vec<Value>, cache: &mut Vec<Cache>| {
+    let mut visit = |rrow: &mut dyn Iterator<Item = Value>, row: &mut Vec<Value>, walk: &mut Walk<'_>| {
         row.truncate(s.base);
         row.extend(rrow);
         if s.on.as_ref().map_or(Ok(true), |on| holds(on, row, sets))? {
             matched = true;
-            go_on = join(r, plan, sets, j + 1, row, cache, f)?;
+            go_on = join(r, walk, j + 1, row, f)?;
         }
         Ok(go_on)
     };
-    match inner_rows(r, plan, sets, j, row, &mut cache[j])? {
+    match inner_rows(r, plan, sets, j, row, &mut walk.cache[j])? {
         Some(rows) => {
             for x in rows.iter() {
-                if !visit(&mut x.iter().cloned(), row, cache)? {
+                if !visit(&mut x.iter().cloned(), row, walk)? {
                     break;
                 }
             }
         }
         None => {
-            let access = plan::resolve_access(r, s.table, &s.access, row, sets)?;
+            let access = match walk.first.filter(|_| j == 0) {
+                Some(part) => part.clone(),
+                None => plan::resolve_access(r, s.table, &s.access, row, sets)?,
+            };
             let mut scratch = std::mem::take(row);
-            scan_rows(r, s.table, &access, s.columns, &mut |x| visit(&mut x.into_iter(), &mut scratch, cache))?;
+            scan_rows(r, s.table, &access, s.columns, &mut |x| {
+                walk.read += u64::from(j == 0);
+                visit(&mut x.into_iter(), &mut scratch, walk)
+            })?;
             *row = scratch;
         }
     }
     if go_on && !matched && s.left {
         row.truncate(s.base);
         row.resize(s.base + s.table.columns.len(), Value::Null);
-        go_on = join(r, plan, sets, j + 1, row, cache, f)?;
+        go_on = join(r, walk, j + 1, row, f)?;
     }
     Ok(go_on)
 }
@@ -772,6 +808,58 @@ mod tests {
         assert_eq!(spelling(&first[0]), "pc1", "the first spelling met: {first:?}");
         assert_eq!(first[1..4], [Value::Int(2), Value::Int(2), Value::Int(1)]);
         assert_eq!(first[8..], [Value::Int(3), Value::Int(2)], "SUM(id) 1 + 2, AVG(id) 1.5 rounded away from zero");
+    }
+
+    #[test]
+    fn a_group_by_split_over_two_threads_answers_as_one_thread_does_in_memory_and_spilled() {
+        // Groups straddle the cut (pc750 is license 1499, PC750 license
+        // 1500): their halves meet in one group with the first spelling.
+        let store = store_of_case_variant_computers();
+        let rx = store.read().expect("read");
+        for text in [
+            "SELECT computer, COUNT(*), COUNT(DISTINCT hwid), COUNT(DISTINCT computer), MIN(user), MAX(user), \
+             MIN(revoked), MAX(expires), SUM(id), AVG(id) FROM licenses GROUP BY computer",
+            "SELECT user, COUNT(DISTINCT computer) AS n, SUM(DISTINCT keypack), MIN(computer) FROM licenses \
+             GROUP BY user HAVING COUNT(*) > 400 ORDER BY n DESC",
+            "SELECT l.expires, COUNT(*), MAX(k.product), COUNT(DISTINCT l.user) FROM licenses l \
+             LEFT JOIN keypacks k ON k.id = l.keypack WHERE l.revoked IS NULL GROUP BY l.expires",
+            "SELECT COUNT(*), COUNT(DISTINCT computer), MAX(computer), AVG(id) FROM licenses",
+        ] {
+            for budget in [crate::spill::BUDGET_BYTES, 4096] {
+                crate::spill::set_budget(budget);
+                split::set_split_rows(u64::MAX);
+                let one = run_select(&rx, &select(text), Time(0)).expect("one thread").rows;
+                split::set_split_rows(1);
+                let plan = plan::plan(&select(text), Time(0)).expect("plan");
+                let (keys, aggs) = plan.group.as_ref().expect("a GROUP BY plan");
+                let taken = split::grouped_in_two(&rx, &plan, &Sets::default(), keys, aggs).expect("split");
+                assert!(taken.is_some(), "the scan splits: {text}");
+                let two = run_select(&rx, &select(text), Time(0)).expect("two threads").rows;
+                split::set_split_rows(plan::SPLIT_ROWS);
+                crate::spill::set_budget(crate::spill::BUDGET_BYTES);
+                assert!(!one.is_empty(), "{text}");
+                let differs = one.iter().zip(&two).position(|(a, b)| format!("{a:?}") != format!("{b:?}"));
+                let at = differs.map(|i| (&one[i], &two[i]));
+                assert!(at.is_none() && one.len() == two.len(), "budget {budget}: {text}: {at:?}, {} / {}", one.len(), two.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_by_inside_a_write_transaction_or_over_a_small_table_does_not_split() {
+        let store = store_of_case_variant_computers();
+        let text = "SELECT computer, COUNT(*) FROM licenses GROUP BY computer";
+        let plan = plan::plan(&select(text), Time(0)).expect("plan");
+        let (keys, aggs) = plan.group.as_ref().expect("a GROUP BY plan");
+        let tx = store.write().expect("write");
+        split::set_split_rows(1);
+        let in_write = split::grouped_in_two(&tx, &plan, &Sets::default(), keys, aggs).expect("split");
+        split::set_split_rows(plan::SPLIT_ROWS);
+        assert!(in_write.is_none(), "a write transaction's rows are its own thread's");
+        drop(tx);
+        let rx = store.read().expect("read");
+        let small = split::grouped_in_two(&rx, &plan, &Sets::default(), keys, aggs).expect("split");
+        assert!(small.is_none(), "3000 rows are fewer than SPLIT_ROWS");
     }
 
     #[test]

@@ -37,6 +37,13 @@ pub trait Reader {
     /// store, or an earlier writable open).
     fn damage_found(&self) -> bool;
 
+    /// This reader as a read snapshot, which several threads may read at
+    /// once (a SELECT grouping a million rows splits its scan); `None`
+    /// for a write transaction.
+    fn snapshot(&self) -> Option<&ReadTx> {
+        None
+    }
+
     /// Decodes the record under `key`.
     fn record<R: serde::de::DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>> {
         self.get(t, key)?.map(|v| codec::decode(&v)).transpose()
@@ -308,5 +315,66 @@ impl Reader for ReadTx {
 
     fn damage_found(&self) -> bool {
         self.damage.get().is_some()
+    }
+
+    fn snapshot(&self) -> Option<&ReadTx> {
+        Some(self)
+    }
+}
+
+impl ReadTx {
+    /// A key about halfway between the first and the last key of table
+    /// `t` (as big-endian numbers: halfway in rows when the keys are
+    /// spread evenly, as row ids are), or `None` for a table of fewer than
+    /// two entries or one kept as a log. Scans of `[.., mid)` and
+    /// `[mid, ..)` together visit every entry once.
+    pub fn middle_key(&self, t: T) -> Result<Option<Vec<u8>>> {
+        let Some(table) = self.table(t) else { return Ok(None) };
+        if t.backing() == Backing::Log {
+            return Ok(None);
+        }
+        let ends = guarded(t, b"", || {
+            with_table!(RTable, table, |table| {
+                let first = table.first().map_err(|e| redb_error(t, b"", e))?;
+                let last = table.last().map_err(|e| redb_error(t, b"", e))?;
+                Ok(first.zip(last).map(|(a, b)| (a.0.value().to_vec(), b.0.value().to_vec())))
+            })
+        })
+        .map_err(|e| self.noted(e))?;
+        Ok(ends.and_then(|(first, last)| middle(&first, &last)))
+    }
+}
+
+/// The key halfway between `a` and `b` (rounded up) by their first 16
+/// bytes (shorter keys padded with zeros), strictly after `a` and at most
+/// `b`; `None` when there is none.
+fn middle(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    let len = a.len().max(b.len()).min(16);
+    let number = |k: &[u8]| {
+        let mut buf = [0u8; 16];
+        let n = k.len().min(len);
+        buf[16 - len..16 - len + n].copy_from_slice(&k[..n]);
+        u128::from_be_bytes(buf)
+    };
+    let (x, y) = (number(a), number(b));
+    let gap = y.checked_sub(x)?;
+    let mid = x + gap / 2 + gap % 2;
+    let key = mid.to_be_bytes()[16 - len..].to_vec();
+    (key.as_slice() > a && key.as_slice() <= b).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::middle;
+
+    #[test]
+    fn the_middle_key_lies_between_the_first_and_the_last() {
+        let id = |n: u64| n.to_be_bytes().to_vec();
+        assert_eq!(middle(&id(1), &id(3_000)), Some(id(1_501)));
+        assert_eq!(middle(&id(7), &id(8)), Some(id(8)), "two keys: the upper half holds the last");
+        assert_eq!(middle(&id(7), &id(7)), None, "one key does not split");
+        assert_eq!(middle(b"a", b"c"), Some(b"b".to_vec()));
+        let m = middle(b"PC1", b"PC9ZZZZ").expect("a middle");
+        assert!(m.as_slice() > b"PC1".as_slice() && m.as_slice() <= b"PC9ZZZZ".as_slice(), "{m:?}");
     }
 }

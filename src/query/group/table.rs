@@ -356,6 +356,65 @@ impl Table {
         Ok(())
     }
 
+    /// Adds the groups of `other` (built over other rows with the same
+    /// aggregates) to these: each of its keys found or made here, its
+    /// states merged, the values its DISTINCT aggregates saw added as
+    /// rows' values are. A key made here keeps `other`'s first spelling.
+    pub fn absorb(&mut self, other: &Table, aggs: &[AggSpec]) -> Result<()> {
+        let mut mine = Vec::with_capacity(other.len());
+        for g in 0..other.len() {
+            let s = other.starts[g] as usize;
+            let end = other.starts.get(g + 1).map_or(other.arena.len(), |&e| e as usize);
+            let (ordered, spell) = other.arena[s..end].split_at(other.ordered[g] as usize);
+            self.key.clear();
+            self.key.extend_from_slice(ordered);
+            self.spell.clear();
+            self.spell.extend_from_slice(spell);
+            let here = self.group();
+            mine.push(here);
+            let theirs = g * other.stride;
+            for (a, spec) in aggs.iter().enumerate() {
+                let state = &other.states[theirs + other.at[a]..theirs + other.at[a] + width(spec)];
+                self.merge_state(here, a, spec, state, other)?;
+            }
+        }
+        self.packed |= other.packed;
+        for seen in other.distinct_values() {
+            let (g, a, v) = seen?;
+            let spec = &aggs[a as usize];
+            self.add(mine[g as usize], a as usize, spec, Some(&v))?;
+        }
+        Ok(())
+    }
+
+    /// Merges into group `g`'s aggregate `a` another table's state of it
+    /// (a DISTINCT one's values come with `distinct_values`).
+    fn merge_state(&mut self, g: u32, a: usize, spec: &AggSpec, theirs: &[i64], other: &Table) -> Result<()> {
+        if skips_repeats(spec) {
+            return Ok(());
+        }
+        let at = g as usize * self.stride + self.at[a];
+        let state = &mut self.states[at..at + width(spec)];
+        match spec.func {
+            Aggregate::Count => state[0] += theirs[0],
+            Aggregate::Sum if theirs[0] == 1 => {
+                state[1] = state[1].checked_add(theirs[1]).ok_or_else(|| Error::plan("integer overflow in SUM"))?;
+                state[0] = 1;
+            }
+            Aggregate::Sum => {}
+            Aggregate::Avg => {
+                (state[0], state[1]) = halves(wide(state[0], state[1]) + wide(theirs[0], theirs[1]));
+                state[2] += theirs[2];
+            }
+            Aggregate::Min | Aggregate::Max => {
+                if let Some(v) = other.held(theirs) {
+                    self.add(g, a, spec, Some(&v))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every (group, aggregate, value) a DISTINCT aggregate has seen.
     pub fn distinct_values(&self) -> impl Iterator<Item = Result<(u32, u32, Value)>> + '_ {
         let mut rest = &self.seen_arena[..];
