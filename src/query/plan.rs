@@ -49,6 +49,10 @@ pub struct Plan {
     pub sources: Vec<Source>,
     pub filter: Option<Scalar>,
     pub filter_text: Option<String>,
+    /// The conditions of WHERE that read only the first table, with their
+    /// text: checked on each of its rows before the join (`filter` checks
+    /// them again with the rest, after it). `None` without a join.
+    pub early: Option<(Scalar, String)>,
     /// Grouping keys and aggregates: present for a grouped query, whose
     /// output expressions are over `keys ++ aggregate results`.
     pub group: Option<(Vec<Scalar>, Vec<AggSpec>)>,
@@ -112,7 +116,9 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
     let having = s.having.as_ref().map(|h| out.lift_condition(&mut rv, h)).transpose()?;
     let order = order_keys(&mut rv, &mut out, s, &columns, &exprs)?;
     let subqueries = rv.subqueries;
+    let early = early_filter(&sources, filter.as_ref(), s.filter.as_ref());
     let mut plan = Plan {
+        early,
         filter_text: s.filter.as_ref().map(|f| f.to_string()),
         sources,
         filter,
@@ -132,6 +138,45 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
     };
     mark_columns_read(&mut plan);
     Ok(plan)
+}
+
+/// The conditions ANDed in WHERE that read only the first of several
+/// tables (ANDed again), with their text: a row of it that fails them
+/// fails WHERE whatever it joins, so the join can skip it.
+fn early_filter(sources: &[Source], filter: Option<&Scalar>, text: Option<&Expr>) -> Option<(Scalar, String)> {
+    fn texts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+        match e {
+            Expr::And(a, b) => {
+                texts(a, out);
+                texts(b, out);
+            }
+            e => out.push(e),
+        }
+    }
+    let second = sources.get(1)?.base;
+    let (mut conds, mut words) = (Vec::new(), Vec::new());
+    access::conjuncts(filter?, &mut conds);
+    texts(text?, &mut words);
+    if conds.len() != words.len() {
+        return None;
+    }
+    let mut early: Option<(Scalar, String)> = None;
+    for (c, w) in conds.into_iter().zip(words) {
+        let mut read = Vec::new();
+        c.columns(&mut read);
+        if read.is_empty() || read.iter().any(|&i| i >= second) {
+            continue;
+        }
+        let w = match w {
+            Expr::Or(..) => format!("({w})"),
+            w => w.to_string(),
+        };
+        early = Some(match early {
+            None => (c.clone(), w),
+            Some((e, t)) => (Scalar::And(Box::new(e), Box::new(c.clone())), format!("{t} AND {w}")),
+        });
+    }
+    early
 }
 
 /// Marks in each source the columns the plan reads over the joined row:
@@ -352,6 +397,9 @@ pub fn describe(p: &Plan) -> Vec<String> {
         let path = s.access.describe(s.table);
         if n == 0 {
             lines.push(format!("SCAN {named} USING {path}"));
+            if let Some((_, text)) = &p.early {
+                lines.push(format!("FILTER {text} (before the join)"));
+            }
         } else {
             let how = if s.left { "LEFT JOIN" } else { "JOIN" };
             lines.push(format!("{how} {named} ON {} USING {path}", s.on_text));

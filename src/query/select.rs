@@ -264,10 +264,13 @@ fn join(r: &(impl Reader + ?Sized), walk: &mut Walk<'_>, j: usize, row: &mut Vec
     let Some(s) = plan.sources.get(j) else { return f(row) };
     let mut matched = false;
     let mut go_on = true;
+    let early = plan.early.as_ref().filter(|_| j == 0);
     let mut visit = |rrow: &mut dyn Iterator<Item = Value>, row: &mut Vec<Value>, walk: &mut Walk<'_>| {
         row.truncate(s.base);
         row.extend(rrow);
-        if s.on.as_ref().map_or(Ok(true), |on| holds(on, row, sets))? {
+        if early.map_or(Ok(true), |(e, _)| holds(e, row, sets))?
+            && s.on.as_ref().map_or(Ok(true), |on| holds(on, row, sets))?
+        {
             matched = true;
             go_on = join(r, walk, j + 1, row, f)?;
         }

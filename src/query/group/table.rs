@@ -406,11 +406,14 @@ impl Table {
                 (state[0], state[1]) = halves(wide(state[0], state[1]) + wide(theirs[0], theirs[1]));
                 state[2] += theirs[2];
             }
-            Aggregate::Min | Aggregate::Max => {
-                if let Some(v) = other.held(theirs) {
-                    self.add(g, a, spec, Some(&v))?;
+            Aggregate::Min | Aggregate::Max => match theirs[0] {
+                INTERNED => self.add(g, a, spec, Some(&other.values[theirs[1] as usize]))?,
+                _ => {
+                    if let Some(v) = other.held(theirs) {
+                        self.add(g, a, spec, Some(&v))?;
+                    }
                 }
-            }
+            },
         }
         Ok(())
     }

@@ -54,7 +54,8 @@ fn range_column(t: &Table, column: &str) -> bool {
     matches!((t.name, column), ("sessions", "id") | ("events" | "history", "seq") | ("licenses", "expires"))
 }
 
-fn conjuncts<'c>(c: &'c Scalar, out: &mut Vec<&'c Scalar>) {
+/// The conditions ANDed in `c`, left to right.
+pub fn conjuncts<'c>(c: &'c Scalar, out: &mut Vec<&'c Scalar>) {
     if let Scalar::And(a, b) = c {
         conjuncts(a, out);
         conjuncts(b, out);
