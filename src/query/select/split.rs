@@ -50,6 +50,7 @@ pub fn grouped_in_two<'p>(
     let upper = Access::Range { from: middle, to: None };
     let budget = crate::spill::budget();
     let interrupt = crate::interrupt::current();
+    let stop = interrupt.clone();
     crate::spill::set_budget(budget / 2);
     let (mine, theirs) = std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
@@ -60,6 +61,13 @@ pub fn grouped_in_two<'p>(
             })
         });
         let mine = grouped(tx, plan, sets, Some(&lower), Groups::new(keys, aggs));
+        if mine.is_err()
+            && let Some(stop) = &stop
+        {
+            // The statement fails with this half's error: the other half
+            // stops at its next checkpoint rather than read on.
+            stop.interrupt();
+        }
         (mine, helper.join())
     });
     crate::spill::set_budget(budget);
