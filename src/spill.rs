@@ -127,6 +127,25 @@ impl<T: Serialize + DeserializeOwned, F: Fn(&T, &T) -> Ordering> Sorter<T, F> {
         Ok(())
     }
 
+    /// Adds the items of `other`, a sort in the same order, after these:
+    /// its runs join these runs as they are (nothing is sorted again), and
+    /// an item equal to one of these comes out after it.
+    pub fn append(&mut self, mut other: Self) -> Result<()> {
+        if !self.items.is_empty() {
+            self.spill()?;
+        }
+        if !other.items.is_empty() {
+            other.spill()?;
+        }
+        self.runs.append(&mut other.runs);
+        if self.runs.len() >= FAN_IN {
+            let runs = std::mem::take(&mut self.runs);
+            let merged = write_run(Merge::new(runs, &self.cmp)?)?;
+            self.runs.push(merged);
+        }
+        Ok(())
+    }
+
     /// The items in order (a stable sort: equal items keep the order they
     /// were pushed in, when nothing spilled).
     pub fn finish(mut self) -> Result<Sorted<T, F>> {
@@ -258,6 +277,29 @@ impl<T: DeserializeOwned, F: Fn(&T, &T) -> Ordering> Iterator for Merge<T, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_appended_sort_keeps_its_runs_and_comes_after_on_ties_in_memory_or_spilled() {
+        // Items (key, which sort, n): keys repeat across both sorts.
+        type Item = (u64, u8, u64);
+        let by_key = |a: &Item, b: &Item| a.0.cmp(&b.0);
+        for (budget_a, budget_b) in [(1 << 20, 1 << 20), (64, 1 << 20), (1 << 20, 64), (64, 64)] {
+            let (mut a, mut b) = (Sorter::with_budget(by_key, budget_a), Sorter::with_budget(by_key, budget_b));
+            for n in 0..300u64 {
+                a.push((n * 7 % 50, 0, n), 8).expect("push");
+                b.push((n * 11 % 50, 1, n), 8).expect("push");
+            }
+            let b_runs = b.runs.len();
+            a.append(b).expect("append");
+            assert!(a.runs.len() >= b_runs, "the other sort's runs are kept");
+            let out: Vec<Item> = a.finish().expect("finish").map(|i| i.expect("item")).collect();
+            assert_eq!(out.len(), 600);
+            for w in out.windows(2) {
+                let ((k1, s1, n1), (k2, s2, n2)) = (w[0], w[1]);
+                assert!(k1 < k2 || k1 == k2 && (s1, n1) < (s2, n2), "{:?} then {:?} ({budget_a}, {budget_b})", w[0], w[1]);
+            }
+        }
+    }
 
     fn sorted(n: u64, budget: usize) -> (Vec<(u64, u64)>, bool) {
         let mut s = Sorter::with_budget(|a: &(u64, u64), b: &(u64, u64)| a.0.cmp(&b.0), budget);

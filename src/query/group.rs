@@ -244,26 +244,21 @@ impl<'p> Groups<'p> {
     /// groups' sorted runs, which `finish` merges by key.
     pub fn absorb(&mut self, mut other: Groups<'p>) -> Result<()> {
         if other.spilled.is_some() {
-            // These groups' rows came first: they go to the runs first, so
-            // that a key both hold keeps these groups' first spelling.
+            // These groups' rows came first: their runs go first, so that a
+            // key both hold keeps these groups' first spelling. The other's
+            // runs are taken as they are, not sorted again.
             self.spill()?;
             other.spill()?;
-            let by_key: ByKey = |a, b| a.0.cmp(&b.0);
-            let sorter = self.spilled.get_or_insert_with(|| Sorter::new(by_key));
-            for group in other.spilled.take().into_iter().map(Sorter::finish) {
-                for item in group? {
-                    let (key, accs) = item?;
-                    let size = key.iter().map(value_size).sum::<usize>() + accs.iter().map(Acc::size).sum::<usize>();
-                    sorter.push((key, accs), size)?;
+            if let Some(theirs) = other.spilled.take() {
+                match &mut self.spilled {
+                    Some(mine) => mine.append(theirs)?,
+                    None => self.spilled = Some(theirs),
                 }
             }
-            let by_spilt: BySpilt = |a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
-            if let Some(seen) = other.distinct.take() {
-                let distinct = self.distinct.get_or_insert_with(|| Sorter::new(by_spilt));
-                for item in seen.finish()? {
-                    let (key, a, v) = item?;
-                    let size = key.iter().map(value_size).sum::<usize>() + value_size(&v);
-                    distinct.push((key, a, v), size)?;
+            if let Some(theirs) = other.distinct.take() {
+                match &mut self.distinct {
+                    Some(mine) => mine.append(theirs)?,
+                    None => self.distinct = Some(theirs),
                 }
             }
             return Ok(());

@@ -774,9 +774,14 @@ mod tests {
     /// 3000 licenses of 1500 computers, each spelt `pcN` on its first
     /// license and `PCN` on its second; 256 HWIDs; every fifth revoked.
     fn store_of_case_variant_computers() -> Store {
-        let store = store_with(3000, |id| Time(1_767_225_600 + (id % 13) as i64 * 86_400));
+        store_of_case_variant_computers_up_to(3000)
+    }
+
+    /// Licenses 1 to `n`: pcN (odd) and PCN (even) share computer N.
+    fn store_of_case_variant_computers_up_to(n: u64) -> Store {
+        let store = store_with(n, |id| Time(1_767_225_600 + (id % 13) as i64 * 86_400));
         let mut tx = store.write().expect("write");
-        for id in 1..=3000u64 {
+        for id in 1..=n {
             let mut l = tx.license(id).expect("read").expect("license");
             let n = id.div_ceil(2);
             l.computer = if id % 2 == 1 { format!("pc{n}") } else { format!("PC{n}") };
@@ -815,9 +820,14 @@ mod tests {
 
     #[test]
     fn a_group_by_split_over_two_threads_answers_as_one_thread_does_in_memory_and_spilled() {
-        // Groups straddle the cut (pc750 is license 1499, PC750 license
-        // 1500): their halves meet in one group with the first spelling.
-        let store = store_of_case_variant_computers();
+        // A group straddles the cut (licenses 1 to 2999 are cut at 1500:
+        // pc750 is license 1499, PC750 license 1500): its halves meet in
+        // one group with the first spelling.
+        let store = store_of_case_variant_computers_up_to(2999);
+        let rx = store.read().expect("read");
+        let middle = rx.middle_key(crate::store::T::Licenses).expect("middle").expect("a middle key");
+        assert_eq!(crate::store::keys::number(u64::from_be_bytes(middle.try_into().expect("8 bytes"))), 1500);
+        drop(rx);
         let rx = store.read().expect("read");
         for text in [
             "SELECT computer, COUNT(*), COUNT(DISTINCT hwid), COUNT(DISTINCT computer), MIN(user), MAX(user), \
