@@ -78,27 +78,44 @@ impl TxnTables {
         TxnTables { tables: std::array::from_fn(|_| OnceCell::new()), txn: Box::new(txn) }
     }
 
+    /// Table `t` if it is open already.
+    #[inline]
+    pub(super) fn opened(&self, t: T) -> Option<&WTable> {
+        self.tables[t as usize].get()
+    }
+
     /// Table `t`, opened (and created, if the file lacks it) the first
     /// time it is asked for.
+    #[inline]
     pub(super) fn get(&self, t: T) -> Result<&WTable, redb::TableError> {
-        let cell = &self.tables[t as usize];
-        if let Some(table) = cell.get() {
-            return Ok(table);
+        match self.tables[t as usize].get() {
+            Some(table) => Ok(table),
+            None => self.open(t),
         }
+    }
+
+    /// Opens table `t`: once per table and transaction, off the hot path.
+    #[cold]
+    #[inline(never)]
+    fn open(&self, t: T) -> Result<&WTable, redb::TableError> {
         // SAFETY: the transaction stays where the box put it, and outlives
         // every table opened on it; see the module's comment.
         let txn: &'static redb::WriteTransaction = unsafe { &*(self.txn.as_ref() as *const redb::WriteTransaction) };
         let table = open_write(txn, t)?;
-        Ok(cell.get_or_init(|| table))
+        Ok(self.tables[t as usize].get_or_init(|| table))
     }
 
     /// Table `t` to write, opened first if it is not yet.
+    #[inline]
     fn get_mut(&mut self, t: T) -> Result<&mut WTable, redb::TableError> {
-        self.get(t)?;
+        if self.tables[t as usize].get().is_none() {
+            self.open(t)?;
+        }
         Ok(self.tables[t as usize].get_mut().expect("a table just opened is held"))
     }
 
     /// Stores `value` under `key` of `t`.
+    #[inline]
     pub(super) fn insert(&mut self, t: T, key: &[u8], value: &[u8]) -> Result<(), WriteError> {
         with_table!(WTableIn, self.get_mut(t)?, |table| Ok(table.insert(key, value).map(drop)?))
     }

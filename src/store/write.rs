@@ -190,6 +190,9 @@ impl WriteTx {
     /// Table `t`, opened the first time this transaction uses it.
     fn table(&self, t: T) -> Result<Option<&WTable>> {
         self.refuse_stale_meta(t);
+        if let Some(table) = self.tx.opened(t) {
+            return Ok(Some(table));
+        }
         let table = guarded(t, b"", || self.tx.get(t).map_err(|e| table_error(t, e)));
         table.map(Some).map_err(|e| self.noted(e))
     }
