@@ -187,8 +187,9 @@ impl WriteTx {
         }
     }
 
-    /// Table `t`, opened the first time this transaction uses it.
-    fn table(&self, t: T) -> Result<Option<&WTable>> {
+    /// Table `t` for the raw reads and writes, opened the first time this
+    /// transaction uses it.
+    fn reach(&self, t: T) -> Result<Option<&WTable>> {
         self.refuse_stale_meta(t);
         if let Some(table) = self.tx.opened(t) {
             return Ok(Some(table));
@@ -200,7 +201,7 @@ impl WriteTx {
     /// Opens every table, creating the ones the file lacks: a new file
     /// gets them all in its first transaction.
     pub(super) fn open_every_table(&self) -> Result<()> {
-        T::ALL.into_iter().try_for_each(|t| self.table(t).map(drop))
+        T::ALL.into_iter().try_for_each(|t| self.reach(t).map(drop))
     }
 
     raw_reads!(WTable);
