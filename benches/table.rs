@@ -268,7 +268,7 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
     let start = Time::parse(generate::START).expect("start time").0;
     for n in threads::THREADS {
         let before = fdatasync_rate(dir, s.durable);
-        let (caldb, lite) = threads::rates(dir, s.threaded, n, start);
+        let (caldb, lite, cpu) = threads::rates(dir, s.threaded, n, start);
         let sync = (before + fdatasync_rate(dir, s.durable)) / 2.0;
         let (vs_lite, vs_sync) = (caldb / lite, caldb / sync);
         let (target, met) = match n {
@@ -278,7 +278,7 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
         };
         table.row(
             &format!(
-                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}, in {} alternating blocks",
+                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}, in {} alternating blocks; caldb's CPU per CONNECT {cpu:.0} us",
                 threads::BLOCKS
             ),
             per_s(caldb),
@@ -286,6 +286,20 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
             format!("{vs_lite:.2}x SQLite; {vs_sync:.2}x fdatasync"),
             target,
             met,
+        );
+    }
+    // What redb alone costs for the same work, grouped as a group commit
+    // gathers it (8 and 64: at most the threads' statements per commit).
+    let sync = fdatasync_rate(dir, s.durable);
+    for group in [1, 8, 64] {
+        let (rate, cpu) = floor::grouped_connects(dir, s.threaded, group);
+        table.limit(
+            &format!(
+                "P1 limit: redb alone, a first CONNECT's reads and writes in caldb's 13 tables, {group} to a durable commit (exclusive mode), from one thread; CPU per CONNECT {cpu:.1} us"
+            ),
+            per_s(rate),
+            format!("{} fdatasync", per_s(sync)),
+            format!("{:.2}x fdatasync", rate / sync),
         );
     }
 }

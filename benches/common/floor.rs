@@ -206,3 +206,148 @@ pub fn least_connect_work(dir: &Path, n: u64, users: u64) -> f64 {
     std::fs::remove_file(&path).ok();
     r
 }
+
+/// The process's CPU time so far (user + system), from `/proc/self/stat`
+/// (clock ticks of 10 ms; zero where there is no `/proc`).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command's closing parenthesis, utime and stime are the
+    // 12th and 13th fields.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|s| s.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}
+
+/// The least CPU of P1's durable CONNECTs through `Shared` on redb 4.6,
+/// with no caldb code: the tables and rows a first CONNECT reads and
+/// writes in caldb's format, `group` CONNECTs to a durable commit (as a
+/// group commit gathers them), in redb's exclusive mode (one fdatasync per
+/// commit, as a serving `Shared` holds its file), from one thread (no
+/// parsing, no thread hand-offs). Per commit, as caldb's transaction does
+/// it: the state row, the server, the host and the key pack read once, and
+/// at the commit the key pack's count, the state and one history chunk
+/// written. Per CONNECT: the device, its tokens (a range) and the user's
+/// live session read; the license and its HWID, computer and expiry
+/// entries, the token, the session and its live entry inserted. 13 tables,
+/// as many as caldb's CONNECT touches. Returns CONNECTs per second and the
+/// process's CPU (user + system) per CONNECT, in microseconds.
+pub fn grouped_connects(dir: &Path, n: u64, group: u64) -> (f64, f64) {
+    let path = dir.join("floor-grouped.redb");
+    let db = grouped::deployed(&path, n);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut random = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (cpu, t) = (cpu_seconds(), Instant::now());
+    let mut i = 0;
+    while i < n {
+        let end = (i + group).min(n);
+        grouped::commit(&db, i..end, &mut random);
+        i = end;
+    }
+    let (took, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    drop(db);
+    std::fs::remove_file(&path).ok();
+    (n as f64 / took, cpu * 1e6 / n as f64)
+}
+
+/// `grouped_connects`'s tables (caldb's names and key widths) and steps.
+mod grouped {
+    use redb::{Builder, ConcurrencyMode, Database, ReadableTable, TableDefinition};
+    use std::path::Path;
+
+    type Name = &'static [u8];
+    const META: TableDefinition<Name, Name> = TableDefinition::new("meta");
+    const SERVERS: TableDefinition<Name, Name> = TableDefinition::new("servers");
+    const KEYPACKS: TableDefinition<u64, Name> = TableDefinition::new("keypacks");
+    const HOSTS: TableDefinition<Name, Name> = TableDefinition::new("hosts");
+    const DEVICES: TableDefinition<Name, Name> = TableDefinition::new("devices");
+    const LICENSES: TableDefinition<u64, Name> = TableDefinition::new("licenses");
+    const TOKENS: TableDefinition<Name, Name> = TableDefinition::new("tokens");
+    const SESSIONS: TableDefinition<u64, Name> = TableDefinition::new("sessions");
+    const HISTORY: TableDefinition<u64, Name> = TableDefinition::new("history");
+    const HWID: TableDefinition<[u8; 20], [u8; 4]> = TableDefinition::new("idx_license_hwid");
+    const COMPUTER: TableDefinition<Name, [u8; 4]> = TableDefinition::new("idx_license_computer");
+    const EXPIRY: TableDefinition<[u8; 16], [u8; 5]> = TableDefinition::new("idx_license_expiry");
+    const LIVE: TableDefinition<Name, Name> = TableDefinition::new("idx_session_live");
+    /// Values are cut from this, at caldb's record sizes (`db_stats`).
+    const VALUE: [u8; 2048] = [7; 2048];
+
+    fn device(i: u64) -> Vec<u8> {
+        format!("D{i:07}").into_bytes()
+    }
+
+    /// A new file in the exclusive mode with `n` devices, one server, host
+    /// and key pack, and the state row, committed.
+    pub fn deployed(path: &Path, n: u64) -> Database {
+        let _ = std::fs::remove_file(path);
+        let mut b = Builder::new();
+        b.set_concurrency_mode(ConcurrencyMode::ExclusiveWriter);
+        b.set_cache_size(64 * 1024 * 1024);
+        let db = b.create(path).expect("a redb file");
+        let w = db.begin_write().expect("write");
+        {
+            let mut d = w.open_table(DEVICES).expect("table");
+            for i in 0..n {
+                d.insert(&device(i)[..], &VALUE[..54]).expect("insert");
+            }
+            w.open_table(META).expect("table").insert(&b"state"[..], &VALUE[..90]).expect("insert");
+            w.open_table(SERVERS).expect("table").insert(&b"LS1"[..], &VALUE[..60]).expect("insert");
+            w.open_table(KEYPACKS).expect("table").insert(1, &VALUE[..70]).expect("insert");
+            w.open_table(HOSTS).expect("table").insert(&b"H1"[..], &VALUE[..50]).expect("insert");
+        }
+        w.commit().expect("commit");
+        db
+    }
+
+    /// One durable commit of the first CONNECTs of devices `range`.
+    pub fn commit(db: &Database, range: std::ops::Range<u64>, random: &mut impl FnMut() -> u64) {
+        let w = db.begin_write().expect("write");
+        {
+            let mut meta = w.open_table(META).expect("table");
+            assert!(meta.get(&b"state"[..]).expect("get").is_some());
+            assert!(w.open_table(SERVERS).expect("table").get(&b"LS1"[..]).expect("get").is_some());
+            assert!(w.open_table(HOSTS).expect("table").get(&b"H1"[..]).expect("get").is_some());
+            let mut keypacks = w.open_table(KEYPACKS).expect("table");
+            assert!(keypacks.get(1).expect("get").is_some());
+            let devices = w.open_table(DEVICES).expect("table");
+            let mut licenses = w.open_table(LICENSES).expect("table");
+            let mut tokens = w.open_table(TOKENS).expect("table");
+            let mut sessions = w.open_table(SESSIONS).expect("table");
+            let mut hwid = w.open_table(HWID).expect("table");
+            let mut computer = w.open_table(COMPUTER).expect("table");
+            let mut expiry = w.open_table(EXPIRY).expect("table");
+            let mut live = w.open_table(LIVE).expect("table");
+            let (first, end) = (range.start, range.end);
+            for j in range {
+                let name = device(j);
+                assert!(devices.get(&name[..]).expect("get").is_some(), "device {j}");
+                assert!(tokens.range(&name[..]..).expect("range").next().is_none(), "no token yet");
+                let session = format!("U{:05}\0H1", j % 10_000).into_bytes();
+                let _reused = live.get(&session[..]).expect("get").is_some();
+                let mut h = [0u8; 20];
+                for part in h.chunks_mut(8) {
+                    part.copy_from_slice(&random().to_be_bytes()[..part.len()]);
+                }
+                let mut e = [0u8; 16];
+                e[..8].copy_from_slice(&random().to_be_bytes());
+                e[8..].copy_from_slice(&(j + 1).to_be_bytes());
+                licenses.insert(j + 1, &VALUE[..80]).expect("insert");
+                hwid.insert(h, [0; 4]).expect("insert");
+                computer.insert(&[&name[..], &[0], &(j + 1).to_be_bytes()].concat()[..], [0; 4]).expect("insert");
+                expiry.insert(e, [0; 5]).expect("insert");
+                tokens.insert(&[&name[..], &[0, 0, 0, 0, 0]].concat()[..], &VALUE[..102]).expect("insert");
+                sessions.insert(j + 1, &VALUE[..60]).expect("insert");
+                live.insert(&session[..], &VALUE[..12]).expect("insert");
+            }
+            keypacks.insert(1, &VALUE[..70]).expect("insert");
+            meta.insert(&b"state"[..], &VALUE[..90]).expect("insert");
+            let chunk = (16 * (end - first) as usize).min(2000);
+            w.open_table(HISTORY).expect("table").insert(end, &VALUE[..chunk]).expect("insert");
+        }
+        w.commit().expect("commit");
+    }
+}

@@ -22,8 +22,10 @@ pub const BLOCKS: u64 = 10;
 
 /// CONNECTs per second through `Shared` and through SQLite from `threads`
 /// threads each: `n` CONNECTs of deployed devices per engine, in `BLOCKS`
-/// alternating blocks, thread `t` of a block taking every `threads`-th.
-pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64) {
+/// alternating blocks, thread `t` of a block taking every `threads`-th;
+/// and the process's CPU (user + system, all threads) per caldb CONNECT,
+/// in microseconds, over caldb's blocks (SQLite's run apart from them).
+pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64, f64) {
     let (cpath, spath) = (dir.join("p1-threads.redb"), dir.join("p1-threads.sqlite"));
     drop(generate::deployed(&cpath, n).expect("a deployed database"));
     let shared = Shared::open(&cpath).expect("open shared");
@@ -38,14 +40,16 @@ pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64) {
     }
     let conns: Vec<Mutex<Sqlite>> =
         (0..threads).map(|_| Mutex::new(Sqlite::open(&spath, Duration::from_secs(60)).expect("sqlite"))).collect();
-    let (mut caldb, mut lite) = (Duration::ZERO, Duration::ZERO);
+    let (mut caldb, mut lite, mut cpu) = (Duration::ZERO, Duration::ZERO, 0.0);
     let per = n / BLOCKS;
     for b in 0..BLOCKS {
         let block = b * per..(b + 1) * per;
+        let before = super::floor::cpu_seconds();
         caldb += storm(threads, block.clone(), |_, i| {
             let s = format!("CONNECT {} AS {} TO h1", generate::device(i), generate::user(i));
             shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
         });
+        cpu += super::floor::cpu_seconds() - before;
         lite += storm(threads, block, |k, i| {
             let mut conn = conns[k].lock().expect("a connection per thread");
             conn.connect(&generate::device(i), &generate::user(i)).expect("sqlite connect");
@@ -56,7 +60,7 @@ pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64) {
         std::fs::remove_file(p).ok();
     }
     let done = (per * BLOCKS) as f64;
-    (done / caldb.as_secs_f64(), done / lite.as_secs_f64())
+    (done / caldb.as_secs_f64(), done / lite.as_secs_f64(), cpu * 1e6 / done)
 }
 
 /// Runs the calls of `range` from `threads` threads, thread `k` making

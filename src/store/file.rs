@@ -174,6 +174,7 @@ impl Store {
 
     fn create_tables(&self) -> Result<()> {
         let mut tx = self.write()?;
+        tx.open_every_table()?;
         tx.put(T::Meta, FORMAT_KEY, &codec::encode(&FORMAT_VERSION)?)?;
         tx.put(T::Meta, STATE_KEY, &codec::encode(&State::new())?)?;
         tx.commit()

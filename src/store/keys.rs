@@ -18,6 +18,14 @@ pub fn id(n: u64) -> [u8; 8] {
 
 /// A name's key: its folded bytes, borrowed when it is folded already.
 pub fn name(s: &str) -> Cow<'_, [u8]> {
+    // ASCII, nearly every name, folds byte by byte (`fold_char`'s own
+    // first case) with no walk over chars and no second pass.
+    if s.is_ascii() {
+        return match s.bytes().any(|b| b.is_ascii_lowercase()) {
+            false => Cow::Borrowed(s.as_bytes()),
+            true => Cow::Owned(s.bytes().map(|b| b.to_ascii_uppercase()).collect()),
+        };
+    }
     match fold_name(s) {
         Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
         Cow::Owned(o) => Cow::Owned(o.into_bytes()),
@@ -54,7 +62,11 @@ impl Key {
     }
 
     pub fn name(mut self, s: &str) -> Key {
-        self.0.extend_from_slice(&name(s));
+        // Folded straight into the key: no name allocated on the way.
+        match s.is_ascii() {
+            true => self.0.extend(s.bytes().map(|b| b.to_ascii_uppercase())),
+            false => self.0.extend_from_slice(&name(s)),
+        }
         self.0.push(0);
         self
     }
@@ -135,6 +147,17 @@ mod tests {
         assert_eq!(name("pc1"), name("PC1"));
         assert_eq!(Key::new().name("Alice").name("rdsh3").done(), Key::new().name("ALICE").name("RDSH3").done());
         assert_ne!(name("pc1"), name("pc2"));
+    }
+
+    #[test]
+    fn a_name_key_is_the_folded_name_in_ascii_and_beyond() {
+        for s in ["pc1", "PC1", "Pc-1.corp_x", "", "straße", "Ǆemal", "ıi", "ǅ", "ΣΑΣ σας", "ẞ", "ﬁ", "d0000017"] {
+            let folded = crate::model::fold_name(s);
+            assert_eq!(&name(s)[..], folded.as_bytes(), "{s}");
+            let key = Key::new().name(s).id(7).done();
+            assert_eq!(key, [folded.as_bytes(), &[0], &7u64.to_be_bytes()].concat(), "{s}");
+        }
+        assert!(matches!(name("PC-1"), Cow::Borrowed(_)), "a folded name is borrowed");
     }
 
     #[test]

@@ -128,7 +128,7 @@ macro_rules! raw_reads {
         /// Runs `f` on the value stored under `key`, in place on redb's
         /// page. A key of another width than the table's is not there.
         fn raw_with_value<X>(&self, t: T, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<X>) -> Result<Option<X>> {
-            let Some(table) = self.table(t) else { return Ok(None) };
+            let Some(table) = self.reach(t)? else { return Ok(None) };
             if t.shape().key_width().is_some_and(|w| w != key.len()) {
                 return Ok(None);
             }
@@ -147,7 +147,7 @@ macro_rules! raw_reads {
         /// is a damaged page (redb follows page pointers and counts
         /// without verifying their checksums).
         pub(super) fn raw_scan(&self, t: T, from: &[u8], to: Option<&[u8]>, f: &mut Visit) -> Result<()> {
-            let Some(table) = self.table(t) else { return Ok(()) };
+            let Some(table) = self.reach(t)? else { return Ok(()) };
             let whole = from.is_empty() && to.is_none();
             let width = t.shape().key_width();
             let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
@@ -188,7 +188,7 @@ macro_rules! raw_reads {
         }
 
         fn raw_count(&self, t: T) -> Result<u64> {
-            let Some(table) = self.table(t) else { return Ok(0) };
+            let Some(table) = self.reach(t)? else { return Ok(0) };
             guarded(t, b"", || with_table!($kind, table, |table| table.len().map_err(|e| redb_error(t, b"", e))))
                 .map_err(|e| self.noted(e))
         }
@@ -197,7 +197,7 @@ macro_rules! raw_reads {
         /// whole scan does, but going on past a damaged one); a damaged page
         /// that ends the walk is the error.
         fn raw_sweep(&self, t: T) -> Result<Vec<Error>> {
-            let Some(table) = self.table(t) else { return Ok(Vec::new()) };
+            let Some(table) = self.reach(t)? else { return Ok(Vec::new()) };
             let mut found = Vec::new();
             let swept = guarded(t, b"", || {
                 with_table!($kind, table, |table| {
@@ -269,6 +269,12 @@ pub struct ReadTx {
 impl ReadTx {
     fn table(&self, t: T) -> Option<&RTable> {
         self.tables[t as usize].as_ref()
+    }
+
+    /// Table `t` for the raw reads (`None`: the file lacks it): a
+    /// snapshot opens every table when it begins.
+    fn reach(&self, t: T) -> Result<Option<&RTable>> {
+        Ok(self.table(t))
     }
 
     raw_reads!(RTable);

@@ -97,8 +97,10 @@ struct Kept {
 
 impl WriteTx {
     fn new(txn: redb::WriteTransaction, damage: Arc<Latch>, file: Option<PathBuf>) -> Result<WriteTx> {
-        let tx = TxnTables::open(txn).map_err(|(t, e)| table_error(t, e))?;
-        let WTable::VarVar(meta) = tx.get(T::Meta) else { unreachable!("meta is bytes to bytes") };
+        let tx = TxnTables::new(txn);
+        let WTable::VarVar(meta) = tx.get(T::Meta).map_err(|e| table_error(T::Meta, e))? else {
+            unreachable!("meta is bytes to bytes")
+        };
         let key = EXPIRED_THROUGH_KEY;
         let expired_through = match meta.get(key).map_err(|e| redb_error(T::Meta, key, e))? {
             Some(v) => {
@@ -185,9 +187,21 @@ impl WriteTx {
         }
     }
 
-    fn table(&self, t: T) -> Option<&WTable> {
+    /// Table `t` for the raw reads and writes, opened the first time this
+    /// transaction uses it.
+    fn reach(&self, t: T) -> Result<Option<&WTable>> {
         self.refuse_stale_meta(t);
-        Some(self.tx.get(t))
+        if let Some(table) = self.tx.opened(t) {
+            return Ok(Some(table));
+        }
+        let table = guarded(t, b"", || self.tx.get(t).map_err(|e| table_error(t, e)));
+        table.map(Some).map_err(|e| self.noted(e))
+    }
+
+    /// Opens every table, creating the ones the file lacks: a new file
+    /// gets them all in its first transaction.
+    pub(super) fn open_every_table(&self) -> Result<()> {
+        T::ALL.into_iter().try_for_each(|t| self.reach(t).map(drop))
     }
 
     raw_reads!(WTable);
@@ -295,8 +309,10 @@ impl WriteTx {
     fn append_history(&mut self, seq: u64, row: &[u8]) -> Result<()> {
         let (tx, damage) = (&self.tx, &self.damage);
         self.history.append(seq, row, || {
-            let WTable::IdVar(table) = tx.get(T::History) else { unreachable!("history is keyed by id") };
             let last = guarded(T::History, b"", || {
+                let WTable::IdVar(table) = tx.get(T::History).map_err(|e| table_error(T::History, e))? else {
+                    unreachable!("history is keyed by id")
+                };
                 let last = table.last().map_err(|e| redb_error(T::History, b"", e))?;
                 Ok(last.map_or(0, |(k, _)| history::seq_of(k.value())))
             });
@@ -314,7 +330,7 @@ impl WriteTx {
             envelope::seal_into(t, key, value, &mut sealed);
         }
         let tx = &mut self.tx;
-        let put = guarded(t, key, || tx.insert(t, key, &sealed).map_err(|e| redb_error(t, key, e)));
+        let put = guarded(t, key, || tx.insert(t, key, &sealed).map_err(|e| e.at(t, key)));
         self.sealed = sealed;
         put.map_err(|e| self.noted(e))
     }
@@ -339,7 +355,7 @@ impl WriteTx {
             return Ok(false);
         }
         let tx = &mut self.tx;
-        let removed = guarded(t, key, || tx.remove(t, key).map_err(|e| redb_error(t, key, e)));
+        let removed = guarded(t, key, || tx.remove(t, key).map_err(|e| e.at(t, key)));
         removed.map_err(|e| self.noted(e))
     }
 
@@ -383,7 +399,7 @@ impl WriteTx {
                 let (from, to) = (widen(from, width), to.map(|to| widen(to, width)));
                 let tx = &mut self.tx;
                 let removed = guarded(t, &from, || {
-                    tx.retain_in(t, bounds(&from, to.as_deref()), keep).map_err(|e| redb_error(t, &from, e))
+                    tx.retain_in(t, bounds(&from, to.as_deref()), keep).map_err(|e| e.at(t, &from))
                 });
                 removed.map_err(|e| self.noted(e))
             }
@@ -405,7 +421,7 @@ impl WriteTx {
     /// Removes every entry of redb's table.
     fn raw_clear(&mut self, t: T) -> Result<()> {
         let tx = &mut self.tx;
-        let cleared = guarded(t, b"", || tx.clear(t).map_err(|e| redb_error(t, b"", e)));
+        let cleared = guarded(t, b"", || tx.clear(t).map_err(|e| e.at(t, b"")));
         cleared.map_err(|e| self.noted(e))
     }
 
