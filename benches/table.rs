@@ -278,8 +278,9 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
         };
         table.row(
             &format!(
-                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}, in {} alternating blocks; caldb's CPU per CONNECT {cpu:.0} us",
-                threads::BLOCKS
+                "P1 durable CONNECTs from {n} thread(s) through Shared (group commit), vs SQLite (WAL, FULL, busy timeout) with {n}, in {} alternating blocks (caldb's {}x SQLite's); caldb's CPU per CONNECT {cpu:.0} us",
+                threads::BLOCKS,
+                threads::CALDB_SCALE
             ),
             per_s(caldb),
             format!("{} SQLite; {} fdatasync", per_s(lite), per_s(sync)),
