@@ -8,6 +8,7 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+use bin::caldb;
 #[path = "support/db.rs"]
 mod db;
 #[path = "support/store.rs"]
@@ -142,11 +143,6 @@ fn flip_on_disk(path: &std::path::Path, needle: &[u8], offset: usize) -> usize {
 }
 
 /// `caldb ARGS`: exit status, stdout, stderr.
-fn caldb(args: &[&str]) -> (i32, String, String) {
-    let out = bin::run(args, None, b"");
-    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
-}
-
 /// The attack's case: one byte of an index key changed on disk. Every
 /// read verifies the entry's checksum, which covers the key, so
 /// `-readonly CHECK` names it (exit 2); a writable open that meets it

@@ -6,16 +6,11 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+use bin::{caldb, scratch_dir};
 #[path = "support/db.rs"]
 mod db;
 
-use bin::scratch_dir;
 use caldb::{Database, OpenOptions};
-
-fn caldb(args: &[&str]) -> (i32, String, String) {
-    let out = bin::run(args, None, b"");
-    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
-}
 
 /// A file built as the protocol-built P8 database is, in a few big blocks:
 /// redb grows it ahead of use and frees the pages each block replaced.

@@ -7,10 +7,10 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+use bin::{caldb, scratch_dir};
 #[path = "support/dumps.rs"]
 mod dumps;
 
-use bin::scratch_dir;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -247,11 +247,6 @@ fn flip_on_disk(file: &Path, needle: &[u8], offset: usize) -> usize {
     }
     std::fs::write(file, &bytes).expect("write the file");
     at.len()
-}
-
-fn caldb(args: &[&str]) -> (i32, String, String) {
-    let out = bin::run(args, None, b"");
-    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
 }
 
 /// The attack's reproduction: one byte of a history row changed on disk

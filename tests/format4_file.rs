@@ -6,18 +6,7 @@
 
 #[path = "support/bin.rs"]
 mod bin;
-
-use bin::scratch_dir;
-use std::path::Path;
-
-fn caldb(args: &[&str]) -> (i32, String, String) {
-    let out = bin::run(args, None, b"");
-    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
-}
-
-fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-}
+use bin::{caldb, data, scratch_dir};
 
 #[test]
 fn a_format_4_file_from_an_earlier_caldb_reads_back_row_for_row_and_takes_writes() {

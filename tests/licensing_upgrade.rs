@@ -6,16 +6,11 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+use bin::{caldb, scratch_dir};
 #[path = "support/rdp_client.rs"]
 mod rdp_client;
 
-use bin::scratch_dir;
 use std::path::Path;
-
-fn caldb(args: &[&str]) -> (i32, String, String) {
-    let out = bin::run(args, None, b"");
-    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
-}
 
 /// The `INSERT` rows of a dump, but the raw store rows.
 fn rows(dump: &str) -> Vec<String> {

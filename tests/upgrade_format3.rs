@@ -9,20 +9,9 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+use bin::{caldb, data, scratch_dir};
 #[path = "support/dumps.rs"]
 mod dumps;
-
-use bin::scratch_dir;
-use std::path::Path;
-
-fn caldb(args: &[&str]) -> (i32, String, String) {
-    let out = bin::run(args, None, b"");
-    (bin::status(&out), bin::stdout(&out), bin::stderr(&out))
-}
-
-fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-}
 
 #[test]
 fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any_case() {

@@ -9,6 +9,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// Runs `caldb` with `args` and no input: its exit status, standard output
+/// and standard error.
+pub fn caldb(args: &[&str]) -> (i32, String, String) {
+    let out = run(args, None, b"");
+    (status(&out), stdout(&out), stderr(&out))
+}
+
+/// A file of `tests/data`.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
 /// A fresh, empty directory for one test, in memory (`/dev/shm`) where the
 /// system has one: the tests that use it are about behaviour, not about the
 /// disk, and syncs there cost nothing.
