@@ -1,14 +1,14 @@
 //! SELECT execution: the plan of `query::plan` run against a snapshot.
 //! Tables are joined by nested loops, each inner table read through its
 //! access path for every outer row (or, without one, scanned once and kept);
-//! rows pass WHERE, are grouped (`query::group`) or projected, made
+//! the conditions on the first table alone are checked before the join;
+//! rows pass WHERE, are grouped (`query::group`; a large first table's
+//! groups gathered on two threads, `split`) or projected, made
 //! distinct, sorted (keeping only the first OFFSET + LIMIT rows when there
 //! is a LIMIT) and cut.
 
 use super::ast::{Aggregate, Expr, Select, SelectItem};
 use super::catalog::{Access, scan_rows};
-
-mod split;
 use super::group::Groups;
 use super::plan::{self, Path, Plan, SortKey};
 use crate::error::Result;
@@ -20,6 +20,8 @@ use super::group::value_size;
 use crate::spill::Sorter;
 use std::collections::BTreeSet;
 use std::rc::Rc;
+
+mod split;
 
 pub use plan::resolve_table;
 
@@ -183,9 +185,9 @@ fn whole_table_within_budget(r: &(impl Reader + ?Sized), s: &plan::Source) -> Re
 }
 
 /// Calls `f` with every row of the join (before WHERE); `f` returns
-/// whether to go on.
-/// The first table is read through `first` when given (a part of it),
-/// else through its own access; says how many of its rows were read.
+/// whether to go on. The first table is read through `first` when given
+/// (a part of it), else through its own access; says how many of its rows
+/// were read.
 fn joined_rows(
     r: &(impl Reader + ?Sized),
     plan: &Plan,
