@@ -266,9 +266,13 @@ fn median_and_range(rates: &mut [f64]) -> (f64, String) {
 /// disk's fdatasync rate measured before and after.
 fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
     let start = Time::parse(generate::START).expect("start time").0;
+    let mut lite_one_thread = f64::NAN;
     for n in threads::THREADS {
         let before = fdatasync_rate(dir, s.durable);
         let (caldb, lite, cpu) = threads::rates(dir, s.threaded, n, start);
+        if n == 1 {
+            lite_one_thread = lite;
+        }
         let sync = (before + fdatasync_rate(dir, s.durable)) / 2.0;
         let (vs_lite, vs_sync) = (caldb / lite, caldb / sync);
         let (target, met) = match n {
@@ -303,6 +307,17 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
             format!("{:.2}x fdatasync", rate / sync),
         );
     }
+    // The fewest trees any layout could touch: the same work in one.
+    let (rate, cpu) = floor::grouped_connects_in_one_tree(dir, s.threaded, 1);
+    table.limit(
+        &format!(
+            "P1 limit: redb alone, the same reads and writes all in one B-tree, 1 to a durable commit, from one thread; CPU per CONNECT {cpu:.1} us (against SQLite with 1 thread in the row above: {:.2}x)",
+            rate / lite_one_thread
+        ),
+        per_s(rate),
+        format!("{} fdatasync", per_s(sync)),
+        format!("{:.2}x fdatasync", rate / sync),
+    );
 }
 
 /// P3's durable lifecycle through `Shared` from one thread: each statement

@@ -232,8 +232,19 @@ pub fn cpu_seconds() -> f64 {
 /// as many as caldb's CONNECT touches. Returns CONNECTs per second and the
 /// process's CPU (user + system) per CONNECT, in microseconds.
 pub fn grouped_connects(dir: &Path, n: u64, group: u64) -> (f64, f64) {
+    grouped_in(dir, n, group, false)
+}
+
+/// `grouped_connects` with every table's rows in one B-tree (each key led
+/// by its table's number): the same reads and writes, the same bytes, in
+/// the fewest trees any layout of caldb's records on redb could touch.
+pub fn grouped_connects_in_one_tree(dir: &Path, n: u64, group: u64) -> (f64, f64) {
+    grouped_in(dir, n, group, true)
+}
+
+fn grouped_in(dir: &Path, n: u64, group: u64, one_tree: bool) -> (f64, f64) {
     let path = dir.join("floor-grouped.redb");
-    let db = grouped::deployed(&path, n);
+    let db = grouped::deployed(&path, n, one_tree);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut random = move || {
         x ^= x << 13;
@@ -245,7 +256,10 @@ pub fn grouped_connects(dir: &Path, n: u64, group: u64) -> (f64, f64) {
     let mut i = 0;
     while i < n {
         let end = (i + group).min(n);
-        grouped::commit(&db, i..end, &mut random);
+        match one_tree {
+            false => grouped::commit(&db, i..end, &mut random),
+            true => grouped::commit_in_one_tree(&db, i..end, &mut random),
+        }
         i = end;
     }
     let (took, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
@@ -281,8 +295,9 @@ mod grouped {
     }
 
     /// A new file in the exclusive mode with `n` devices, one server, host
-    /// and key pack, and the state row, committed.
-    pub fn deployed(path: &Path, n: u64) -> Database {
+    /// and key pack, and the state row, committed (also in the one tree,
+    /// `ALL`, when `one_tree`).
+    pub fn deployed(path: &Path, n: u64, one_tree: bool) -> Database {
         let _ = std::fs::remove_file(path);
         let mut b = Builder::new();
         b.set_concurrency_mode(ConcurrencyMode::ExclusiveWriter);
@@ -298,9 +313,69 @@ mod grouped {
             w.open_table(SERVERS).expect("table").insert(&b"LS1"[..], &VALUE[..60]).expect("insert");
             w.open_table(KEYPACKS).expect("table").insert(1, &VALUE[..70]).expect("insert");
             w.open_table(HOSTS).expect("table").insert(&b"H1"[..], &VALUE[..50]).expect("insert");
+            if one_tree {
+                let mut all = w.open_table(ALL).expect("table");
+                for i in 0..n {
+                    all.insert(&[&[DEVICE_TAG][..], &device(i)].concat()[..], &VALUE[..54]).expect("insert");
+                }
+                for (tag, key, len) in
+                    [(0u8, &b"state"[..], 90), (1, b"LS1", 60), (2, &1u64.to_be_bytes(), 70), (3, b"H1", 50)]
+                {
+                    all.insert(&[&[tag][..], key].concat()[..], &VALUE[..len]).expect("insert");
+                }
+            }
         }
         w.commit().expect("commit");
         db
+    }
+
+    /// Every table's rows in one tree, a key led by its table's number.
+    const ALL: TableDefinition<Name, Name> = TableDefinition::new("all");
+    const DEVICE_TAG: u8 = 4;
+
+    /// `commit`'s reads and writes, in the one tree.
+    pub fn commit_in_one_tree(db: &Database, range: std::ops::Range<u64>, random: &mut impl FnMut() -> u64) {
+        let key = |tag: u8, k: &[u8]| [&[tag][..], k].concat();
+        let w = db.begin_write().expect("write");
+        {
+            let mut all = w.open_table(ALL).expect("table");
+            for (tag, k) in [(0u8, &b"state"[..]), (1, b"LS1"), (3, b"H1"), (2, &1u64.to_be_bytes())] {
+                assert!(all.get(&key(tag, k)[..]).expect("get").is_some());
+            }
+            let (first, end) = (range.start, range.end);
+            for j in range {
+                let name = device(j);
+                assert!(all.get(&key(DEVICE_TAG, &name)[..]).expect("get").is_some(), "device {j}");
+                assert!(
+                    all.range(&key(6, &name)[..]..)
+                        .expect("range")
+                        .next()
+                        .is_none_or(|e| { !e.expect("entry").0.value().starts_with(&key(6, &name)) })
+                );
+                let session = key(12, format!("U{:05}\0H1", j % 10_000).as_bytes());
+                let _reused = all.get(&session[..]).expect("get").is_some();
+                let mut h = [0u8; 20];
+                for part in h.chunks_mut(8) {
+                    part.copy_from_slice(&random().to_be_bytes()[..part.len()]);
+                }
+                let mut e = [0u8; 16];
+                e[..8].copy_from_slice(&random().to_be_bytes());
+                e[8..].copy_from_slice(&(j + 1).to_be_bytes());
+                let id = (j + 1).to_be_bytes();
+                all.insert(&key(5, &id)[..], &VALUE[..80]).expect("insert");
+                all.insert(&key(9, &h)[..], &[0u8; 4][..]).expect("insert");
+                all.insert(&key(10, &[&name[..], &[0], &id].concat())[..], &[0u8; 4][..]).expect("insert");
+                all.insert(&key(11, &e)[..], &[0u8; 5][..]).expect("insert");
+                all.insert(&key(6, &[&name[..], &[0, 0, 0, 0, 0]].concat())[..], &VALUE[..102]).expect("insert");
+                all.insert(&key(7, &id)[..], &VALUE[..60]).expect("insert");
+                all.insert(&session[..], &VALUE[..12]).expect("insert");
+            }
+            all.insert(&key(2, &1u64.to_be_bytes())[..], &VALUE[..70]).expect("insert");
+            all.insert(&key(0, b"state")[..], &VALUE[..90]).expect("insert");
+            let chunk = (16 * (end - first) as usize).min(2000);
+            all.insert(&key(8, &end.to_be_bytes())[..], &VALUE[..chunk]).expect("insert");
+        }
+        w.commit().expect("commit");
     }
 
     /// One durable commit of the first CONNECTs of devices `range`.
