@@ -329,6 +329,24 @@ mod grouped {
         db
     }
 
+    /// A new license's random HWID and its expiry entry's key (a random
+    /// time, then the license's id): each lands on a leaf of its own.
+    fn license_keys(j: u64, random: &mut impl FnMut() -> u64) -> ([u8; 20], [u8; 16]) {
+        let mut h = [0u8; 20];
+        for part in h.chunks_mut(8) {
+            part.copy_from_slice(&random().to_be_bytes()[..part.len()]);
+        }
+        let mut e = [0u8; 16];
+        e[..8].copy_from_slice(&random().to_be_bytes());
+        e[8..].copy_from_slice(&(j + 1).to_be_bytes());
+        (h, e)
+    }
+
+    /// The bytes of the history chunk a commit of `n` CONNECTs writes.
+    fn history_chunk(n: u64) -> usize {
+        (16 * n as usize).min(2000)
+    }
+
     /// Every table's rows in one tree, a key led by its table's number.
     const ALL: TableDefinition<Name, Name> = TableDefinition::new("all");
     const DEVICE_TAG: u8 = 4;
@@ -354,13 +372,7 @@ mod grouped {
                 );
                 let session = key(12, format!("U{:05}\0H1", j % 10_000).as_bytes());
                 let _reused = all.get(&session[..]).expect("get").is_some();
-                let mut h = [0u8; 20];
-                for part in h.chunks_mut(8) {
-                    part.copy_from_slice(&random().to_be_bytes()[..part.len()]);
-                }
-                let mut e = [0u8; 16];
-                e[..8].copy_from_slice(&random().to_be_bytes());
-                e[8..].copy_from_slice(&(j + 1).to_be_bytes());
+                let (h, e) = license_keys(j, random);
                 let id = (j + 1).to_be_bytes();
                 all.insert(&key(5, &id)[..], &VALUE[..80]).expect("insert");
                 all.insert(&key(9, &h)[..], &[0u8; 4][..]).expect("insert");
@@ -372,7 +384,7 @@ mod grouped {
             }
             all.insert(&key(2, &1u64.to_be_bytes())[..], &VALUE[..70]).expect("insert");
             all.insert(&key(0, b"state")[..], &VALUE[..90]).expect("insert");
-            let chunk = (16 * (end - first) as usize).min(2000);
+            let chunk = history_chunk(end - first);
             all.insert(&key(8, &end.to_be_bytes())[..], &VALUE[..chunk]).expect("insert");
         }
         w.commit().expect("commit");
@@ -403,13 +415,7 @@ mod grouped {
                 assert!(tokens.range(&name[..]..).expect("range").next().is_none(), "no token yet");
                 let session = format!("U{:05}\0H1", j % 10_000).into_bytes();
                 let _reused = live.get(&session[..]).expect("get").is_some();
-                let mut h = [0u8; 20];
-                for part in h.chunks_mut(8) {
-                    part.copy_from_slice(&random().to_be_bytes()[..part.len()]);
-                }
-                let mut e = [0u8; 16];
-                e[..8].copy_from_slice(&random().to_be_bytes());
-                e[8..].copy_from_slice(&(j + 1).to_be_bytes());
+                let (h, e) = license_keys(j, random);
                 licenses.insert(j + 1, &VALUE[..80]).expect("insert");
                 hwid.insert(h, [0; 4]).expect("insert");
                 computer.insert(&[&name[..], &[0], &(j + 1).to_be_bytes()].concat()[..], [0; 4]).expect("insert");
@@ -420,7 +426,7 @@ mod grouped {
             }
             keypacks.insert(1, &VALUE[..70]).expect("insert");
             meta.insert(&b"state"[..], &VALUE[..90]).expect("insert");
-            let chunk = (16 * (end - first) as usize).min(2000);
+            let chunk = history_chunk(end - first);
             w.open_table(HISTORY).expect("table").insert(end, &VALUE[..chunk]).expect("insert");
         }
         w.commit().expect("commit");

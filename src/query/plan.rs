@@ -47,11 +47,14 @@ pub enum SortKey {
 
 pub struct Plan {
     pub sources: Vec<Source>,
+    /// The conditions of WHERE checked on each joined row: all of them,
+    /// but those `early` checks before the join.
     pub filter: Option<Scalar>,
+    /// WHERE as written (EXPLAIN's FILTER line).
     pub filter_text: Option<String>,
     /// The conditions of WHERE that read only the first table, with their
-    /// text: checked on each of its rows before the join (`filter` checks
-    /// them again with the rest, after it). `None` without a join.
+    /// text: checked on each of its rows before the join, and not again
+    /// after it. `None` without a join.
     pub early: Option<(Scalar, String)>,
     /// Grouping keys and aggregates: present for a grouped query, whose
     /// output expressions are over `keys ++ aggregate results`.
@@ -116,7 +119,10 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
     let having = s.having.as_ref().map(|h| out.lift_condition(&mut rv, h)).transpose()?;
     let order = order_keys(&mut rv, &mut out, s, &columns, &exprs)?;
     let subqueries = rv.subqueries;
-    let early = early_filter(&sources, filter.as_ref(), s.filter.as_ref());
+    let (early, filter) = match early_filter(&sources, filter.as_ref(), s.filter.as_ref()) {
+        Some((early, rest)) => (Some(early), rest),
+        None => (None, filter),
+    };
     let mut plan = Plan {
         early,
         filter_text: s.filter.as_ref().map(|f| f.to_string()),
@@ -142,8 +148,11 @@ pub fn plan(s: &Select, now: Time) -> Result<Plan> {
 
 /// The conditions ANDed in WHERE that read only the first of several
 /// tables (ANDed again), with their text: a row of it that fails them
-/// fails WHERE whatever it joins, so the join can skip it.
-fn early_filter(sources: &[Source], filter: Option<&Scalar>, text: Option<&Expr>) -> Option<(Scalar, String)> {
+/// fails WHERE whatever it joins, so the join can skip it. Also the other
+/// conditions, ANDed, for after the join (`None` when there are none).
+/// `None` when no condition reads the first table alone.
+type Early = ((Scalar, String), Option<Scalar>);
+fn early_filter(sources: &[Source], filter: Option<&Scalar>, text: Option<&Expr>) -> Option<Early> {
     fn texts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
         match e {
             Expr::And(a, b) => {
@@ -160,11 +169,16 @@ fn early_filter(sources: &[Source], filter: Option<&Scalar>, text: Option<&Expr>
     if conds.len() != words.len() {
         return None;
     }
-    let mut early: Option<(Scalar, String)> = None;
+    let and = |a: Option<Scalar>, b: &Scalar| match a {
+        None => b.clone(),
+        Some(a) => Scalar::And(Box::new(a), Box::new(b.clone())),
+    };
+    let (mut early, mut rest): (Option<(Scalar, String)>, Option<Scalar>) = (None, None);
     for (c, w) in conds.into_iter().zip(words) {
         let mut read = Vec::new();
         c.columns(&mut read);
         if read.is_empty() || read.iter().any(|&i| i >= second) {
+            rest = Some(and(rest, c));
             continue;
         }
         let w = match w {
@@ -173,10 +187,10 @@ fn early_filter(sources: &[Source], filter: Option<&Scalar>, text: Option<&Expr>
         };
         early = Some(match early {
             None => (c.clone(), w),
-            Some((e, t)) => (Scalar::And(Box::new(e), Box::new(c.clone())), format!("{t} AND {w}")),
+            Some((e, t)) => (and(Some(e), c), format!("{t} AND {w}")),
         });
     }
-    early
+    Some((early?, rest))
 }
 
 /// Marks in each source the columns the plan reads over the joined row:
@@ -184,7 +198,7 @@ fn early_filter(sources: &[Source], filter: Option<&Scalar>, text: Option<&Expr>
 /// arguments of a grouped query, or else the output and sort expressions.
 fn mark_columns_read(plan: &mut Plan) {
     let mut read = Vec::new();
-    let mut over_row: Vec<&Scalar> = plan.filter.iter().collect();
+    let mut over_row: Vec<&Scalar> = plan.filter.iter().chain(plan.early.as_ref().map(|(e, _)| e)).collect();
     for s in &plan.sources {
         over_row.extend(s.on.iter());
         match &s.access {
