@@ -190,7 +190,8 @@ fn upgrade(old: &str, new: &str) -> i32 {
 fn compact(file: &str) -> i32 {
     match caldb::compact(Path::new(file)) {
         Ok(c) => {
-            println!("'{file}' compacted: {} bytes, now {}", c.before, c.after);
+            let how = c.in_place.map(|why| format!(" (in place: {why})")).unwrap_or_default();
+            println!("'{file}' compacted: {} bytes, now {}{how}", c.before, c.after);
             0
         }
         Err(e) => {

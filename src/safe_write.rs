@@ -229,11 +229,22 @@ impl Temp {
     /// Syncs the temporary, checks the target once more (another process
     /// may have opened it as a database meanwhile), renames the temporary
     /// over it and syncs the directory.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.replace(true)
+    }
+
+    /// Commits over a database file that this process holds alone (open
+    /// in redb's exclusive mode, as compaction holds it): the same as
+    /// `commit`, but the target's lock is this process's own.
+    pub fn commit_over_held(self) -> Result<()> {
+        self.replace(false)
+    }
+
+    fn replace(mut self, refuse_databases: bool) -> Result<()> {
         let shown = self.target.display().to_string();
         let file = self.file.take().ok_or_else(|| Error::Storage("temporary file closed".into()))?;
         file.sync_all().map_err(|e| write_error(&self.target, e))?;
-        if let Ok(meta) = std::fs::metadata(&self.target) {
+        if refuse_databases && let Ok(meta) = std::fs::metadata(&self.target) {
             refuse_open_database(&self.target, &meta, &shown, &self.what, &[])?;
         }
         std::fs::rename(&self.path, &self.target).map_err(|e| write_error(&self.target, e))?;

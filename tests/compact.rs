@@ -93,3 +93,88 @@ fn compacting_a_missing_or_foreign_file_is_an_error_and_changes_nothing() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_file_is_rewritten_with_full_leaves_and_a_hard_linked_one_is_compacted_in_place() {
+    let dir = scratch_dir("compact-rewrite");
+    let (file, linked, link) = (dir.join("a.redb"), dir.join("b.redb"), dir.join("b-link.redb"));
+    grown(&file);
+    std::fs::copy(&file, &linked).expect("copy");
+    std::fs::hard_link(&linked, &link).expect("hard link");
+    let (f, l) = (file.to_str().expect("UTF-8"), linked.to_str().expect("UTF-8"));
+    let (_, dump, _) = caldb(&["-readonly", f, ".dump"]);
+
+    let (code, out, err) = caldb(&["-compact", f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("in place"), "{out}");
+    let (code, out, err) = caldb(&["-compact", l]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.ends_with(" (in place: it has 2 hard links, which a new file would part)\n"), "{out}");
+
+    let (rewritten, in_place) = (len(&file), len(&linked));
+    assert!(rewritten * 100 < in_place * 95, "rewritten {rewritten} bytes, in place {in_place}: leaves not packed");
+    assert_eq!(len(&link), in_place, "the hard link parted from the file");
+    for db in [f, l] {
+        let (code, again, err) = caldb(&["-readonly", db, ".dump"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(again == dump, "{db} dumps differently");
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("list").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 3, "a temporary file is left: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_another_program_has_open_is_not_compacted_and_not_a_byte_changes() {
+    use std::io::{BufRead, Write};
+    let dir = scratch_dir("compact-open");
+    let file = dir.join("a.redb");
+    grown(&file);
+    let f = file.to_str().expect("UTF-8");
+    // A shell with the file open, which has answered a statement and
+    // waits for its next one.
+    let mut other = bin::command(&[f], None).spawn().expect("start caldb");
+    let mut input = other.stdin.take().expect("stdin");
+    input.write_all(b"SELECT COUNT(*) FROM devices;\n").expect("write");
+    let mut answer = String::new();
+    std::io::BufReader::new(other.stdout.take().expect("stdout")).read_line(&mut answer).expect("read");
+    assert_eq!(answer, "6000\n");
+    let bytes = std::fs::read(&file).expect("read");
+
+    let (code, out, err) = caldb(&["-compact", f]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        format!(
+            "error: cannot compact '{f}': '{f}' is open in another program: compact it when no other program has it open\n"
+        )
+    );
+    assert!(std::fs::read(&file).expect("read") == bytes, "the file changed");
+    drop(input);
+    other.wait().expect("the shell ends");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_compaction_through_a_symbolic_link_rewrites_the_file_and_keeps_the_link() {
+    let dir = scratch_dir("compact-symlink");
+    let (file, link) = (dir.join("a.redb"), dir.join("current.redb"));
+    grown(&file);
+    std::os::unix::fs::symlink("a.redb", &link).expect("symlink");
+    let (f, s) = (file.to_str().expect("UTF-8"), link.to_str().expect("UTF-8"));
+    let (_, dump, _) = caldb(&["-readonly", f, ".dump"]);
+    let before = len(&file);
+    let (code, out, err) = caldb(&["-compact", s]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("'{s}' compacted: {before} bytes, now {}\n", len(&file)));
+    assert!(std::fs::symlink_metadata(&link).expect("stat").file_type().is_symlink(), "the link was replaced");
+    assert!(len(&file) < before, "the file the link names was not compacted");
+    let (_, again, _) = caldb(&["-readonly", s, ".dump"]);
+    assert!(again == dump, "the compacted file dumps differently");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).expect("stat").len()
+}

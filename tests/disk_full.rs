@@ -9,6 +9,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/export.rs"]
 mod export;
 
@@ -24,17 +26,23 @@ impl Drop for Mounted<'_> {
     }
 }
 
-#[test]
-fn an_import_that_fills_the_disk_writes_nothing_and_the_session_goes_on() {
-    let dir = bin::scratch_dir("disk-full");
-    let mnt = dir.join("tiny");
-    std::fs::create_dir_all(&mnt).expect("mount point");
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"]).arg(&mnt).status();
+/// Mounts a tmpfs of `kib` KiB at `mnt`, unmounted when the guard goes.
+fn mount_tiny(mnt: &Path, kib: u64) -> Mounted<'_> {
+    std::fs::create_dir_all(mnt).expect("mount point");
+    let size = format!("size={kib}k");
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", &size, "tmpfs"]).arg(mnt).status();
     assert!(
         mounted.is_ok_and(|s| s.success()),
         "this test mounts a small tmpfs and needs root (CI runs as root): run it as root"
     );
-    let _mounted = Mounted(&mnt);
+    Mounted(mnt)
+}
+
+#[test]
+fn an_import_that_fills_the_disk_writes_nothing_and_the_session_goes_on() {
+    let dir = bin::scratch_dir("disk-full");
+    let mnt = dir.join("tiny");
+    let _mounted = mount_tiny(&mnt, 600);
     let csv = dir.join("licenses.csv");
     export::licenses_csv(&csv, 30_000, 2, 2);
     let db = mnt.join("a.redb");
@@ -57,4 +65,42 @@ fn an_import_that_fills_the_disk_writes_nothing_and_the_session_goes_on() {
     assert_eq!(bin::stdout(&out), "0\n1\n", "no license was imported, and the next write worked");
     let after = std::fs::metadata(&db).expect("the file").len();
     assert!(after <= before * 2, "the aborted IMPORT's space is given back: {before} -> {after} bytes");
+}
+
+/// `caldb -compact` rewrites a file into a copy beside it; on a disk
+/// without room for the copy it compacts the file in place instead, says
+/// so, and leaves no temporary behind (docs/choices.md 46).
+#[test]
+fn a_compaction_without_room_for_a_copy_compacts_in_place_and_says_so() {
+    let dir = bin::scratch_dir("disk-full-compact");
+    let built = dir.join("built.redb");
+    let mut db = caldb::Database::open(&built, &caldb::OpenOptions::default()).expect("open");
+    for s in db::ONE_SERVER.iter().chain(&["BEGIN"]) {
+        db.execute(s).expect(s);
+    }
+    for i in 0..4000 {
+        db.execute(&format!("CREATE DEVICE d{i:05}")).expect("create");
+        db.execute(&format!("CONNECT d{i:05} AS u{i:05} TO h1")).expect("connect");
+    }
+    db.execute("COMMIT").expect("commit");
+    drop(db);
+    let length = std::fs::metadata(&built).expect("the file").len();
+
+    // Room for the file and a third more: not for a second copy of it.
+    let mnt = dir.join("tiny");
+    let _mounted = mount_tiny(&mnt, (length + length / 3) / 1024);
+    let db = mnt.join("a.redb");
+    std::fs::copy(&built, &db).expect("copy onto the tmpfs");
+    let d = db.to_str().expect("UTF-8");
+    let (_, dump, _) = bin::caldb(&["-readonly", d, ".dump"]);
+    let out = bin::run(&["-compact", d], None, b"");
+    let said = bin::stdout(&out);
+    assert_eq!(bin::status(&out), 0, "{}", bin::stderr(&out));
+    assert!(said.starts_with(&format!("'{d}' compacted: {length} bytes, now ")), "{said}");
+    assert!(said.ends_with(" (in place: no room for a copy beside it: the disk is full)\n"), "{said}");
+    let (code, again, err) = bin::caldb(&["-readonly", d, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(again == dump, "the file compacted in place dumps differently");
+    let left: Vec<_> = std::fs::read_dir(&mnt).expect("list").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, ["a.redb"], "a temporary file is left");
 }
