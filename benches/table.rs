@@ -15,18 +15,19 @@
 mod floor;
 #[path = "common/gen.rs"]
 mod generate;
+#[path = "common/lifecycle.rs"]
+mod lifecycle;
 #[path = "common/sqlite.rs"]
 mod sqlite;
 #[path = "common/threads.rs"]
 mod threads;
 
 use caldb::{Database, OpenOptions, Time, Value};
+use lifecycle::{Engine, lifecycles_of};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const DAY: i64 = 86_400;
 
 /// The sizes of one run.
 struct Sizes {
@@ -364,16 +365,6 @@ fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
     }
 }
 
-/// The operations of the lifecycle, on caldb or SQLite.
-trait Engine {
-    fn begin(&mut self);
-    fn commit(&mut self);
-    fn create_device(&mut self, name: &str);
-    /// The reason and the expiry of the device's token after it.
-    fn connect(&mut self, device: &str, user: &str) -> (String, i64);
-    fn set_clock(&mut self, t: i64);
-}
-
 impl Engine for Database {
     fn begin(&mut self) {
         exec(self, "BEGIN");
@@ -456,36 +447,6 @@ fn lifecycle(e: &mut dyn Engine, n: u64, batched: bool, start: i64) -> (f64, u64
         e.commit();
     }
     (rate(n, t.elapsed()), statements)
-}
-
-/// The lifecycles of devices `range`, the clock at `clock` (moved on);
-/// the statements they took.
-fn lifecycles_of(e: &mut dyn Engine, range: std::ops::Range<u64>, clock: &mut i64) -> u64 {
-    let mut due: Vec<(i64, u64)> = Vec::with_capacity((range.end - range.start) as usize);
-    let mut statements = 0;
-    for i in range {
-        let (d, u) = (generate::device(i), generate::user(i));
-        e.create_device(&d);
-        let (r, _) = e.connect(&d, &u);
-        assert_eq!(r, "temporary-issued", "{d}");
-        let (r, expires) = e.connect(&d, &u);
-        assert_eq!(r, "upgraded", "{d}");
-        due.push((expires, i));
-        statements += 3;
-    }
-    due.sort_unstable();
-    for (expires, i) in due {
-        let at = expires - 3 * DAY;
-        if at > *clock {
-            e.set_clock(at);
-            *clock = at;
-            statements += 1;
-        }
-        statements += 1;
-        let (r, _) = e.connect(&generate::device(i), &generate::user(i));
-        assert_eq!(r, "renewed", "{}", generate::device(i));
-    }
-    statements
 }
 
 /// P3, durable and batched; the durable row is also read against
