@@ -45,3 +45,14 @@ pub fn lifecycles_of(e: &mut dyn Engine, range: std::ops::Range<u64>, clock: &mu
     }
     statements
 }
+
+/// A CONNECT's reason and its token's expiry.
+pub fn reason_and_expiry(rs: &caldb::ResultSet) -> (String, i64) {
+    let col = |name: &str| rs.columns.iter().position(|c| c == name).expect("outcome column");
+    let reason = rs.rows[0][col("reason")].to_string();
+    let expires = match &rs.rows[0][col("expires")] {
+        caldb::Value::Time(t) => t.0,
+        other => panic!("expires is {other:?}"),
+    };
+    (reason, expires)
+}
