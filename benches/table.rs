@@ -15,18 +15,19 @@
 mod floor;
 #[path = "common/gen.rs"]
 mod generate;
+#[path = "common/lifecycle.rs"]
+mod lifecycle;
 #[path = "common/sqlite.rs"]
 mod sqlite;
 #[path = "common/threads.rs"]
 mod threads;
 
 use caldb::{Database, OpenOptions, Time, Value};
+use lifecycle::{Engine, lifecycles_of, reason_and_expiry};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const DAY: i64 = 86_400;
 
 /// The sizes of one run.
 struct Sizes {
@@ -321,10 +322,12 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
 }
 
 /// P3's durable lifecycle through `Shared` from one thread: each statement
-/// its own commit, in redb's exclusive mode (one fdatasync per commit).
-/// Both engines run their lifecycles in `threads::BLOCKS` alternating
-/// blocks, so both meet the same disk, whose sync rate swings with the
-/// other work on this machine.
+/// its own commit, in redb's exclusive mode (one fdatasync per commit);
+/// and its limit, the same statements' reads and writes on redb alone
+/// (`floor::Lifecycles`), in the same mode. The three run their lifecycles
+/// in `threads::BLOCKS` alternating blocks (caldb, redb alone, SQLite), so
+/// all meet the same disk, whose sync rate swings with the other work on
+/// this machine.
 fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
     let start = Time::parse(generate::START).expect("start time").0;
     let (cpath, spath) = (dir.join("p3-shared.redb"), dir.join("p3-shared.sqlite"));
@@ -332,26 +335,32 @@ fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
     for stmt in generate::SETUP {
         db.exec(stmt);
     }
+    let mut limit = floor::Lifecycles::create(&dir.join("p3-limit.redb"), start);
     let mut lite = sqlite::Sqlite::create(&spath, true, start).expect("sqlite");
-    let (mut caldb, mut base) = (Duration::ZERO, Duration::ZERO);
-    let (mut caldb_clock, mut lite_clock) = (start, start);
+    let (mut caldb, mut alone, mut base) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut caldb_clock, mut limit_clock, mut lite_clock) = (start, start, start);
+    let (mut caldb_commits, mut limit_commits) = (0, 0);
     let per = (s.life_durable / threads::BLOCKS).max(1);
     for b in 0..threads::BLOCKS {
         let t = Instant::now();
-        lifecycles_of(&mut db, b * per..(b + 1) * per, &mut caldb_clock);
+        caldb_commits += lifecycles_of(&mut db, b * per..(b + 1) * per, &mut caldb_clock);
         caldb += t.elapsed();
+        let t = Instant::now();
+        limit_commits += lifecycles_of(&mut limit, b * per..(b + 1) * per, &mut limit_clock);
+        alone += t.elapsed();
         let t = Instant::now();
         lifecycles_of(&mut lite, b * per..(b + 1) * per, &mut lite_clock);
         base += t.elapsed();
     }
-    drop((db, lite));
+    drop((db, limit, lite));
     let done = (per * threads::BLOCKS) as f64;
-    let (caldb, base) = (done / caldb.as_secs_f64(), done / base.as_secs_f64());
+    let (caldb, alone, base) = (done / caldb.as_secs_f64(), done / alone.as_secs_f64(), done / base.as_secs_f64());
     let ratio = caldb / base;
     table.row(
         &format!(
-            "P3 device lifecycles, every statement durable, through Shared (exclusive mode: 1 fdatasync per commit), vs SQLite (WAL, FULL), in {} alternating blocks",
-            threads::BLOCKS
+            "P3 device lifecycles, every statement durable, through Shared (exclusive mode: 1 fdatasync per commit), vs SQLite (WAL, FULL), in {} alternating blocks; {} of the limit below",
+            threads::BLOCKS,
+            pct(caldb / alone)
         ),
         per_s(caldb),
         format!("{} SQLite", per_s(base)),
@@ -359,19 +368,19 @@ fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
         ">= 1.00x",
         ratio >= 1.0,
     );
+    table.limit(
+        &format!(
+            "P3 limit: redb alone, a lifecycle's commits in exclusive mode (each statement's reads and writes in caldb's tables, 1 durable commit each: {:.2} a lifecycle, caldb {:.2}), in the same blocks",
+            limit_commits as f64 / done,
+            caldb_commits as f64 / done
+        ),
+        per_s(alone),
+        format!("{} SQLite", per_s(base)),
+        format!("{:.2}x", alone / base),
+    );
     for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
         std::fs::remove_file(p).ok();
     }
-}
-
-/// The operations of the lifecycle, on caldb or SQLite.
-trait Engine {
-    fn begin(&mut self);
-    fn commit(&mut self);
-    fn create_device(&mut self, name: &str);
-    /// The reason and the expiry of the device's token after it.
-    fn connect(&mut self, device: &str, user: &str) -> (String, i64);
-    fn set_clock(&mut self, t: i64);
 }
 
 impl Engine for Database {
@@ -391,17 +400,6 @@ impl Engine for Database {
     fn set_clock(&mut self, t: i64) {
         exec(self, &format!("SET CLOCK '{}'", Time(t)));
     }
-}
-
-/// A CONNECT's reason and its token's expiry.
-fn reason_and_expiry(rs: &caldb::ResultSet) -> (String, i64) {
-    let col = |name: &str| rs.columns.iter().position(|c| c == name).expect("outcome column");
-    let reason = rs.rows[0][col("reason")].to_string();
-    let expires = match &rs.rows[0][col("expires")] {
-        Value::Time(t) => t.0,
-        other => panic!("expires is {other:?}"),
-    };
-    (reason, expires)
 }
 
 impl Engine for threads::SharedEngine {
@@ -456,36 +454,6 @@ fn lifecycle(e: &mut dyn Engine, n: u64, batched: bool, start: i64) -> (f64, u64
         e.commit();
     }
     (rate(n, t.elapsed()), statements)
-}
-
-/// The lifecycles of devices `range`, the clock at `clock` (moved on);
-/// the statements they took.
-fn lifecycles_of(e: &mut dyn Engine, range: std::ops::Range<u64>, clock: &mut i64) -> u64 {
-    let mut due: Vec<(i64, u64)> = Vec::with_capacity((range.end - range.start) as usize);
-    let mut statements = 0;
-    for i in range {
-        let (d, u) = (generate::device(i), generate::user(i));
-        e.create_device(&d);
-        let (r, _) = e.connect(&d, &u);
-        assert_eq!(r, "temporary-issued", "{d}");
-        let (r, expires) = e.connect(&d, &u);
-        assert_eq!(r, "upgraded", "{d}");
-        due.push((expires, i));
-        statements += 3;
-    }
-    due.sort_unstable();
-    for (expires, i) in due {
-        let at = expires - 3 * DAY;
-        if at > *clock {
-            e.set_clock(at);
-            *clock = at;
-            statements += 1;
-        }
-        statements += 1;
-        let (r, _) = e.connect(&generate::device(i), &generate::user(i));
-        assert_eq!(r, "renewed", "{}", generate::device(i));
-    }
-    statements
 }
 
 /// P3, durable and batched; the durable row is also read against

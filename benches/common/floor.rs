@@ -1,8 +1,11 @@
 //! What redb 4.6 itself can do on this disk and CPU, with no caldb
 //! protocol code in the way: the limits the P1-P3 rows are read against.
 //! Files are opened as caldb opens its own (multi-writer mode, a 64 MiB
-//! cache); the replays of a CONNECT's writes go through caldb's store
-//! (`WriteTx::put`: its tables, as redb holds them, and nothing else).
+//! cache), or, for the limits of the rows through `Shared`
+//! (`grouped_connects`, `Lifecycles`), in the exclusive mode a serving
+//! process holds its file in; the replays of a CONNECT's writes go through
+//! caldb's store (`WriteTx::put`: its tables, as redb holds them, and
+//! nothing else).
 
 use caldb::store::{Store, T};
 use redb::{Builder, ConcurrencyMode, Database, TableDefinition};
@@ -268,10 +271,35 @@ fn grouped_in(dir: &Path, n: u64, group: u64, one_tree: bool) -> (f64, f64) {
     (n as f64 / took, cpu * 1e6 / n as f64)
 }
 
-/// `grouped_connects`'s tables (caldb's names and key widths) and steps.
+pub use grouped::Lifecycles;
+
+/// The replay runs `lifecycle::lifecycles_of` as caldb and SQLite do: the
+/// same blocks of statements, each its own durable commit.
+impl super::lifecycle::Engine for Lifecycles {
+    fn begin(&mut self) {
+        unreachable!("the replay is durable statement by statement")
+    }
+    fn commit(&mut self) {
+        unreachable!("the replay is durable statement by statement")
+    }
+    fn create_device(&mut self, name: &str) {
+        Lifecycles::create_device(self, name);
+    }
+    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
+        let (reason, expires) = Lifecycles::connect(self, device, user);
+        (reason.to_string(), expires)
+    }
+    fn set_clock(&mut self, t: i64) {
+        Lifecycles::set_clock(self, t);
+    }
+}
+
+/// The tables of `grouped_connects` and `Lifecycles` (caldb's names and
+/// key widths) and their steps.
 mod grouped {
-    use redb::{Builder, ConcurrencyMode, Database, ReadableTable, TableDefinition};
-    use std::path::Path;
+    use redb::{Builder, ConcurrencyMode, Database, ReadableTable, TableDefinition, WriteTransaction};
+    use std::collections::{BTreeMap, HashMap};
+    use std::path::{Path, PathBuf};
 
     type Name = &'static [u8];
     const META: TableDefinition<Name, Name> = TableDefinition::new("meta");
@@ -283,10 +311,13 @@ mod grouped {
     const TOKENS: TableDefinition<Name, Name> = TableDefinition::new("tokens");
     const SESSIONS: TableDefinition<u64, Name> = TableDefinition::new("sessions");
     const HISTORY: TableDefinition<u64, Name> = TableDefinition::new("history");
-    const HWID: TableDefinition<[u8; 20], [u8; 4]> = TableDefinition::new("idx_license_hwid");
+    const HWID: TableDefinition<[u8; 28], [u8; 4]> = TableDefinition::new("idx_license_hwid");
     const COMPUTER: TableDefinition<Name, [u8; 4]> = TableDefinition::new("idx_license_computer");
     const EXPIRY: TableDefinition<[u8; 16], [u8; 5]> = TableDefinition::new("idx_license_expiry");
     const LIVE: TableDefinition<Name, Name> = TableDefinition::new("idx_session_live");
+    const DEVICE_HWID: TableDefinition<Name, [u8; 4]> = TableDefinition::new("idx_device_hwid");
+    const EVENTS: TableDefinition<u64, Name> = TableDefinition::new("events");
+    const EXPIRED_THROUGH: Name = b"expired_through";
     /// Values are cut from this, at caldb's record sizes (`db_stats`).
     const VALUE: [u8; 2048] = [7; 2048];
 
@@ -295,8 +326,9 @@ mod grouped {
     }
 
     /// A new file in the exclusive mode with `n` devices, one server, host
-    /// and key pack, and the state row, committed (also in the one tree,
-    /// `ALL`, when `one_tree`).
+    /// and two key packs (temporary and device), the state row and
+    /// `expired_through`, committed (also in the one tree, `ALL`, when
+    /// `one_tree`).
     pub fn deployed(path: &Path, n: u64, one_tree: bool) -> Database {
         let _ = std::fs::remove_file(path);
         let mut b = Builder::new();
@@ -309,9 +341,14 @@ mod grouped {
             for i in 0..n {
                 d.insert(&device(i)[..], &VALUE[..54]).expect("insert");
             }
-            w.open_table(META).expect("table").insert(&b"state"[..], &VALUE[..90]).expect("insert");
+            let mut meta = w.open_table(META).expect("table");
+            meta.insert(&b"state"[..], &VALUE[..90]).expect("insert");
+            meta.insert(EXPIRED_THROUGH, &VALUE[..9]).expect("insert");
             w.open_table(SERVERS).expect("table").insert(&b"LS1"[..], &VALUE[..60]).expect("insert");
-            w.open_table(KEYPACKS).expect("table").insert(1, &VALUE[..70]).expect("insert");
+            let mut keypacks = w.open_table(KEYPACKS).expect("table");
+            // The server's temporary pack and its device pack.
+            keypacks.insert(1, &VALUE[..70]).expect("insert");
+            keypacks.insert(2, &VALUE[..70]).expect("insert");
             w.open_table(HOSTS).expect("table").insert(&b"H1"[..], &VALUE[..50]).expect("insert");
             if one_tree {
                 let mut all = w.open_table(ALL).expect("table");
@@ -329,22 +366,44 @@ mod grouped {
         db
     }
 
-    /// A new license's random HWID and its expiry entry's key (a random
-    /// time, then the license's id): each lands on a leaf of its own.
-    fn license_keys(j: u64, random: &mut impl FnMut() -> u64) -> ([u8; 20], [u8; 16]) {
+    /// A new license's HWID entry's key (a random HWID, then the
+    /// license's id) and its expiry entry's key (a random time, then the
+    /// id): each lands on a leaf of its own.
+    fn license_keys(j: u64, random: &mut impl FnMut() -> u64) -> ([u8; 28], [u8; 16]) {
+        let h = hwid(random);
+        (hwid_key(&h, j + 1), expiry_key(random(), j + 1))
+    }
+
+    /// A random HWID.
+    fn hwid(random: &mut impl FnMut() -> u64) -> [u8; 20] {
         let mut h = [0u8; 20];
         for part in h.chunks_mut(8) {
             part.copy_from_slice(&random().to_be_bytes()[..part.len()]);
         }
-        let mut e = [0u8; 16];
-        e[..8].copy_from_slice(&random().to_be_bytes());
-        e[8..].copy_from_slice(&(j + 1).to_be_bytes());
-        (h, e)
+        h
     }
 
-    /// The bytes of the history chunk a commit of `n` CONNECTs writes.
+    /// A license's key in `idx_license_hwid`: its HWID, then its id.
+    fn hwid_key(hwid: &[u8; 20], id: u64) -> [u8; 28] {
+        let mut k = [0u8; 28];
+        k[..20].copy_from_slice(hwid);
+        k[20..].copy_from_slice(&id.to_be_bytes());
+        k
+    }
+
+    /// A license's key in `idx_license_expiry`: its expiry, then its id.
+    fn expiry_key(at: u64, id: u64) -> [u8; 16] {
+        let mut e = [0u8; 16];
+        e[..8].copy_from_slice(&at.to_be_bytes());
+        e[8..].copy_from_slice(&id.to_be_bytes());
+        e
+    }
+
+    /// The bytes of the history chunk a commit of `n` CONNECTs writes: a
+    /// chunk of one row is 52-62 bytes in caldb's file (the P3 lifecycle's,
+    /// `tests/p3_limit.rs`), LZ4 having nothing to share in one row.
     fn history_chunk(n: u64) -> usize {
-        (16 * n as usize).min(2000)
+        (44 + 16 * n as usize).min(2000)
     }
 
     /// Every table's rows in one tree, a key led by its table's number.
@@ -430,5 +489,381 @@ mod grouped {
             w.open_table(HISTORY).expect("table").insert(end, &VALUE[..chunk]).expect("insert");
         }
         w.commit().expect("commit");
+    }
+
+    /// P3's durable lifecycle on redb alone: each statement of
+    /// `lifecycle::lifecycles_of` replayed as the reads and writes caldb's
+    /// statement makes in caldb's tables, with the record sizes caldb
+    /// stores, in one durable commit (redb's default,
+    /// `Durability::Immediate`), in redb's exclusive mode (one fdatasync
+    /// per commit, as a serving `Shared` holds its file), from one thread,
+    /// with no caldb code. What each statement reads and writes was counted
+    /// on caldb's own statements; `tests/p3_limit.rs` checks that each
+    /// replayed statement changes the same tables by as many entries.
+    ///
+    /// Every commit, as caldb's transaction: `meta`'s `expired_through` and
+    /// state read, history's last key read, the state and a history chunk
+    /// of one row written. Then per statement:
+    ///
+    /// - CREATE DEVICE: the device looked up (twice, as caldb does), the
+    ///   device and its HWID entry inserted.
+    /// - CONNECT, temporary: the device, the host, the device's tokens (a
+    ///   range), the servers and key packs (all, kept by caldb's
+    ///   transaction) and the new license's id read; the license and its
+    ///   HWID, computer and expiry entries, the token, the user's live
+    ///   entry (after reading it) and the session inserted; the temporary
+    ///   pack's count rewritten. The host's first CONNECT also ends its
+    ///   grace period: an event inserted, the host rewritten.
+    /// - CONNECT, upgrade: the same reads, the temporary license read; the
+    ///   temporary license and its expiry entry rewritten (upgraded); the
+    ///   permanent license, its HWID, computer and expiry entries inserted;
+    ///   the token rewritten; the live entry and session read and the
+    ///   session written back unchanged; both packs' counts rewritten.
+    /// - SET CLOCK: the expiry index read from `expired_through` to the new
+    ///   clock; each live license found there rewritten expired, with its
+    ///   expiry entry, and the device pack's count (read once) rewritten;
+    ///   `expired_through` written.
+    /// - CONNECT, renewal: the device, the host, the tokens, the server
+    ///   and the HWID's licenses (a range) read, then the license; the
+    ///   license rewritten, its expiry entry moved (removed, inserted), the
+    ///   token rewritten, the session read and rewritten.
+    pub struct Lifecycles {
+        db: Database,
+        path: PathBuf,
+        random: u64,
+        now: i64,
+        expired_through: i64,
+        devices: HashMap<Vec<u8>, Device>,
+        licenses: u64,
+        sessions: u64,
+        history: u64,
+        events: u64,
+        /// Stamped into the values written, so that a rewrite changes its
+        /// entry as caldb's does.
+        stamp: u64,
+    }
+
+    /// What the replay knows of a device between its statements.
+    struct Device {
+        hwid: [u8; 20],
+        connects: u32,
+        temporary: (u64, [u8; 16]),
+        permanent: (u64, [u8; 16]),
+        session: u64,
+        session_stamp: u64,
+    }
+
+    const DAY: i64 = 86_400;
+    /// The value sizes caldb stores in P3's lifecycle (checksum included),
+    /// seen on its file by `tests/p3_limit.rs`.
+    const DEVICE: usize = 38;
+    const LICENSE: usize = 63;
+    const TOKEN: usize = 76;
+    const SESSION: usize = 37;
+    const LIVE_ENTRY: usize = 5;
+    const STATE: usize = 32;
+    const TEMPORARY_PACK: usize = 22;
+    const DEVICE_PACK: usize = 27;
+    const HOST: usize = 29;
+    const EVENT: usize = 71;
+    /// An expiry entry's value: a live license's, and one no longer live.
+    const IN_FORCE: [u8; 5] = [1; 5];
+    const NOT_IN_FORCE: [u8; 5] = [0; 5];
+
+    /// A name as caldb's keys hold it (folded).
+    fn folded(name: &str) -> Vec<u8> {
+        name.to_uppercase().into_bytes()
+    }
+
+    impl Lifecycles {
+        /// A new file at `path` with the deployment of `deployed` (no
+        /// devices), its clock at `start`.
+        pub fn create(path: &Path, start: i64) -> Lifecycles {
+            Lifecycles {
+                db: deployed(path, 0, false),
+                path: path.to_path_buf(),
+                random: 0x9E37_79B9_7F4A_7C15,
+                now: start,
+                expired_through: start,
+                devices: HashMap::new(),
+                licenses: 0,
+                sessions: 0,
+                history: 0,
+                events: 0,
+                stamp: 0,
+            }
+        }
+
+        fn random(&mut self) -> u64 {
+            let x = &mut self.random;
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *x
+        }
+
+        /// A value of `len` bytes that differs from every value written
+        /// before it.
+        fn value(&mut self, len: usize) -> Vec<u8> {
+            self.stamp += 1;
+            stamped(len, self.stamp)
+        }
+
+        /// A permanent license's expiry from now, as caldb draws it
+        /// (`protocol::issue`: 52-89 days).
+        fn permanent_expiry(&mut self) -> i64 {
+            self.now + (52 + self.random() % 38) as i64 * DAY
+        }
+
+        /// One statement: `body`'s reads and writes between those every
+        /// commit makes, then the durable commit.
+        fn statement<R>(&mut self, body: impl FnOnce(&mut Self, &WriteTransaction) -> R) -> R {
+            let w = self.db.begin_write().expect("write");
+            {
+                let meta = w.open_table(META).expect("table");
+                assert!(meta.get(EXPIRED_THROUGH).expect("get").is_some());
+                assert!(meta.get(&b"state"[..]).expect("get").is_some());
+            }
+            let r = body(self, &w);
+            {
+                let mut history = w.open_table(HISTORY).expect("table");
+                let last = history.last().expect("last").map_or(0, |(k, _)| k.value());
+                assert_eq!(last, self.history, "history's last row");
+                self.history += 1;
+                let chunk = self.value(history_chunk(1));
+                history.insert(self.history, &chunk[..]).expect("insert");
+                let state = self.value(STATE);
+                w.open_table(META).expect("table").insert(&b"state"[..], &state[..]).expect("insert");
+            }
+            w.commit().expect("commit");
+            r
+        }
+
+        /// CREATE DEVICE `name`.
+        pub fn create_device(&mut self, name: &str) {
+            let key = folded(name);
+            let hwid = hwid(&mut || self.random());
+            self.statement(|me, w| {
+                let mut devices = w.open_table(DEVICES).expect("table");
+                for _ in 0..2 {
+                    assert!(devices.get(&key[..]).expect("get").is_none(), "device {name}");
+                }
+                devices.insert(&key[..], &me.value(DEVICE)[..]).expect("insert");
+                let entry = [&hwid[..], &key, &[0]].concat();
+                w.open_table(DEVICE_HWID).expect("table").insert(&entry[..], [0; 4]).expect("insert");
+            });
+            let device = Device {
+                hwid,
+                connects: 0,
+                temporary: (0, [0; 16]),
+                permanent: (0, [0; 16]),
+                session: 0,
+                session_stamp: 0,
+            };
+            self.devices.insert(key, device);
+        }
+
+        /// CONNECT `device` AS `user` TO h1: the reason (temporary-issued,
+        /// upgraded, renewed: the device's first, second, later CONNECT)
+        /// and the expiry of the license it leaves the device.
+        pub fn connect(&mut self, device: &str, user: &str) -> (&'static str, i64) {
+            let key = folded(device);
+            let live_key = [folded(user), b"\0H1\0".to_vec()].concat();
+            let mut d = self.devices.remove(&key).unwrap_or_else(|| panic!("no device {device}"));
+            let token = [&key[..], &[0, 0, 0, 0, 0]].concat();
+            let outcome = self.statement(|me, w| {
+                assert!(w.open_table(DEVICES).expect("table").get(&key[..]).expect("get").is_some());
+                let mut hosts = w.open_table(HOSTS).expect("table");
+                assert!(hosts.get(&b"H1"[..]).expect("get").is_some());
+                let mut tokens = w.open_table(TOKENS).expect("table");
+                let prefix = [&key[..], &[0]].concat();
+                let has_token = tokens
+                    .range(&prefix[..]..)
+                    .expect("range")
+                    .next()
+                    .is_some_and(|e| e.expect("entry").0.value().starts_with(&prefix));
+                assert_eq!(has_token, d.connects > 0, "{device}'s token");
+                let mut licenses = w.open_table(LICENSES).expect("table");
+                let mut expiry = w.open_table(EXPIRY).expect("table");
+                let mut keypacks = w.open_table(KEYPACKS).expect("table");
+                let servers = w.open_table(SERVERS).expect("table");
+                let outcome = match d.connects {
+                    0 | 1 => {
+                        assert_eq!(servers.iter().expect("servers").count(), 1);
+                        if d.connects == 1 {
+                            assert!(licenses.get(d.temporary.0).expect("get").is_some());
+                        }
+                        assert_eq!(keypacks.iter().expect("packs").count(), 2);
+                        if d.connects == 1 {
+                            licenses.insert(d.temporary.0, &me.value(LICENSE)[..]).expect("insert");
+                            expiry.insert(d.temporary.1, NOT_IN_FORCE).expect("insert");
+                        }
+                        me.licenses += 1;
+                        let id = me.licenses;
+                        let (expires, reason) = match d.connects {
+                            0 => (me.now + 90 * DAY, "temporary-issued"),
+                            _ => (me.permanent_expiry(), "upgraded"),
+                        };
+                        assert!(licenses.get(id).expect("get").is_none());
+                        licenses.insert(id, &me.value(LICENSE)[..]).expect("insert");
+                        let mut hwid = w.open_table(HWID).expect("table");
+                        hwid.insert(hwid_key(&d.hwid, id), [0; 4]).expect("insert");
+                        let computer = [&key[..], &[0], &id.to_be_bytes()].concat();
+                        w.open_table(COMPUTER).expect("table").insert(&computer[..], [0; 4]).expect("insert");
+                        let e = expiry_key(expires as u64, id);
+                        expiry.insert(e, IN_FORCE).expect("insert");
+                        match d.connects {
+                            0 => d.temporary = (id, e),
+                            _ => d.permanent = (id, e),
+                        }
+                        (reason, expires)
+                    }
+                    _ => {
+                        assert!(servers.get(&b"LS1"[..]).expect("get").is_some());
+                        let hwid = w.open_table(HWID).expect("table");
+                        let prefix = hwid_key(&d.hwid, 0);
+                        let ids = hwid.range(prefix..).expect("range");
+                        let held = ids.take_while(|e| e.as_ref().is_ok_and(|e| e.0.value()[..20] == d.hwid)).count();
+                        assert_eq!(held, 2, "{device}'s licenses");
+                        assert!(licenses.get(d.permanent.0).expect("get").is_some());
+                        licenses.insert(d.permanent.0, &me.value(LICENSE)[..]).expect("insert");
+                        let expires = me.permanent_expiry();
+                        assert!(expiry.remove(d.permanent.1).expect("remove").is_some());
+                        d.permanent.1 = expiry_key(expires as u64, d.permanent.0);
+                        expiry.insert(d.permanent.1, IN_FORCE).expect("insert");
+                        ("renewed", expires)
+                    }
+                };
+                tokens.insert(&token[..], &me.value(TOKEN)[..]).expect("insert");
+                let mut live = w.open_table(LIVE).expect("table");
+                let mut sessions = w.open_table(SESSIONS).expect("table");
+                let seen = live.get(&live_key[..]).expect("get").is_some();
+                if d.connects == 0 {
+                    assert!(!seen, "a user's first session");
+                    me.sessions += 1;
+                    d.session = me.sessions;
+                    live.insert(&live_key[..], &me.value(LIVE_ENTRY)[..]).expect("insert");
+                } else {
+                    assert!(sessions.get(d.session).expect("get").is_some());
+                    assert!(live.get(&live_key[..]).expect("get").is_some());
+                }
+                // The upgrade writes the session back as it was.
+                if d.connects != 1 {
+                    me.stamp += 1;
+                    d.session_stamp = me.stamp;
+                }
+                sessions.insert(d.session, &stamped(SESSION, d.session_stamp)[..]).expect("insert");
+                if d.connects < 2 {
+                    keypacks.insert(1, &me.value(TEMPORARY_PACK)[..]).expect("insert");
+                }
+                if d.connects == 1 {
+                    keypacks.insert(2, &me.value(DEVICE_PACK)[..]).expect("insert");
+                }
+                if me.licenses == 1 {
+                    me.events += 1;
+                    let event = me.value(EVENT);
+                    w.open_table(EVENTS).expect("table").insert(me.events, &event[..]).expect("insert");
+                    hosts.insert(&b"H1"[..], &me.value(HOST)[..]).expect("insert");
+                }
+                outcome
+            });
+            d.connects += 1;
+            self.devices.insert(key, d);
+            outcome
+        }
+
+        /// SET CLOCK `t`: the clock moved on, every live license that
+        /// expires by then expired.
+        pub fn set_clock(&mut self, t: i64) {
+            assert!(t > self.now, "the lifecycle moves the clock on");
+            self.now = t;
+            self.statement(|me, w| {
+                let mut expiry = w.open_table(EXPIRY).expect("table");
+                let (from, to) = (expiry_key(me.expired_through as u64, 0), expiry_key(t as u64 + 1, 0));
+                let mut due = Vec::new();
+                for e in expiry.range(from..to).expect("range") {
+                    let (k, v) = e.expect("entry");
+                    if v.value() == IN_FORCE {
+                        due.push(k.value());
+                    }
+                }
+                let mut licenses = w.open_table(LICENSES).expect("table");
+                for k in &due {
+                    let id = u64::from_be_bytes(k[8..].try_into().expect("an id"));
+                    assert!(licenses.get(id).expect("get").is_some());
+                    licenses.insert(id, &me.value(LICENSE)[..]).expect("insert");
+                    expiry.insert(k, NOT_IN_FORCE).expect("insert");
+                }
+                if !due.is_empty() {
+                    let mut keypacks = w.open_table(KEYPACKS).expect("table");
+                    assert!(keypacks.get(2).expect("get").is_some());
+                    keypacks.insert(2, &me.value(DEVICE_PACK)[..]).expect("insert");
+                }
+                let through = me.value(9);
+                w.open_table(META).expect("table").insert(EXPIRED_THROUGH, &through[..]).expect("insert");
+            });
+            self.expired_through = t;
+        }
+
+        /// Every table's entries (keys and values as bytes; ids big-endian),
+        /// for `tests/p3_limit.rs` to compare with caldb's file.
+        #[allow(dead_code)]
+        pub fn entries(&self) -> BTreeMap<&'static str, BTreeMap<Vec<u8>, Vec<u8>>> {
+            use redb::{ReadableDatabase, TableHandle};
+            let r = self.db.begin_read().expect("read");
+            let mut out = BTreeMap::new();
+            macro_rules! entries {
+                ($($table:ident),*) => {$(
+                    let mut m = BTreeMap::new();
+                    if let Ok(t) = r.open_table($table) {
+                        for e in t.iter().expect("iter") {
+                            let (k, v) = e.expect("entry");
+                            m.insert(bytes(k.value()), v.value().to_vec());
+                        }
+                    }
+                    out.insert(TableHandle::name(&$table), m);
+                )*};
+            }
+            entries!(META, SERVERS, KEYPACKS, HOSTS, DEVICES, LICENSES, TOKENS, SESSIONS, HISTORY, EVENTS);
+            entries!(HWID, COMPUTER, EXPIRY, LIVE, DEVICE_HWID);
+            out
+        }
+    }
+
+    impl Drop for Lifecycles {
+        fn drop(&mut self) {
+            std::fs::remove_file(&self.path).ok();
+        }
+    }
+
+    /// `len` bytes of `VALUE`, the first (up to 8) `stamp`'s.
+    fn stamped(len: usize, stamp: u64) -> Vec<u8> {
+        let mut v = VALUE[..len].to_vec();
+        let n = len.min(8);
+        v[..n].copy_from_slice(&stamp.to_le_bytes()[..n]);
+        v
+    }
+
+    /// A key or value's bytes, whatever its type.
+    trait Bytes {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    fn bytes(b: impl Bytes) -> Vec<u8> {
+        b.bytes()
+    }
+    impl Bytes for u64 {
+        fn bytes(&self) -> Vec<u8> {
+            self.to_be_bytes().to_vec()
+        }
+    }
+    impl Bytes for &[u8] {
+        fn bytes(&self) -> Vec<u8> {
+            self.to_vec()
+        }
+    }
+    impl<const N: usize> Bytes for [u8; N] {
+        fn bytes(&self) -> Vec<u8> {
+            self.to_vec()
+        }
     }
 }
