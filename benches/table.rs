@@ -702,10 +702,9 @@ const P7_STATEMENTS: [(&str, &str); 13] = [
 /// P7: the peak RSS of every statement kind on the P4 database (built by
 /// IMPORT, and `[protocol-built]`, with tokens, sessions and history), each
 /// in a process of its own (`VmHWM`), against 256 MB. `.dump` runs through the
-/// library's `Database::dump_to`, as the shell's `.dump` does. A SELECT's
-/// rows are gathered into one result here (`Database::execute`), so the
-/// statements return few rows or count them; the shell prints a long
-/// result as it streams (`execute_in_chunks`).
+/// library's `Database::dump_to`, as the shell's `.dump` does; a statement's
+/// rows are taken chunk by chunk as the shell takes them
+/// (`execute_in_chunks`), and counted.
 fn p7(path: &Path, label: &str, table: &mut Table) {
     let dir = path.parent().expect("a directory");
     let copy = dir.join("p7.redb");
@@ -806,12 +805,22 @@ fn step(name: &str, path: &Path, args: &[String]) {
             let mut db = Database::open(path, &OpenOptions::default()).expect("open");
             let text = args.first().map(String::as_str).unwrap_or("");
             let t = Instant::now();
+            let mut rows = 0usize;
             if text == ".dump" {
                 db.dump_to(&mut std::io::sink()).expect(".dump");
             } else {
-                exec(&mut db, text);
+                // As the shell prints a long result: chunk by chunk, as
+                // each is final, not gathered (on the protocol-built
+                // database the GROUP BY answers a million rows).
+                let mut count = |rs: &caldb::ResultSet| {
+                    rows += rs.rows.len();
+                    Ok(())
+                };
+                let rest = db.execute_in_chunks(text, &mut count).unwrap_or_else(|e| panic!("{text}: {e}"));
+                rows += rest.map_or(0, |rs| rs.rows.len());
             }
             println!("secs={}", t.elapsed().as_secs_f64());
+            println!("rows={rows}");
         }
         "report" => {
             let mut db = Database::open(path, &OpenOptions::default()).expect("open");
