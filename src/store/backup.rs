@@ -88,16 +88,7 @@ mod tests {
     use crate::model::{Hwid, Time};
     use crate::store::keys;
     use crate::store::records::DeviceRec;
-
-    fn entries(r: &impl Reader, t: T) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut out = Vec::new();
-        r.scan(t, b"", None, &mut |k, v| {
-            out.push((k.to_vec(), v.to_vec()));
-            Ok(true)
-        })
-        .expect("scan");
-        out
-    }
+    use crate::store::write::tests::rows as entries;
 
     #[test]
     fn a_copy_committed_in_many_small_steps_holds_every_entry_of_every_table() {

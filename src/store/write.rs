@@ -581,10 +581,11 @@ impl Reader for WriteTx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::{Reader, Store, T};
 
-    fn rows(r: &impl Reader, t: T) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// Every entry of table `t` as `r` reads it, in key order.
+    pub(in crate::store) fn rows(r: &impl Reader, t: T) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();
         r.scan(t, b"", None, &mut |k, v| {
             out.push((k.to_vec(), v.to_vec()));
