@@ -188,11 +188,19 @@ fn upgrade(old: &str, new: &str) -> i32 {
 /// `-compact FILE`: the file's length before and after, or why not
 /// (exit 2).
 fn compact(file: &str) -> i32 {
-    match caldb::compact(Path::new(file)) {
+    let handle = caldb::InterruptHandle::default();
+    progress::install();
+    progress::set_interactive(std::io::stderr().is_terminal());
+    let draw = progress::watch_job(&handle);
+    match progress::running(|| caldb::compact_watched(Path::new(file), &handle, Some(draw))) {
         Ok(c) => {
             let how = c.in_place.map(|why| format!(" (in place: {why})")).unwrap_or_default();
             println!("'{file}' compacted: {} bytes, now {}{how}", c.before, c.after);
             0
+        }
+        Err(caldb::Error::Interrupted { .. }) => {
+            eprintln!("error: cannot compact '{file}': interrupted; the file is sound and holds the same database");
+            1
         }
         Err(e) => {
             eprintln!("error: cannot compact '{file}': {e}");

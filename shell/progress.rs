@@ -56,6 +56,15 @@ pub fn set_interactive(on: bool) {
     DRAW.store(on && std::io::stderr().is_terminal(), Ordering::SeqCst);
 }
 
+/// Gives the handler the interrupt handle of a job without a database
+/// (`-compact`), and the job the progress callback.
+pub fn watch_job(handle: &InterruptHandle) -> caldb::ProgressFn {
+    if let Ok(mut slot) = HANDLE.lock() {
+        *slot = Some(handle.clone());
+    }
+    Box::new(draw)
+}
+
 /// Gives the handler `db`'s interrupt handle and `db` the progress callback.
 pub fn watch(db: &mut Database) {
     if let Ok(mut handle) = HANDLE.lock() {

@@ -35,7 +35,7 @@ internal_modules!(check, clock, licensing, model, protocol, query, report, safe_
 
 pub use check::upgrade;
 pub use error::{Error, Result};
-pub use interrupt::{InterruptHandle, Progress};
+pub use interrupt::{InterruptHandle, Progress, ProgressFn};
 pub use licensing::{ClientInfo, ErrorCode, Exchange, FrontError, Step, Transition, Verdict, report_logon};
 pub use model::{
     CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Mode, Product, ReasonCode, ResultSet, Time, Value,
@@ -43,7 +43,7 @@ pub use model::{
 pub use protocol::{ConnectRequest, Destination, Outcome};
 pub use query::{Database, OpenOptions, Shared};
 pub use safe_write::{Sink, Temp};
-pub use store::compact::{Compacted, compact};
+pub use store::compact::{Compacted, compact, compact_watched};
 pub use store::opening::set_busy_timeout;
 
 /// The statement language as text, for a shell: splitting a script into

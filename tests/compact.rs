@@ -178,3 +178,34 @@ fn a_compaction_through_a_symbolic_link_rewrites_the_file_and_keeps_the_link() {
 fn len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).expect("stat").len()
 }
+
+/// Ctrl-C (here from the progress callback, so the moment is certain)
+/// stops the copy: the copy is removed and the file is as it was.
+#[test]
+fn an_interrupted_compaction_leaves_the_file_as_it_was_and_no_copy_behind() {
+    let dir = scratch_dir("compact-interrupt");
+    let file = dir.join("a.redb");
+    grown(&file);
+    let f = file.to_str().expect("UTF-8");
+    let (_, dump, _) = caldb(&["-readonly", f, ".dump"]);
+    let before = len(&file);
+    let handle = caldb::InterruptHandle::default();
+    let stop = handle.clone();
+    let reports = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = reports.clone();
+    let progress: caldb::ProgressFn = Box::new(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        stop.interrupt();
+    });
+    let out = caldb::compact_watched(&file, &handle, Some(progress));
+    assert!(matches!(out, Err(caldb::Error::Interrupted { .. })), "{out:?}");
+    assert_eq!(reports.load(std::sync::atomic::Ordering::Relaxed), 1, "it went on past the interrupt");
+    // redb's close may trim a page off the end; not an entry changes.
+    assert!(len(&file) * 10 > before * 9, "{before} bytes, then {}: compacted", len(&file));
+    let (code, again, err) = caldb(&["-readonly", f, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(again == dump, "the interrupted compaction changed the database");
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("list").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, ["a.redb"], "a copy is left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}

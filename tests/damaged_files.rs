@@ -253,7 +253,7 @@ fn flip_on_disk(file: &Path, needle: &[u8], offset: usize) -> usize {
 /// ("pc17" read "pc16"). It used to be served with exit 0, `-readonly
 /// CHECK` was silent, and the next write made it permanent and invisible.
 /// Now every read of it is an error naming the table and the row (exit 2),
-/// `-readonly CHECK` reports it, writes and BACKUP are refused, and the
+/// `-readonly CHECK` reports it, writes, BACKUP and `-compact` are refused, and the
 /// damage is still there to see afterwards.
 #[test]
 fn a_changed_history_row_is_never_served_and_no_write_hides_it() {
@@ -276,6 +276,13 @@ fn a_changed_history_row_is_never_served_and_no_write_hides_it() {
         assert!(err.contains("damaged"), "{write}: {err}");
     }
     assert!(!dir.join("copy.redb").exists(), "a BACKUP of damaged data");
+    // Nor is it compacted: a rewrite would read it, and it is refused.
+    let (code, _, err) = caldb(&["-compact", file]);
+    assert_eq!(code, 2, "-compact: {err}");
+    assert!(err.contains("' holds damage, so it is not compacted: "), "-compact: {err}");
+    let temps =
+        std::fs::read_dir(&dir).expect("list").flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"));
+    assert_eq!(temps.count(), 0, "a copy of damaged data is left");
     let (code, out, _) = caldb(&["-readonly", file, "CHECK;"]);
     assert_eq!(code, 2, "the damage is still visible: {out}");
     let _ = std::fs::remove_dir_all(&dir);

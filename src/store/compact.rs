@@ -19,6 +19,7 @@
 
 use super::{Handle, Sharing, Store, T};
 use crate::error::{Error, Result};
+use crate::interrupt::{InterruptHandle, ProgressFn};
 use crate::safe_write::Temp;
 use std::path::Path;
 
@@ -40,6 +41,18 @@ pub struct Compacted {
 /// exist and be caldb's, of this format, and no other process may have it
 /// open. The lengths are the file's before it is opened and after.
 pub fn compact(path: &Path) -> Result<Compacted> {
+    compact_watched(path, &InterruptHandle::default(), None)
+}
+
+/// `compact`, stopped by `interrupt` (a shell's Ctrl-C), with the copy's
+/// reading reported to `progress`: interrupted while the copy is written,
+/// the copy is removed and the file is as it was; in place, it stops after
+/// the step under way, and the file is sound, partly compacted.
+pub fn compact_watched(path: &Path, interrupt: &InterruptHandle, progress: Option<ProgressFn>) -> Result<Compacted> {
+    crate::interrupt::watch(interrupt, &mut { progress }, || compact_file(path))
+}
+
+fn compact_file(path: &Path) -> Result<Compacted> {
     let length = |p: &Path| std::fs::metadata(p).map(|m| m.len());
     // Opening a missing or empty file would make a new database of it.
     let before = match length(path) {
@@ -56,7 +69,8 @@ pub fn compact(path: &Path) -> Result<Compacted> {
         Some(why) => Some(why),
         None => match store.rewrite(&file) {
             Ok(()) => None,
-            Err(e) if e.is_damage() => return Err(e),
+            Err(e) if e.is_damage() => return Err(holds_damage(&shown, &e.message())),
+            Err(e @ Error::Interrupted { .. }) => return Err(e),
             Err(e) => Some(no_copy(&e)),
         },
     };
@@ -98,6 +112,13 @@ fn keep_owner(file: &Path, to: &Path) {
     let _ = (file, to);
 }
 
+/// A file that holds damage, found before or by the copy: not compacted.
+fn holds_damage(shown: &str, first: &str) -> Error {
+    Error::damaged(format!(
+        "'{shown}' holds damage, so it is not compacted: {first}; run REPAIR, or restore it from a BACKUP"
+    ))
+}
+
 /// Why the copy could not be written (a full disk, most often), as the
 /// compaction in place reports it: the cause alone, since the copy was a
 /// temporary file, removed, and the database was only read.
@@ -122,9 +143,7 @@ impl Store {
     /// as every write but REPAIR's is.
     fn refuse_damage(&self, shown: &str) -> Result<()> {
         match self.damage() {
-            Some(first) => Err(Error::damaged(format!(
-                "'{shown}' holds damage, so it is not compacted: {first}; run REPAIR, or restore it from a BACKUP"
-            ))),
+            Some(first) => Err(holds_damage(shown, &first)),
             None => Ok(()),
         }
     }
@@ -156,7 +175,9 @@ impl Store {
         };
         let damage = self.damage.clone();
         super::damage::guarded(T::Meta, b"", || {
-            while db.compact().map_err(|e| refused(&shown, e))? {}
+            while db.compact().map_err(|e| refused(&shown, e))? {
+                crate::interrupt::checkpoint()?;
+            }
             Ok(())
         })
         .inspect_err(|e| damage.note(e))
