@@ -65,6 +65,8 @@ fn an_import_that_fills_the_disk_writes_nothing_and_the_session_goes_on() {
     assert_eq!(bin::stdout(&out), "0\n1\n", "no license was imported, and the next write worked");
     let after = std::fs::metadata(&db).expect("the file").len();
     assert!(after <= before * 2, "the aborted IMPORT's space is given back: {before} -> {after} bytes");
+    drop(_mounted);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `caldb -compact` rewrites a file into a copy beside it; on a disk
@@ -103,4 +105,6 @@ fn a_compaction_without_room_for_a_copy_compacts_in_place_and_says_so() {
     assert!(again == dump, "the file compacted in place dumps differently");
     let left: Vec<_> = std::fs::read_dir(&mnt).expect("list").flatten().map(|e| e.file_name()).collect();
     assert_eq!(left, ["a.redb"], "a temporary file is left");
+    drop(_mounted);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,10 +27,25 @@ pub fn data(name: &str) -> PathBuf {
 pub fn scratch_dir(name: &str) -> PathBuf {
     let shm = Path::new("/dev/shm");
     let root = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    remove_stale(&root, &format!("caldb-{name}-"));
     let dir = root.join(format!("caldb-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a scratch directory");
     dir
+}
+
+/// Removes the scratch directories `PREFIX<pid>` of test processes that
+/// are gone: a test that failed (or never cleans up) leaves its directory,
+/// and `/dev/shm` is memory; the next run of that test takes it back.
+fn remove_stale(root: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// `caldb ARGS` run in `cwd` (HOME there too, so no history file of the
