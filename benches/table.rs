@@ -23,7 +23,7 @@ mod sqlite;
 mod threads;
 
 use caldb::{Database, OpenOptions, Time, Value};
-use lifecycle::{Engine, lifecycles_of, reason_and_expiry};
+use lifecycle::{Engine, Statements, lifecycles_of};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -383,41 +383,15 @@ fn p3_shared(dir: &Path, s: &Sizes, table: &mut Table) {
     }
 }
 
-impl Engine for Database {
-    fn begin(&mut self) {
-        exec(self, "BEGIN");
-    }
-    fn commit(&mut self) {
-        exec(self, "COMMIT");
-    }
-    fn create_device(&mut self, name: &str) {
-        exec(self, &format!("CREATE DEVICE {name}"));
-    }
-    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
-        let rs = exec(self, &format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
-        reason_and_expiry(&rs)
-    }
-    fn set_clock(&mut self, t: i64) {
-        exec(self, &format!("SET CLOCK '{}'", Time(t)));
+impl Statements for Database {
+    fn statement(&mut self, text: &str) -> Option<caldb::ResultSet> {
+        exec(self, text)
     }
 }
 
-impl Engine for threads::SharedEngine {
-    fn begin(&mut self) {
-        unreachable!("the Shared lifecycle is durable statement by statement")
-    }
-    fn commit(&mut self) {
-        unreachable!("the Shared lifecycle is durable statement by statement")
-    }
-    fn create_device(&mut self, name: &str) {
-        self.exec(&format!("CREATE DEVICE {name}"));
-    }
-    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
-        let rs = self.exec(&format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
-        reason_and_expiry(&rs)
-    }
-    fn set_clock(&mut self, t: i64) {
-        self.exec(&format!("SET CLOCK '{}'", Time(t)));
+impl Statements for threads::SharedEngine {
+    fn statement(&mut self, text: &str) -> Option<caldb::ResultSet> {
+        self.exec(text)
     }
 }
 

@@ -97,29 +97,10 @@ trait Looked: Engine {
 /// the file can be read between statements).
 struct CaldbFile(PathBuf);
 
-impl CaldbFile {
-    fn run(&mut self, s: &str) -> Option<caldb::ResultSet> {
+impl lifecycle::Statements for CaldbFile {
+    fn statement(&mut self, s: &str) -> Option<caldb::ResultSet> {
         let mut db = Database::open(&self.0, &OpenOptions::default()).expect("open");
         db.execute(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-}
-
-impl Engine for CaldbFile {
-    fn begin(&mut self) {
-        unreachable!("statement by statement")
-    }
-    fn commit(&mut self) {
-        unreachable!("statement by statement")
-    }
-    fn create_device(&mut self, name: &str) {
-        self.run(&format!("CREATE DEVICE {name}"));
-    }
-    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
-        let rs = self.run(&format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
-        lifecycle::reason_and_expiry(&rs)
-    }
-    fn set_clock(&mut self, t: i64) {
-        self.run(&format!("SET CLOCK '{}'", Time(t)));
     }
 }
 

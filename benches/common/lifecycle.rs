@@ -16,6 +16,33 @@ pub trait Engine {
     fn set_clock(&mut self, t: i64);
 }
 
+/// An engine that takes caldb's statements as text (a `Database`, a
+/// `Shared`, a file opened per statement): its lifecycle operations are
+/// those statements, written once here.
+pub trait Statements {
+    /// Runs one statement, which must succeed; its result, if it has one.
+    fn statement(&mut self, text: &str) -> Option<caldb::ResultSet>;
+}
+
+impl<S: Statements> Engine for S {
+    fn begin(&mut self) {
+        self.statement("BEGIN");
+    }
+    fn commit(&mut self) {
+        self.statement("COMMIT");
+    }
+    fn create_device(&mut self, name: &str) {
+        self.statement(&format!("CREATE DEVICE {name}"));
+    }
+    fn connect(&mut self, device: &str, user: &str) -> (String, i64) {
+        let rs = self.statement(&format!("CONNECT {device} AS {user} TO h1")).expect("an outcome");
+        reason_and_expiry(&rs)
+    }
+    fn set_clock(&mut self, t: i64) {
+        self.statement(&format!("SET CLOCK '{}'", caldb::Time(t)));
+    }
+}
+
 /// The lifecycles of devices `range`, the clock at `clock` (moved on);
 /// the statements they took.
 pub fn lifecycles_of(e: &mut dyn Engine, range: std::ops::Range<u64>, clock: &mut i64) -> u64 {

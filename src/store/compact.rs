@@ -132,7 +132,7 @@ fn no_copy(e: &Error) -> String {
 
 /// An open refused because another process has the file.
 fn in_use(shown: &str, e: Error) -> Error {
-    if super::is_already_open(&e) || e.message().contains("locked") {
+    if super::is_already_open(&e) || super::opening::is_locked(&e) {
         return Error::plan(format!("'{shown}' is open in another program: compact it when no other program has it open"));
     }
     e
