@@ -179,12 +179,14 @@ fn check_pools(p: &mut Problems, packs: &BTreeMap<u64, KeypackRec>, issued: &BTr
 /// session's host exists.
 fn check_tokens_and_sessions(r: &(impl Reader + ?Sized), p: &mut Problems) -> Result<()> {
     let mut slots = Sorter::new(|a: &(String, u32), b: &(String, u32)| a.cmp(b));
-    each_record(r, T::Tokens, &mut |t: TokenRec| {
+    r.scan(T::Tokens, b"", None, &mut |k, v| {
+        let t = r.token_of_stored(k, v)?;
         if r.device(&t.device)?.is_none() {
             p.add("4", format!("device '{}'", t.device), "holds tokens but does not exist".into());
         }
         let size = t.device.len();
-        slots.push((t.device, t.slot), size)
+        slots.push((t.device, t.slot), size)?;
+        Ok(true)
     })?;
     let mut last: Option<(String, u32)> = None;
     for slot in slots.finish()? {

@@ -305,7 +305,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("caldb format version 2, this caldb reads version 4 (carry it over, whole, with: caldb -upgrade"),
+        err.contains("caldb format version 2, this caldb reads version 5 (carry it over, whole, with: caldb -upgrade"),
         "{err}"
     );
 
@@ -339,7 +339,7 @@ fn a_format_2_file_is_refused_untouched_and_upgrade_carries_all_of_it_over() {
     assert!(err.contains("already exists"), "{err}");
     let (code, _, err) = caldb(&["-upgrade", new_s, dir.join("again.redb").to_str().expect("UTF-8")]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is already format version 4"), "{err}");
+    assert!(err.contains("is already format version 5"), "{err}");
 
     // Each page of the old file zeroed in turn (format 2 has no record
     // checksums, but a page redb cannot read is found): a copy that fails
@@ -406,7 +406,7 @@ fn a_format_3_file_is_carried_over_with_each_id_kept_as_its_servers_number() {
 
     let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("caldb format version 3, this caldb reads version 4 (carry it over"), "{err}");
+    assert!(err.contains("caldb format version 3, this caldb reads version 5 (carry it over"), "{err}");
     assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");
 
     let (code, out, err) = caldb(&["-upgrade", old_s, new_s]);

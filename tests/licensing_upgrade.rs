@@ -31,7 +31,7 @@ fn a_format_3_file_is_refused_untouched_and_upgrade_carries_it_into_format_4() {
     let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("caldb format version 3, this caldb reads version 4 (carry it over, whole, with: caldb -upgrade"),
+        err.contains("caldb format version 3, this caldb reads version 5 (carry it over, whole, with: caldb -upgrade"),
         "{err}"
     );
     assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");

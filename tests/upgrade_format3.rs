@@ -25,7 +25,7 @@ fn a_format_3_file_is_carried_over_with_its_spellings_and_its_names_found_in_any
     let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM devices;"]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("caldb format version 3, this caldb reads version 4 (carry it over, whole, with: caldb -upgrade")
+        err.contains("caldb format version 3, this caldb reads version 5 (carry it over, whole, with: caldb -upgrade")
     );
     assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");
 

@@ -67,7 +67,7 @@ const CONNECT: &[Write] = &[
     Write { table: T::IdxLicenseComputer, key: Key::Rising(17), value: 0 },
     Write { table: T::IdxLicenseExpiry, key: Key::Random(16), value: 1 },
     Write { table: T::Keypacks, key: Key::Same, value: 22 },
-    Write { table: T::Tokens, key: Key::Rising(13), value: 75 },
+    Write { table: T::Tokens, key: Key::Rising(13), value: 19 },
     Write { table: T::Sessions, key: Key::Rising(8), value: 34 },
     Write { table: T::IdxSessionLive, key: Key::Rising(10), value: 8 },
     Write { table: T::History, key: Key::Rising(8), value: 40 },
@@ -199,7 +199,7 @@ pub fn least_connect_work(dir: &Path, n: u64, users: u64) -> f64 {
             write!(comp, "{name}\0{:08}", i + 1).expect("format");
             computer.insert(comp.as_str(), ()).expect("insert");
             expiry.insert(e, 1).expect("insert");
-            tokens.insert(name.as_str(), &value[..75]).expect("insert");
+            tokens.insert(name.as_str(), &value[..19]).expect("insert");
             live.insert(session.as_str(), &value[..34]).expect("insert");
         }
     }
@@ -437,7 +437,7 @@ mod grouped {
                 all.insert(&key(9, &h)[..], &[0u8; 4][..]).expect("insert");
                 all.insert(&key(10, &[&name[..], &[0], &id].concat())[..], &[0u8; 4][..]).expect("insert");
                 all.insert(&key(11, &e)[..], &[0u8; 5][..]).expect("insert");
-                all.insert(&key(6, &[&name[..], &[0, 0, 0, 0, 0]].concat())[..], &VALUE[..102]).expect("insert");
+                all.insert(&key(6, &[&name[..], &[0, 0, 0, 0, 0]].concat())[..], &VALUE[..23]).expect("insert");
                 all.insert(&key(7, &id)[..], &VALUE[..60]).expect("insert");
                 all.insert(&session[..], &VALUE[..12]).expect("insert");
             }
@@ -479,7 +479,7 @@ mod grouped {
                 hwid.insert(h, [0; 4]).expect("insert");
                 computer.insert(&[&name[..], &[0], &(j + 1).to_be_bytes()].concat()[..], [0; 4]).expect("insert");
                 expiry.insert(e, [0; 5]).expect("insert");
-                tokens.insert(&[&name[..], &[0, 0, 0, 0, 0]].concat()[..], &VALUE[..102]).expect("insert");
+                tokens.insert(&[&name[..], &[0, 0, 0, 0, 0]].concat()[..], &VALUE[..23]).expect("insert");
                 sessions.insert(j + 1, &VALUE[..60]).expect("insert");
                 live.insert(&session[..], &VALUE[..12]).expect("insert");
             }
@@ -558,7 +558,7 @@ mod grouped {
     /// seen on its file by `tests/p3_limit.rs`.
     const DEVICE: usize = 38;
     const LICENSE: usize = 63;
-    const TOKEN: usize = 76;
+    const TOKEN: usize = 23;
     const SESSION: usize = 37;
     const LIVE_ENTRY: usize = 5;
     const STATE: usize = 32;

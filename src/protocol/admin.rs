@@ -174,9 +174,7 @@ pub fn rebuild(cx: &mut Ctx, name: &str, reinstall: bool) -> Result<(u64, u64)> 
     let own: Vec<KeypackRec> = cx.tx.keypacks()?.into_iter().filter(|k| same_name(&k.server, &server.name)).collect();
     let ids: Vec<u64> = own.iter().map(|k| k.id).collect();
     let doomed = cx.tx.licenses_of_keypacks(&ids)?;
-    for id in &doomed {
-        cx.tx.delete_license(*id)?;
-    }
+    cx.tx.delete_licenses(&doomed)?;
     let licenses = doomed.len() as u64;
     for mut k in own {
         k.issued = 0;

@@ -159,7 +159,7 @@ pub fn logon_client(cx: &mut Ctx, req: &ClientLogon) -> Result<Option<u64>> {
         None => None,
     };
     if let Some(l) = row.map(|id| cx.tx.license(id)).transpose()?.flatten() {
-        validate_after_logon(cx, &super::issue::token_of(&req.computer, 0, String::new(), l))?;
+        validate_after_logon(cx, &super::issue::token_of(&req.computer, 0, String::new(), &l))?;
     }
     if host.mode == Mode::User {
         per_user(cx, &host, &req.user, true)?;

@@ -263,9 +263,7 @@ pub fn uninstall_keypack(cx: &mut Ctx, id: u64) -> Result<()> {
             "key pack {id_shown} has {live} issued licenses; revoke them or let them expire first"
         )));
     }
-    for lid in held {
-        cx.tx.delete_license(lid)?;
-    }
+    cx.tx.delete_licenses(&held)?;
     cx.tx.delete(T::Keypacks, &keys::id(id))?;
     cx.event(EventSource::LicenseServer, &k.server, 0, EventLevel::Info, format!("key pack {id_shown} uninstalled"))
 }

@@ -155,17 +155,17 @@ pub fn free_slot(tokens: &[TokenRec]) -> u32 {
 }
 
 /// The token a device keeps for license `l`, in its slot `slot`.
-pub fn token_of(device: &str, slot: u32, scope: String, l: LicenseRec) -> TokenRec {
+pub fn token_of(device: &str, slot: u32, scope: String, l: &LicenseRec) -> TokenRec {
     TokenRec {
         device: device.to_string(),
         slot,
         license: l.id,
-        server: l.server,
+        server: l.server.clone(),
         scope,
         kind: l.kind,
         product: l.product,
-        computer: l.computer,
-        user: l.user,
+        computer: l.computer.clone(),
+        user: l.user.clone(),
         issued: l.issued,
         expires: l.expires,
         hwid: l.hwid,
@@ -173,12 +173,11 @@ pub fn token_of(device: &str, slot: u32, scope: String, l: LicenseRec) -> TokenR
 }
 
 /// Stores a license in the device's store, in `slot` (replacing the token
-/// there, if any). The token takes the license's names: every caller is done
-/// with the license then.
+/// there, if any): by reference to the license (`StoredToken`).
 pub fn place_token(cx: &mut Ctx, device: &str, slot: u32, l: LicenseRec, server: &ServerRec) -> Result<TokenRec> {
-    let token = token_of(device, slot, server.scope.clone(), l);
+    let token = token_of(device, slot, server.scope.clone(), &l);
     if !cx.client_store {
-        cx.tx.put_token(&token)?;
+        cx.tx.put_token_of(&token, Some(&l))?;
     }
     Ok(token)
 }

@@ -192,7 +192,11 @@ impl Table {
     /// columns in `cols` filled (the others NULL, never read): a license
     /// is read in place (`LicenseView`) and only the values a plan reads
     /// are made, not 13 values with five strings and a hex HWID per row.
-    pub fn row_of(&self, bytes: &[u8], cols: Columns) -> Result<Vec<Value>> {
+    pub fn row_of(&self, r: &(impl Reader + ?Sized), key: &[u8], bytes: &[u8], cols: Columns) -> Result<Vec<Value>> {
+        if self.store == T::Tokens {
+            // A placed token reads some fields from its license.
+            return Ok(only(token_row(r.token_of_stored(key, bytes)?), cols));
+        }
         if cols == Columns::ALL {
             return self.row(bytes);
         }
@@ -202,13 +206,7 @@ impl Table {
         // Other tables are small (key packs, servers, hosts): the row is
         // built whole, and the values not read are dropped so that a join
         // that copies this row into each outer row copies NULLs for them.
-        let mut row = self.row(bytes)?;
-        for (n, v) in row.iter_mut().enumerate() {
-            if !cols.has(n) {
-                *v = Value::Null;
-            }
-        }
-        Ok(row)
+        Ok(only(self.row(bytes)?, cols))
     }
 
     /// Turns a stored record into a row of this table.
@@ -221,7 +219,6 @@ impl Table {
                 let d: DeviceRec = codec::decode(bytes)?;
                 vec![Value::Name(d.name), Value::Text(hex(&d.hwid)), Value::Time(d.created)]
             }
-            T::Tokens => token_row(codec::decode(bytes)?),
             T::Hosts => host_row(codec::decode(bytes)?),
             T::Sessions => session_row(codec::decode(bytes)?),
             T::UserCals => {
@@ -242,6 +239,18 @@ impl Table {
             other => unreachable!("{} is not a query table", other.name()),
         })
     }
+}
+
+/// `row` with the values not in `cols` as NULL.
+fn only(mut row: Vec<Value>, cols: Columns) -> Vec<Value> {
+    if cols != Columns::ALL {
+        for (n, v) in row.iter_mut().enumerate() {
+            if !cols.has(n) {
+                *v = Value::Null;
+            }
+        }
+    }
+    row
 }
 
 /// An HWID as its 40 upper-case hex digits, as `Display` prints it but
@@ -418,12 +427,14 @@ pub fn scan_rows(
     f: &mut dyn FnMut(Vec<Value>) -> Result<bool>,
 ) -> Result<()> {
     match access {
-        Access::Full => r.scan(table.store, b"", None, &mut |_, v| f(table.row_of(v, cols)?)),
-        Access::Range { from, to } => r.scan(table.store, from, to.as_deref(), &mut |_, v| f(table.row_of(v, cols)?)),
+        Access::Full => r.scan(table.store, b"", None, &mut |k, v| f(table.row_of(r, k, v, cols)?)),
+        Access::Range { from, to } => {
+            r.scan(table.store, from, to.as_deref(), &mut |k, v| f(table.row_of(r, k, v, cols)?))
+        }
         Access::Keys(keys) => {
             for k in keys {
                 if let Some(v) = r.get(table.store, k)?
-                    && !f(table.row_of(&v, cols)?)?
+                    && !f(table.row_of(r, k, &v, cols)?)?
                 {
                     break;
                 }

@@ -66,7 +66,19 @@ pub trait Records: Reader {
         self.record(T::Sessions, &keys::id(id))
     }
     fn tokens(&self, device: &str) -> Result<Vec<TokenRec>> {
-        self.records(T::Tokens, &tokens_prefix(device))
+        let mut out = Vec::new();
+        self.scan_prefix(T::Tokens, &tokens_prefix(device), &mut |k, v| {
+            out.push(self.token_of_stored(k, v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The token stored as `v` under `k`: a placed one with the fields it
+    /// reads from its license (`StoredToken`).
+    fn token_of_stored(&self, k: &[u8], v: &[u8]) -> Result<TokenRec> {
+        let stored: StoredToken = super::codec::decode(v).map_err(|e| super::envelope::at(e, T::Tokens, k))?;
+        stored.token(|id| self.license(id)).map_err(|e| super::envelope::at(e, T::Tokens, k))
     }
     fn user_cal(&self, server: &str, user: &str, product: Product) -> Result<Option<UserCalRec>> {
         self.record(T::UserCals, &user_cal_key(server, user, product))
@@ -200,8 +212,17 @@ impl WriteTx {
         self.put_record(T::Hosts, &h.key(), h)
     }
 
+    /// Stores a token: by reference to its license when it holds that
+    /// license's fields (`StoredToken`), else whole.
     pub fn put_token(&mut self, t: &TokenRec) -> Result<()> {
-        self.put_record(T::Tokens, &t.key(), t)
+        let l = self.license(t.license)?;
+        self.put_token_of(t, l.as_ref())
+    }
+
+    /// `put_token` when the caller holds the token's license as stored
+    /// (`None`: there is none): nothing is read.
+    pub fn put_token_of(&mut self, t: &TokenRec, l: Option<&LicenseRec>) -> Result<()> {
+        self.put_record(T::Tokens, &t.key(), &StoredToken::of(t, l))
     }
 
     pub fn delete_token(&mut self, device: &str, slot: u32) -> Result<bool> {
@@ -231,6 +252,11 @@ impl WriteTx {
     /// (`None`: there is none), saving a second read and decode.
     pub fn rewrite_license(&mut self, old: Option<&LicenseRec>, new: &LicenseRec) -> Result<()> {
         assert!(old.is_none_or(|o| o.id == new.id), "a license rewritten under another id");
+        if old.is_some_and(|o| !o.keeps_placed_fields(new)) {
+            // Tokens placed from it read these as they were (no protocol
+            // step changes them; a test's set-up may).
+            self.write_tokens_whole(&[new.id])?;
+        }
         self.put_record(T::Licenses, &new.key(), new)?;
         let was = old.map(license_index_keys);
         for (i, (t, key, value)) in license_index_keys(new).into_iter().enumerate() {
@@ -360,13 +386,54 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Deletes a license and its index entries.
-    pub fn delete_license(&mut self, id: u64) -> Result<()> {
-        if let Some(old) = self.license(id)? {
-            self.unindex_license(&old)?;
-            self.delete(T::Licenses, &keys::id(id))?;
+    /// Deletes licenses and their index entries. The tokens placed from
+    /// them are written whole first: a device keeps the CAL it holds when
+    /// the server's record of it goes (a rebuilt database).
+    pub fn delete_licenses(&mut self, ids: &[u64]) -> Result<()> {
+        self.write_tokens_whole(ids)?;
+        for &id in ids {
+            if let Some(old) = self.license(id)? {
+                self.unindex_license(&old)?;
+                self.delete(T::Licenses, &keys::id(id))?;
+            }
         }
         Ok(())
+    }
+
+    /// Writes whole every token placed from one of the licenses `ids`: one
+    /// pass over the tokens (no index leads from a license to its tokens),
+    /// a batch of them read, then written, at a time.
+    fn write_tokens_whole(&mut self, ids: &[u64]) -> Result<()> {
+        const BATCH: usize = 4096;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let doomed: std::collections::HashSet<u64> = ids.iter().copied().collect();
+        let mut from = Vec::new();
+        loop {
+            let (mut whole, mut last, mut seen) = (Vec::new(), None, 0);
+            self.scan(T::Tokens, &from, None, &mut |k, v| {
+                let stored: StoredToken =
+                    super::codec::decode(v).map_err(|e| super::envelope::at(e, T::Tokens, k))?;
+                if stored.placed_from().is_some_and(|id| doomed.contains(&id)) {
+                    whole.push(self.token_of_stored(k, v)?);
+                }
+                seen += 1;
+                last = Some(k.to_vec());
+                Ok(seen < BATCH)
+            })?;
+            for t in &whole {
+                self.put_token_of(t, None)?;
+            }
+            match last {
+                Some(mut k) if seen == BATCH => {
+                    // The next key after `k`.
+                    k.push(0);
+                    from = k;
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     pub fn put_device(&mut self, d: &DeviceRec) -> Result<()> {
@@ -428,3 +495,133 @@ impl WriteTx {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LicenseKind;
+    use crate::store::Store;
+
+    fn license(id: u64, computer: &str) -> LicenseRec {
+        LicenseRec {
+            id,
+            keypack: 1,
+            server: "ls1".into(),
+            kind: LicenseKind::Permanent,
+            status: LicenseStatus::Active,
+            hwid: Hwid([id as u8; 20]),
+            computer: computer.into(),
+            user: "u".into(),
+            product: Product::Ws2022,
+            issued: Time(1_767_225_600),
+            expires: Time(1_772_000_000),
+            validated: true,
+            revoked: None,
+        }
+    }
+
+    fn token(device: &str, slot: u32, l: &LicenseRec) -> TokenRec {
+        TokenRec {
+            device: device.into(),
+            slot,
+            license: l.id,
+            server: l.server.clone(),
+            scope: "default".into(),
+            kind: l.kind,
+            product: l.product,
+            computer: l.computer.clone(),
+            user: l.user.clone(),
+            issued: l.issued,
+            expires: l.expires,
+            hwid: l.hwid,
+        }
+    }
+
+    /// The form each token of `device` is stored in: 0 whole, 1 placed.
+    fn forms(tx: &WriteTx, device: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        tx.scan_prefix(T::Tokens, &tokens_prefix(device), &mut |_, v| {
+            out.push(v[0]);
+            Ok(true)
+        })
+        .expect("scan");
+        out
+    }
+
+    #[test]
+    fn a_token_placed_from_its_license_is_stored_by_reference_and_reads_back_whole() {
+        let store = Store::in_memory().expect("store");
+        let mut tx = store.write().expect("write");
+        let (l1, l2) = (license(1, "pc1"), license(2, "pc2"));
+        tx.insert_license(&l1).expect("insert");
+        tx.insert_license(&l2).expect("insert");
+        // Placed: its license's; from another computer's license (a clone
+        // keeping its store); and one whose license is not stored.
+        let mut other = token("pc1", 2, &l1);
+        other.user = "someone else".into();
+        let gone = token("pc1", 3, &license(9, "pc1"));
+        let tokens = [token("pc1", 0, &l1), token("pc1", 1, &l2), other, gone];
+        for t in &tokens {
+            tx.put_token(t).expect("put");
+        }
+        assert_eq!(forms(&tx, "pc1"), [1, 1, 0, 0]);
+        assert_eq!(tx.tokens("pc1").expect("tokens"), tokens);
+        let mut stored = 0;
+        tx.scan_prefix(T::Tokens, &tokens_prefix("pc1"), &mut |_, v| {
+            stored += v.len();
+            Ok(true)
+        })
+        .expect("scan");
+        assert!(stored < 2 * 30 + 2 * 90, "{stored} bytes");
+        tx.commit().expect("commit");
+        assert_eq!(store.read().expect("read").tokens("pc1").expect("tokens"), tokens);
+    }
+
+    #[test]
+    fn tokens_placed_from_a_license_that_goes_or_changes_are_written_whole_first() {
+        let store = Store::in_memory().expect("store");
+        let mut tx = store.write().expect("write");
+        let ls: Vec<LicenseRec> = (1..=5000).map(|id| license(id, &format!("pc{id}"))).collect();
+        for l in &ls {
+            tx.insert_license(l).expect("insert");
+            tx.put_token(&token(&l.computer, 0, l)).expect("put");
+        }
+        let before: Vec<TokenRec> = ls.iter().flat_map(|l| tx.tokens(&l.computer).expect("tokens")).collect();
+        // Deleted (a rebuilt server, an uninstalled pack), past a batch of
+        // the pass over the tokens.
+        let doomed: Vec<u64> = (1..=5000).filter(|id| id % 2 == 0).collect();
+        tx.delete_licenses(&doomed).expect("delete");
+        // Rewritten with another computer (no protocol step does).
+        let mut moved = tx.license(4999).expect("read").expect("license");
+        moved.computer = "elsewhere".into();
+        tx.put_license(&moved).expect("put");
+        tx.commit().expect("commit");
+        let rx = store.read().expect("read");
+        let after: Vec<TokenRec> = ls.iter().flat_map(|l| rx.tokens(&l.computer).expect("tokens")).collect();
+        assert_eq!(after, before, "every token reads as it did");
+        let tx = store.write().expect("write");
+        for id in [2, 4998, 4999] {
+            assert_eq!(forms(&tx, &format!("pc{id}")), [0], "pc{id}'s token is whole");
+        }
+        assert_eq!(forms(&tx, "pc1"), [1], "pc1's license stayed: its token stays placed");
+    }
+
+    #[test]
+    fn a_placed_token_whose_license_is_not_there_is_damage_naming_the_token() {
+        let store = Store::in_memory().expect("store");
+        let mut tx = store.write().expect("write");
+        let l = license(1, "pc1");
+        tx.insert_license(&l).expect("insert");
+        tx.put_token(&token("pc1", 0, &l)).expect("put");
+        // The license gone without its token written whole: what damage,
+        // or a bug, would leave.
+        tx.delete(T::Licenses, &keys::id(1)).expect("delete");
+        let e = tx.tokens("pc1").expect_err("no license to read from");
+        assert!(e.is_damage(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("tokens") && text.contains("license 1 of server #0, which is not there"),
+            "{text}"
+        );
+    }
+}

@@ -27,7 +27,7 @@ pub const CHECKSUM_LEN: usize = 4;
 pub enum Envelope {
     /// Format 2: the payload as it is.
     V2,
-    /// Formats 3 and 4: the payload, then its CRC-32C.
+    /// Formats 3 to 5: the payload, then its CRC-32C.
     V3,
 }
 
@@ -36,9 +36,9 @@ impl Envelope {
     pub fn of_version(version: u32) -> Option<Envelope> {
         match version {
             2 => Some(Envelope::V2),
-            // Format 4 changed keys, records and tables, not how a value
-            // carries its checksum.
-            3 | 4 => Some(Envelope::V3),
+            // Formats 4 and 5 changed keys, records and tables, not how a
+            // value carries its checksum.
+            3..=5 => Some(Envelope::V3),
             _ => None,
         }
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The format version written in `meta`; a file with another one is refused.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 impl Store {
     /// Opens a file, creating it (and its tables) if missing, shared with

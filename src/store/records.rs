@@ -404,6 +404,115 @@ impl TokenRec {
     }
 }
 
+/// How `tokens` stores a token (format 5). A token the protocol places
+/// from its license (`protocol::issue::token_of`) repeats that license's
+/// server, kind, computer, user, issue time and HWID, which no protocol
+/// step changes once the license is stored; it is stored `Placed`, by
+/// reference: about a quarter of the bytes. Any other token is stored
+/// `Full`, and so is one whose license goes or changes one of those
+/// fields: `WriteTx::delete_licenses` and `rewrite_license` write such
+/// tokens whole first (a device keeps the CAL it holds when the server's
+/// record of it is deleted, as after a rebuilt database).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StoredToken {
+    Full(TokenRec),
+    Placed(PlacedToken),
+}
+
+/// A token stored by reference to its license: what it does not share
+/// with it. The product and expiry are the token's own (a key pack's
+/// product is settled later, a renewal moves the license's expiry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlacedToken {
+    /// The device's spelling, when it is not the license's computer.
+    pub device: Option<String>,
+    pub slot: u32,
+    #[serde(with = "row_id")]
+    pub license: u64,
+    pub scope: String,
+    pub product: Product,
+    pub expires: Time,
+}
+
+impl StoredToken {
+    /// How `t` is stored, given its license `l` as stored (`None`: there
+    /// is none).
+    pub fn of(t: &TokenRec, l: Option<&LicenseRec>) -> StoredToken {
+        match l {
+            Some(l) if l.id == t.license && PlacedToken::shares(t, l) => StoredToken::Placed(PlacedToken {
+                device: (t.device != l.computer).then(|| t.device.clone()),
+                slot: t.slot,
+                license: t.license,
+                scope: t.scope.clone(),
+                product: t.product,
+                expires: t.expires,
+            }),
+            _ => StoredToken::Full(t.clone()),
+        }
+    }
+
+    /// The license a placed token takes its fields from.
+    pub fn placed_from(&self) -> Option<u64> {
+        match self {
+            StoredToken::Full(_) => None,
+            StoredToken::Placed(p) => Some(p.license),
+        }
+    }
+
+    /// The token, its placed fields read from `license` (which must be
+    /// `placed_from`'s license as stored).
+    pub fn token(self, license: impl FnOnce(u64) -> crate::error::Result<Option<LicenseRec>>) -> crate::error::Result<TokenRec> {
+        let p = match self {
+            StoredToken::Full(t) => return Ok(t),
+            StoredToken::Placed(p) => p,
+        };
+        let l = license(p.license)?.ok_or_else(|| {
+            crate::error::Error::damaged(format!(
+                "the token takes its fields from license {} of server #{}, which is not there",
+                keys::number(p.license),
+                keys::server_of(p.license)
+            ))
+        })?;
+        Ok(TokenRec {
+            device: p.device.unwrap_or_else(|| l.computer.clone()),
+            slot: p.slot,
+            license: p.license,
+            server: l.server,
+            scope: p.scope,
+            kind: l.kind,
+            product: p.product,
+            computer: l.computer,
+            user: l.user,
+            issued: l.issued,
+            expires: p.expires,
+            hwid: l.hwid,
+        })
+    }
+}
+
+/// What a placed token reads from its license: server, kind, computer,
+/// user, issue time and HWID.
+type PlacedFields<'a> = (&'a str, LicenseKind, &'a str, &'a str, Time, &'a Hwid);
+
+impl PlacedToken {
+    /// Whether `t` holds `l`'s placed fields.
+    fn shares(t: &TokenRec, l: &LicenseRec) -> bool {
+        (t.server.as_str(), t.kind, t.computer.as_str(), t.user.as_str(), t.issued, &t.hwid) == l.placed_fields()
+    }
+}
+
+impl LicenseRec {
+    fn placed_fields(&self) -> PlacedFields<'_> {
+        (&self.server, self.kind, &self.computer, &self.user, self.issued, &self.hwid)
+    }
+
+    /// Whether rewriting this license as `new` keeps what placed tokens
+    /// read from it.
+    pub fn keeps_placed_fields(&self, new: &LicenseRec) -> bool {
+        self.placed_fields() == new.placed_fields()
+    }
+}
+
 pub fn token_key(device: &str, slot: u32) -> Vec<u8> {
     Key::new().name(device).slot(slot).done()
 }

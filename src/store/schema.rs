@@ -20,14 +20,17 @@ fn layout(t: T) -> (&'static str, &'static str) {
         T::Keypacks => ("id u64: server ordinal u32, number u32", "KeypackRec"),
         T::Licenses => ("id u64: server ordinal u32, number u32", "LicenseRec"),
         T::Devices => ("name", "DeviceRec"),
-        T::Tokens => ("device NUL slot u32", "TokenRec"),
+        T::Tokens => (
+            "device NUL slot u32",
+            "StoredToken: Full(TokenRec), or Placed(PlacedToken): by reference to its license, which holds its server, kind, computer, user, issue time and HWID",
+        ),
         T::Hosts => ("name", "HostRec"),
         T::Sessions => ("id u64", "SessionRec"),
         T::UserCals => ("server NUL user NUL product NUL", "UserCalRec"),
         T::Events => ("seq u64", "EventRec"),
         T::History => (
             "seq u64 of the chunk's last row",
-            "chunk of up to 256 rows: u32 LE count, then the body as an LZ4 block (lz4_flex, its u32 LE length first): per row seq u64 BE, u32 LE length, HistoryRec",
+            "chunk of up to 256 rows: u32 LE count (its top byte the codec: 0 LZ4, 1 zstd), the body's u32 LE length, then the body as an LZ4 block (lz4_flex) or a zstd frame: per row seq u64 BE, u32 LE length, HistoryRec",
         ),
         T::Credentials => ("server name", "CredentialsRec"),
         T::IdxLicenseHwid => ("hwid [u8; 20] license u64", "empty (index of licenses by HWID)"),
@@ -104,8 +107,8 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
         ),
         ("DeviceRec", codec::encode(&DeviceRec { name: s("pc1"), hwid: SAMPLE_HWID, created: t })?),
         (
-            "TokenRec",
-            codec::encode(&TokenRec {
+            "StoredToken::Full",
+            codec::encode(&StoredToken::Full(TokenRec {
                 device: s("pc1"),
                 slot: 0,
                 license: keys::row_id(1, 3),
@@ -118,7 +121,18 @@ fn samples() -> Result<Vec<(&'static str, Vec<u8>)>> {
                 issued: t,
                 expires: t,
                 hwid: SAMPLE_HWID,
-            })?,
+            }))?,
+        ),
+        (
+            "StoredToken::Placed",
+            codec::encode(&StoredToken::Placed(PlacedToken {
+                device: None,
+                slot: 0,
+                license: keys::row_id(1, 3),
+                scope: s("default"),
+                product: Product::Ws2022,
+                expires: t,
+            }))?,
         ),
         (
             "HostRec",

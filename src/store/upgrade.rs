@@ -13,12 +13,13 @@
 //! the writer; the path stays one. Format 4 numbers key packs and
 //! licenses per server (`per_server_ids`): its conversion needs to know
 //! each old id's server, so the reader first reads the old file's
-//! servers, key packs and licenses once (`Renumbering`).
+//! servers, key packs and licenses once (`Renumbering`). Format 5
+//! stores a token as a `StoredToken`: an old one is carried over whole.
 
 use super::damage::guarded;
 use super::envelope::Envelope;
 use super::file::{check_magic, format_version};
-use super::records::{KeypackRec, LicenseRec, ServerIds, State, TokenRec};
+use super::records::{KeypackRec, LicenseRec, ServerIds, State, StoredToken, TokenRec};
 use crate::model::{CalType, Hwid, KeypackType, LicenseKind, LicenseStatus, Product, Time};
 use super::tables::{Raw, STATE_KEY, is_bare};
 use super::{FORMAT_VERSION, Fixed, Reader, Shape, Store, T, codec, keys};
@@ -143,12 +144,12 @@ enum OldShape {
     Fixed28Fixed4,
 }
 
-/// Formats 2 and 3 typed the tables as format 4 does (format 4 changed
-/// records and keys, not widths); format 2's values were bare: an empty
+/// Formats 2 to 4 typed the tables as format 5 does (formats 4 and 5
+/// changed records and keys, not widths); format 2's values were bare: an empty
 /// index value was `Fixed<0>`, the expiry flag `Fixed<1>`, where format
 /// 3 adds the 4 bytes of the checksum.
 fn old_shape(version: u32, t: T) -> OldShape {
-    debug_assert!(version == 2 || version == 3, "the older formats this caldb reads");
+    debug_assert!((2..FORMAT_VERSION).contains(&version), "the older formats this caldb reads");
     let bare = version == 2;
     match t.shape() {
         Shape::VarVar => OldShape::VarVar,
@@ -206,12 +207,26 @@ fn convert(old: &Old, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<
     if old.version == 2 {
         prevent_upgrade_and_admin(t, &mut payload);
     }
-    per_server_ids(&old.renumbering, t, &mut key, &mut payload)?;
-    if t == T::History {
-        payload = super::history::from_format_3(&payload).map_err(|e| super::envelope::at(e, t, &key))?;
+    if old.version < 4 {
+        per_server_ids(&old.renumbering, t, &mut key, &mut payload)?;
+        if t == T::History {
+            payload = super::history::from_format_3(&payload).map_err(|e| super::envelope::at(e, t, &key))?;
+        }
+        key = fold_name_keys(t, &key)?;
     }
-    let key = fold_name_keys(t, &key)?;
+    if t == T::Tokens {
+        payload = tokens_stored_whole(&key, &payload)?;
+    }
     Ok((key, payload))
+}
+
+/// Format 4 to 5: a token is a `StoredToken`; an old one is stored whole
+/// (`Full`). Placing it by reference would read its license from the new
+/// file, which is written table by table; a token the protocol places
+/// after the carry-over is placed.
+fn tokens_stored_whole(key: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
+    let t: TokenRec = codec::decode(payload).map_err(|e| super::envelope::at(e, T::Tokens, key))?;
+    codec::encode(&StoredToken::Full(t))
 }
 
 /// Format 2 to 3: records differ in two fields added at their end: a
@@ -254,6 +269,10 @@ struct Renumbering {
 impl Renumbering {
     fn read(rx: &redb::ReadTransaction, version: u32, envelope: Envelope) -> Result<Renumbering> {
         let mut r = Renumbering::default();
+        if version >= 4 {
+            // Numbered per server already.
+            return Ok(r);
+        }
         visit_old(rx, version, envelope, T::Servers, &mut |key, _| {
             let ordinal = r.servers.len() as u32 + 1;
             r.servers.insert(String::from_utf8_lossy(key).into_owned(), ordinal);

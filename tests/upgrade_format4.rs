@@ -1,0 +1,72 @@
+//! Format 5 stores tokens by reference to their licenses and long history
+//! chunks in zstd: a format-4 file written by an earlier caldb
+//! (`tests/data/format4.redb`, made from `format4.sql`, its `.dump` beside
+//! it) is refused untouched with the way over, and `caldb -upgrade`
+//! carries every row across: its `.dump` is the earlier caldb's, line for
+//! line, but for each token's stored value, now a whole `StoredToken`
+//! (its variant's byte first). The carried-over file takes writes, and a
+//! token the protocol places then is stored by reference.
+
+#[path = "support/bin.rs"]
+mod bin;
+use bin::{caldb, data, scratch_dir};
+
+#[test]
+fn a_format_4_file_is_refused_untouched_and_carried_over_row_for_row() {
+    let dir = scratch_dir("upgrade4");
+    let old = dir.join("old.redb");
+    std::fs::copy(data("format4.redb"), &old).expect("copy the format-4 file");
+    let original = std::fs::read(&old).expect("read");
+    let (old_s, new) = (old.to_str().expect("UTF-8"), dir.join("new.redb"));
+    let new_s = new.to_str().expect("UTF-8");
+
+    let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM devices;"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("caldb format version 4, this caldb reads version 5 (carry it over, whole, with: caldb -upgrade"),
+        "{err}"
+    );
+    assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");
+
+    let (code, out, err) = caldb(&["-upgrade", old_s, new_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("tokens: 4 entries") && out.ends_with("CHECK finds no problem in it\n"), "{out}");
+    assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
+
+    let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    let want = std::fs::read_to_string(data("format4.dump")).expect("the format-4 dump");
+    let token = "INSERT INTO caldb_store VALUES('tokens',";
+    let mut tokens = 0;
+    for (n, (got, old)) in dump.lines().zip(want.lines()).enumerate() {
+        let want = match old.strip_prefix(token) {
+            // X'key',X'value' -> X'key',X'00value': `StoredToken::Full`.
+            Some(rest) => {
+                tokens += 1;
+                let (key, value) = rest.split_once(",X'").expect("key, value");
+                format!("{token}{key},X'00{value}")
+            }
+            None => old.to_string(),
+        };
+        assert_eq!(got, want, "line {}", n + 1);
+    }
+    assert_eq!(dump.lines().count(), want.lines().count(), "the same rows");
+    assert_eq!(tokens, 4, "every token seen");
+
+    // Writes: a valid CAL presented, a new device on the second server, a
+    // user CAL, through the stored keys (names in another case).
+    let script = "CONNECT PC1 AS alice TO RDSH1; CREATE DEVICE pc6; CONNECT pc6 AS frank TO rdsh3; \
+                  CONNECT pc3 AS CAROL TO rdsh2; CHECK;";
+    let (code, out, err) = caldb(&[new_s, script]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("accepted,valid,pc1,alice,rdsh1,ls1,6,"), "{out}");
+    assert!(lines[1].starts_with("accepted,temporary-issued,pc6,frank,rdsh3,ls2,3,"), "{out}");
+    assert!(lines[2].starts_with("accepted,per-user,pc3,CAROL,RDSH2,"), "{out}");
+    // pc6's new token is stored by reference (`StoredToken::Placed`, 01).
+    let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
+    assert_eq!(code, 0, "{err}");
+    let pc6 = dump.lines().find(|l| l.starts_with(&format!("{token}X'50433600"))).expect("pc6's token");
+    assert!(pc6.contains(",X'01"), "{pc6}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
