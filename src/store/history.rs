@@ -91,8 +91,7 @@ fn sealed(count: usize, body: &[u8]) -> Vec<u8> {
     let mut chunk = (count as u32 | codec << CODEC_SHIFT).to_le_bytes().to_vec();
     if codec == ZSTD {
         chunk.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        // Compressing a slice into a vector only fails on a bug.
-        chunk.extend_from_slice(&zstd::bulk::compress(body, ZSTD_LEVEL).expect("zstd compresses a slice"));
+        chunk.extend_from_slice(&zstd_compress(body));
     } else {
         chunk.extend_from_slice(&lz4_flex::block::compress_prepend_size(body));
     }
@@ -112,6 +111,22 @@ const CODEC_SHIFT: u32 = 24;
 const ZSTD_FROM: usize = 512;
 /// zstd's level 1: level 3 and 9 store 256 protocol steps in as many bytes.
 const ZSTD_LEVEL: i32 = 1;
+
+/// `body` as a zstd frame, through this thread's compressor: a context
+/// made per chunk cost as much as compressing a chunk of protocol steps.
+fn zstd_compress(body: &[u8]) -> Vec<u8> {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        // Making a context and compressing a slice into a vector only
+        // fail when memory does.
+        let c = c.get_or_insert_with(|| zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("a zstd context"));
+        c.compress(body).expect("zstd compresses a slice")
+    })
+}
 
 /// The body of a chunk, decompressed.
 fn body(chunk: &[u8]) -> Result<Vec<u8>> {
