@@ -126,6 +126,34 @@ fn a_dump_record_whose_key_does_not_fit_its_table_is_refused_plainly() {
     assert_eq!(count(&copy, &dir, "licenses"), 0, "nothing was restored");
 }
 
+/// A dump of another storage format is refused before a record is
+/// written, saying the way over: by the format it states (from format 5
+/// on), or, in an earlier dump, which states none, by its first record
+/// this format does not store (format 4's tokens, `tests/data/format4.dump`).
+#[test]
+fn a_dump_of_another_storage_format_is_refused_whole_with_the_way_over() {
+    let dir = scratch_dir("dump-format");
+    let way = "a dump restores into the format that wrote it: restore it with the caldb that wrote it, \
+               then carry that file over with caldb -upgrade OLD.redb NEW.redb";
+    let source = build(&dir);
+    let text = dump(&source, &dir);
+    let stated = "INSERT INTO caldb_store VALUES('meta',X'666F726D6174',X'05');";
+    assert!(text.contains(stated), "the dump states its format");
+    let older = text.replacen(stated, "INSERT INTO caldb_store VALUES('meta',X'666F726D6174',X'04');", 1);
+    let format4 = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/format4.dump")).expect("read");
+    for (name, text, says) in [
+        ("stated", older.into_bytes(), "this dump holds caldb's storage format 4, and this caldb stores format 5: "),
+        ("format4", format4, "caldb_store: a record of 'tokens' that this caldb's storage format (5) does not store: "),
+    ] {
+        let copy = dir.join(format!("{name}.redb")).to_string_lossy().into_owned();
+        let out = bin::run(&[copy.as_str(), "-bail"], Some(&dir), &text);
+        assert_eq!(status(&out), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("{says}{way}")), "{name}: {}", stderr(&out));
+        assert_eq!(count(&copy, &dir, "licenses"), 0, "{name}: nothing was restored");
+        assert_eq!(count(&copy, &dir, "history"), 0, "{name}");
+    }
+}
+
 #[test]
 fn insert_into_a_query_table_outside_a_dump_is_a_clear_error() {
     let dir = scratch_dir("dump-insert");

@@ -38,6 +38,9 @@ fn a_format_4_file_is_refused_untouched_and_carried_over_row_for_row() {
     let want = std::fs::read_to_string(data("format4.dump")).expect("the format-4 dump");
     let token = "INSERT INTO caldb_store VALUES('tokens',";
     let mut tokens = 0;
+    // Format 5's dump states its format, a line format 4's did not have.
+    let stated = "INSERT INTO caldb_store VALUES('meta',X'666F726D6174',X'05');";
+    let dump: String = dump.lines().filter(|l| *l != stated).map(|l| format!("{l}\n")).collect();
     for (n, (got, old)) in dump.lines().zip(want.lines()).enumerate() {
         let want = match old.strip_prefix(token) {
             // X'key',X'value' -> X'key',X'00value': `StoredToken::Full`.

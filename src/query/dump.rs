@@ -21,7 +21,7 @@ use super::catalog::{self, Access, TABLES, Type, scan_rows};
 use super::print::sql_value;
 use crate::error::{Error, Result};
 use crate::model::Value;
-use crate::store::{Reader, State, T, WriteTx, codec};
+use crate::store::{FORMAT_VERSION, Reader, State, T, WriteTx, codec};
 use std::fmt::Write;
 
 /// The table of stored records in a dump.
@@ -32,6 +32,9 @@ const STORE_COLUMNS: [(&str, &str); 3] = [("tbl", "TEXT"), ("key", "BLOB"), ("va
 /// cache that a crash or a read-only statement's expiry may leave at
 /// another value for the same data: the restored database looks again.
 const META_STATE: &[u8] = b"state";
+/// `meta`'s format version in a dump (from format 5 on): a restore
+/// refuses a dump of another format before it writes a record.
+const META_FORMAT: &[u8] = b"format";
 
 fn literal(v: &Value) -> String {
     match v {
@@ -110,6 +113,7 @@ pub fn dump_to(r: &(impl Reader + ?Sized), w: &mut dyn std::io::Write) -> Result
     out.push_str("BEGIN TRANSACTION;\n");
     let columns: Vec<(String, String)> = STORE_COLUMNS.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
     let _ = writeln!(out, "{}", create_table(STORE_TABLE, &columns));
+    store_row(&mut out, T::Meta.name(), META_FORMAT, &codec::encode(&FORMAT_VERSION)?);
     for t in T::ALL.into_iter().filter(|t| *t != T::Meta) {
         r.scan(t, b"", None, &mut |k, v| {
             store_row(&mut out, t.name(), k, v);
@@ -201,7 +205,41 @@ fn restore_record(tx: &mut WriteTx, values: &[SqlValue]) -> Result<()> {
     if tx.get(t, key)?.is_some() {
         return Err(Error::plan(format!("{STORE_TABLE}: a second record under one key of '{name}'")));
     }
+    if !is_this_formats_record(t, value) {
+        return Err(Error::plan(format!(
+            "{STORE_TABLE}: a record of '{name}' that this caldb's storage format ({FORMAT_VERSION}) does not store: \
+             {OTHER_FORMAT}"
+        )));
+    }
     tx.put(t, key, value)
+}
+
+/// What to do with a dump of another storage format.
+const OTHER_FORMAT: &str = "a dump restores into the format that wrote it: restore it with the caldb that wrote it, \
+     then carry that file over with caldb -upgrade OLD.redb NEW.redb";
+
+/// Whether `value` decodes as the record table `t` stores in this format
+/// (a dump written before format 5 says no format: its records tell).
+fn is_this_formats_record(t: T, value: &[u8]) -> bool {
+    use crate::store::*;
+    fn decodes<R: serde::de::DeserializeOwned>(value: &[u8]) -> bool {
+        codec::decode::<R>(value).is_ok()
+    }
+    match t {
+        T::Servers => decodes::<ServerRec>(value),
+        T::Keypacks => decodes::<KeypackRec>(value),
+        T::Licenses => decodes::<LicenseRec>(value),
+        T::Devices => decodes::<DeviceRec>(value),
+        T::Tokens => decodes::<StoredToken>(value),
+        T::Hosts => decodes::<HostRec>(value),
+        T::Sessions => decodes::<SessionRec>(value),
+        T::UserCals => decodes::<UserCalRec>(value),
+        T::Events => decodes::<EventRec>(value),
+        T::History => decodes::<HistoryRec>(value),
+        T::Credentials => decodes::<CredentialsRec>(value),
+        // Index entries and meta hold no record.
+        _ => true,
+    }
 }
 
 fn restore_meta(tx: &mut WriteTx, key: &[u8], value: &[u8]) -> Result<()> {
@@ -213,6 +251,12 @@ fn restore_meta(tx: &mut WriteTx, key: &[u8], value: &[u8]) -> Result<()> {
             }
             tx.set_state(&state)
         }
+        META_FORMAT => match codec::decode::<u32>(value)? {
+            FORMAT_VERSION => Ok(()),
+            version => Err(Error::plan(format!(
+                "this dump holds caldb's storage format {version}, and this caldb stores format {FORMAT_VERSION}: {OTHER_FORMAT}"
+            ))),
+        },
         other => Err(Error::plan(format!("no meta record '{}' in a dump", String::from_utf8_lossy(other)))),
     }
 }
