@@ -3,9 +3,10 @@
 //! (`tests/data/format4.redb`, made from `format4.sql`, its `.dump` beside
 //! it) is refused untouched with the way over, and `caldb -upgrade`
 //! carries every row across: its `.dump` is the earlier caldb's, line for
-//! line, but for each token's stored value, now a whole `StoredToken`
-//! (its variant's byte first). The carried-over file takes writes, and a
-//! token the protocol places then is stored by reference.
+//! line, but for each token's stored value, now a `StoredToken`: placed
+//! by reference to its license where that license holds its fields, else
+//! whole. The carried-over file takes writes, and a token the protocol
+//! places then is stored by reference.
 
 #[path = "support/bin.rs"]
 mod bin;
@@ -37,24 +38,30 @@ fn a_format_4_file_is_refused_untouched_and_carried_over_row_for_row() {
     assert_eq!(code, 0, "{err}");
     let want = std::fs::read_to_string(data("format4.dump")).expect("the format-4 dump");
     let token = "INSERT INTO caldb_store VALUES('tokens',";
-    let mut tokens = 0;
+    let (mut whole, mut placed) = (0, 0);
     // Format 5's dump states its format, a line format 4's did not have.
     let stated = "INSERT INTO caldb_store VALUES('meta',X'666F726D6174',X'05');";
     let dump: String = dump.lines().filter(|l| *l != stated).map(|l| format!("{l}\n")).collect();
     for (n, (got, old)) in dump.lines().zip(want.lines()).enumerate() {
-        let want = match old.strip_prefix(token) {
-            // X'key',X'value' -> X'key',X'00value': `StoredToken::Full`.
-            Some(rest) => {
-                tokens += 1;
-                let (key, value) = rest.split_once(",X'").expect("key, value");
-                format!("{token}{key},X'00{value}")
-            }
-            None => old.to_string(),
+        let Some(rest) = old.strip_prefix(token) else {
+            assert_eq!(got, old, "line {}", n + 1);
+            continue;
         };
-        assert_eq!(got, want, "line {}", n + 1);
+        // X'key',X'value': whole, X'key',X'00value' (`StoredToken::Full`),
+        // or by reference to its license, X'key',X'01...' (`Placed`); the
+        // tokens table's rows below say each reads back as it did.
+        let (key, value) = rest.split_once(",X'").expect("key, value");
+        if got == format!("{token}{key},X'00{value}") {
+            whole += 1;
+        } else {
+            assert!(got.starts_with(&format!("{token}{key},X'01")), "line {}: {got}", n + 1);
+            placed += 1;
+        }
     }
     assert_eq!(dump.lines().count(), want.lines().count(), "the same rows");
-    assert_eq!(tokens, 4, "every token seen");
+    // Each of format4.sql's tokens holds its license's fields (none is a clone's or
+    // outlived its license).
+    assert_eq!((whole, placed), (0, 4), "every token seen, each placed");
 
     // Writes: a valid CAL presented, a new device on the second server, a
     // user CAL, through the stored keys (names in another case).

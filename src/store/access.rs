@@ -36,6 +36,10 @@ pub fn license_index_keys(l: &LicenseRec) -> [IndexEntry; 4] {
     ]
 }
 
+/// How `restore_tokens` stores a token anew (`None`: as it is): given the
+/// transaction, its key, its stored bytes and their form.
+type RestoreToken<'r> = dyn FnMut(&WriteTx, &[u8], &[u8], &StoredToken) -> Result<Option<StoredToken>> + 'r;
+
 /// Typed lookups, on read and write transactions alike.
 pub trait Records: Reader {
     fn server(&self, name: &str) -> Result<Option<ServerRec>> {
@@ -401,39 +405,63 @@ impl WriteTx {
     }
 
     /// Writes whole every token placed from one of the licenses `ids`: one
-    /// pass over the tokens (no index leads from a license to its tokens),
-    /// a batch of them read, then written, at a time.
+    /// pass over the tokens (no index leads from a license to its tokens).
     fn write_tokens_whole(&mut self, ids: &[u64]) -> Result<()> {
-        const BATCH: usize = 4096;
         if ids.is_empty() {
             return Ok(());
         }
         let doomed: std::collections::HashSet<u64> = ids.iter().copied().collect();
-        let mut from = Vec::new();
-        loop {
-            let (mut whole, mut last, mut seen) = (Vec::new(), None, 0);
-            self.scan(T::Tokens, &from, None, &mut |k, v| {
-                let stored: StoredToken =
-                    super::codec::decode(v).map_err(|e| super::envelope::at(e, T::Tokens, k))?;
-                if stored.placed_from().is_some_and(|id| doomed.contains(&id)) {
-                    whole.push(self.token_of_stored(k, v)?);
-                }
-                seen += 1;
-                last = Some(k.to_vec());
-                Ok(seen < BATCH)
+        let mut from = Some(Vec::new());
+        while let Some(at) = from {
+            from = self.restore_tokens(&at, &mut |r, k, v, stored| {
+                Ok(match stored.placed_from() {
+                    Some(id) if doomed.contains(&id) => Some(StoredToken::Full(r.token_of_stored(k, v)?)),
+                    _ => None,
+                })
             })?;
-            for t in &whole {
-                self.put_token_of(t, None)?;
-            }
-            match last {
-                Some(mut k) if seen == BATCH => {
-                    // The next key after `k`.
-                    k.push(0);
-                    from = k;
-                }
-                _ => return Ok(()),
-            }
         }
+        Ok(())
+    }
+
+    /// Stores by reference each token stored whole that holds its
+    /// license's fields, from key `from` on, a batch of them: a file
+    /// carried over from format 4 or earlier, whose tokens come whole.
+    /// Where the next batch starts, if there is one.
+    pub fn place_tokens(&mut self, from: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.restore_tokens(from, &mut |r, _, _, stored| {
+            Ok(match stored {
+                StoredToken::Full(t) => match StoredToken::of(t, r.license(t.license)?.as_ref()) {
+                    placed @ StoredToken::Placed(_) => Some(placed),
+                    StoredToken::Full(_) => None,
+                },
+                StoredToken::Placed(_) => None,
+            })
+        })
+    }
+
+    /// Stores anew, as `restore` says, the tokens of a batch from key
+    /// `from` on: they are read, then written. Where the next batch
+    /// starts, if there is one.
+    fn restore_tokens(&mut self, from: &[u8], restore: &mut RestoreToken) -> Result<Option<Vec<u8>>> {
+        const BATCH: usize = 4096;
+        let (mut anew, mut last, mut seen) = (Vec::new(), None, 0);
+        self.scan(T::Tokens, from, None, &mut |k, v| {
+            let stored: StoredToken = super::codec::decode(v).map_err(|e| super::envelope::at(e, T::Tokens, k))?;
+            if let Some(s) = restore(self, k, v, &stored)? {
+                anew.push((k.to_vec(), s));
+            }
+            seen += 1;
+            last = Some(k.to_vec());
+            Ok(seen < BATCH)
+        })?;
+        for (k, s) in &anew {
+            self.put_record(T::Tokens, k, s)?;
+        }
+        Ok(last.filter(|_| seen == BATCH).map(|mut k| {
+            // The next key after `k`.
+            k.push(0);
+            k
+        }))
     }
 
     pub fn put_device(&mut self, d: &DeviceRec) -> Result<()> {

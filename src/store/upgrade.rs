@@ -14,7 +14,9 @@
 //! licenses per server (`per_server_ids`): its conversion needs to know
 //! each old id's server, so the reader first reads the old file's
 //! servers, key packs and licenses once (`Renumbering`). Format 5
-//! stores a token as a `StoredToken`: an old one is carried over whole.
+//! stores a token as a `StoredToken`: an old one is carried over whole,
+//! then, the copy verified, placed by reference where its license holds
+//! its fields (`place_tokens`).
 
 use super::damage::guarded;
 use super::envelope::Envelope;
@@ -32,6 +34,9 @@ use std::path::Path;
 /// How many entries one write transaction of the copy carries: a bound on
 /// the memory redb holds for it.
 const BATCH: usize = 20_000;
+
+/// The old file's page cache: it is read in key order, twice.
+const OLD_CACHE_BYTES: usize = 16 << 20;
 
 /// What was carried over: per table, its name and entry count.
 #[derive(Debug, Default)]
@@ -62,13 +67,29 @@ pub fn carry_over(old: &Path, new: &Path) -> Result<Carried> {
     })?;
     let renumbering = Renumbering::read(&rx, version, envelope)?;
     let target = Store::open(new)?;
-    let copied = copy_and_verify(&rx, &Old { version, envelope, renumbering }, &target);
+    let copied = copy_and_verify(&rx, &Old { version, envelope, renumbering }, &target)
+        .and_then(|carried| place_tokens(&target).map(|()| carried));
     if copied.is_err() {
         // Half a copy is no database: it goes, and the old file stays.
         drop(target);
         let _ = std::fs::remove_file(new);
     }
     copied
+}
+
+/// Format 5 stores a token that holds its license's fields by reference
+/// (`StoredToken::Placed`): the copy, verified with its tokens whole, has
+/// them placed, a batch to a transaction. A placed token reads back as the
+/// whole one did (`StoredToken::of` places only a token whose license
+/// holds those fields), which CHECK then reads.
+fn place_tokens(target: &Store) -> Result<()> {
+    let mut from = Some(Vec::new());
+    while let Some(at) = from {
+        let mut tx = target.write()?;
+        from = tx.place_tokens(&at)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 /// The old file's format, how its values are stored, and what its
@@ -92,6 +113,10 @@ fn copy_and_verify(rx: &redb::ReadTransaction, old: &Old, target: &Store) -> Res
 fn open_old(old: &Path) -> Result<redb::ReadOnlyDatabase> {
     let mut builder = redb::Builder::new();
     builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+    // Not redb's default cache (1 GiB), which keeps every page the copy
+    // and its verification read: carrying the 1M protocol-built file over
+    // peaked at 731 MB.
+    builder.set_cache_size(OLD_CACHE_BYTES);
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.open_read_only(old)));
     match opened {
         Ok(Ok(db)) => Ok(db),
@@ -214,16 +239,20 @@ fn convert(old: &Old, t: T, key: &[u8], payload: &[u8]) -> Result<(Vec<u8>, Vec<
         }
         key = fold_name_keys(t, &key)?;
     }
+    if old.version == 4 && t == T::History {
+        payload = super::history::resealed(&payload).map_err(|e| super::envelope::at(e, t, &key))?;
+    }
     if t == T::Tokens {
         payload = tokens_stored_whole(&key, &payload)?;
     }
     Ok((key, payload))
 }
 
-/// Format 4 to 5: a token is a `StoredToken`; an old one is stored whole
-/// (`Full`). Placing it by reference would read its license from the new
-/// file, which is written table by table; a token the protocol places
-/// after the carry-over is placed.
+/// Format 4 to 5: a token is a `StoredToken`, an old one first stored
+/// whole (`Full`): placing it by reference reads its license from the new
+/// file, which is written table by table, so `place_tokens` does it once
+/// the copy is verified. History's chunks are sealed again (format 5
+/// compresses a long one with zstd).
 fn tokens_stored_whole(key: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
     let t: TokenRec = codec::decode(payload).map_err(|e| super::envelope::at(e, T::Tokens, key))?;
     codec::encode(&StoredToken::Full(t))
