@@ -6,7 +6,9 @@
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{caldb, scratch_dir};
+use bin::caldb;
+#[path = "support/carry.rs"]
+mod carry;
 #[path = "support/rdp_client.rs"]
 mod rdp_client;
 
@@ -20,25 +22,9 @@ fn rows(dump: &str) -> Vec<String> {
 
 #[test]
 fn a_format_3_file_is_refused_untouched_and_upgrade_carries_it_into_format_4() {
-    let dir = scratch_dir("licensing-upgrade");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let old = dir.join("old.redb");
-    std::fs::copy(data.join("format3-rdpfront.redb"), &old).expect("copy the format-3 file");
-    let original = std::fs::read(&old).expect("read");
-    let (old_s, new) = (old.to_str().expect("UTF-8"), dir.join("new.redb"));
-    let new_s = new.to_str().expect("UTF-8");
-
-    let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM licenses;"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("caldb format version 3, this caldb reads version 5 (carry it over, whole, with: caldb -upgrade"),
-        "{err}"
-    );
-    assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");
-
-    let (code, out, err) = caldb(&["-upgrade", old_s, new_s]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("credentials: 0") && out.ends_with("CHECK finds no problem in it\n"), "{out}");
+    let c = carry::refused_then_carried("licensing-upgrade", "format3-rdpfront.redb", 3);
+    assert!(c.out.contains("credentials: 0"), "{}", c.out);
+    let (new_s, data) = (c.new_s(), Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"));
     let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
     assert_eq!(code, 0, "{err}");
     let want = std::fs::read_to_string(data.join("format3-rdpfront.dump")).expect("the format-3 dump");
@@ -56,11 +42,10 @@ fn a_format_3_file_is_refused_untouched_and_upgrade_carries_it_into_format_4() {
     };
     let want_rows: Vec<String> = rows(&want).into_iter().map(carried).collect();
     assert_eq!(rows(&dump), want_rows, "every row the format-3 caldb dumped");
-    assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
 
     // A real client on the carried-over file: the server's credentials are
     // made in the new table, and the client gets its temporary CAL.
-    let mut db = caldb::Database::open(&new, &caldb::OpenOptions::default()).expect("open the new file");
+    let mut db = caldb::Database::open(&c.new, &caldb::OpenOptions::default()).expect("open the new file");
     let pc = rdp_client::Client::new([7, 7, 7, 7], "erin", "PC-ERIN");
     let v = rdp_client::connect(&mut db, "rdsh1", &pc).verdict.expect("a verdict");
     assert_eq!(v.outcome, "temporary-issued");
@@ -68,5 +53,5 @@ fn a_format_3_file_is_refused_untouched_and_upgrade_carries_it_into_format_4() {
     let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(dump.matches("INSERT INTO caldb_store VALUES('credentials'").count(), 1, "one server's credentials");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&c.dir);
 }

@@ -10,29 +10,15 @@
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{caldb, data, scratch_dir};
+use bin::{caldb, data};
+#[path = "support/carry.rs"]
+mod carry;
 
 #[test]
 fn a_format_4_file_is_refused_untouched_and_carried_over_row_for_row() {
-    let dir = scratch_dir("upgrade4");
-    let old = dir.join("old.redb");
-    std::fs::copy(data("format4.redb"), &old).expect("copy the format-4 file");
-    let original = std::fs::read(&old).expect("read");
-    let (old_s, new) = (old.to_str().expect("UTF-8"), dir.join("new.redb"));
-    let new_s = new.to_str().expect("UTF-8");
-
-    let (code, _, err) = caldb(&[old_s, "SELECT COUNT(*) FROM devices;"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("caldb format version 4, this caldb reads version 5 (carry it over, whole, with: caldb -upgrade"),
-        "{err}"
-    );
-    assert!(std::fs::read(&old).expect("read") == original, "the refused file was changed");
-
-    let (code, out, err) = caldb(&["-upgrade", old_s, new_s]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("tokens: 4 entries") && out.ends_with("CHECK finds no problem in it\n"), "{out}");
-    assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
+    let c = carry::refused_then_carried("upgrade4", "format4.redb", 4);
+    assert!(c.out.contains("tokens: 4 entries"), "{}", c.out);
+    let new_s = c.new_s();
 
     let (code, dump, err) = caldb(&["-readonly", new_s, ".dump"]);
     assert_eq!(code, 0, "{err}");
@@ -78,5 +64,5 @@ fn a_format_4_file_is_refused_untouched_and_carried_over_row_for_row() {
     assert_eq!(code, 0, "{err}");
     let pc6 = dump.lines().find(|l| l.starts_with(&format!("{token}X'50433600"))).expect("pc6's token");
     assert!(pc6.contains(",X'01"), "{pc6}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&c.dir);
 }

@@ -573,22 +573,7 @@ mod tests {
         let mut tx = store.write().expect("write");
         for id in 1..=n {
             let day = expiry(id);
-            tx.put_license(&LicenseRec {
-                id,
-                keypack: 1,
-                server: "ls1".into(),
-                kind: LicenseKind::Permanent,
-                status: LicenseStatus::Active,
-                hwid: Hwid([id as u8; 20]),
-                computer: format!("pc{id}"),
-                user: "u".into(),
-                product: Product::Ws2022,
-                issued: day,
-                expires: day,
-                validated: true,
-                revoked: None,
-            })
-            .expect("put");
+            tx.put_license(&LicenseRec::sample(id, &format!("pc{id}"), day)).expect("put");
         }
         tx.commit().expect("commit");
         store

@@ -527,42 +527,14 @@ impl WriteTx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::LicenseKind;
     use crate::store::Store;
 
     fn license(id: u64, computer: &str) -> LicenseRec {
-        LicenseRec {
-            id,
-            keypack: 1,
-            server: "ls1".into(),
-            kind: LicenseKind::Permanent,
-            status: LicenseStatus::Active,
-            hwid: Hwid([id as u8; 20]),
-            computer: computer.into(),
-            user: "u".into(),
-            product: Product::Ws2022,
-            issued: Time(1_767_225_600),
-            expires: Time(1_772_000_000),
-            validated: true,
-            revoked: None,
-        }
+        LicenseRec::sample(id, computer, Time(1_772_000_000))
     }
 
     fn token(device: &str, slot: u32, l: &LicenseRec) -> TokenRec {
-        TokenRec {
-            device: device.into(),
-            slot,
-            license: l.id,
-            server: l.server.clone(),
-            scope: "default".into(),
-            kind: l.kind,
-            product: l.product,
-            computer: l.computer.clone(),
-            user: l.user.clone(),
-            issued: l.issued,
-            expires: l.expires,
-            hwid: l.hwid,
-        }
+        crate::protocol::issue::token_of(device, slot, "default".into(), l)
     }
 
     /// The form each token of `device` is stored in: 0 whole, 1 placed.

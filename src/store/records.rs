@@ -502,6 +502,27 @@ impl PlacedToken {
 }
 
 impl LicenseRec {
+    /// A permanent, active, validated license of key pack 1 on `ls1`,
+    /// issued and expiring at `at`, its HWID 20 bytes of `id`: the tests'.
+    #[cfg(test)]
+    pub fn sample(id: u64, computer: &str, at: Time) -> LicenseRec {
+        LicenseRec {
+            id,
+            keypack: 1,
+            server: "ls1".into(),
+            kind: LicenseKind::Permanent,
+            status: LicenseStatus::Active,
+            hwid: Hwid([id as u8; 20]),
+            computer: computer.into(),
+            user: "u".into(),
+            product: Product::Ws2022,
+            issued: at,
+            expires: at,
+            validated: true,
+            revoked: None,
+        }
+    }
+
     fn placed_fields(&self) -> PlacedFields<'_> {
         (&self.server, self.kind, &self.computer, &self.user, self.issued, &self.hwid)
     }
