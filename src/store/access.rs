@@ -226,6 +226,10 @@ impl WriteTx {
     /// `put_token` when the caller holds the token's license as stored
     /// (`None`: there is none): nothing is read.
     pub fn put_token_of(&mut self, t: &TokenRec, l: Option<&LicenseRec>) -> Result<()> {
+        debug_assert!(
+            l.is_none_or(|l| self.license(l.id).ok().flatten().as_ref() == Some(l)),
+            "a token placed from a license that is not the one stored"
+        );
         self.put_record(T::Tokens, &t.key(), &StoredToken::of(t, l))
     }
 
@@ -533,8 +537,13 @@ mod tests {
         LicenseRec::sample(id, computer, Time(1_772_000_000))
     }
 
+    /// The token the protocol would place from `l` (`protocol::issue::
+    /// token_of`, which the store, a layer below, does not reach).
     fn token(device: &str, slot: u32, l: &LicenseRec) -> TokenRec {
-        crate::protocol::issue::token_of(device, slot, "default".into(), l)
+        let (server, computer, user) = (l.server.clone(), l.computer.clone(), l.user.clone());
+        let (kind, product, issued, expires, hwid) = (l.kind, l.product, l.issued, l.expires, l.hwid);
+        let (device, scope, license) = (device.into(), "default".into(), l.id);
+        TokenRec { device, slot, license, server, scope, kind, product, computer, user, issued, expires, hwid }
     }
 
     /// The form each token of `device` is stored in: 0 whole, 1 placed.
