@@ -170,13 +170,23 @@ fn open_database(args: &Args) -> Result<Database, String> {
 
 /// `-upgrade OLD NEW`: the tables carried over, or why not (exit 2).
 fn upgrade(old: &str, new: &str) -> i32 {
-    match caldb::upgrade(Path::new(old), Path::new(new)) {
+    let handle = caldb::InterruptHandle::default();
+    progress::install();
+    progress::set_interactive(std::io::stderr().is_terminal());
+    let draw = progress::watch_job(&handle);
+    match progress::running(|| caldb::upgrade_watched(Path::new(old), Path::new(new), &handle, Some(draw))) {
         Ok(rs) => {
             for row in &rs.rows {
                 println!("{}: {} entries", row[0], row[1]);
             }
             println!("'{old}' carried over to '{new}'; CHECK finds no problem in it");
             0
+        }
+        Err(caldb::Error::Interrupted { .. }) => {
+            eprintln!(
+                "error: cannot carry '{old}' over to '{new}': interrupted; '{new}' is removed, '{old}' is as it was"
+            );
+            1
         }
         Err(e) => {
             eprintln!("error: cannot carry '{old}' over to '{new}': {e}");

@@ -347,6 +347,24 @@ fn drop_damaged_index_entries(cx: &mut Ctx, fixes: &mut ResultSet) -> Result<()>
     )))
 }
 
+/// `upgrade` with Ctrl-C watched (`interrupt`) and its scans' progress
+/// told to `progress`: interrupted, at any step (the copy, its
+/// verification, the tokens placed, CHECK), it removes NEW, half written
+/// or not yet checked, so no file that looks like a database is left; OLD
+/// is never written.
+pub fn upgrade_watched(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    interrupt: &crate::InterruptHandle,
+    progress: Option<crate::ProgressFn>,
+) -> Result<ResultSet> {
+    let carried = crate::interrupt::watch(interrupt, &mut { progress }, || upgrade(old, new));
+    if let Err(Error::Interrupted { .. }) = carried {
+        let _ = std::fs::remove_file(new);
+    }
+    carried
+}
+
 /// Carries a file of an older format over to a new file of this one
 /// (`store::upgrade`: every table, verified entry by entry), then runs
 /// CHECK on the new file: one row per table with its entry count. A new

@@ -33,7 +33,7 @@ macro_rules! internal_modules {
 }
 internal_modules!(check, clock, licensing, model, protocol, query, report, safe_write, spill, store);
 
-pub use check::upgrade;
+pub use check::{upgrade, upgrade_watched};
 pub use error::{Error, Result};
 pub use interrupt::{InterruptHandle, Progress, ProgressFn};
 pub use licensing::{ClientInfo, ErrorCode, Exchange, FrontError, Step, Transition, Verdict, report_logon};

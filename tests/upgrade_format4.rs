@@ -66,3 +66,22 @@ fn a_format_4_file_is_refused_untouched_and_carried_over_row_for_row() {
     assert!(pc6.contains(",X'01"), "{pc6}");
     let _ = std::fs::remove_dir_all(&c.dir);
 }
+
+/// Ctrl-C (here from the progress callback, after the first table is
+/// copied, so the moment is certain) stops the carry-over: the new file,
+/// half written, is removed, and the old one is as it was.
+#[test]
+fn an_interrupted_carry_over_leaves_no_new_file_and_the_old_one_as_it_was() {
+    let dir = bin::scratch_dir("upgrade4-interrupt");
+    let (old, new) = (dir.join("old.redb"), dir.join("new.redb"));
+    std::fs::copy(data("format4.redb"), &old).expect("copy the format-4 file");
+    let original = std::fs::read(&old).expect("read");
+    let handle = caldb::InterruptHandle::default();
+    let stop = handle.clone();
+    let progress: caldb::ProgressFn = Box::new(move |_| stop.interrupt());
+    let out = caldb::upgrade_watched(&old, &new, &handle, Some(progress));
+    assert!(matches!(out, Err(caldb::Error::Interrupted { .. })), "{out:?}");
+    assert!(!new.exists(), "a half copy is left behind");
+    assert!(std::fs::read(&old).expect("read") == original, "the old file was changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -102,9 +102,10 @@ struct Old {
 
 fn copy_and_verify(rx: &redb::ReadTransaction, old: &Old, target: &Store) -> Result<Carried> {
     let mut carried = Carried { from_version: old.version, tables: Vec::new() };
-    for t in T::ALL {
+    for (done, t) in T::ALL.into_iter().enumerate() {
         let n = copy_table(rx, old, target, t)?;
         carried.tables.push((t.name(), n));
+        crate::interrupt::report("carrying tables over", done as u64 + 1, Some(T::ALL.len() as u64))?;
     }
     verify(rx, old, target)?;
     Ok(carried)
@@ -205,6 +206,8 @@ where
         |e: redb::StorageError| super::envelope::damaged(t, b"", format!("the old table cannot be read: {e}"));
     let mut seen = 0;
     for entry in table.iter().map_err(damaged)? {
+        // Ctrl-C, and how far it has got, as a scan of the store does.
+        crate::interrupt::scanned(1)?;
         let (k, v) = entry.map_err(damaged)?;
         let (key, stored) = (k.value(), v.value());
         let payload = if is_bare(t, key) { stored } else { envelope.open(t, key, stored)? };
