@@ -37,8 +37,8 @@ pub fn license_index_keys(l: &LicenseRec) -> [IndexEntry; 4] {
 }
 
 /// How `restore_tokens` stores a token anew (`None`: as it is): given the
-/// transaction, its key, its stored bytes and their form.
-type RestoreToken<'r> = dyn FnMut(&WriteTx, &[u8], &[u8], &StoredToken) -> Result<Option<StoredToken>> + 'r;
+/// transaction, its key and its stored form.
+type RestoreToken<'r> = dyn FnMut(&WriteTx, &[u8], &StoredToken) -> Result<Option<StoredToken>> + 'r;
 
 /// Typed lookups, on read and write transactions alike.
 pub trait Records: Reader {
@@ -82,6 +82,11 @@ pub trait Records: Reader {
     /// reads from its license (`StoredToken`).
     fn token_of_stored(&self, k: &[u8], v: &[u8]) -> Result<TokenRec> {
         let stored: StoredToken = super::codec::decode(v).map_err(|e| super::envelope::at(e, T::Tokens, k))?;
+        self.token_of_decoded(k, stored)
+    }
+
+    /// `token_of_stored` of a value already decoded.
+    fn token_of_decoded(&self, k: &[u8], stored: StoredToken) -> Result<TokenRec> {
         stored.token(|id| self.license(id)).map_err(|e| super::envelope::at(e, T::Tokens, k))
     }
     fn user_cal(&self, server: &str, user: &str, product: Product) -> Result<Option<UserCalRec>> {
@@ -417,9 +422,9 @@ impl WriteTx {
         let doomed: std::collections::HashSet<u64> = ids.iter().copied().collect();
         let mut from = Some(Vec::new());
         while let Some(at) = from {
-            from = self.restore_tokens(&at, &mut |r, k, v, stored| {
+            from = self.restore_tokens(&at, &mut |r, k, stored| {
                 Ok(match stored.placed_from() {
-                    Some(id) if doomed.contains(&id) => Some(StoredToken::Full(r.token_of_stored(k, v)?)),
+                    Some(id) if doomed.contains(&id) => Some(StoredToken::Full(r.token_of_decoded(k, stored.clone())?)),
                     _ => None,
                 })
             })?;
@@ -432,7 +437,7 @@ impl WriteTx {
     /// carried over from format 4 or earlier, whose tokens come whole.
     /// Where the next batch starts, if there is one.
     pub fn place_tokens(&mut self, from: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.restore_tokens(from, &mut |r, _, _, stored| {
+        self.restore_tokens(from, &mut |r, _, stored| {
             Ok(match stored {
                 StoredToken::Full(t) => match StoredToken::of(t, r.license(t.license)?.as_ref()) {
                     placed @ StoredToken::Placed(_) => Some(placed),
@@ -451,7 +456,7 @@ impl WriteTx {
         let (mut anew, mut last, mut seen) = (Vec::new(), None, 0);
         self.scan(T::Tokens, from, None, &mut |k, v| {
             let stored: StoredToken = super::codec::decode(v).map_err(|e| super::envelope::at(e, T::Tokens, k))?;
-            if let Some(s) = restore(self, k, v, &stored)? {
+            if let Some(s) = restore(self, k, &stored)? {
                 anew.push((k.to_vec(), s));
             }
             seen += 1;
