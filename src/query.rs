@@ -16,6 +16,7 @@ pub mod plan;
 pub mod print;
 pub mod run;
 pub mod select;
+pub mod group_commit;
 pub mod shared;
 pub mod show;
 pub mod suggest;

@@ -6,13 +6,9 @@
 //! the next one (group commit: one writer leads a group, as RocksDB's
 //! write groups do; `exec::grouped` runs it).
 //!
-//! A calling thread queues its statement. If no group is being run, it
-//! leads: it takes the queue (its own statement first), runs it as one
-//! commit, hands each waiting thread its answer and then the lead to the
-//! first statement that queued meanwhile. Every other thread sleeps on its
-//! own slot until its answer (or the lead) comes: one wake-up per
-//! statement, whatever the number of threads. Read-only statements run on
-//! the database without joining a group.
+//! The queue, the leader and the hand-offs are `group_commit`'s; a group
+//! is one commit of the database (`Database::run_group`). Read-only
+//! statements run on the database without joining a group.
 
 use super::exec::{Answer, Work};
 use super::{Database, parse_statement};
@@ -23,17 +19,9 @@ use crate::query::ast::Statement;
 use crate::store::Sharing;
 use crate::store::opening::Door;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::group_commit::GroupCommit;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-
-/// The most statements one commit takes; the rest wait for the next.
-const MAX_GROUP: usize = 1024;
-
-/// A leader whose queue holds fewer statements than the last group took
-/// yields at most this many times first, so that the threads the last
-/// group answered can queue their next statements and share this commit.
-const GATHER_YIELDS: usize = 8;
 
 /// How often a serving process looks whether another process knocks.
 const DOOR_POLL: Duration = Duration::from_millis(20);
@@ -93,39 +81,9 @@ struct Owner {
 
 struct Core {
     db: Mutex<Database>,
-    queue: Mutex<Queue>,
-    /// How many statements the last group took.
-    last_group: AtomicUsize,
+    group: GroupCommit<Work, Result<Answer>>,
     /// How the file is open now (`None`: in memory or on a backend).
     sharing: Mutex<Option<Sharing>>,
-}
-
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<Pending>,
-    /// A thread is running a group (and will hand the lead on).
-    leading: bool,
-}
-
-struct Pending {
-    work: Work,
-    slot: Arc<Slot>,
-}
-
-/// Where a queued statement's thread waits for its answer or the lead.
-#[derive(Default)]
-struct Slot {
-    state: Mutex<SlotState>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-enum SlotState {
-    #[default]
-    Waiting,
-    /// The thread is to lead the next group.
-    Lead,
-    Done(Result<Answer>),
 }
 
 #[derive(Default)]
@@ -214,69 +172,19 @@ impl Shared {
 
 impl Core {
     fn new(db: Database, sharing: Option<Sharing>) -> Core {
-        Core { db: Mutex::new(db), queue: Mutex::default(), last_group: AtomicUsize::new(0), sharing: Mutex::new(sharing) }
+        Core { db: Mutex::new(db), group: GroupCommit::default(), sharing: Mutex::new(sharing) }
     }
 
-    /// Queues `work` and waits for its answer, leading a group when no
-    /// other thread is.
+    /// Queues `work` and waits for its answer; a group is one commit.
     fn submit(&self, work: Work) -> Result<Answer> {
-        let slot = Arc::new(Slot::default());
-        let lead = {
-            let mut queue = lock(&self.queue);
-            queue.waiting.push(Pending { work, slot: Arc::clone(&slot) });
-            !std::mem::replace(&mut queue.leading, true)
-        };
-        if !lead && !slot.wait_for_lead_or_answer() {
-            return slot.take();
-        }
-        self.lead();
-        slot.take()
-    }
-
-    /// Runs the queued statements (up to `MAX_GROUP`) as one commit,
-    /// answers each, and hands the lead to the next queued statement.
-    fn lead(&self) {
-        self.gather(std::thread::yield_now);
-        let group: Vec<Pending> = {
-            let mut queue = lock(&self.queue);
-            let n = queue.waiting.len().min(MAX_GROUP);
-            self.last_group.store(n, Ordering::Relaxed);
-            queue.waiting.drain(..n).collect()
-        };
-        let (works, slots): (Vec<Work>, Vec<Arc<Slot>>) = group.into_iter().map(|p| (p.work, p.slot)).unzip();
-        let answers = {
+        let answer = self.group.submit(work, |works| {
             let mut db = lock(&self.db);
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.run_group(&works))).unwrap_or_else(|panic| {
                 let e = Error::Internal(crate::store::panic_message(&*panic));
                 works.iter().map(|_| Err(e.clone())).collect()
             })
-        };
-        for (slot, answer) in slots.iter().zip(answers) {
-            slot.set(SlotState::Done(answer));
-        }
-        let mut queue = lock(&self.queue);
-        match queue.waiting.first() {
-            Some(next) => next.slot.set(SlotState::Lead),
-            None => queue.leading = false,
-        }
-    }
-
-    /// Yields (`yield_now`), `GATHER_YIELDS` times at most, while the
-    /// queue holds fewer statements than the last group took. The lead
-    /// passes to a queued thread as soon as a commit is answered, before
-    /// the threads it answered have queued again: a group taken at once
-    /// would be the few that queued during the commit, and the rest would
-    /// wait for a commit of their own (from 8 threads, groups of 6.3
-    /// instead of 7.3-8), while every commit costs about the same CPU
-    /// however few it carries (redb's page writes, the sync).
-    fn gather(&self, mut yield_now: impl FnMut()) {
-        let want = self.last_group.load(Ordering::Relaxed);
-        for _ in 0..GATHER_YIELDS {
-            if lock(&self.queue).waiting.len() >= want {
-                return;
-            }
-            yield_now();
-        }
+        });
+        answer.unwrap_or_else(|| Err(Error::Internal("a statement's group ended without its answer".into())))
     }
 
     /// Opens the file in the mode the door asks for, if it is not open so.
@@ -296,32 +204,6 @@ impl Core {
         }
         let mut db = lock(&self.db);
         *sharing = Some(db.reopen_as(now, want).unwrap_or(now));
-    }
-}
-
-impl Slot {
-    fn set(&self, state: SlotState) {
-        *lock(&self.state) = state;
-        self.ready.notify_one();
-    }
-
-    /// Sleeps until the answer (`false`) or the lead (`true`) comes.
-    fn wait_for_lead_or_answer(&self) -> bool {
-        let mut state = lock(&self.state);
-        loop {
-            match &*state {
-                SlotState::Waiting => state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner),
-                SlotState::Lead => return true,
-                SlotState::Done(_) => return false,
-            }
-        }
-    }
-
-    fn take(&self) -> Result<Answer> {
-        match std::mem::take(&mut *lock(&self.state)) {
-            SlotState::Done(answer) => answer,
-            _ => Err(Error::Internal("a statement's group ended without its answer".into())),
-        }
     }
 }
 
@@ -349,35 +231,5 @@ impl Drop for Owner {
             stop.wake.notify_one();
             drop(thread.join());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn queue_one(core: &Core) {
-        let stmt = parse_statement("CREATE DEVICE pc1").expect("parses");
-        let work = Work::Statement { stmt, text: "CREATE DEVICE pc1".into() };
-        lock(&core.queue).waiting.push(Pending { work, slot: Arc::default() });
-    }
-
-    #[test]
-    fn a_leader_waits_for_as_many_statements_as_the_last_group_took_and_no_longer() {
-        let core = Core::new(Database::open_in_memory().expect("open"), None);
-        core.last_group.store(3, Ordering::Relaxed);
-        // Each yield lets one answered thread queue its next statement.
-        let mut yields = 0;
-        core.gather(|| {
-            yields += 1;
-            queue_one(&core);
-        });
-        assert_eq!((yields, lock(&core.queue).waiting.len()), (3, 3), "it stops once the group is whole");
-        yields = 0;
-        core.gather(|| yields += 1);
-        assert_eq!(yields, 0, "a queue as long as the last group is taken at once");
-        core.last_group.store(64, Ordering::Relaxed);
-        core.gather(|| yields += 1);
-        assert_eq!(yields, GATHER_YIELDS, "the threads that do not come are waited for a bounded time");
     }
 }
