@@ -270,7 +270,8 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
     let mut lite_one_thread = f64::NAN;
     for n in threads::THREADS {
         let before = fdatasync_rate(dir, s.durable);
-        let (caldb, lite, cpu) = threads::rates(dir, s.threaded, n, start);
+        let r = threads::rates(dir, s.threaded, n, start);
+        let (caldb, lite, cpu) = (r.caldb, r.sqlite, r.caldb_cpu);
         if n == 1 {
             lite_one_thread = lite;
         }
@@ -293,15 +294,31 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
             target,
             met,
         );
+        // The same CONNECTs' reads and writes on redb alone, through the
+        // same group commit from as many threads, in the same blocks: the
+        // threads' queueing, hand-offs and wake-ups counted, caldb's
+        // statement work not.
+        if n > 1 {
+            table.limit(
+                &format!(
+                    "P1 limit: redb alone, a first CONNECT's reads and writes in caldb's 13 tables, from {n} threads through caldb's group commit (groups of {:.1}) in the same blocks; CPU per CONNECT {:.0} us",
+                    r.alone_group, r.alone_cpu
+                ),
+                per_s(r.alone),
+                format!("{} fdatasync; caldb {}", per_s(sync), per_s(caldb)),
+                format!("{:.2}x fdatasync; caldb {:.2}x of the limit", r.alone / sync, caldb / r.alone),
+            );
+        }
     }
     // What redb alone costs for the same work, grouped as a group commit
-    // gathers it (8 and 64: at most the threads' statements per commit).
+    // gathers it (8 and 64: at most the threads' statements per commit),
+    // from one thread: no hand-offs at all.
     let sync = fdatasync_rate(dir, s.durable);
     for group in [1, 8, 64] {
-        let (rate, cpu) = floor::grouped_connects(dir, s.threaded, group);
+        let (rate, cpu) = floor::grouped_connects(dir, s.threaded * threads::CALDB_SCALE, group);
         table.limit(
             &format!(
-                "P1 limit: redb alone, a first CONNECT's reads and writes in caldb's 13 tables, {group} to a durable commit (exclusive mode), from one thread; CPU per CONNECT {cpu:.1} us"
+                "P1 limit: redb alone, a first CONNECT's reads and writes in caldb's 13 tables, {group} to a durable commit (exclusive mode), from one thread, on as many devices as caldb's rows; CPU per CONNECT {cpu:.1} us"
             ),
             per_s(rate),
             format!("{} fdatasync", per_s(sync)),
@@ -309,7 +326,7 @@ fn p1_threads(dir: &Path, s: &Sizes, table: &mut Table) {
         );
     }
     // The fewest trees any layout could touch: the same work in one.
-    let (rate, cpu) = floor::grouped_connects_in_one_tree(dir, s.threaded, 1);
+    let (rate, cpu) = floor::grouped_connects_in_one_tree(dir, s.threaded * threads::CALDB_SCALE, 1);
     table.limit(
         &format!(
             "P1 limit: redb alone, the same reads and writes all in one B-tree, 1 to a durable commit, from one thread; CPU per CONNECT {cpu:.1} us (against SQLite with 1 thread in the row above: {:.2}x)",
@@ -531,6 +548,7 @@ fn p4_p6(dir: &Path, s: &Sizes, build: Build, table: &mut Table) {
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
     if build == Build::Protocol {
         p8(n, size, (get(&load, "build_secs"), secs), get(&load, "grown_mb"), table);
+        p8_limit(dir, n, get(&load, "build_secs"), table);
     }
     table.row(
         &format!("P4{label} file size"),
@@ -609,12 +627,29 @@ fn p8(n: u64, size_mb: f64, (build, secs): (f64, f64), grown_mb: f64, table: &mu
     );
 }
 
+/// P8's limit: the build's reads and writes on redb alone
+/// (`floor::build_writes`), in as many devices to a block as
+/// `generate::build` commits, beside the build's own seconds.
+fn p8_limit(dir: &Path, n: u64, build: f64, table: &mut Table) {
+    let (secs, cpu) = floor::build_writes(dir, n, generate::BATCH);
+    table.limit(
+        &format!(
+            "P8 limit: redb alone, the build's reads and writes ({n} x CREATE DEVICE, CONNECT, CONNECT in caldb's tables, {} devices to a commit); CPU {cpu:.1} s",
+            generate::BATCH
+        ),
+        format!("{secs:.1} s"),
+        format!("30 s; caldb's build {build:.1} s"),
+        format!("{:.2}x of bound; caldb {:.2}x of the limit", secs / 30.0, build / secs),
+    );
+}
+
 /// P8 without the P4-P6 rows on its database (`CALDB_BENCH_ONLY=p8`).
 fn p8_alone(dir: &Path, n: u64, table: &mut Table) {
     let path = dir.join("big.redb");
     let load = child("load", &path, &[n.to_string(), Build::Protocol.arg().into()]);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
     p8(n, size, (get(&load, "build_secs"), get(&load, "secs")), get(&load, "grown_mb"), table);
+    p8_limit(dir, n, get(&load, "build_secs"), table);
     p7(&path, Build::Protocol.label(), table);
     std::fs::remove_file(&path).ok();
 }

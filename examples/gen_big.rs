@@ -5,17 +5,26 @@
 //! through CREATE DEVICE and two CONNECTs. Seeded and clocked, so
 //! reproducible. Then the file is compacted (`caldb::compact`, what
 //! `caldb -compact` does) and both lengths and times are printed:
-//! P8 is the file an administrator has after the build.
+//! P8 is the file an administrator has after the build. With
+//! `--redb-alone` (and `--protocol`), P8's limit instead: the build's
+//! reads and writes on redb alone (`floor::build_writes`), its time and CPU.
 
+#[path = "../benches/common/floor.rs"]
+#[allow(dead_code)]
+mod floor;
 #[path = "../benches/common/gen.rs"]
 mod generate;
+#[path = "../benches/common/lifecycle.rs"]
+#[allow(dead_code)]
+mod lifecycle;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let protocol = args.iter().any(|a| a == "--protocol");
-    args.retain(|a| a != "--protocol");
+    let alone = args.iter().any(|a| a == "--redb-alone");
+    args.retain(|a| a != "--protocol" && a != "--redb-alone");
     let (Some(path), n) = (args.first(), args.get(1)) else {
-        eprintln!("usage: gen_big PATH [DEVICES] [--protocol]");
+        eprintln!("usage: gen_big PATH [DEVICES] [--protocol] [--redb-alone]");
         std::process::exit(2);
     };
     let n: u64 = n.map_or(Ok(1_000_000), |s| s.parse()).unwrap_or_else(|e| {
@@ -26,6 +35,12 @@ fn main() {
     if path.exists() {
         eprintln!("gen_big: {} exists; remove it first", path.display());
         std::process::exit(2);
+    }
+    if alone {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let (secs, cpu) = floor::build_writes(dir, n, generate::BATCH);
+        println!("redb alone: the build's reads and writes for {n} devices in {secs:.1} s ({cpu:.1} s of CPU)");
+        return;
     }
     let t = std::time::Instant::now();
     let built = if protocol {

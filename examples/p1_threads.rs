@@ -10,10 +10,22 @@
 //! target/release/examples/p1_threads /tmp/p1.redb 30000 64
 //! perf record -g target/release/examples/p1_threads /tmp/p1.redb 30000 64
 //! ```
+//!
+//! With `--redb-alone`, the same storm is redb alone through caldb's group
+//! commit (`floor::ThreadedConnects`, the table's threaded P1 limit): the
+//! threads' hand-offs without caldb's statement work; then the same
+//! CONNECTs from one thread, as many to a commit as there are threads.
 
+#[path = "../benches/common/floor.rs"]
+#[allow(dead_code)]
+mod floor;
 #[path = "../benches/common/gen.rs"]
 mod generate;
+#[path = "../benches/common/lifecycle.rs"]
+#[allow(dead_code)]
+mod lifecycle;
 
+use std::path::Path;
 use std::time::Instant;
 
 /// The process's user and system CPU seconds so far.
@@ -27,14 +39,28 @@ fn cpu_seconds() -> (f64, f64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let alone = args.iter().any(|a| a == "--redb-alone");
+    args.retain(|a| a != "--redb-alone");
     if args.len() < 4 {
-        eprintln!("usage: p1_threads FILE N THREADS");
+        eprintln!("usage: p1_threads FILE N THREADS [--redb-alone]");
         std::process::exit(2);
     }
     let path = std::path::PathBuf::from(&args[1]);
     let n: u64 = args[2].parse().expect("N is a number");
     let threads: u64 = args[3].parse().expect("THREADS is a number");
+    if alone {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let (rate, cpu, mean) = grouped_connects_threaded(dir, n, threads);
+        println!(
+            "redb alone: {n} durable CONNECTs from {threads} threads: {rate:.0}/s, groups of {mean:.1}; CPU {cpu:.1} us per CONNECT"
+        );
+        let (rate, cpu) = floor::grouped_connects(dir, n, threads);
+        println!(
+            "redb alone: {n} durable CONNECTs from one thread, {threads} a commit: {rate:.0}/s; CPU {cpu:.1} us per CONNECT"
+        );
+        return;
+    }
     let _ = std::fs::remove_file(&path);
     drop(generate::deployed(&path, n).expect("the deployment and its devices"));
     let shared = caldb::Shared::open(&path).expect("open shared");
@@ -64,4 +90,20 @@ fn main() {
     );
     drop(shared);
     let _ = std::fs::remove_file(&path);
+}
+
+/// `ThreadedConnects` in one storm of `n` CONNECTs from `threads` threads,
+/// thread `k` taking every `threads`-th device: CONNECTs per second, the
+/// process's CPU per CONNECT in microseconds and the mean group.
+fn grouped_connects_threaded(dir: &Path, n: u64, threads: u64) -> (f64, f64, f64) {
+    let limit = floor::ThreadedConnects::deployed(&dir.join("floor-threaded.redb"), n);
+    let (cpu, t) = (floor::cpu_seconds(), Instant::now());
+    std::thread::scope(|scope| {
+        for k in 0..threads {
+            let limit = &limit;
+            scope.spawn(move || (k..n).step_by(threads as usize).for_each(|j| limit.connect(j)));
+        }
+    });
+    let (took, cpu) = (t.elapsed().as_secs_f64(), floor::cpu_seconds() - cpu);
+    (n as f64 / took, cpu * 1e6 / n as f64, n as f64 / limit.commits() as f64)
 }

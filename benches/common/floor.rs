@@ -260,7 +260,7 @@ fn grouped_in(dir: &Path, n: u64, group: u64, one_tree: bool) -> (f64, f64) {
     while i < n {
         let end = (i + group).min(n);
         match one_tree {
-            false => grouped::commit(&db, i..end, &mut random),
+            false => grouped::commit(&db, &(i..end).collect::<Vec<_>>(), end, &mut random),
             true => grouped::commit_in_one_tree(&db, i..end, &mut random),
         }
         i = end;
@@ -269,6 +269,83 @@ fn grouped_in(dir: &Path, n: u64, group: u64, one_tree: bool) -> (f64, f64) {
     drop(db);
     std::fs::remove_file(&path).ok();
     (n as f64 / took, cpu * 1e6 / n as f64)
+}
+
+/// P8's build on redb alone: `n` devices, each CREATE DEVICE, CONNECT
+/// (temporary) and CONNECT (upgrade), replayed as the least reads and
+/// writes of caldb's statements in caldb's tables (`grouped::build_block`),
+/// `batch` devices to a commit, as `generate::build` runs caldb's: the
+/// seconds it took, and the process's CPU seconds. The file is opened in
+/// the exclusive mode, with caldb's 64 MiB cache.
+pub fn build_writes(dir: &Path, n: u64, batch: u64) -> (f64, f64) {
+    let path = dir.join("floor-build.redb");
+    let db = grouped::deployed(&path, 0, false);
+    let mut state = grouped::Build::default();
+    let (cpu, t) = (cpu_seconds(), Instant::now());
+    let mut i = 0;
+    while i < n {
+        let end = (i + batch).min(n);
+        grouped::build_block(&db, i..end, &mut state);
+        i = end;
+    }
+    let (took, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    drop(db);
+    std::fs::remove_file(&path).ok();
+    (took, cpu)
+}
+
+/// `grouped_connects` from many threads of one process through caldb's
+/// group commit (`caldb::query::group_commit::GroupCommit`, the queue,
+/// leader and hand-offs `Shared` runs): what redb alone makes of P1 from
+/// many threads, the threads' hand-offs counted, caldb's statement work
+/// (parsing, the protocol, records, checksums, history) not.
+pub struct ThreadedConnects {
+    db: Database,
+    path: std::path::PathBuf,
+    group: caldb::query::group_commit::GroupCommit<u64, ()>,
+    /// The leader's: the random keys' state and the commits made.
+    leader: std::sync::Mutex<(u64, u64)>,
+}
+
+impl ThreadedConnects {
+    /// A new file at `path` with `n` devices, as `grouped_connects`'s.
+    pub fn deployed(path: &Path, n: u64) -> ThreadedConnects {
+        ThreadedConnects {
+            db: grouped::deployed(path, n, false),
+            path: path.to_path_buf(),
+            group: Default::default(),
+            leader: std::sync::Mutex::new((0x9E37_79B9_7F4A_7C15, 0)),
+        }
+    }
+
+    /// Device `j`'s first CONNECT, durable when this returns.
+    pub fn connect(&self, j: u64) {
+        let run = |devices: Vec<u64>| {
+            let mut l = self.leader.lock().expect("one leader at a time");
+            let (x, commits) = &mut *l;
+            *commits += 1;
+            let mut random = || {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                *x
+            };
+            grouped::commit(&self.db, &devices, *commits, &mut random);
+            vec![(); devices.len()]
+        };
+        self.group.submit(j, run).expect("every CONNECT answered");
+    }
+
+    /// The durable commits made so far.
+    pub fn commits(&self) -> u64 {
+        self.leader.lock().expect("no leader now").1
+    }
+}
+
+impl Drop for ThreadedConnects {
+    fn drop(&mut self) {
+        std::fs::remove_file(&self.path).ok();
+    }
 }
 
 pub use grouped::Lifecycles;
@@ -449,8 +526,9 @@ mod grouped {
         w.commit().expect("commit");
     }
 
-    /// One durable commit of the first CONNECTs of devices `range`.
-    pub fn commit(db: &Database, range: std::ops::Range<u64>, random: &mut impl FnMut() -> u64) {
+    /// One durable commit of the first CONNECTs of `devices_`, its history
+    /// chunk keyed `chunk`.
+    pub fn commit(db: &Database, devices_: &[u64], chunk: u64, random: &mut impl FnMut() -> u64) {
         let w = db.begin_write().expect("write");
         {
             let mut meta = w.open_table(META).expect("table");
@@ -467,11 +545,14 @@ mod grouped {
             let mut computer = w.open_table(COMPUTER).expect("table");
             let mut expiry = w.open_table(EXPIRY).expect("table");
             let mut live = w.open_table(LIVE).expect("table");
-            let (first, end) = (range.start, range.end);
-            for j in range {
+            for &j in devices_ {
                 let name = device(j);
                 assert!(devices.get(&name[..]).expect("get").is_some(), "device {j}");
-                assert!(tokens.range(&name[..]..).expect("range").next().is_none(), "no token yet");
+                // The range is dropped before the inserts: redb panics on
+                // a page written while a range still holds it.
+                let first =
+                    tokens.range(&name[..]..).expect("range").next().map(|e| e.expect("entry").0.value().to_vec());
+                assert!(first.is_none_or(|k| !k.starts_with(&name)), "no token yet");
                 let session = format!("U{:05}\0H1", j % 10_000).into_bytes();
                 let _reused = live.get(&session[..]).expect("get").is_some();
                 let (h, e) = license_keys(j, random);
@@ -485,10 +566,155 @@ mod grouped {
             }
             keypacks.insert(1, &VALUE[..70]).expect("insert");
             meta.insert(&b"state"[..], &VALUE[..90]).expect("insert");
-            let chunk = history_chunk(end - first);
-            w.open_table(HISTORY).expect("table").insert(end, &VALUE[..chunk]).expect("insert");
+            let bytes = history_chunk(devices_.len() as u64);
+            w.open_table(HISTORY).expect("table").insert(chunk, &VALUE[..bytes]).expect("insert");
         }
         w.commit().expect("commit");
+    }
+
+    /// What `build_block` carries from one block to the next.
+    pub struct Build {
+        random: u64,
+        licenses: u64,
+        sessions: u64,
+        history: u64,
+        unchunked: u64,
+    }
+
+    impl Default for Build {
+        fn default() -> Build {
+            Build { random: 0x9E37_79B9_7F4A_7C15, licenses: 0, sessions: 0, history: 0, unchunked: 0 }
+        }
+    }
+
+    /// The users P8's build connects as (`generate::USERS`): device `i`'s
+    /// user is `i % BUILD_USERS`, whose session the first of them started.
+    const BUILD_USERS: u64 = 10_000;
+    /// A block's history, as `db_stats` counts it on the protocol-built 1M
+    /// file: 19,339 chunks, 18,656,566 bytes, for 3,000,006 statements.
+    const BUILD_CHUNK_ROWS: u64 = 155;
+    const BUILD_CHUNK_BYTES: usize = 965;
+
+    /// One commit of P8's build, devices `range`: for each, the least
+    /// reads and writes of caldb's CREATE DEVICE, CONNECT (temporary) and
+    /// CONNECT (upgrade), with every table opened once a commit (as
+    /// caldb's transaction keeps them) and the value sizes `db_stats`
+    /// counts on the built 1M file (stored bytes per entry, less the key):
+    ///
+    /// - CREATE DEVICE: the device looked up, inserted (46 bytes), its
+    ///   HWID entry inserted.
+    /// - CONNECT, temporary: the device, the host and the device's tokens
+    ///   (a range) read; the license (71) and its HWID, computer and
+    ///   expiry entries inserted; the token (35) inserted; the user's live
+    ///   entry read, and either the session (43) and its live entry
+    ///   inserted, or (a user seen before) the session read and rewritten.
+    /// - CONNECT, upgrade: the device, the host, the tokens and the
+    ///   temporary license read; the temporary license rewritten and its
+    ///   expiry entry marked; the permanent license and its three entries
+    ///   inserted; the token rewritten; the live entry and the session
+    ///   read and the session rewritten.
+    ///
+    /// A history chunk every `BUILD_CHUNK_ROWS` statements; at the commit
+    /// both packs' counts, the state and the last chunk written. The key
+    /// packs and servers caldb's transaction reads once are not read.
+    pub fn build_block(db: &Database, range: std::ops::Range<u64>, b: &mut Build) {
+        let mut random = {
+            let mut x = b.random;
+            move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            }
+        };
+        let w = db.begin_write().expect("write");
+        {
+            let mut meta = w.open_table(META).expect("table");
+            assert!(meta.get(&b"state"[..]).expect("get").is_some());
+            let hosts = w.open_table(HOSTS).expect("table");
+            let mut keypacks = w.open_table(KEYPACKS).expect("table");
+            let mut devices = w.open_table(DEVICES).expect("table");
+            let mut device_hwid = w.open_table(DEVICE_HWID).expect("table");
+            let mut licenses = w.open_table(LICENSES).expect("table");
+            let mut tokens = w.open_table(TOKENS).expect("table");
+            let mut sessions = w.open_table(SESSIONS).expect("table");
+            let mut hwids = w.open_table(HWID).expect("table");
+            let mut computer = w.open_table(COMPUTER).expect("table");
+            let mut expiry = w.open_table(EXPIRY).expect("table");
+            let mut live = w.open_table(LIVE).expect("table");
+            let mut history = w.open_table(HISTORY).expect("table");
+            let statement = |b: &mut Build, history: &mut redb::Table<u64, Name>| {
+                b.unchunked += 1;
+                if b.unchunked == BUILD_CHUNK_ROWS {
+                    b.history += 1;
+                    b.unchunked = 0;
+                    history.insert(b.history, &VALUE[..BUILD_CHUNK_BYTES]).expect("insert");
+                }
+            };
+            for j in range {
+                let name = device(j);
+                let h = hwid(&mut random);
+                // CREATE DEVICE
+                assert!(devices.get(&name[..]).expect("get").is_none(), "device {j}");
+                devices.insert(&name[..], &VALUE[..46]).expect("insert");
+                device_hwid.insert(&[&h[..], &name, &[0]].concat()[..], [0; 4]).expect("insert");
+                statement(b, &mut history);
+                // CONNECT, twice: the temporary license, then the upgrade.
+                let live_key = format!("U{:05}\0H1\0", j % BUILD_USERS).into_bytes();
+                let token = [&name[..], &[0, 0, 0, 0, 0]].concat();
+                let mut temporary = (0, [0; 16]);
+                for upgrade in [false, true] {
+                    assert!(devices.get(&name[..]).expect("get").is_some());
+                    assert!(hosts.get(&b"H1"[..]).expect("get").is_some());
+                    let held =
+                        tokens.range(&name[..]..).expect("range").next().map(|e| e.expect("entry").0.value().to_vec());
+                    assert_eq!(held.is_some_and(|k| k.starts_with(&name)), upgrade, "{j}'s token");
+                    if upgrade {
+                        assert!(licenses.get(temporary.0).expect("get").is_some());
+                        licenses.insert(temporary.0, &VALUE[..71]).expect("insert");
+                        expiry.insert(temporary.1, [0; 5]).expect("insert");
+                    }
+                    b.licenses += 1;
+                    let id = b.licenses;
+                    // The clock stands still through the build: every
+                    // temporary license expires 90 days on (its entries
+                    // rise with the id), a permanent one 52-89 days on.
+                    let at = match upgrade {
+                        false => 90 * 86_400,
+                        true => (52 + random() % 38) * 86_400,
+                    };
+                    let e = expiry_key(at, id);
+                    licenses.insert(id, &VALUE[..71]).expect("insert");
+                    hwids.insert(hwid_key(&h, id), [0; 4]).expect("insert");
+                    computer.insert(&[&name[..], &[0], &id.to_be_bytes()].concat()[..], [0; 4]).expect("insert");
+                    expiry.insert(e, [1; 5]).expect("insert");
+                    temporary = (id, e);
+                    tokens.insert(&token[..], &VALUE[..35]).expect("insert");
+                    let seen = live.get(&live_key[..]).expect("get").is_some();
+                    if seen {
+                        let session = j % BUILD_USERS + 1;
+                        assert!(sessions.get(session).expect("get").is_some());
+                        sessions.insert(session, &VALUE[..43]).expect("insert");
+                    } else {
+                        b.sessions += 1;
+                        sessions.insert(b.sessions, &VALUE[..43]).expect("insert");
+                        live.insert(&live_key[..], &VALUE[..15]).expect("insert");
+                    }
+                    statement(b, &mut history);
+                }
+            }
+            keypacks.insert(1, &VALUE[..22]).expect("insert");
+            keypacks.insert(2, &VALUE[..27]).expect("insert");
+            meta.insert(&b"state"[..], &VALUE[..32]).expect("insert");
+            if b.unchunked > 0 {
+                b.history += 1;
+                let bytes = (BUILD_CHUNK_BYTES * b.unchunked as usize / BUILD_CHUNK_ROWS as usize).max(60);
+                history.insert(b.history, &VALUE[..bytes]).expect("insert");
+                b.unchunked = 0;
+            }
+        }
+        w.commit().expect("commit");
+        b.random = random();
     }
 
     /// P3's durable lifecycle on redb alone: each statement of

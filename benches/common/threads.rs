@@ -27,17 +27,30 @@ pub const BLOCKS: u64 = 10;
 /// lock's, not its blocks'.
 pub const CALDB_SCALE: u64 = 10;
 
-/// CONNECTs per second through `Shared` and through SQLite from `threads`
-/// threads each: `n` CONNECTs of deployed devices for SQLite and
-/// `CALDB_SCALE` times as many for caldb, in `BLOCKS` alternating blocks,
-/// thread `t` of a block taking every `threads`-th;
-/// and the process's CPU (user + system, all threads) per caldb CONNECT,
-/// in microseconds, over caldb's blocks (SQLite's run apart from them).
-pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64, f64) {
+/// One run of `rates`: CONNECTs per second through `Shared`, through
+/// SQLite and through redb alone (`floor::ThreadedConnects`, the same
+/// group commit without caldb's statement work); the process's CPU, user
+/// and system of all threads, per CONNECT, in microseconds, for caldb and
+/// for redb alone; and redb alone's mean group.
+pub struct Rates {
+    pub caldb: f64,
+    pub sqlite: f64,
+    pub alone: f64,
+    pub caldb_cpu: f64,
+    pub alone_cpu: f64,
+    pub alone_group: f64,
+}
+
+/// P1 from `threads` threads each: `n` CONNECTs of deployed devices for
+/// SQLite and `CALDB_SCALE` times as many for caldb and for redb alone, in
+/// `BLOCKS` alternating blocks (caldb, redb alone, SQLite), thread `t` of a
+/// block taking every `threads`-th.
+pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> Rates {
     let (cpath, spath) = (dir.join("p1-threads.redb"), dir.join("p1-threads.sqlite"));
     drop(generate::deployed(&cpath, n * CALDB_SCALE).expect("a deployed database"));
     let shared = Shared::open(&cpath).expect("open shared");
     assert!(shared.is_exclusive(), "no other process has the bench file open");
+    let limit = super::floor::ThreadedConnects::deployed(&dir.join("p1-threads-alone.redb"), n * CALDB_SCALE);
     {
         let mut lite = Sqlite::create(&spath, true, start).expect("sqlite");
         lite.begin().expect("begin");
@@ -48,27 +61,40 @@ pub fn rates(dir: &Path, n: u64, threads: usize, start: i64) -> (f64, f64, f64) 
     }
     let conns: Vec<Mutex<Sqlite>> =
         (0..threads).map(|_| Mutex::new(Sqlite::open(&spath, Duration::from_secs(60)).expect("sqlite"))).collect();
-    let (mut caldb, mut lite, mut cpu) = (Duration::ZERO, Duration::ZERO, 0.0);
+    let (mut caldb, mut alone, mut lite) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut caldb_cpu, mut alone_cpu) = (0.0, 0.0);
     let (per, per_caldb) = (n / BLOCKS, n * CALDB_SCALE / BLOCKS);
     for b in 0..BLOCKS {
         let block = b * per..(b + 1) * per;
+        let scaled = b * per_caldb..(b + 1) * per_caldb;
         let before = super::floor::cpu_seconds();
-        caldb += storm(threads, b * per_caldb..(b + 1) * per_caldb, |_, i| {
+        caldb += storm(threads, scaled.clone(), |_, i| {
             let s = format!("CONNECT {} AS {} TO h1", generate::device(i), generate::user(i));
             shared.execute(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
         });
-        cpu += super::floor::cpu_seconds() - before;
+        let between = super::floor::cpu_seconds();
+        alone += storm(threads, scaled, |_, i| limit.connect(i));
+        caldb_cpu += between - before;
+        alone_cpu += super::floor::cpu_seconds() - between;
         lite += storm(threads, block, |k, i| {
             let mut conn = conns[k].lock().expect("a connection per thread");
             conn.connect(&generate::device(i), &generate::user(i)).expect("sqlite connect");
         });
     }
-    drop((shared, conns));
+    let alone_group = (per_caldb * BLOCKS) as f64 / limit.commits() as f64;
+    drop((shared, conns, limit));
     for p in [cpath, spath.clone(), spath.with_extension("sqlite-wal"), spath.with_extension("sqlite-shm")] {
         std::fs::remove_file(p).ok();
     }
     let (done, done_caldb) = ((per * BLOCKS) as f64, (per_caldb * BLOCKS) as f64);
-    (done_caldb / caldb.as_secs_f64(), done / lite.as_secs_f64(), cpu * 1e6 / done_caldb)
+    Rates {
+        caldb: done_caldb / caldb.as_secs_f64(),
+        sqlite: done / lite.as_secs_f64(),
+        alone: done_caldb / alone.as_secs_f64(),
+        caldb_cpu: caldb_cpu * 1e6 / done_caldb,
+        alone_cpu: alone_cpu * 1e6 / done_caldb,
+        alone_group,
+    }
 }
 
 /// Runs the calls of `range` from `threads` threads, thread `k` making
