@@ -97,14 +97,25 @@ impl<W, A> GroupCommit<W, A> {
             queue.waiting.drain(..n).collect()
         };
         let (works, slots): (Vec<W>, Vec<Arc<Slot<A>>>) = group.into_iter().map(|p| (p.work, p.slot)).unzip();
-        let mut answers = run(works).into_iter();
+        // A `run` that panics answers none of its group, and the lead
+        // still passes on before the panic goes on up the leader's thread.
+        let (answers, panic) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(works))) {
+            Ok(answers) => (answers, None),
+            Err(panic) => (Vec::new(), Some(panic)),
+        };
+        let mut answers = answers.into_iter();
         for slot in &slots {
             slot.set(answers.next().map_or(SlotState::Unanswered, SlotState::Done));
         }
-        let mut queue = lock(&self.queue);
-        match queue.waiting.first() {
-            Some(next) => next.slot.set(SlotState::Lead),
-            None => queue.leading = false,
+        {
+            let mut queue = lock(&self.queue);
+            match queue.waiting.first() {
+                Some(next) => next.slot.set(SlotState::Lead),
+                None => queue.leading = false,
+            }
+        }
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
         }
     }
 
@@ -206,5 +217,16 @@ mod tests {
         assert!(largest.load(Ordering::Relaxed) > 1, "groups of more than one call were run");
         assert_eq!(group.submit(7, |_| Vec::new()), None, "no answer is not an answer");
         assert!(!lock(&group.queue).leading, "the lead is given back");
+    }
+
+    #[test]
+    fn a_group_that_panics_gives_the_lead_back_and_the_next_call_runs() {
+        let group: GroupCommit<u64, u64> = GroupCommit::default();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            group.submit(1, |_: Vec<u64>| -> Vec<u64> { panic!("a group's run failed") })
+        }));
+        assert!(panicked.is_err(), "the leader's call panics as its run did");
+        assert!(!lock(&group.queue).leading, "the lead is given back");
+        assert_eq!(group.submit(2, |ws| ws), Some(2), "the next call leads and is answered");
     }
 }
