@@ -526,9 +526,9 @@ mod grouped {
         w.commit().expect("commit");
     }
 
-    /// One durable commit of the first CONNECTs of `devices_`, its history
+    /// One durable commit of the first CONNECTs of `connecting`, its history
     /// chunk keyed `chunk`.
-    pub fn commit(db: &Database, devices_: &[u64], chunk: u64, random: &mut impl FnMut() -> u64) {
+    pub fn commit(db: &Database, connecting: &[u64], chunk: u64, random: &mut impl FnMut() -> u64) {
         let w = db.begin_write().expect("write");
         {
             let mut meta = w.open_table(META).expect("table");
@@ -545,7 +545,7 @@ mod grouped {
             let mut computer = w.open_table(COMPUTER).expect("table");
             let mut expiry = w.open_table(EXPIRY).expect("table");
             let mut live = w.open_table(LIVE).expect("table");
-            for &j in devices_ {
+            for &j in connecting {
                 let name = device(j);
                 assert!(devices.get(&name[..]).expect("get").is_some(), "device {j}");
                 // The range is dropped before the inserts: redb panics on
@@ -566,7 +566,7 @@ mod grouped {
             }
             keypacks.insert(1, &VALUE[..70]).expect("insert");
             meta.insert(&b"state"[..], &VALUE[..90]).expect("insert");
-            let bytes = history_chunk(devices_.len() as u64);
+            let bytes = history_chunk(connecting.len() as u64);
             w.open_table(HISTORY).expect("table").insert(chunk, &VALUE[..bytes]).expect("insert");
         }
         w.commit().expect("commit");
